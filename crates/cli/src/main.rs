@@ -1,0 +1,3 @@
+//! The `devwb` binary. Glue only: arguments, output, exit codes.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! End-to-end scenarios written once and run against two backends: the simulator and a real Samba AD DC.

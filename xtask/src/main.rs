@@ -1,0 +1,48 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! Thin on purpose: each subcommand lives in its own module with a `run(args)` function.
+//! This binary may print and read the environment; the libraries never do.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod gen_schema;
+mod test;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  test          fmt check, clippy, the workspace tests, then the suites that need
+                something from outside (each says plainly when it cannot run)
+  gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
+                LDFs (samba-ad-provision); --check fails when the committed file is stale
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "test" => test::run(rest),
+        "gen-schema" => gen_schema::run(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask {command}: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

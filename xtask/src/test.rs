@@ -1,0 +1,51 @@
+//! `cargo xtask test`: everything CI checks, in the order that fails fastest.
+//!
+//! Steps: `cargo fmt --check`, `cargo clippy --workspace --all-targets -D warnings`, then
+//! `cargo test --workspace`. The suites that need something from outside the workspace
+//! (Docker for Samba, OpenLDAP's tools) live in the crates' own tests, which check their
+//! precondition and print plainly why they did not run.
+//!
+//! `--quick` skips fmt and clippy, for the edit-test loop.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut quick = false;
+    let mut passthrough: Vec<String> = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            _ => passthrough.push(arg.clone()),
+        }
+    }
+    let started = Instant::now();
+    if !quick {
+        cargo("format check", &["fmt", "--all", "--", "--check"])?;
+        cargo(
+            "clippy",
+            &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        )?;
+    }
+    let mut test_args = vec!["test", "--workspace", "--locked"];
+    test_args.extend(passthrough.iter().map(String::as_str));
+    cargo("tests", &test_args)?;
+    println!("xtask test: all steps passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Runs one cargo step, echoing it, and fails naming the step.
+fn cargo(step: &str, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    println!("xtask test: {step}: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .status()
+        .with_context(|| format!("could not start {cargo}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status}): cargo {}", args.join(" "));
+    }
+    Ok(())
+}
