@@ -1,0 +1,470 @@
+//! The forest's domains (from the crossRefs under `CN=Partitions`) and resolving an account
+//! name to its DN and SID.
+//!
+//! Account names come in the three forms AD accepts for a simple bind: a DN, a UPN
+//! `user@realm`, and `DOMAIN\user` (NetBIOS domain name). A name whose domain part is not a
+//! domain of this forest is reported as [`ErrorKind::NotInForest`]: device writeback supports
+//! one forest, and the connector account must live in it.
+
+use devwb_model::{Dn, Sid};
+use ldap3::Scope;
+
+use crate::client::Client;
+use crate::entry::Entry;
+use crate::error::{Error, ErrorKind, Result};
+use crate::rootdse::{escape_filter_value, RootDse};
+
+/// systemFlags bits of a crossRef that make it a domain of this forest:
+/// FLAG_CR_NTDS_NC (1) and FLAG_CR_NTDS_DOMAIN (2).
+const DOMAIN_CROSS_REF_FLAGS: i64 = 0x3;
+
+/// One domain of the forest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ForestDomain {
+    /// The domain's naming context (`nCName`), `DC=contoso,DC=lab`.
+    pub nc: Dn,
+    /// The NetBIOS name (`nETBIOSName`), `CONTOSO`.
+    pub netbios_name: Option<String>,
+    /// The DNS name (`dnsRoot`), `contoso.lab`.
+    pub dns_root: Option<String>,
+    /// The domain SID (the domain head's `objectSid`), when this server could read it.
+    pub sid: Option<Sid>,
+}
+
+/// The domains of the connected forest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ForestDomains {
+    /// Every domain crossRef (systemFlags & 3 == 3), in the order the server returned them.
+    pub domains: Vec<ForestDomain>,
+}
+
+impl ForestDomains {
+    /// The domain whose naming context holds `dn` (the deepest one, for child domains).
+    pub fn domain_of_dn(&self, dn: &Dn) -> Option<&ForestDomain> {
+        self.domains
+            .iter()
+            .filter(|d| dn.is_within(&d.nc))
+            .max_by_key(|d| d.nc.depth())
+    }
+
+    /// Whether `dn` lies within one of the forest's domains.
+    pub fn contains_dn(&self, dn: &Dn) -> bool {
+        self.domain_of_dn(dn).is_some()
+    }
+
+    /// The domain whose SID is the domain part of `sid`.
+    pub fn domain_of_sid(&self, sid: &Sid) -> Option<&ForestDomain> {
+        self.domains.iter().find(|d| {
+            d.sid
+                .is_some_and(|domain_sid| sid.is_in_domain(&domain_sid))
+        })
+    }
+
+    /// Whether `sid` is an account SID of one of the forest's domains.
+    pub fn contains_sid(&self, sid: &Sid) -> bool {
+        self.domain_of_sid(sid).is_some()
+    }
+
+    /// The domain with this NetBIOS name (case-insensitive).
+    pub fn by_netbios(&self, name: &str) -> Option<&ForestDomain> {
+        self.domains.iter().find(|d| {
+            d.netbios_name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The domain with this DNS name (case-insensitive).
+    pub fn by_dns(&self, name: &str) -> Option<&ForestDomain> {
+        self.domains.iter().find(|d| {
+            d.dns_root
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The domain whose naming context is `nc`.
+    pub fn by_nc(&self, nc: &Dn) -> Option<&ForestDomain> {
+        self.domains.iter().find(|d| d.nc == *nc)
+    }
+}
+
+/// A resolved account.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    /// The name as the user gave it.
+    pub name: String,
+    /// The account's DN.
+    pub dn: Dn,
+    /// Its `objectSid`.
+    pub sid: Sid,
+    /// Its `sAMAccountName`, when readable.
+    pub sam_account_name: Option<String>,
+    /// The domain it belongs to (naming context).
+    pub domain_nc: Dn,
+    /// That domain's NetBIOS name, for `DOMAIN\name` (dsacls, PowerShell).
+    pub domain_netbios_name: Option<String>,
+}
+
+impl Account {
+    /// `DOMAIN\sAMAccountName` when both parts are known, else the DN.
+    pub fn down_level_name(&self) -> String {
+        match (&self.domain_netbios_name, &self.sam_account_name) {
+            (Some(domain), Some(sam)) => format!("{domain}\\{sam}"),
+            _ => self.dn.to_string(),
+        }
+    }
+}
+
+/// The form of an account name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountName {
+    /// A distinguished name.
+    Dn(Dn),
+    /// `user@realm`.
+    Upn {
+        /// The part before `@`.
+        user: String,
+        /// The part after `@`.
+        realm: String,
+    },
+    /// `DOMAIN\user`.
+    DownLevel {
+        /// The NetBIOS domain name.
+        domain: String,
+        /// The sAMAccountName.
+        user: String,
+    },
+    /// A bare sAMAccountName.
+    Sam(String),
+}
+
+impl AccountName {
+    /// Tells the form of `name` apart: `\` makes it down-level, `=` a DN, `@` a UPN.
+    pub fn parse(name: &str) -> Result<AccountName> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid_input("empty account name"));
+        }
+        if let Some((domain, user)) = name.split_once('\\') {
+            if domain.is_empty() || user.is_empty() || user.contains('\\') {
+                return Err(Error::invalid_input(format!(
+                    "account name {name:?}: expected DOMAIN\\user"
+                )));
+            }
+            return Ok(AccountName::DownLevel {
+                domain: domain.to_string(),
+                user: user.to_string(),
+            });
+        }
+        if name.contains('=') {
+            return Dn::parse(name).map(AccountName::Dn).map_err(|e| {
+                Error::invalid_input(format!("account name {name:?} looks like a DN but: {e}"))
+            });
+        }
+        if let Some((user, realm)) = name.rsplit_once('@') {
+            if user.is_empty() || realm.is_empty() {
+                return Err(Error::invalid_input(format!(
+                    "account name {name:?}: expected user@realm"
+                )));
+            }
+            return Ok(AccountName::Upn {
+                user: user.to_string(),
+                realm: realm.to_string(),
+            });
+        }
+        Ok(AccountName::Sam(name.to_string()))
+    }
+}
+
+const ACCOUNT_ATTRIBUTES: [&str; 3] = ["objectSid", "sAMAccountName", "userPrincipalName"];
+
+impl Client {
+    /// The forest's domains: crossRefs under `CN=Partitions,<configuration NC>` with
+    /// systemFlags & 3 == 3, with each domain head's `objectSid` where this server has it.
+    pub fn forest_domains(&self, root_dse: &RootDse) -> Result<ForestDomains> {
+        let partitions = partitions_dn(&root_dse.configuration_nc)?;
+        let cross_refs = self.search(
+            &partitions,
+            Scope::OneLevel,
+            "(objectClass=crossRef)",
+            &["nCName", "nETBIOSName", "dnsRoot", "systemFlags"],
+        )?;
+        let mut domains = Vec::new();
+        for cross_ref in cross_refs {
+            let flags = cross_ref.first_i64("systemFlags")?.unwrap_or(0);
+            if flags & DOMAIN_CROSS_REF_FLAGS != DOMAIN_CROSS_REF_FLAGS {
+                continue;
+            }
+            let Some(nc) = cross_ref.first_dn("nCName")? else {
+                tracing::warn!(cross_ref = %cross_ref.dn, "domain crossRef without nCName, skipped");
+                continue;
+            };
+            let sid = match self.read(&nc, &["objectSid"]) {
+                Ok(Some(head)) => head
+                    .first_bytes("objectSid")
+                    .and_then(|b| Sid::from_bytes(b).ok()),
+                Ok(None) => None,
+                Err(error) => {
+                    tracing::debug!(%nc, %error, "cannot read the domain head's objectSid here");
+                    None
+                }
+            };
+            domains.push(ForestDomain {
+                nc,
+                netbios_name: cross_ref.first_str("nETBIOSName").map(str::to_string),
+                dns_root: cross_ref.first_str("dnsRoot").map(str::to_string),
+                sid,
+            });
+        }
+        Ok(ForestDomains { domains })
+    }
+
+    /// Resolves an account name (DN, `user@realm`, `DOMAIN\user` or a bare sAMAccountName) to its
+    /// DN and SID. Names whose domain part is not in this forest are `NotInForest`.
+    pub fn resolve_account(&self, name: &str, forest: &ForestDomains) -> Result<Account> {
+        let parsed = AccountName::parse(name)?;
+        let not_in_forest = |reason: String| {
+            Error::from(ErrorKind::NotInForest {
+                name: name.to_string(),
+                reason,
+            })
+        };
+        let (entry, domain) = match &parsed {
+            AccountName::Dn(dn) => {
+                let Some(domain) = forest.domain_of_dn(dn) else {
+                    return Err(not_in_forest(format!(
+                        "{dn} is outside every domain of the forest ({})",
+                        list_ncs(forest)
+                    )));
+                };
+                let entry = self.read(dn, &ACCOUNT_ATTRIBUTES)?.ok_or_else(|| {
+                    Error::from(ErrorKind::AccountNotFound {
+                        name: name.to_string(),
+                        searched: format!("base object {dn}"),
+                    })
+                })?;
+                (entry, domain)
+            }
+            AccountName::DownLevel { domain, user } => {
+                let Some(found) = forest.by_netbios(domain) else {
+                    return Err(not_in_forest(format!(
+                        "no domain of this forest has the NetBIOS name {domain:?} (the forest has {})",
+                        list_netbios(forest)
+                    )));
+                };
+                let filter = format!("(sAMAccountName={})", escape_filter_value(user));
+                (self.find_one(name, &found.nc, &filter)?, found)
+            }
+            AccountName::Upn { user, realm } => {
+                let filter = format!(
+                    "(userPrincipalName={})",
+                    escape_filter_value(&format!("{user}@{realm}"))
+                );
+                let mut hits = Vec::new();
+                for domain in &forest.domains {
+                    for entry in
+                        self.search(&domain.nc, Scope::Subtree, &filter, &ACCOUNT_ATTRIBUTES)?
+                    {
+                        hits.push((entry, domain));
+                    }
+                }
+                if hits.is_empty() {
+                    // AD also accepts user@dnsdomain as a bind name without a userPrincipalName.
+                    if let Some(domain) = forest.by_dns(realm) {
+                        let filter = format!("(sAMAccountName={})", escape_filter_value(user));
+                        (self.find_one(name, &domain.nc, &filter)?, domain)
+                    } else {
+                        return Err(not_in_forest(format!(
+                            "no userPrincipalName {user}@{realm} in the forest and {realm:?} is none of its domains ({})",
+                            list_dns(forest)
+                        )));
+                    }
+                } else if hits.len() > 1 {
+                    return Err(ErrorKind::AmbiguousAccount {
+                        name: name.to_string(),
+                        dns: hits.iter().map(|(e, _)| e.dn.to_string()).collect(),
+                    }
+                    .into());
+                } else {
+                    hits.swap_remove(0)
+                }
+            }
+            AccountName::Sam(user) => {
+                let filter = format!("(sAMAccountName={})", escape_filter_value(user));
+                let mut hits = Vec::new();
+                for domain in &forest.domains {
+                    for entry in
+                        self.search(&domain.nc, Scope::Subtree, &filter, &ACCOUNT_ATTRIBUTES)?
+                    {
+                        hits.push((entry, domain));
+                    }
+                }
+                match hits.len() {
+                    0 => {
+                        return Err(ErrorKind::AccountNotFound {
+                            name: name.to_string(),
+                            searched: format!("{filter} in {}", list_ncs(forest)),
+                        }
+                        .into())
+                    }
+                    1 => hits.swap_remove(0),
+                    _ => {
+                        return Err(ErrorKind::AmbiguousAccount {
+                            name: name.to_string(),
+                            dns: hits.iter().map(|(e, _)| e.dn.to_string()).collect(),
+                        }
+                        .into())
+                    }
+                }
+            }
+        };
+        account_from_entry(name, entry, domain)
+    }
+
+    fn find_one(&self, name: &str, base: &Dn, filter: &str) -> Result<Entry> {
+        let mut hits = self.search(base, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
+        match hits.len() {
+            0 => Err(ErrorKind::AccountNotFound {
+                name: name.to_string(),
+                searched: format!("{filter} under {base}"),
+            }
+            .into()),
+            1 => Ok(hits.swap_remove(0)),
+            _ => Err(ErrorKind::AmbiguousAccount {
+                name: name.to_string(),
+                dns: hits.iter().map(|e| e.dn.to_string()).collect(),
+            }
+            .into()),
+        }
+    }
+}
+
+fn account_from_entry(name: &str, entry: Entry, domain: &ForestDomain) -> Result<Account> {
+    let sid_bytes = entry.first_bytes("objectSid").ok_or_else(|| {
+        Error::from(ErrorKind::MissingAttribute {
+            dn: entry.dn.to_string(),
+            attribute: "objectSid".into(),
+        })
+    })?;
+    let sid = Sid::from_bytes(sid_bytes)
+        .map_err(|e| Error::invalid_response(format!("objectSid of {}: {e}", entry.dn)))?;
+    Ok(Account {
+        name: name.to_string(),
+        sam_account_name: entry.first_str("sAMAccountName").map(str::to_string),
+        dn: entry.dn,
+        sid,
+        domain_nc: domain.nc.clone(),
+        domain_netbios_name: domain.netbios_name.clone(),
+    })
+}
+
+/// `CN=Partitions,<configuration NC>`.
+pub fn partitions_dn(configuration_nc: &Dn) -> Result<Dn> {
+    let rdn = devwb_model::Rdn::new("CN", "Partitions")
+        .map_err(|e| Error::invalid_input(e.to_string()))?;
+    Ok(configuration_nc.child(rdn))
+}
+
+/// The forest's domains named by `name_of` (those that have the name), joined; `none` when none.
+fn list_domains(
+    forest: &ForestDomains,
+    name_of: impl Fn(&ForestDomain) -> Option<String>,
+    none: &str,
+) -> String {
+    let names: Vec<String> = forest.domains.iter().filter_map(name_of).collect();
+    if names.is_empty() {
+        none.to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn list_ncs(forest: &ForestDomains) -> String {
+    list_domains(
+        forest,
+        |d| Some(d.nc.to_string()),
+        "no domain crossRef found",
+    )
+}
+
+fn list_netbios(forest: &ForestDomains) -> String {
+    list_domains(forest, |d| d.netbios_name.clone(), "no NetBIOS names")
+}
+
+fn list_dns(forest: &ForestDomains) -> String {
+    list_domains(forest, |d| d.dns_root.clone(), "no DNS names")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forest() -> ForestDomains {
+        ForestDomains {
+            domains: vec![
+                ForestDomain {
+                    nc: Dn::parse("DC=contoso,DC=lab").unwrap(),
+                    netbios_name: Some("CONTOSO".into()),
+                    dns_root: Some("contoso.lab".into()),
+                    sid: Some(Sid::parse("S-1-5-21-1-2-3").unwrap()),
+                },
+                ForestDomain {
+                    nc: Dn::parse("DC=emea,DC=contoso,DC=lab").unwrap(),
+                    netbios_name: Some("EMEA".into()),
+                    dns_root: Some("emea.contoso.lab".into()),
+                    sid: Some(Sid::parse("S-1-5-21-4-5-6").unwrap()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn account_name_forms() {
+        assert_eq!(
+            AccountName::parse("CONTOSO\\svc-sync").unwrap(),
+            AccountName::DownLevel {
+                domain: "CONTOSO".into(),
+                user: "svc-sync".into()
+            }
+        );
+        assert_eq!(
+            AccountName::parse("svc@contoso.lab").unwrap(),
+            AccountName::Upn {
+                user: "svc".into(),
+                realm: "contoso.lab".into()
+            }
+        );
+        assert!(matches!(
+            AccountName::parse("CN=svc,CN=Users,DC=contoso,DC=lab").unwrap(),
+            AccountName::Dn(_)
+        ));
+        assert_eq!(
+            AccountName::parse("svc").unwrap(),
+            AccountName::Sam("svc".into())
+        );
+        for bad in ["", "\\user", "DOM\\", "@realm", "CN=a,,DC=b"] {
+            assert!(
+                AccountName::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn forest_membership_by_dn_and_sid() {
+        let forest = forest();
+        let child = Dn::parse("CN=u,CN=Users,DC=emea,DC=contoso,DC=lab").unwrap();
+        assert_eq!(
+            forest.domain_of_dn(&child).unwrap().netbios_name.as_deref(),
+            Some("EMEA")
+        );
+        assert!(!forest.contains_dn(&Dn::parse("CN=u,DC=fabrikam,DC=lab").unwrap()));
+        assert!(forest.contains_sid(&Sid::parse("S-1-5-21-1-2-3-1105").unwrap()));
+        assert!(!forest.contains_sid(&Sid::parse("S-1-5-21-9-9-9-1105").unwrap()));
+        assert_eq!(
+            forest.by_netbios("contoso").unwrap().dns_root.as_deref(),
+            Some("contoso.lab")
+        );
+    }
+}

@@ -1,0 +1,472 @@
+//! Applying a batch of changes fast: several connections, several outstanding operations on
+//! each (ldap3 multiplexes clones of one handle over one connection), retries with backoff on
+//! `busy`, `unavailable`, timeouts and lost connections (the connection is reopened and bound
+//! again), and one outcome per change carrying the server's code and text.
+//!
+//! This module decides nothing about what the changes mean: an add that meets
+//! `entryAlreadyExists` is reported as [`ChangeStatus::AlreadyExists`] and the caller (writeback)
+//! decides how to converge. Changes are independent: they may complete in any order, so a
+//! batch must not contain a change that depends on another change of the same batch.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devwb_model::Dn;
+use ldap3::Ldap;
+use tokio::sync::{mpsc, RwLock};
+
+use crate::client::{open_connection, Attributes, Client, Modification};
+use crate::connect::{ConnectOptions, Credentials};
+use crate::error::{code, result_code_name, Error, Operation, Result};
+
+/// One change of a batch. Values are bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Change {
+    /// Add an entry with these attributes.
+    Add {
+        /// The new entry's DN.
+        dn: Dn,
+        /// Its attributes (objectClass included).
+        attrs: Attributes,
+    },
+    /// Modify an entry.
+    Modify {
+        /// The entry.
+        dn: Dn,
+        /// The modifications, applied in order and atomically by the server.
+        mods: Vec<Modification>,
+    },
+    /// Delete a leaf entry.
+    Delete {
+        /// The entry.
+        dn: Dn,
+    },
+}
+
+impl Change {
+    /// The DN the change targets.
+    pub fn dn(&self) -> &Dn {
+        match self {
+            Change::Add { dn, .. } | Change::Modify { dn, .. } | Change::Delete { dn } => dn,
+        }
+    }
+
+    /// The LDAP operation it is.
+    pub fn operation(&self) -> Operation {
+        match self {
+            Change::Add { .. } => Operation::Add,
+            Change::Modify { .. } => Operation::Modify,
+            Change::Delete { .. } => Operation::Delete,
+        }
+    }
+}
+
+/// How often and how patiently to retry a change that failed in a retryable way.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts per change, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// The wait before the second attempt; doubled for each further attempt.
+    pub initial_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts, 100 ms then doubling up to 5 s.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// Concurrency and retries of [`Client::apply_changes`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApplyOptions {
+    /// Connections to use, this client's own included (at least 1).
+    pub connections: usize,
+    /// Operations outstanding at once on each connection (at least 1).
+    pub in_flight_per_connection: usize,
+    /// Retries of busy, unavailable, timed-out and connection-lost operations.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ApplyOptions {
+    /// 4 connections with 32 operations in flight each, default retries.
+    fn default() -> ApplyOptions {
+        ApplyOptions {
+            connections: 4,
+            in_flight_per_connection: 32,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What became of one change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChangeStatus {
+    /// The server applied it.
+    Applied,
+    /// An add met `entryAlreadyExists` (68). After a retry this can mean our own earlier
+    /// attempt succeeded before the connection dropped.
+    AlreadyExists {
+        /// The server's text.
+        message: String,
+    },
+    /// It failed for good (or ran out of attempts).
+    Failed {
+        /// The LDAP result code, when the server sent one.
+        code: Option<u32>,
+        /// Its name (`insufficientAccessRights`), or what failed without a code (`timeout`).
+        code_name: String,
+        /// The whole error message, the server's diagnostic text included.
+        message: String,
+    },
+}
+
+/// The outcome of one change.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChangeOutcome {
+    /// The change's position in the batch.
+    pub index: usize,
+    /// Its DN.
+    pub dn: Dn,
+    /// Its operation.
+    pub operation: Operation,
+    /// What became of it.
+    pub status: ChangeStatus,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// Progress of a batch, given to the callback after each change completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApplyProgress {
+    /// Changes in the batch.
+    pub total: usize,
+    /// Changes completed (in any status).
+    pub done: usize,
+    /// Changes that failed.
+    pub failed: usize,
+    /// Retries so far.
+    pub retries: u64,
+}
+
+/// The outcome of a batch.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApplyReport {
+    /// One outcome per change, in batch order.
+    pub outcomes: Vec<ChangeOutcome>,
+    /// Changes applied.
+    pub applied: usize,
+    /// Adds that met an existing entry.
+    pub already_existed: usize,
+    /// Changes that failed.
+    pub failed: usize,
+    /// Retries made.
+    pub retries: u64,
+    /// Connections reopened after a loss.
+    pub reconnects: u64,
+    /// Connections used.
+    pub connections: usize,
+    /// Wall time of the batch.
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    /// The outcomes that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &ChangeOutcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, ChangeStatus::Failed { .. }))
+    }
+}
+
+/// A connection shared by several in-flight tasks; replaced (generation + 1) after a loss.
+struct Slot {
+    current: RwLock<(u64, Ldap)>,
+}
+
+struct Shared {
+    changes: Vec<Change>,
+    next: AtomicUsize,
+    retries: AtomicU64,
+    reconnects: AtomicU64,
+    options: ConnectOptions,
+    credentials: Option<Credentials>,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    /// Applies `changes` with bounded concurrency and retries; calls `progress` after each change
+    /// completes (on the calling thread). Never fails as a whole: each change has its outcome.
+    pub fn apply_changes(
+        &self,
+        changes: Vec<Change>,
+        options: &ApplyOptions,
+        progress: &mut dyn FnMut(&ApplyProgress),
+    ) -> ApplyReport {
+        let started = Instant::now();
+        let total = changes.len();
+        let span = tracing::info_span!("ldap.apply", total, connections = options.connections);
+        let _entered = span.enter();
+        let shared = Arc::new(Shared {
+            changes,
+            next: AtomicUsize::new(0),
+            retries: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            options: self.options.clone(),
+            credentials: self.credentials.clone(),
+            retry: options.retry.clone(),
+        });
+        let wanted_connections = options.connections.max(1).min(total.max(1));
+        let in_flight = options.in_flight_per_connection.max(1);
+        let own = self.ldap.clone();
+        self.runtime.block_on(async move {
+            let mut slots = vec![Arc::new(Slot { current: RwLock::new((0, own)) })];
+            let extra: Vec<_> = (1..wanted_connections)
+                .map(|_| {
+                    let shared = shared.clone();
+                    tokio::spawn(async move { open_connection(&shared.options, shared.credentials.as_ref()).await })
+                })
+                .collect();
+            for handle in extra {
+                match handle.await {
+                    Ok(Ok(ldap)) => slots.push(Arc::new(Slot { current: RwLock::new((0, ldap)) })),
+                    Ok(Err(error)) => tracing::warn!(%error, "could not open an extra connection; continuing with fewer"),
+                    Err(error) => tracing::warn!(%error, "connection task failed; continuing with fewer"),
+                }
+            }
+            let connections = slots.len();
+            let (sender, mut receiver) = mpsc::unbounded_channel::<ChangeOutcome>();
+            for slot in &slots {
+                for _ in 0..in_flight {
+                    let shared = shared.clone();
+                    let slot = slot.clone();
+                    let sender = sender.clone();
+                    tokio::spawn(async move { worker(shared, slot, sender).await });
+                }
+            }
+            drop(sender);
+            let mut outcomes: Vec<Option<ChangeOutcome>> = vec![None; total];
+            let mut state = ApplyProgress { total, done: 0, failed: 0, retries: 0 };
+            let (mut applied, mut already_existed) = (0usize, 0usize);
+            while let Some(outcome) = receiver.recv().await {
+                state.done += 1;
+                match outcome.status {
+                    ChangeStatus::Applied => applied += 1,
+                    ChangeStatus::AlreadyExists { .. } => already_existed += 1,
+                    ChangeStatus::Failed { .. } => state.failed += 1,
+                }
+                state.retries = shared.retries.load(Ordering::Relaxed);
+                let index = outcome.index;
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(outcome);
+                }
+                progress(&state);
+            }
+            let outcomes: Vec<ChangeOutcome> = outcomes
+                .into_iter()
+                .enumerate()
+                .map(|(index, outcome)| {
+                    outcome.unwrap_or_else(|| {
+                        // Only reachable if a worker task panicked: report it rather than lose the change.
+                        let change = &shared.changes[index];
+                        ChangeOutcome {
+                            index,
+                            dn: change.dn().clone(),
+                            operation: change.operation(),
+                            status: ChangeStatus::Failed {
+                                code: None,
+                                code_name: "internal".into(),
+                                message: "the worker applying this change stopped unexpectedly".into(),
+                            },
+                            attempts: 0,
+                        }
+                    })
+                })
+                .collect();
+            let failed = outcomes.iter().filter(|o| matches!(o.status, ChangeStatus::Failed { .. })).count();
+            let report = ApplyReport {
+                outcomes,
+                applied,
+                already_existed,
+                failed,
+                retries: shared.retries.load(Ordering::Relaxed),
+                reconnects: shared.reconnects.load(Ordering::Relaxed),
+                connections,
+                elapsed: started.elapsed(),
+            };
+            tracing::info!(
+                applied = report.applied,
+                already_existed = report.already_existed,
+                failed = report.failed,
+                retries = report.retries,
+                elapsed_ms = report.elapsed.as_millis() as u64,
+                "batch applied"
+            );
+            report
+        })
+    }
+}
+
+async fn worker(
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    sender: mpsc::UnboundedSender<ChangeOutcome>,
+) {
+    loop {
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(change) = shared.changes.get(index) else {
+            break;
+        };
+        let mut attempts = 0u32;
+        let status = loop {
+            attempts += 1;
+            let (generation, mut ldap) = {
+                let current = slot.current.read().await;
+                (current.0, current.1.clone())
+            };
+            match execute(&mut ldap, change, Vec::new(), shared.options.timeout).await {
+                Ok(()) => break ChangeStatus::Applied,
+                Err(error)
+                    if matches!(change, Change::Add { .. })
+                        && error.result_code() == Some(code::ENTRY_ALREADY_EXISTS) =>
+                {
+                    break ChangeStatus::AlreadyExists {
+                        message: error.server_message().unwrap_or_default().to_string(),
+                    }
+                }
+                Err(error) if error.is_retryable() && attempts < shared.retry.max_attempts => {
+                    shared.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(dn = %change.dn(), attempts, %error, "retrying");
+                    if error.is_connection_lost() {
+                        reconnect(&shared, &slot, generation).await;
+                    }
+                    tokio::time::sleep(shared.retry.backoff(attempts)).await;
+                }
+                Err(error) => break failed_status(&error),
+            }
+        };
+        let outcome = ChangeOutcome {
+            index,
+            dn: change.dn().clone(),
+            operation: change.operation(),
+            status,
+            attempts,
+        };
+        if sender.send(outcome).is_err() {
+            break;
+        }
+    }
+}
+
+/// Replaces the slot's connection unless another task already did since `seen_generation`.
+async fn reconnect(shared: &Shared, slot: &Slot, seen_generation: u64) {
+    let mut current = slot.current.write().await;
+    if current.0 != seen_generation {
+        return;
+    }
+    match open_connection(&shared.options, shared.credentials.as_ref()).await {
+        Ok(ldap) => {
+            *current = (seen_generation + 1, ldap);
+            shared.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(url = %shared.options.url, "reconnected after a lost connection");
+        }
+        Err(error) => tracing::warn!(%error, "reconnect failed; will retry"),
+    }
+}
+
+fn failed_status(error: &Error) -> ChangeStatus {
+    let code_name = match error.result_code() {
+        Some(code) => result_code_name(code).to_string(),
+        None => match error.kind() {
+            crate::error::ErrorKind::Timeout { .. } => "timeout".to_string(),
+            crate::error::ErrorKind::ConnectionLost { .. } => "connection lost".to_string(),
+            _ => "client error".to_string(),
+        },
+    };
+    ChangeStatus::Failed {
+        code: error.result_code(),
+        code_name,
+        message: error.to_string(),
+    }
+}
+
+/// Sends one change with request controls, borrowing its values (no copy of the bytes per attempt).
+pub(crate) async fn execute(
+    ldap: &mut Ldap,
+    change: &Change,
+    controls: Vec<ldap3::controls::RawControl>,
+    timeout: Duration,
+) -> Result<()> {
+    fn set(values: &[Vec<u8>]) -> HashSet<&[u8]> {
+        values.iter().map(Vec::as_slice).collect()
+    }
+    let dn = change.dn().to_string();
+    let operation = change.operation();
+    let handle = ldap.with_timeout(timeout);
+    if !controls.is_empty() {
+        handle.with_controls(controls);
+    }
+    let result = match change {
+        Change::Add { attrs, .. } => {
+            let attrs: Vec<(&[u8], HashSet<&[u8]>)> =
+                attrs.iter().map(|(a, v)| (a.as_bytes(), set(v))).collect();
+            handle.add(&dn, attrs).await
+        }
+        Change::Modify { mods, .. } => {
+            let mods: Vec<ldap3::Mod<&[u8]>> = mods
+                .iter()
+                .map(|m| match m {
+                    Modification::Add(a, v) => ldap3::Mod::Add(a.as_bytes(), set(v)),
+                    Modification::Delete(a, v) => ldap3::Mod::Delete(a.as_bytes(), set(v)),
+                    Modification::Replace(a, v) => ldap3::Mod::Replace(a.as_bytes(), set(v)),
+                })
+                .collect();
+            handle.modify(&dn, mods).await
+        }
+        Change::Delete { .. } => handle.delete(&dn).await,
+    };
+    let result = result.map_err(|e| Error::from_ldap3(operation, timeout, e))?;
+    if result.rc == code::SUCCESS {
+        Ok(())
+    } else {
+        Err(Error::from_result(operation, &dn, &result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        };
+        let waits: Vec<u128> = (1..=6).map(|a| policy.backoff(a).as_millis()).collect();
+        assert_eq!(waits, vec![100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(policy.backoff(200), Duration::from_millis(1000));
+    }
+}

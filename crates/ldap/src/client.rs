@@ -1,0 +1,456 @@
+//! A blocking LDAP client over ldap3's asynchronous connection.
+//!
+//! [`Client`] owns a small tokio runtime that drives the connection; every method blocks the
+//! caller until the server answers, so `prepare`, `verify` and the command line stay plain
+//! synchronous code. Bulk writes ([`crate::apply`]) run many operations at once on the same
+//! runtime over several connections.
+//!
+//! Each operation is logged in its own tracing span (operation and DN, never a password).
+//! Do not call these methods from inside an async task: they block on the client's runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use devwb_model::Dn;
+use ldap3::controls::RawControl;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
+use tracing::Instrument;
+
+use crate::apply::{execute, Change};
+use crate::connect::{ConnectOptions, Credentials, Tls};
+use crate::controls::{paged_results_control, PAGED_RESULTS_OID};
+use crate::entry::Entry;
+use crate::error::{code, Error, ErrorKind, Operation, Result};
+
+/// The page size of paged searches: AD's default MaxPageSize.
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// One modification of a modify request. Values are bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Modification {
+    /// Add values to an attribute.
+    Add(String, Vec<Vec<u8>>),
+    /// Delete the given values, or the whole attribute when no value is given.
+    Delete(String, Vec<Vec<u8>>),
+    /// Replace all values (remove the attribute when no value is given).
+    Replace(String, Vec<Vec<u8>>),
+}
+
+impl Modification {
+    /// A replace with one text value.
+    pub fn replace_str(attribute: &str, value: &str) -> Modification {
+        Modification::Replace(attribute.to_string(), vec![value.as_bytes().to_vec()])
+    }
+
+    /// The attribute this modification touches.
+    pub fn attribute(&self) -> &str {
+        match self {
+            Modification::Add(a, _) | Modification::Delete(a, _) | Modification::Replace(a, _) => a,
+        }
+    }
+}
+
+/// Attributes of an add request: name and values (bytes), in order.
+pub type Attributes = Vec<(String, Vec<Vec<u8>>)>;
+
+/// A connection to one directory server, bound or anonymous.
+#[derive(Debug)]
+pub struct Client {
+    pub(crate) runtime: Arc<OwnedRuntime>,
+    pub(crate) ldap: Ldap,
+    pub(crate) options: ConnectOptions,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) page_size: u32,
+}
+
+impl Client {
+    /// Connects and, when credentials are given, binds; anonymous otherwise (enough for the rootDSE).
+    pub fn connect(options: &ConnectOptions, credentials: Option<&Credentials>) -> Result<Client> {
+        options.validate()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("devwb-ldap")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::from(ErrorKind::ConnectionLost {
+                    operation: Operation::Connect,
+                    detail: format!("cannot start the runtime: {e}"),
+                })
+            })?;
+        let runtime = Arc::new(OwnedRuntime(Some(runtime)));
+        let ldap = runtime.block_on(open_connection(options, credentials))?;
+        Ok(Client {
+            runtime,
+            ldap,
+            options: options.clone(),
+            credentials: credentials.cloned(),
+            page_size: DEFAULT_PAGE_SIZE,
+        })
+    }
+
+    /// The options this client connected with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.options
+    }
+
+    /// The bind name, when bound.
+    pub fn bind_name(&self) -> Option<&str> {
+        self.credentials.as_ref().map(|c| c.bind_name.as_str())
+    }
+
+    /// Sets the page size of subtree and one-level searches (AD caps it at its MaxPageSize).
+    pub fn set_page_size(&mut self, page_size: u32) {
+        self.page_size = page_size.max(1);
+    }
+
+    /// Binds (again) on this connection with other credentials.
+    pub fn bind(&mut self, credentials: &Credentials) -> Result<()> {
+        let mut ldap = self.ldap.clone();
+        let timeout = self.options.timeout;
+        self.runtime
+            .block_on(simple_bind(&mut ldap, credentials, timeout))?;
+        self.credentials = Some(credentials.clone());
+        Ok(())
+    }
+
+    /// A paged search (paged results control, [`DEFAULT_PAGE_SIZE`] per page) returning every
+    /// entry. A base search on a missing object is `NoSuchObject`.
+    pub fn search(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<Entry>> {
+        self.search_with_controls(base, scope, filter, attrs, Vec::new())
+    }
+
+    /// A paged search that also sends `controls` with every page request.
+    pub fn search_with_controls(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+    ) -> Result<Vec<Entry>> {
+        let base_text = base.to_string();
+        let span = tracing::debug_span!("ldap.search", base = %base_text, ?scope, filter);
+        let page_size = self.page_size;
+        let timeout = self.options.timeout;
+        let ldap = self.ldap.clone();
+        self.runtime.block_on(
+            paged_search(
+                ldap,
+                base_text.clone(),
+                scope,
+                filter.to_string(),
+                attrs,
+                controls,
+                page_size,
+                timeout,
+            )
+            .instrument(span),
+        )
+    }
+
+    /// Reads one entry with a base search; `None` when it does not exist.
+    pub fn read(&self, dn: &Dn, attrs: &[&str]) -> Result<Option<Entry>> {
+        self.read_with_controls(dn, attrs, Vec::new())
+    }
+
+    /// Reads one entry with a base search and request controls; `None` when it does not exist.
+    pub fn read_with_controls(
+        &self,
+        dn: &Dn,
+        attrs: &[&str],
+        controls: Vec<RawControl>,
+    ) -> Result<Option<Entry>> {
+        let dn_text = dn.to_string();
+        let span = tracing::debug_span!("ldap.read", dn = %dn_text);
+        let timeout = self.options.timeout;
+        let ldap = self.ldap.clone();
+        let result = self.runtime.block_on(
+            search_once(
+                ldap,
+                dn_text,
+                Scope::Base,
+                "(objectClass=*)".to_string(),
+                attrs,
+                controls,
+                timeout,
+            )
+            .instrument(span),
+        );
+        match result {
+            Ok((entries, _)) => Ok(entries.into_iter().next()),
+            Err(error) if matches!(error.kind(), ErrorKind::NoSuchObject { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the rootDSE's raw entry (a base search on the empty DN).
+    pub fn read_root_dse_entry(&self, attrs: &[&str]) -> Result<Entry> {
+        self.read(&Dn::root(), attrs)?
+            .ok_or_else(|| Error::invalid_response("the server returned no rootDSE entry"))
+    }
+
+    /// Adds an entry.
+    pub fn add(&self, dn: &Dn, attrs: Attributes) -> Result<()> {
+        self.add_with_controls(dn, attrs, Vec::new())
+    }
+
+    /// Adds an entry, sending request controls.
+    pub fn add_with_controls(
+        &self,
+        dn: &Dn,
+        attrs: Attributes,
+        controls: Vec<RawControl>,
+    ) -> Result<()> {
+        self.send(
+            Change::Add {
+                dn: dn.clone(),
+                attrs,
+            },
+            controls,
+        )
+    }
+
+    /// Modifies an entry.
+    pub fn modify(&self, dn: &Dn, mods: Vec<Modification>) -> Result<()> {
+        self.modify_with_controls(dn, mods, Vec::new())
+    }
+
+    /// Modifies an entry, sending request controls.
+    pub fn modify_with_controls(
+        &self,
+        dn: &Dn,
+        mods: Vec<Modification>,
+        controls: Vec<RawControl>,
+    ) -> Result<()> {
+        self.send(
+            Change::Modify {
+                dn: dn.clone(),
+                mods,
+            },
+            controls,
+        )
+    }
+
+    /// Deletes an entry (a leaf: no tree delete).
+    pub fn delete(&self, dn: &Dn) -> Result<()> {
+        self.send(Change::Delete { dn: dn.clone() }, Vec::new())
+    }
+
+    /// Sends one change and waits for its result.
+    pub fn send(&self, change: Change, controls: Vec<RawControl>) -> Result<()> {
+        let span =
+            tracing::debug_span!("ldap.write", operation = %change.operation(), dn = %change.dn());
+        let mut ldap = self.ldap.clone();
+        let timeout = self.options.timeout;
+        self.runtime
+            .block_on(execute(&mut ldap, &change, controls, timeout).instrument(span))
+    }
+
+    /// Opens another connection with the same options and credentials (for parallel work).
+    pub fn reconnect(&self) -> Result<Client> {
+        let ldap = self
+            .runtime
+            .block_on(open_connection(&self.options, self.credentials.as_ref()))?;
+        Ok(Client {
+            runtime: self.runtime.clone(),
+            ldap,
+            options: self.options.clone(),
+            credentials: self.credentials.clone(),
+            page_size: self.page_size,
+        })
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Unbind politely; the connection driver ends when the last handle is dropped. Inside an
+        // async context blocking is not allowed: the server then sees the connection close.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return;
+        }
+        let mut ldap = self.ldap.clone();
+        let _ = self.runtime.block_on(async move {
+            tokio::time::timeout(Duration::from_secs(2), ldap.unbind()).await
+        });
+    }
+}
+
+/// The client's runtime. Dropped from inside an async context (a caller's tokio test, say), it
+/// shuts down in the background instead of panicking.
+#[derive(Debug)]
+pub(crate) struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnedRuntime {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        match &self.0 {
+            Some(runtime) => runtime.block_on(future),
+            // The runtime is only taken out in `drop`, so this is unreachable while `self` is borrowed.
+            None => unreachable!("runtime used after drop"),
+        }
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+/// Opens a connection (TLS as configured), spawns its driver and binds when credentials are given.
+pub(crate) async fn open_connection(
+    options: &ConnectOptions,
+    credentials: Option<&Credentials>,
+) -> Result<Ldap> {
+    let mut settings = LdapConnSettings::new().set_conn_timeout(options.timeout);
+    match options.tls {
+        Tls::Ldaps => settings = settings.set_config(options.rustls_config()?),
+        Tls::StartTls => {
+            settings = settings
+                .set_config(options.rustls_config()?)
+                .set_starttls(true)
+        }
+        Tls::PlainInsecure => {
+            tracing::warn!(url = %options.url, "plain LDAP without TLS: the bind password and all data cross the network in clear text");
+        }
+    }
+    let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &options.url)
+        .await
+        .map_err(|source| {
+            Error::from(ErrorKind::Connect {
+                url: options.url.clone(),
+                source,
+            })
+        })?;
+    let url = options.url.clone();
+    tokio::spawn(async move {
+        if let Err(error) = connection.drive().await {
+            tracing::debug!(%url, %error, "LDAP connection ended");
+        }
+    });
+    if let Some(credentials) = credentials {
+        simple_bind(&mut ldap, credentials, options.timeout).await?;
+    }
+    Ok(ldap)
+}
+
+pub(crate) async fn simple_bind(
+    ldap: &mut Ldap,
+    credentials: &Credentials,
+    timeout: Duration,
+) -> Result<()> {
+    let result = ldap
+        .with_timeout(timeout)
+        .simple_bind(&credentials.bind_name, credentials.password.expose())
+        .await
+        .map_err(|e| Error::from_ldap3(Operation::Bind, timeout, e))?;
+    if result.rc == code::SUCCESS {
+        tracing::debug!(bind_name = %credentials.bind_name, "bound");
+        Ok(())
+    } else {
+        Err(Error::from_result(
+            Operation::Bind,
+            &credentials.bind_name,
+            &result,
+        ))
+    }
+}
+
+/// One search request (no paging); returns the entries and the final result.
+pub(crate) async fn search_once(
+    mut ldap: Ldap,
+    base: String,
+    scope: Scope,
+    filter: String,
+    attrs: &[&str],
+    controls: Vec<RawControl>,
+    timeout: Duration,
+) -> Result<(Vec<Entry>, ldap3::LdapResult)> {
+    let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+    let handle = ldap.with_timeout(timeout);
+    if !controls.is_empty() {
+        handle.with_controls(controls);
+    }
+    let ldap3::SearchResult(raw_entries, result) = handle
+        .search(&base, scope, &filter, attrs)
+        .await
+        .map_err(|e| Error::from_ldap3(Operation::Search, timeout, e))?;
+    if result.rc != code::SUCCESS {
+        return Err(Error::from_result(Operation::Search, &base, &result));
+    }
+    let mut entries = Vec::with_capacity(raw_entries.len());
+    for raw in raw_entries {
+        if raw.is_ref() || raw.is_intermediate() {
+            tracing::debug!("skipping a search continuation reference or intermediate message");
+            continue;
+        }
+        entries.push(Entry::from_tag(raw.0)?);
+    }
+    Ok((entries, result))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn paged_search(
+    ldap: Ldap,
+    base: String,
+    scope: Scope,
+    filter: String,
+    attrs: &[&str],
+    controls: Vec<RawControl>,
+    page_size: u32,
+    timeout: Duration,
+) -> Result<Vec<Entry>> {
+    if scope == Scope::Base {
+        return Ok(
+            search_once(ldap, base, scope, filter, attrs, controls, timeout)
+                .await?
+                .0,
+        );
+    }
+    let mut all = Vec::new();
+    let mut cookie: Vec<u8> = Vec::new();
+    let mut pages = 0usize;
+    loop {
+        let mut page_controls = controls.clone();
+        page_controls.push(paged_results_control(page_size, &cookie));
+        let (entries, result) = search_once(
+            ldap.clone(),
+            base.clone(),
+            scope,
+            filter.clone(),
+            attrs,
+            page_controls,
+            timeout,
+        )
+        .await?;
+        all.extend(entries);
+        pages += 1;
+        let response = result.ctrls.iter().find(|c| c.1.ctype == PAGED_RESULTS_OID);
+        let next = match response.and_then(|c| c.1.val.as_deref()) {
+            // A server that ignores the (non-critical) control sends everything in one go.
+            None => Vec::new(),
+            Some(value) => crate::controls::decode_paged_value(value)?.1,
+        };
+        if next.is_empty() {
+            break;
+        }
+        if next == cookie {
+            return Err(Error::invalid_response(format!(
+                "paged search of {base}: the server repeated the same cookie"
+            )));
+        }
+        cookie = next;
+    }
+    tracing::debug!(entries = all.len(), pages, "paged search done");
+    Ok(all)
+}
