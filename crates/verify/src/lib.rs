@@ -1,1 +1,28 @@
-//! Reads a forest back and checks it against Microsoft's device writeback troubleshooting list; returns a report of plain data.
+//! Reads a forest back and checks it against Microsoft's device writeback troubleshooting
+//! list; returns a [`Report`] of plain data.
+//!
+//! The pieces:
+//! - [`Observed`] (module [`observed`]): the forest's state as plain data. Tests build it by
+//!   hand; against a directory it is filled from the client crate's observation.
+//! - [`run`] (module [`checks`]): pure functions from `Observed` to the checks, in a fixed
+//!   order with stable ids ([`checks::ids`]).
+//! - [`Report`] (module [`report`]): serde data, each check with a status, evidence and a
+//!   concrete remedy; [`render`] shows it for people.
+//!
+//! What this crate deliberately does not do: it never writes to the directory (`verify --fix`
+//! is the command line handing failures to prepare's planner), never prints, and does not know
+//! the Entra export format (expected device ids come in as plain GUIDs).
+
+pub mod checks;
+pub mod observed;
+mod remedies;
+pub mod render;
+pub mod report;
+
+pub use checks::{ids, run, Expected};
+pub use observed::{
+    BindAttempt, ConnectorAccount, ConnectorObservation, ForestNames, Observed, ObservedObject,
+    RegistrationService, SchemaObservation,
+};
+pub use render::{render, RenderOptions};
+pub use report::{Check, Evidence, Fixable, Outcome, Remedy, Report, Status};
