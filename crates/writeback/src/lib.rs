@@ -1,1 +1,33 @@
-//! Entra device source, mapping to msDS-Device entries, diff into a change plan, bulk apply.
+//! Device writeback: Entra devices (a Microsoft Graph `/devices` export) into `msDS-Device`
+//! objects of an AD device container, in bulk, by delta, resumably.
+//!
+//! The pipeline, one module a step:
+//! - [`source`]: stream the export (one page, a directory of pages, JSON Lines) and check each
+//!   record; bad records are reported with file, record and field, and skipped;
+//! - [`mapping`]: the Graph-to-AD table in one place, with its inferred choices named, and scope
+//!   (the same-forest rule, a usable key);
+//! - [`diff`]: the directory's devices against the export, into a [`diff::WritebackPlan`] of
+//!   plain data (adds, minimal modifies, deletes of owned objects that left);
+//! - [`apply`]: the plan through devwb-ldap's bulk apply, with convergence on
+//!   `entryAlreadyExists`.
+//!
+//! Resumability is a property of the design, not of a journal: every run recomputes the delta from
+//! the directory, and a device's DN is fixed (`CN=<deviceId>,<container>`), so a run killed at any
+//! point leaves a directory from which the next run plans exactly what is still missing, with no
+//! duplicate and no lost device.
+//!
+//! [`synthetic`] generates realistic exports for tests, benches and `cargo xtask gen-devices`.
+//!
+//! This crate does not print, read the environment, or prepare the forest (that is
+//! devwb-prepare); it logs through `tracing`.
+
+pub mod diff;
+pub mod error;
+pub mod mapping;
+pub mod source;
+pub mod synthetic;
+
+pub use diff::{ObservedDevices, PlanOptions, Planner, WritebackPlan};
+pub use error::{RecordError, WritebackError};
+pub use mapping::{ForestScope, SkipReason};
+pub use source::{DeviceSource, SourceFormat, SourceRecord};

@@ -1,0 +1,898 @@
+//! The delta: what the directory holds against what the export wants, as a plan of plain data.
+//!
+//! The directory side is read first (a paged one-level search of the device container for
+//! `msDS-Device` objects, asking only for the mapped attributes) into [`ObservedDevices`], which
+//! keeps per device only its 16-byte id, one 64-bit hash per mapped attribute, whether writeback
+//! owns it, and its DN when that is not the canonical `CN=<deviceId>,<container>`: about 150 bytes
+//! a device, so 100,000 devices take some 15 MB. The export is then streamed through a
+//! [`Planner`], device by device; only devices that need a write keep their values (in the plan).
+//!
+//! Decisions, in one place:
+//! - add: in scope and absent; modify: in scope, present, owned, and some attribute hash differs
+//!   (the modify replaces exactly the attributes that differ: `replace` is idempotent, so a
+//!   retried modify converges, where add/delete of single values would fail on the retry);
+//! - delete: present and owned (see [`crate::mapping::is_owned_by_writeback`]) but not desired:
+//!   it left Entra or left scope. Deletes are withheld when the export is incomplete, or when a bad
+//!   record's deviceId could not be read, because then "absent from the export" proves nothing
+//!   (bad input must lose no data); a bad record whose deviceId was readable protects that device;
+//! - a present object that writeback does not own is never touched: its device is skipped with
+//!   the reason.
+//!
+//! This module does no IO and knows nothing of LDAP connections.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use base64::Engine as _;
+use devwb_model::{Dn, Guid, Rdn, SchemaLevel};
+use serde::Serialize;
+
+use crate::error::{RecordError, RecordRef};
+use crate::mapping::{
+    self, attributes_for, map_device, value_set_hash, AttributeValues, DesiredDevice,
+    DeviceAttribute, ForestScope, SkipReason, ATTRIBUTE_COUNT, DEVICE_CLASS, MAPPING,
+};
+use crate::source::{SourceRecord, SourceSummary};
+
+/// The LDAP filter that selects device objects in the container.
+pub const DEVICE_FILTER: &str = "(objectClass=msDS-Device)";
+
+/// The attributes to read from the directory for a forest at `level`: the mapped ones only.
+pub fn search_attributes(level: SchemaLevel) -> Vec<&'static str> {
+    attributes_for(level).map(|spec| spec.ldap_name).collect()
+}
+
+/// The DN of a device: `CN=<deviceId>,<container>`.
+pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
+    match Rdn::new("CN", &mapping::device_rdn_value(device_id)) {
+        Ok(rdn) => container.child(rdn),
+        // A GUID's text is hex digits and dashes: nothing in it needs escaping, so this cannot
+        // fail; fall back to the container rather than panic.
+        Err(_) => container.clone(),
+    }
+}
+
+/// What the diff keeps of one existing device object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedDevice {
+    /// One hash per mapped attribute ([`mapping::value_set_hash`]), absent attributes included.
+    pub hashes: [u64; ATTRIBUTE_COUNT],
+    /// Whether writeback owns the object.
+    pub owned: bool,
+    /// The DN, only when it differs from the canonical one.
+    pub odd_dn: Option<Box<str>>,
+}
+
+impl ObservedDevice {
+    /// Reads an entry: `values(name)` gives the values of a mapped attribute (any spelling the
+    /// server used). Returns the device id, or why the entry is not a usable device.
+    pub fn from_entry<'e>(
+        dn: &str,
+        container: &Dn,
+        level: SchemaLevel,
+        values: impl Fn(&str) -> Option<&'e [Vec<u8>]>,
+    ) -> Result<(Guid, ObservedDevice), String> {
+        let id_values = values(DeviceAttribute::DeviceId.ldap_name()).unwrap_or(&[]);
+        let device_id = match id_values {
+            [one] => Guid::from_ad_bytes(one)
+                .map_err(|e| format!("{dn}: msDS-DeviceID is not a GUID: {e}"))?,
+            [] => return Err(format!("{dn}: msDS-Device without msDS-DeviceID")),
+            _ => return Err(format!("{dn}: several msDS-DeviceID values")),
+        };
+        let mut hashes = [0u64; ATTRIBUTE_COUNT];
+        for spec in MAPPING.iter() {
+            let attribute_values = if level >= spec.minimum_schema {
+                values(spec.ldap_name).unwrap_or(&[])
+            } else {
+                &[]
+            };
+            hashes[spec.attribute.index()] = value_set_hash(spec.attribute, attribute_values);
+        }
+        let anchor = values(DeviceAttribute::CloudAnchor.ldap_name())
+            .and_then(|v| v.first())
+            .map(Vec::as_slice);
+        let canonical = device_dn(container, &device_id);
+        let odd_dn = match Dn::parse(dn) {
+            Ok(parsed) if parsed == canonical => None,
+            _ => Some(Box::from(dn)),
+        };
+        Ok((
+            device_id,
+            ObservedDevice {
+                hashes,
+                owned: mapping::is_owned_by_writeback(anchor),
+                odd_dn,
+            },
+        ))
+    }
+
+    /// The object's DN.
+    pub fn dn(&self, container: &Dn, device_id: &Guid) -> String {
+        match &self.odd_dn {
+            Some(dn) => dn.to_string(),
+            None => device_dn(container, device_id).to_string(),
+        }
+    }
+
+    /// The attributes whose values differ from `desired`, with the desired values (empty: remove
+    /// the attribute). `msDS-DeviceID` is the key and never differs.
+    pub fn changes_to(&self, desired: &AttributeValues) -> Vec<AttributeChange> {
+        MAPPING
+            .iter()
+            .filter(|spec| spec.attribute != DeviceAttribute::DeviceId)
+            .filter(|spec| self.hashes[spec.attribute.index()] != desired.hash_of(spec.attribute))
+            .map(|spec| AttributeChange {
+                attribute: spec.attribute,
+                values: desired.get(spec.attribute).to_vec(),
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Not (yet) met in the export: deleted at the end if owned.
+    Unclaimed,
+    /// Wanted by a device of the export (or protected by a bad record): kept.
+    Claimed,
+    /// Met in the export but out of scope: deleted if owned, with the reason.
+    OutOfScope,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    device: ObservedDevice,
+    fate: Fate,
+    scope_reason: Option<SkipReason>,
+}
+
+/// The device objects of the container, keyed by device id (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct ObservedDevices {
+    container: Dn,
+    level: SchemaLevel,
+    by_id: HashMap<u128, Slot>,
+    /// Owned objects that repeat a device id already held by another object: deleted.
+    duplicates: Vec<(Guid, String)>,
+    /// Entries that are not usable devices (no or bad msDS-DeviceID), left alone, for the report.
+    unusable: Vec<String>,
+}
+
+impl ObservedDevices {
+    /// An empty index for a container in a forest at `level`.
+    pub fn new(container: Dn, level: SchemaLevel) -> ObservedDevices {
+        ObservedDevices {
+            container,
+            level,
+            by_id: HashMap::new(),
+            duplicates: Vec::new(),
+            unusable: Vec::new(),
+        }
+    }
+
+    /// Adds one entry of the container search (see [`ObservedDevice::from_entry`]).
+    pub fn insert_entry<'e>(&mut self, dn: &str, values: impl Fn(&str) -> Option<&'e [Vec<u8>]>) {
+        match ObservedDevice::from_entry(dn, &self.container, self.level, values) {
+            Ok((id, device)) => self.insert(id, device),
+            Err(why) => self.unusable.push(why),
+        }
+    }
+
+    /// Adds one observed device. When the id is already present, the object at the canonical DN
+    /// wins and an owned other is planned for deletion (writeback never leaves duplicates).
+    pub fn insert(&mut self, id: Guid, device: ObservedDevice) {
+        let slot = Slot {
+            device,
+            fate: Fate::Unclaimed,
+            scope_reason: None,
+        };
+        match self.by_id.get_mut(&id.as_u128()) {
+            None => {
+                self.by_id.insert(id.as_u128(), slot);
+            }
+            Some(existing) => {
+                let prefer_new = existing.device.odd_dn.is_some() && slot.device.odd_dn.is_none();
+                let drop = if prefer_new {
+                    std::mem::replace(existing, slot)
+                } else {
+                    slot
+                };
+                let dn = drop.device.dn(&self.container, &id);
+                if drop.device.owned {
+                    self.duplicates.push((id, dn));
+                } else {
+                    self.unusable.push(format!(
+                        "{dn}: repeats device id {id}, not owned, left alone"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// How many device objects are indexed.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no device object is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The observed device with this id.
+    pub fn get(&self, id: &Guid) -> Option<&ObservedDevice> {
+        self.by_id.get(&id.as_u128()).map(|slot| &slot.device)
+    }
+}
+
+/// One attribute of a modify: replace its values with these (none: remove it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeChange {
+    /// The attribute.
+    pub attribute: DeviceAttribute,
+    /// Its new values.
+    pub values: Vec<Vec<u8>>,
+}
+
+/// A device to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceAdd {
+    /// `CN=<deviceId>,<container>`.
+    pub dn: String,
+    /// The device.
+    pub device: DesiredDevice,
+}
+
+impl DeviceAdd {
+    /// The add's attributes, `objectClass` first, absent attributes left out.
+    pub fn attributes(&self) -> Vec<(&'static str, Vec<Vec<u8>>)> {
+        let mut attributes = vec![("objectClass", vec![DEVICE_CLASS.as_bytes().to_vec()])];
+        for spec in MAPPING.iter() {
+            let values = self.device.values.get(spec.attribute);
+            if !values.is_empty() {
+                attributes.push((spec.ldap_name, values.to_vec()));
+            }
+        }
+        attributes
+    }
+}
+
+/// A device to bring up to date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceModify {
+    /// The object's DN.
+    pub dn: String,
+    /// Its device id.
+    pub device_id: Guid,
+    /// The attributes that differ, each replaced whole.
+    pub changes: Vec<AttributeChange>,
+}
+
+/// Why a device object is deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum DeleteReason {
+    /// Its device is no longer in the export.
+    LeftEntra,
+    /// Its device is in the export but out of scope.
+    LeftScope {
+        /// Why it is out of scope.
+        reason: SkipReason,
+    },
+    /// Another object holds the same device id at the canonical DN.
+    Duplicate,
+}
+
+/// A device object to delete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceDelete {
+    /// The object's DN.
+    pub dn: String,
+    /// Its device id.
+    pub device_id: Guid,
+    /// Why.
+    pub reason: DeleteReason,
+}
+
+/// A device of the export that is not written, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SkippedDevice {
+    /// Where it is in the export.
+    pub record: RecordRef,
+    /// Its device id.
+    pub device_id: Guid,
+    /// Why it is skipped.
+    pub reason: SkipReason,
+}
+
+/// Counts of a plan, for the summary and `--json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlanCounts {
+    /// Records in the export.
+    pub source_records: u64,
+    /// Device objects found in the container.
+    pub observed: u64,
+    /// Devices in scope and already up to date.
+    pub unchanged: u64,
+    /// Planned adds.
+    pub adds: u64,
+    /// Planned modifies.
+    pub modifies: u64,
+    /// Planned deletes.
+    pub deletes: u64,
+    /// Devices skipped with a reason.
+    pub skipped: u64,
+    /// Records reported as bad.
+    pub bad_records: u64,
+}
+
+/// The plan of one writeback run: plain data, printed by `--dry-run`, applied by [`crate::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WritebackPlan {
+    /// The device container.
+    pub container: Dn,
+    /// The forest's schema level.
+    pub schema_level: SchemaLevel,
+    /// Devices to create.
+    pub adds: Vec<DeviceAdd>,
+    /// Devices to bring up to date.
+    pub modifies: Vec<DeviceModify>,
+    /// Device objects to delete.
+    pub deletes: Vec<DeviceDelete>,
+    /// Devices of the export not written, with the reason.
+    pub skipped: Vec<SkippedDevice>,
+    /// Records of the export that failed their checks.
+    pub bad_records: Vec<RecordError>,
+    /// Why deletes were not planned, when they were withheld (or `--no-delete`).
+    pub deletes_withheld: Option<String>,
+    /// Entries of the container that are not usable devices, left alone.
+    pub ignored_entries: Vec<String>,
+    /// The counts.
+    pub counts: PlanCounts,
+}
+
+/// The machine-readable summary of a plan (`--json`): counts and every skipped or bad record.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanReport<'p> {
+    /// The device container.
+    pub container: String,
+    /// Counts.
+    pub counts: &'p PlanCounts,
+    /// Every skipped device with its reason.
+    pub skipped: &'p [SkippedDevice],
+    /// Every bad record with its problems.
+    pub bad_records: &'p [RecordError],
+    /// Every planned delete with its reason.
+    pub deletes: &'p [DeviceDelete],
+    /// Why deletes were withheld, if they were.
+    pub deletes_withheld: Option<&'p str>,
+    /// Entries left alone.
+    pub ignored_entries: &'p [String],
+}
+
+impl WritebackPlan {
+    /// Whether the plan writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.adds.is_empty() && self.modifies.is_empty() && self.deletes.is_empty()
+    }
+
+    /// The number of LDAP operations the plan makes.
+    pub fn operation_count(&self) -> usize {
+        self.adds.len() + self.modifies.len() + self.deletes.len()
+    }
+
+    /// The serialisable summary.
+    pub fn report(&self) -> PlanReport<'_> {
+        PlanReport {
+            container: self.container.to_string(),
+            counts: &self.counts,
+            skipped: &self.skipped,
+            bad_records: &self.bad_records,
+            deletes: &self.deletes,
+            deletes_withheld: self.deletes_withheld.as_deref(),
+            ignored_entries: &self.ignored_entries,
+        }
+    }
+
+    /// Writes the plan as LDIF change records (RFC 2849), binary values in base64, each preceded
+    /// by a comment saying why. OpenLDAP's `ldapmodify` can apply the output.
+    pub fn write_ldif(&self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "# devwb writeback plan for {}", self.container)?;
+        writeln!(
+            out,
+            "# {} adds, {} modifies, {} deletes, {} unchanged, {} skipped, {} bad records",
+            self.counts.adds,
+            self.counts.modifies,
+            self.counts.deletes,
+            self.counts.unchanged,
+            self.counts.skipped,
+            self.counts.bad_records
+        )?;
+        for add in &self.adds {
+            writeln!(out, "\n# add device {}", add.device.device_id)?;
+            writeln!(out, "dn: {}\nchangetype: add", add.dn)?;
+            for (name, values) in add.attributes() {
+                for value in &values {
+                    write_ldif_value(out, name, value)?;
+                }
+            }
+        }
+        for modify in &self.modifies {
+            writeln!(out, "\n# modify device {}", modify.device_id)?;
+            writeln!(out, "dn: {}\nchangetype: modify", modify.dn)?;
+            for change in &modify.changes {
+                let name = change.attribute.ldap_name();
+                writeln!(out, "replace: {name}")?;
+                for value in &change.values {
+                    write_ldif_value(out, name, value)?;
+                }
+                writeln!(out, "-")?;
+            }
+        }
+        for delete in &self.deletes {
+            let why = match &delete.reason {
+                DeleteReason::LeftEntra => "left Entra".to_owned(),
+                DeleteReason::LeftScope { reason } => format!("left scope: {reason}"),
+                DeleteReason::Duplicate => "duplicate of the device at its canonical DN".to_owned(),
+            };
+            writeln!(out, "\n# delete device {} ({why})", delete.device_id)?;
+            writeln!(out, "dn: {}\nchangetype: delete", delete.dn)?;
+        }
+        for skipped in &self.skipped {
+            writeln!(
+                out,
+                "\n# skipped {} ({}): {}",
+                skipped.device_id, skipped.record, skipped.reason
+            )?;
+        }
+        for bad in &self.bad_records {
+            writeln!(out, "\n# bad record {bad}")?;
+        }
+        if let Some(why) = &self.deletes_withheld {
+            writeln!(out, "\n# deletes withheld: {why}")?;
+        }
+        Ok(())
+    }
+}
+
+fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
+    // RFC 2849 SAFE-STRING: ASCII without NUL, LF, CR, and not starting with space, ':' or '<'.
+    let safe = value
+        .first()
+        .is_none_or(|b| !matches!(b, b' ' | b':' | b'<'))
+        && value
+            .iter()
+            .all(|&b| b.is_ascii() && !matches!(b, 0 | b'\n' | b'\r'))
+        && value.last() != Some(&b' ');
+    if safe {
+        writeln!(out, "{name}: {}", String::from_utf8_lossy(value))
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        writeln!(out, "{name}:: {encoded}")
+    }
+}
+
+/// Options of a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Keep device objects that left Entra or scope (`--no-delete`).
+    pub no_delete: bool,
+}
+
+/// Builds a plan by streaming the export against the observed devices.
+#[derive(Debug)]
+pub struct Planner {
+    observed: ObservedDevices,
+    scope: ForestScope,
+    options: PlanOptions,
+    seen: HashMap<u128, RecordRef>,
+    adds: Vec<DeviceAdd>,
+    modifies: Vec<DeviceModify>,
+    skipped: Vec<SkippedDevice>,
+    bad_records: Vec<RecordError>,
+    unidentified_bad_records: u64,
+    unchanged: u64,
+    observed_count: u64,
+}
+
+impl Planner {
+    /// A planner over the observed state of a container.
+    pub fn new(observed: ObservedDevices, scope: ForestScope, options: PlanOptions) -> Planner {
+        let observed_count = (observed.by_id.len() + observed.duplicates.len()) as u64;
+        Planner {
+            observed,
+            scope,
+            options,
+            seen: HashMap::new(),
+            adds: Vec::new(),
+            modifies: Vec::new(),
+            skipped: Vec::new(),
+            bad_records: Vec::new(),
+            unidentified_bad_records: 0,
+            unchanged: 0,
+            observed_count,
+        }
+    }
+
+    /// Takes one record of the export.
+    pub fn push(&mut self, record: SourceRecord) {
+        match record {
+            SourceRecord::Bad(error) => {
+                match error.device_id.as_deref().map(Guid::parse) {
+                    Some(Ok(id)) => {
+                        // Nothing is written for a bad record, and its object is not deleted.
+                        if let Some(slot) = self.observed.by_id.get_mut(&id.as_u128()) {
+                            slot.fate = Fate::Claimed;
+                        }
+                    }
+                    _ => self.unidentified_bad_records += 1,
+                }
+                self.bad_records.push(error);
+            }
+            SourceRecord::Device(device) => {
+                let id = device.device_id;
+                if let Some(first) = self.seen.get(&id.as_u128()) {
+                    self.skipped.push(SkippedDevice {
+                        record: device.record.clone(),
+                        device_id: id,
+                        reason: SkipReason::DuplicateDeviceId {
+                            first: first.to_string(),
+                        },
+                    });
+                    return;
+                }
+                self.seen.insert(id.as_u128(), device.record.clone());
+                match map_device(&device, &self.scope) {
+                    Ok(desired) => self.want(device.record.clone(), desired),
+                    Err(reason) => {
+                        if let Some(slot) = self.observed.by_id.get_mut(&id.as_u128()) {
+                            if slot.fate == Fate::Unclaimed {
+                                slot.fate = Fate::OutOfScope;
+                                slot.scope_reason = Some(reason.clone());
+                            }
+                        }
+                        self.skipped.push(SkippedDevice {
+                            record: device.record.clone(),
+                            device_id: id,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn want(&mut self, record: RecordRef, desired: DesiredDevice) {
+        let id = desired.device_id;
+        let container = &self.observed.container;
+        match self.observed.by_id.get_mut(&id.as_u128()) {
+            None => self.adds.push(DeviceAdd {
+                dn: device_dn(container, &id).to_string(),
+                device: desired,
+            }),
+            Some(slot) => {
+                slot.fate = Fate::Claimed;
+                if !slot.device.owned {
+                    self.skipped.push(SkippedDevice {
+                        record,
+                        device_id: id,
+                        reason: SkipReason::ExistingObjectNotOwned {
+                            dn: slot.device.dn(container, &id),
+                        },
+                    });
+                    return;
+                }
+                let changes = slot.device.changes_to(&desired.values);
+                if changes.is_empty() {
+                    self.unchanged += 1;
+                } else {
+                    self.modifies.push(DeviceModify {
+                        dn: slot.device.dn(container, &id),
+                        device_id: id,
+                        changes,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Ends the export: plans the deletes and returns the plan. `source` is the source's summary
+    /// (an incomplete export withholds deletes).
+    pub fn finish(self, source: &SourceSummary) -> WritebackPlan {
+        let container = self.observed.container.clone();
+        let withheld = if self.options.no_delete {
+            Some("--no-delete was given".to_owned())
+        } else if let Some(why) = &source.incomplete {
+            Some(format!("the export looks incomplete: {why}"))
+        } else if self.unidentified_bad_records > 0 {
+            Some(format!(
+                "{} bad record(s) without a readable deviceId: their devices cannot be told \
+                 apart from devices that left Entra",
+                self.unidentified_bad_records
+            ))
+        } else {
+            None
+        };
+        let mut deletes = Vec::new();
+        if withheld.is_none() {
+            for (id, dn) in &self.observed.duplicates {
+                deletes.push(DeviceDelete {
+                    dn: dn.clone(),
+                    device_id: *id,
+                    reason: DeleteReason::Duplicate,
+                });
+            }
+            for (&raw, slot) in &self.observed.by_id {
+                if !slot.device.owned {
+                    continue;
+                }
+                let id = Guid::from_u128(raw);
+                let reason = match (slot.fate, &slot.scope_reason) {
+                    (Fate::Claimed, _) => continue,
+                    (Fate::Unclaimed, _) => DeleteReason::LeftEntra,
+                    (Fate::OutOfScope, Some(reason)) => DeleteReason::LeftScope {
+                        reason: reason.clone(),
+                    },
+                    (Fate::OutOfScope, None) => DeleteReason::LeftEntra,
+                };
+                deletes.push(DeviceDelete {
+                    dn: slot.device.dn(&container, &id),
+                    device_id: id,
+                    reason,
+                });
+            }
+            // HashMap order is random: sort so plans are reproducible.
+            deletes.sort_by_key(|d| d.device_id);
+        }
+        let counts = PlanCounts {
+            source_records: source.records,
+            observed: self.observed_count,
+            unchanged: self.unchanged,
+            adds: self.adds.len() as u64,
+            modifies: self.modifies.len() as u64,
+            deletes: deletes.len() as u64,
+            skipped: self.skipped.len() as u64,
+            bad_records: self.bad_records.len() as u64,
+        };
+        WritebackPlan {
+            container,
+            schema_level: self.scope.schema_level,
+            adds: self.adds,
+            modifies: self.modifies,
+            deletes,
+            skipped: self.skipped,
+            bad_records: self.bad_records,
+            deletes_withheld: withheld,
+            ignored_entries: self.observed.unusable,
+            counts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{DeviceSource, SourceFormat};
+    use crate::synthetic::{SyntheticConfig, SyntheticDevice, SyntheticDevices};
+    use devwb_model::Sid;
+
+    const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
+    fn container() -> Dn {
+        Dn::parse("CN=RegisteredDevices,DC=contoso,DC=lab").unwrap()
+    }
+
+    fn scope() -> ForestScope {
+        ForestScope {
+            domain_sids: vec![Sid::parse(DOMAIN).unwrap()],
+            schema_level: SchemaLevel::W2016,
+        }
+    }
+
+    fn devices(n: u64) -> Vec<SyntheticDevice> {
+        SyntheticDevices::new(SyntheticConfig::new(n, 42, Sid::parse(DOMAIN).unwrap())).collect()
+    }
+
+    /// A directory holding exactly what `export` maps to (as a previous run would leave it).
+    fn directory_from(export: &[SyntheticDevice]) -> Vec<(String, AttributeValues)> {
+        let plan = plan(export, Vec::new(), PlanOptions::default());
+        plan.adds
+            .into_iter()
+            .map(|a| (a.dn, a.device.values))
+            .collect()
+    }
+
+    /// The one helper: plans `export` (as one Graph page) against `directory`.
+    fn plan(
+        export: &[SyntheticDevice],
+        directory: Vec<(String, AttributeValues)>,
+        options: PlanOptions,
+    ) -> WritebackPlan {
+        plan_values(
+            export.iter().map(SyntheticDevice::to_json).collect(),
+            directory,
+            options,
+        )
+    }
+
+    fn plan_values(
+        export: Vec<serde_json::Value>,
+        directory: Vec<(String, AttributeValues)>,
+        options: PlanOptions,
+    ) -> WritebackPlan {
+        let mut observed = ObservedDevices::new(container(), SchemaLevel::W2016);
+        for (dn, values) in &directory {
+            observed.insert_entry(dn, |name| {
+                DeviceAttribute::from_ldap_name(name).map(|a| values.get(a))
+            });
+        }
+        let text = serde_json::json!({ "value": export }).to_string();
+        let data: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let source = DeviceSource::bundled("export.json", data, SourceFormat::GraphPage);
+        let mut planner = Planner::new(observed, scope(), options);
+        let summary = source.for_each(&mut |r| planner.push(r)).unwrap();
+        planner.finish(&summary)
+    }
+
+    fn counts(p: &WritebackPlan) -> (u64, u64, u64, u64, u64) {
+        let c = &p.counts;
+        (c.adds, c.modifies, c.deletes, c.unchanged, c.skipped)
+    }
+
+    #[test]
+    fn a_fresh_container_gets_every_device_and_a_rerun_plans_nothing() {
+        let export = devices(200);
+        let first = plan(&export, Vec::new(), PlanOptions::default());
+        assert_eq!(counts(&first), (200, 0, 0, 0, 0));
+        assert_eq!(
+            first.adds[0].dn,
+            format!("CN={},{}", export[0].device_id, container())
+        );
+        let second = plan(&export, directory_from(&export), PlanOptions::default());
+        assert_eq!(counts(&second), (0, 0, 0, 200, 0));
+        assert!(second.is_empty());
+    }
+
+    #[test]
+    fn a_changed_device_gets_a_modify_of_exactly_the_changed_attributes() {
+        let export = devices(20);
+        let directory = directory_from(&export);
+        let mut changed = export.clone();
+        changed[3].display_name.push_str("-renamed");
+        changed[7].physical_ids.reverse(); // order alone is no change
+        changed[9].physical_ids.push("[ZDID]:new".into());
+        changed[9].account_enabled = !changed[9].account_enabled;
+        let p = plan(&changed, directory, PlanOptions::default());
+        assert_eq!(counts(&p), (0, 2, 0, 18, 0));
+        let summary: Vec<(Guid, Vec<&str>)> = p
+            .modifies
+            .iter()
+            .map(|m| {
+                (
+                    m.device_id,
+                    m.changes.iter().map(|c| c.attribute.ldap_name()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (export[3].device_id, vec!["displayName"]),
+                (
+                    export[9].device_id,
+                    vec!["msDS-IsEnabled", "msDS-DevicePhysicalIDs"]
+                ),
+            ]
+        );
+        assert_eq!(p.modifies[1].changes[1].values.len(), 4);
+    }
+
+    #[test]
+    fn devices_that_left_entra_or_scope_are_deleted_unless_no_delete() {
+        let export = devices(10);
+        let directory = directory_from(&export);
+        let mut remaining: Vec<SyntheticDevice> = export[2..].to_vec();
+        remaining[0].owner_sid = Sid::parse("S-1-5-21-1-2-3-1105").unwrap(); // export[2] left scope
+        let p = plan(&remaining, directory.clone(), PlanOptions::default());
+        assert_eq!(counts(&p), (0, 0, 3, 7, 1));
+        let mut expected = vec![
+            (export[0].device_id, DeleteReason::LeftEntra),
+            (export[1].device_id, DeleteReason::LeftEntra),
+            (
+                export[2].device_id,
+                DeleteReason::LeftScope {
+                    reason: SkipReason::OwnerNotInThisForest {
+                        owner_sid: "S-1-5-21-1-2-3-1105".into(),
+                    },
+                },
+            ),
+        ];
+        expected.sort_by_key(|e| e.0);
+        let got: Vec<(Guid, DeleteReason)> = p
+            .deletes
+            .iter()
+            .map(|d| (d.device_id, d.reason.clone()))
+            .collect();
+        assert_eq!(got, expected);
+        let kept = plan(&remaining, directory, PlanOptions { no_delete: true });
+        assert_eq!(counts(&kept), (0, 0, 0, 7, 1));
+        assert_eq!(
+            kept.deletes_withheld.as_deref(),
+            Some("--no-delete was given")
+        );
+    }
+
+    #[test]
+    fn objects_writeback_does_not_own_are_never_touched() {
+        let export = devices(3);
+        let mut directory = directory_from(&export);
+        for (_, values) in &mut directory {
+            values.0[DeviceAttribute::CloudAnchor.index()] = vec![b"Manual_1".to_vec()];
+        }
+        let p = plan(&export[..1], directory, PlanOptions::default());
+        assert_eq!(counts(&p), (0, 0, 0, 0, 1));
+        assert!(matches!(
+            p.skipped[0].reason,
+            SkipReason::ExistingObjectNotOwned { .. }
+        ));
+    }
+
+    #[test]
+    fn a_bad_record_protects_its_device_and_an_unidentifiable_one_withholds_deletes() {
+        let export = devices(3);
+        let directory = directory_from(&export);
+        let mut values: Vec<serde_json::Value> =
+            export.iter().map(SyntheticDevice::to_json).collect();
+        values[0]["displayName"] = "x".repeat(300).into();
+        let p = plan_values(values.clone(), directory.clone(), PlanOptions::default());
+        assert_eq!(counts(&p), (0, 0, 0, 2, 0));
+        assert_eq!(p.counts.bad_records, 1);
+        assert!(p.deletes_withheld.is_none());
+
+        values[1]["deviceId"] = "garbage".into();
+        let p = plan_values(values, directory, PlanOptions::default());
+        assert_eq!(counts(&p), (0, 0, 0, 1, 0));
+        assert_eq!(p.counts.bad_records, 2);
+        assert!(p
+            .deletes_withheld
+            .unwrap()
+            .contains("1 bad record(s) without a readable deviceId"));
+    }
+
+    #[test]
+    fn a_duplicate_device_id_in_the_export_is_skipped_and_a_duplicate_object_deleted() {
+        let export = devices(2);
+        let mut twice = export.clone();
+        twice.push(export[0].clone());
+        let mut directory = directory_from(&export);
+        let mut copy = directory[1].clone();
+        copy.0 = format!("CN=copy,{}", container());
+        directory.push(copy);
+        let p = plan(&twice, directory, PlanOptions::default());
+        assert_eq!(counts(&p), (0, 0, 1, 2, 1));
+        assert_eq!(p.deletes[0].dn, format!("CN=copy,{}", container()));
+        assert_eq!(p.deletes[0].reason, DeleteReason::Duplicate);
+        assert!(p.skipped[0]
+            .reason
+            .to_string()
+            .starts_with("duplicate deviceId, first seen at export.json: record 0"));
+    }
+
+    #[test]
+    fn the_dry_run_ldif_shows_every_change_with_binary_values_in_base64() {
+        let export = devices(1);
+        let p = plan(&export, Vec::new(), PlanOptions::default());
+        let mut out = Vec::new();
+        p.write_ldif(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(&format!("dn: CN={},CN=RegisteredDevices,DC=contoso,DC=lab\nchangetype: add\nobjectClass: msDS-Device\nmsDS-DeviceID:: ", export[0].device_id)), "{text}");
+        assert!(
+            text.contains("msDS-RegisteredOwner:: AQUAAAAAAAUVAAAA"),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "altSecurityIdentities: {}",
+            export[0].alt_security_identity
+        )));
+    }
+}

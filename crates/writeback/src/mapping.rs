@@ -1,0 +1,705 @@
+//! The mapping from an Entra device to an `msDS-Device` entry: the reference's table, in one place.
+//!
+//! Microsoft documents *which* AD attributes device writeback fills, not the rule expressions, so
+//! this table is ours (shared/reference/device-writeback.md section 4). Every choice the
+//! reference marks `[inf]` (inferred, not confirmed) is a named constant or function here with a
+//! doc comment saying so; the tests name the same assumptions.
+//!
+//! Scope is decided here too: a device is written only when its first registered owner has an
+//! on-premises SID in a domain of the target forest (the same-forest rule of section 5), and when
+//! it has a usable `alternativeSecurityIds` key (altSecurityIdentities is mandatory). Attributes
+//! that need the 2016 schema are produced only for a 2016-or-later forest.
+//!
+//! This module does no IO: [`map_device`] is a pure function of a checked device and a
+//! [`ForestScope`].
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::Hasher;
+
+use devwb_model::{Guid, SchemaLevel, Sid};
+use serde::Serialize;
+
+use crate::source::EntraDevice;
+
+/// The object class of a written-back device.
+pub const DEVICE_CLASS: &str = "msDS-Device";
+
+/// The attributes writeback owns on an `msDS-Device`, in a fixed order (the index of each is used
+/// by the diff's per-attribute hashes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum DeviceAttribute {
+    /// `msDS-DeviceID` from `deviceId`: see [`device_id_bytes`].
+    DeviceId,
+    /// `displayName` from `displayName`, as is.
+    DisplayName,
+    /// `msDS-IsEnabled` from `accountEnabled`.
+    IsEnabled,
+    /// `msDS-DeviceOSType` from `operatingSystem`, as is.
+    OsType,
+    /// `msDS-DeviceOSVersion` from `operatingSystemVersion`, as is.
+    OsVersion,
+    /// `msDS-DevicePhysicalIDs` from `physicalIds`, multi-valued.
+    PhysicalIds,
+    /// `msDS-DeviceObjectVersion` from `deviceVersion`.
+    ObjectVersion,
+    /// `altSecurityIdentities` from `alternativeSecurityIds[type==2].key`: see [`alt_security_identity`].
+    AltSecurityIdentities,
+    /// `msDS-IsManaged` from `isManaged`.
+    IsManaged,
+    /// `msDS-IsCompliant` from `isCompliant`; 2016 schema only.
+    IsCompliant,
+    /// `msDS-RegisteredOwner` from the first registered owner's `onPremisesSecurityIdentifier`,
+    /// as a binary SID.
+    RegisteredOwner,
+    /// `msDS-CloudAnchor`: see [`cloud_anchor`].
+    CloudAnchor,
+}
+
+/// How many attributes the mapping has.
+pub const ATTRIBUTE_COUNT: usize = 12;
+
+/// One row of the mapping table.
+#[derive(Clone, Copy, Debug)]
+pub struct AttributeSpec {
+    /// The AD attribute.
+    pub attribute: DeviceAttribute,
+    /// Its lDAPDisplayName.
+    pub ldap_name: &'static str,
+    /// The Graph v1.0 `device` property it comes from.
+    pub graph_property: &'static str,
+    /// Whether it holds several values.
+    pub multi_valued: bool,
+    /// The oldest schema level that has it.
+    pub minimum_schema: SchemaLevel,
+    /// Whether a string value compares case-insensitively in AD (Unicode String syntax), so
+    /// two values differing only in case are duplicates in a multi-valued attribute.
+    pub case_insensitive_values: bool,
+}
+
+const fn row(
+    attribute: DeviceAttribute,
+    ldap_name: &'static str,
+    graph_property: &'static str,
+    multi_valued: bool,
+    minimum_schema: SchemaLevel,
+    case_insensitive_values: bool,
+) -> AttributeSpec {
+    AttributeSpec {
+        attribute,
+        ldap_name,
+        graph_property,
+        multi_valued,
+        minimum_schema,
+        case_insensitive_values,
+    }
+}
+
+use DeviceAttribute as A;
+use SchemaLevel::{W2012R2, W2016};
+
+/// The mapping table: AD attribute, Graph property, multi-valued, schema level.
+///
+/// Not mapped, on purpose: `msDS-KeyCredentialLink` (Microsoft lists it, but a Graph v1.0
+/// `device` has no property carrying it) and `msDS-DeviceTrustType` (Microsoft does not list it,
+/// and how `trustType` text maps to its integer is not documented).
+pub const MAPPING: [AttributeSpec; ATTRIBUTE_COUNT] = [
+    row(
+        A::DeviceId,
+        "msDS-DeviceID",
+        "deviceId",
+        false,
+        W2012R2,
+        false,
+    ),
+    row(
+        A::DisplayName,
+        "displayName",
+        "displayName",
+        false,
+        W2012R2,
+        true,
+    ),
+    row(
+        A::IsEnabled,
+        "msDS-IsEnabled",
+        "accountEnabled",
+        false,
+        W2012R2,
+        false,
+    ),
+    row(
+        A::OsType,
+        "msDS-DeviceOSType",
+        "operatingSystem",
+        false,
+        W2012R2,
+        true,
+    ),
+    row(
+        A::OsVersion,
+        "msDS-DeviceOSVersion",
+        "operatingSystemVersion",
+        false,
+        W2012R2,
+        true,
+    ),
+    row(
+        A::PhysicalIds,
+        "msDS-DevicePhysicalIDs",
+        "physicalIds",
+        true,
+        W2012R2,
+        true,
+    ),
+    row(
+        A::ObjectVersion,
+        "msDS-DeviceObjectVersion",
+        "deviceVersion",
+        false,
+        W2012R2,
+        false,
+    ),
+    row(
+        A::AltSecurityIdentities,
+        "altSecurityIdentities",
+        "alternativeSecurityIds",
+        true,
+        W2012R2,
+        true,
+    ),
+    row(
+        A::IsManaged,
+        "msDS-IsManaged",
+        "isManaged",
+        false,
+        W2012R2,
+        false,
+    ),
+    row(
+        A::IsCompliant,
+        "msDS-IsCompliant",
+        "isCompliant",
+        false,
+        W2016,
+        false,
+    ),
+    row(
+        A::RegisteredOwner,
+        "msDS-RegisteredOwner",
+        "registeredOwners",
+        false,
+        W2012R2,
+        false,
+    ),
+    row(
+        A::CloudAnchor,
+        "msDS-CloudAnchor",
+        "id",
+        false,
+        W2012R2,
+        false,
+    ),
+];
+
+impl DeviceAttribute {
+    /// The attribute's position in [`MAPPING`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its row of the table.
+    pub fn spec(self) -> &'static AttributeSpec {
+        &MAPPING[self.index()]
+    }
+
+    /// Its lDAPDisplayName.
+    pub fn ldap_name(self) -> &'static str {
+        self.spec().ldap_name
+    }
+
+    /// The attribute whose lDAPDisplayName is `name` (any case).
+    pub fn from_ldap_name(name: &str) -> Option<DeviceAttribute> {
+        MAPPING
+            .iter()
+            .find(|spec| spec.ldap_name.eq_ignore_ascii_case(name))
+            .map(|spec| spec.attribute)
+    }
+}
+
+/// The attributes a forest at `level` can hold, in table order.
+pub fn attributes_for(level: SchemaLevel) -> impl Iterator<Item = &'static AttributeSpec> {
+    MAPPING
+        .iter()
+        .filter(move |spec| level >= spec.minimum_schema)
+}
+
+/// `[inf]` The RDN value of a device: its `deviceId` GUID as lowercase text, so the DN of a device
+/// is `CN=<deviceId>,<container>` and is the same in every run (what makes reruns resumable).
+pub fn device_rdn_value(device_id: &Guid) -> String {
+    device_id.to_string()
+}
+
+/// `[inf]` `msDS-DeviceID` is the device id in the 16-byte layout of .NET `Guid.ToByteArray`
+/// (the `objectGUID` layout).
+pub fn device_id_bytes(device_id: &Guid) -> [u8; 16] {
+    device_id.to_ad_bytes()
+}
+
+/// `[inf]` The prefix of `msDS-CloudAnchor`: `Device_` followed by the Entra object id.
+pub const CLOUD_ANCHOR_PREFIX: &str = "Device_";
+
+/// `[inf]` `msDS-CloudAnchor` is the UTF-8 (here: ASCII) bytes of `Device_<objectId>`, the object
+/// id as lowercase GUID text. The attribute is an octet string and Microsoft does not document
+/// the encoding.
+///
+/// This is also the ownership mark: writeback modifies and deletes only `msDS-Device` objects
+/// whose `msDS-CloudAnchor` starts with [`CLOUD_ANCHOR_PREFIX`] (see [`is_owned_by_writeback`]).
+pub fn cloud_anchor(object_id: &Guid) -> Vec<u8> {
+    format!("{CLOUD_ANCHOR_PREFIX}{object_id}").into_bytes()
+}
+
+/// Whether an existing device object belongs to writeback: its `msDS-CloudAnchor` starts with
+/// `Device_`. Objects made by hand or by another tool lack it and are never modified or deleted.
+pub fn is_owned_by_writeback(cloud_anchor_value: Option<&[u8]>) -> bool {
+    cloud_anchor_value.is_some_and(|v| v.starts_with(CLOUD_ANCHOR_PREFIX.as_bytes()))
+}
+
+/// The `alternativeSecurityIds` type whose key becomes `altSecurityIdentities`.
+pub const X509_KEY_TYPE: i64 = 2;
+
+/// The prefix of an `altSecurityIdentities` value.
+pub const ALT_SECURITY_IDENTITY_PREFIX: &str = "X509:<SHA1-TP-PUBKEY>";
+
+/// `[inf]` An `alternativeSecurityIds[type==2].key` is base64 (already decoded by the source) of
+/// UTF-16LE text `X509:<SHA1-TP-PUBKEY>` + 40 hex digits (SHA-1 thumbprint) + base64 of the
+/// SHA-256 of the public key (44 characters). Returns that text, or why the key is unusable.
+pub fn alt_security_identity(key: &[u8]) -> Result<String, &'static str> {
+    if key.len() % 2 != 0 {
+        return Err("key is not UTF-16LE text (odd length)");
+    }
+    let units = key
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]));
+    let text: String = char::decode_utf16(units)
+        .collect::<Result<_, _>>()
+        .map_err(|_| "key is not UTF-16LE text")?;
+    let text = text.trim_end_matches('\0').to_owned();
+    let Some(rest) = text.strip_prefix(ALT_SECURITY_IDENTITY_PREFIX) else {
+        return Err("key text does not start with X509:<SHA1-TP-PUBKEY>");
+    };
+    let (thumbprint, public_key_hash) = rest.split_at(rest.len().min(40));
+    if thumbprint.len() != 40 || !thumbprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("key text lacks the 40-hex-digit SHA-1 thumbprint");
+    }
+    if public_key_hash.len() != 44
+        || !public_key_hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
+        return Err("key text lacks the base64 SHA-256 of the public key");
+    }
+    Ok(text)
+}
+
+/// `[inf]` Booleans are written as LDAP Boolean text, `TRUE` or `FALSE`.
+pub fn boolean_value(value: bool) -> Vec<u8> {
+    if value {
+        b"TRUE".to_vec()
+    } else {
+        b"FALSE".to_vec()
+    }
+}
+
+/// What writeback needs to know about the target forest to map and scope devices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForestScope {
+    /// The SIDs of every domain of the forest. An owner SID in none of them is out of scope.
+    pub domain_sids: Vec<Sid>,
+    /// The forest's schema level: decides which attributes exist.
+    pub schema_level: SchemaLevel,
+}
+
+impl ForestScope {
+    /// Whether `sid` belongs to a domain of the forest.
+    pub fn contains(&self, sid: &Sid) -> bool {
+        self.domain_sids
+            .iter()
+            .any(|domain| sid.is_in_domain(domain))
+    }
+
+    /// Whether this forest's schema has an attribute.
+    pub fn has(&self, attribute: DeviceAttribute) -> bool {
+        self.schema_level >= attribute.spec().minimum_schema
+    }
+}
+
+/// Why a checked device is not written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// No `registeredOwners`: scope cannot be decided, so the same-forest rule excludes it.
+    NoRegisteredOwner,
+    /// The owner has no on-premises SID (a cloud-only user, or not in the users export).
+    OwnerHasNoOnPremisesSid,
+    /// The owner's SID is in no domain of the target forest (section 5's same-forest rule).
+    OwnerNotInThisForest {
+        /// The owner's SID.
+        owner_sid: String,
+    },
+    /// No `alternativeSecurityIds` entry of type 2 in the `X509:<SHA1-TP-PUBKEY>` form.
+    NoUsableAlternativeSecurityId {
+        /// Why each key was unusable, or that there was none.
+        detail: String,
+    },
+    /// An object with this device id exists but writeback does not own it.
+    ExistingObjectNotOwned {
+        /// Its DN.
+        dn: String,
+    },
+    /// The same `deviceId` appeared earlier in the export; the first one wins.
+    DuplicateDeviceId {
+        /// Where the first one was.
+        first: String,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NoRegisteredOwner => f.write_str("no registered owner"),
+            SkipReason::OwnerHasNoOnPremisesSid => {
+                f.write_str("registered owner has no on-premises SID")
+            }
+            SkipReason::OwnerNotInThisForest { owner_sid } => {
+                write!(f, "owner not in this forest (owner SID {owner_sid})")
+            }
+            SkipReason::NoUsableAlternativeSecurityId { detail } => {
+                write!(f, "no usable alternativeSecurityIds key: {detail}")
+            }
+            SkipReason::ExistingObjectNotOwned { dn } => write!(
+                f,
+                "{dn} has this device id but no msDS-CloudAnchor starting with Device_: \
+                 not created by writeback, left alone"
+            ),
+            SkipReason::DuplicateDeviceId { first } => {
+                write!(f, "duplicate deviceId, first seen at {first}")
+            }
+        }
+    }
+}
+
+/// The values of every mapped attribute of one device, indexed by [`DeviceAttribute::index`].
+/// An empty list means "absent". Multi-valued lists are free of duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttributeValues(pub [Vec<Vec<u8>>; ATTRIBUTE_COUNT]);
+
+impl AttributeValues {
+    /// The values of one attribute.
+    pub fn get(&self, attribute: DeviceAttribute) -> &[Vec<u8>] {
+        &self.0[attribute.index()]
+    }
+
+    fn set(&mut self, attribute: DeviceAttribute, values: Vec<Vec<u8>>) {
+        self.0[attribute.index()] = values;
+    }
+
+    /// The hash of one attribute's values, order-insensitive for multi-valued attributes.
+    pub fn hash_of(&self, attribute: DeviceAttribute) -> u64 {
+        value_set_hash(attribute, self.get(attribute))
+    }
+}
+
+/// The hash the diff compares: 64 bits over the values sorted (AD returns multi-valued attributes
+/// in no promised order), with lengths mixed in so `["ab"]` and `["a","b"]` differ. Hashes are
+/// compared only within one run, never stored.
+pub fn value_set_hash(attribute: DeviceAttribute, values: &[Vec<u8>]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write_usize(attribute.index());
+    hasher.write_usize(values.len());
+    if values.len() <= 1 || !attribute.spec().multi_valued {
+        for value in values {
+            hasher.write_usize(value.len());
+            hasher.write(value);
+        }
+    } else {
+        let mut sorted: Vec<&Vec<u8>> = values.iter().collect();
+        sorted.sort_unstable();
+        for value in sorted {
+            hasher.write_usize(value.len());
+            hasher.write(value);
+        }
+    }
+    hasher.finish()
+}
+
+/// A device as AD should hold it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredDevice {
+    /// Its device id (the diff's key).
+    pub device_id: Guid,
+    /// Every mapped attribute's values, for this forest's schema level.
+    pub values: AttributeValues,
+}
+
+impl DesiredDevice {
+    /// The RDN value (`CN=` this).
+    pub fn rdn_value(&self) -> String {
+        device_rdn_value(&self.device_id)
+    }
+}
+
+/// Maps one checked device for a forest, or says why it is out of scope.
+pub fn map_device(device: &EntraDevice, forest: &ForestScope) -> Result<DesiredDevice, SkipReason> {
+    let owner = device.owner.as_ref().ok_or(SkipReason::NoRegisteredOwner)?;
+    let owner_sid = owner
+        .on_premises_sid
+        .ok_or(SkipReason::OwnerHasNoOnPremisesSid)?;
+    if !forest.contains(&owner_sid) {
+        return Err(SkipReason::OwnerNotInThisForest {
+            owner_sid: owner_sid.to_string(),
+        });
+    }
+    let alt_security_identities = alt_security_identities(device)?;
+
+    let mut values = AttributeValues::default();
+    let mut put = |attribute: DeviceAttribute, v: Vec<Vec<u8>>| {
+        if forest.has(attribute) {
+            values.set(attribute, v);
+        }
+    };
+    let text = |s: &Option<String>| -> Vec<Vec<u8>> {
+        s.iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_vec())
+            .collect()
+    };
+    let boolean = |b: Option<bool>| -> Vec<Vec<u8>> { b.map(boolean_value).into_iter().collect() };
+
+    put(
+        A::DeviceId,
+        vec![device_id_bytes(&device.device_id).to_vec()],
+    );
+    put(
+        A::DisplayName,
+        vec![device.display_name.as_bytes().to_vec()],
+    );
+    put(A::IsEnabled, vec![boolean_value(device.account_enabled)]);
+    put(A::OsType, text(&device.operating_system));
+    put(A::OsVersion, text(&device.operating_system_version));
+    put(
+        A::PhysicalIds,
+        dedupe_case_insensitive(device.physical_ids.iter().map(String::as_str)),
+    );
+    put(
+        A::ObjectVersion,
+        device
+            .device_version
+            .map(|v| v.to_string().into_bytes())
+            .into_iter()
+            .collect(),
+    );
+    put(
+        A::AltSecurityIdentities,
+        dedupe_case_insensitive(alt_security_identities.iter().map(String::as_str)),
+    );
+    put(A::IsManaged, boolean(device.is_managed));
+    put(A::IsCompliant, boolean(device.is_compliant));
+    put(A::RegisteredOwner, vec![owner_sid.to_bytes()]);
+    put(A::CloudAnchor, vec![cloud_anchor(&device.object_id)]);
+    Ok(DesiredDevice {
+        device_id: device.device_id,
+        values,
+    })
+}
+
+fn alt_security_identities(device: &EntraDevice) -> Result<Vec<String>, SkipReason> {
+    let mut usable = Vec::new();
+    let mut why = Vec::new();
+    for (i, id) in device.alternative_security_ids.iter().enumerate() {
+        if id.kind != X509_KEY_TYPE {
+            continue;
+        }
+        match alt_security_identity(&id.key) {
+            Ok(text) => usable.push(text),
+            Err(reason) => why.push(format!("alternativeSecurityIds[{i}]: {reason}")),
+        }
+    }
+    if usable.is_empty() {
+        let detail = if why.is_empty() {
+            "no entry of type 2".to_owned()
+        } else {
+            why.join("; ")
+        };
+        return Err(SkipReason::NoUsableAlternativeSecurityId { detail });
+    }
+    Ok(usable)
+}
+
+/// Keeps the first of values that AD's case-insensitive matching would call equal (AD refuses a
+/// multi-valued attribute holding both).
+fn dedupe_case_insensitive<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Vec<u8>> {
+    let mut seen = std::collections::HashSet::new();
+    values
+        .filter(|v| seen.insert(v.to_lowercase()))
+        .map(|v| v.as_bytes().to_vec())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{RecordLocation, RecordRef};
+    use crate::source::{AlternativeSecurityId, EntraDevice, RegisteredOwner};
+    use crate::synthetic::{graph_key_for, SyntheticConfig, SyntheticDevices};
+
+    const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
+    const ALT: &str = "X509:<SHA1-TP-PUBKEY>0123456789ABCDEF0123456789ABCDEF01234567AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn device(owner_sid: Option<&str>, key: &str) -> EntraDevice {
+        EntraDevice {
+            record: RecordRef {
+                file: "t.json".into(),
+                location: RecordLocation::Index(0),
+            },
+            object_id: Guid::parse("11111111-2222-3333-4444-555555555555").unwrap(),
+            device_id: Guid::parse("00112233-4455-6677-8899-aabbccddeeff").unwrap(),
+            display_name: "DESKTOP-1".into(),
+            account_enabled: true,
+            operating_system: Some("Windows".into()),
+            operating_system_version: None,
+            physical_ids: vec!["[GID]:g:1".into(), "[gid]:G:1".into(), "[HWID]:h:2".into()],
+            device_version: Some(2),
+            alternative_security_ids: vec![AlternativeSecurityId {
+                kind: 2,
+                identity_provider: None,
+                key: base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    graph_key_for(key),
+                )
+                .unwrap(),
+            }],
+            is_managed: Some(false),
+            is_compliant: Some(true),
+            trust_type: Some("Workplace".into()),
+            owner: Some(RegisteredOwner {
+                id: None,
+                on_premises_sid: owner_sid.map(|s| Sid::parse(s).unwrap()),
+            }),
+        }
+    }
+
+    fn scope(level: SchemaLevel) -> ForestScope {
+        ForestScope {
+            domain_sids: vec![Sid::parse(DOMAIN).unwrap()],
+            schema_level: level,
+        }
+    }
+
+    /// Renders a mapped device as `name: value` lines (binary as hex) for comparison.
+    fn render(desired: &DesiredDevice) -> Vec<String> {
+        let mut lines = Vec::new();
+        for spec in MAPPING.iter() {
+            for v in desired.values.get(spec.attribute) {
+                let shown = match std::str::from_utf8(v) {
+                    Ok(s) if spec.attribute != DeviceAttribute::DeviceId => s.to_owned(),
+                    _ => v.iter().map(|b| format!("{b:02x}")).collect(),
+                };
+                lines.push(format!("{}: {shown}", spec.ldap_name));
+            }
+        }
+        lines
+    }
+
+    #[test]
+    fn a_2012r2_device_maps_every_documented_attribute_but_is_compliant() {
+        let owner = format!("{DOMAIN}-1105");
+        let desired = map_device(&device(Some(&owner), ALT), &scope(SchemaLevel::W2012R2)).unwrap();
+        assert_eq!(
+            render(&desired),
+            [
+                // [inf] msDS-DeviceID in .NET Guid.ToByteArray order.
+                "msDS-DeviceID: 33221100554477668899aabbccddeeff",
+                "displayName: DESKTOP-1",
+                "msDS-IsEnabled: TRUE",
+                "msDS-DeviceOSType: Windows",
+                // physical ids deduplicated case-insensitively, as AD compares them.
+                "msDS-DevicePhysicalIDs: [GID]:g:1",
+                "msDS-DevicePhysicalIDs: [HWID]:h:2",
+                "msDS-DeviceObjectVersion: 2",
+                // [inf] the type-2 key is base64 of UTF-16LE text.
+                &format!("altSecurityIdentities: {ALT}"),
+                "msDS-IsManaged: FALSE",
+                // binary SID of S-1-5-21-1004336348-1177238915-682003330-1105
+                "msDS-RegisteredOwner: 010500000000000515000000dcf4dc3b833d2b46828ba62851040000",
+                // [inf] Device_<objectId> as ASCII bytes.
+                "msDS-CloudAnchor: Device_11111111-2222-3333-4444-555555555555",
+            ]
+        );
+        assert_eq!(desired.rdn_value(), "00112233-4455-6677-8899-aabbccddeeff");
+    }
+
+    #[test]
+    fn is_compliant_is_written_only_on_a_2016_schema() {
+        let owner = format!("{DOMAIN}-1105");
+        let desired = map_device(&device(Some(&owner), ALT), &scope(SchemaLevel::W2016)).unwrap();
+        assert_eq!(
+            desired.values.get(DeviceAttribute::IsCompliant),
+            [b"TRUE".to_vec()]
+        );
+        assert!(attributes_for(SchemaLevel::W2012R2)
+            .all(|s| s.attribute != DeviceAttribute::IsCompliant));
+    }
+
+    #[test]
+    fn scope_and_key_rules_skip_with_their_reason() {
+        let cases: [(Option<&str>, &str, &str); 4] = [
+            (Some("S-1-5-21-1-2-3-1105"), ALT, "owner not in this forest (owner SID S-1-5-21-1-2-3-1105)"),
+            (None, ALT, "registered owner has no on-premises SID"),
+            (Some("S-1-5-21-1004336348-1177238915-682003330-1105"), "X509:<SHA1-TP-PUBKEY>abc", "no usable alternativeSecurityIds key: alternativeSecurityIds[0]: key text lacks the 40-hex-digit SHA-1 thumbprint"),
+            (Some("S-1-5-21-1004336348-1177238915-682003330-1105"), "SHA1:whatever", "no usable alternativeSecurityIds key: alternativeSecurityIds[0]: key text does not start with X509:<SHA1-TP-PUBKEY>"),
+        ];
+        for (owner, key, expected) in cases {
+            let skipped =
+                map_device(&device(owner, key), &scope(SchemaLevel::W2012R2)).unwrap_err();
+            assert_eq!(skipped.to_string(), expected);
+        }
+        let mut no_owner = device(None, ALT);
+        no_owner.owner = None;
+        assert_eq!(
+            map_device(&no_owner, &scope(SchemaLevel::W2012R2)).unwrap_err(),
+            SkipReason::NoRegisteredOwner
+        );
+    }
+
+    #[test]
+    fn generated_keys_are_usable_and_ownership_needs_the_device_prefix() {
+        let domain = Sid::parse(DOMAIN).unwrap();
+        for d in SyntheticDevices::new(SyntheticConfig::new(50, 7, domain)) {
+            let key = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                graph_key_for(&d.alt_security_identity),
+            )
+            .unwrap();
+            assert_eq!(
+                alt_security_identity(&key).unwrap(),
+                d.alt_security_identity
+            );
+        }
+        assert!(is_owned_by_writeback(Some(b"Device_x")));
+        assert!(!is_owned_by_writeback(Some(b"device_x")));
+        assert!(!is_owned_by_writeback(None));
+    }
+
+    #[test]
+    fn the_table_is_indexed_by_its_enum() {
+        for (i, spec) in MAPPING.iter().enumerate() {
+            assert_eq!(spec.attribute.index(), i);
+            assert_eq!(
+                DeviceAttribute::from_ldap_name(&spec.ldap_name.to_uppercase()),
+                Some(spec.attribute)
+            );
+        }
+    }
+}

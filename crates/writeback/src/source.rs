@@ -1,0 +1,1090 @@
+//! The Entra device source: a Microsoft Graph `/devices` export, read as a stream.
+//!
+//! Three shapes are accepted (see [`SourceFormat`]):
+//! - one Graph page, `{"value": [ ...devices... ], "@odata.nextLink": ...}` (a bare array works too);
+//! - a directory of such pages, read in `@odata.nextLink` order, which for saved pages is the
+//!   order of their file names compared with numbers as numbers (`page-2.json` before
+//!   `page-10.json`); every page but the last must carry `@odata.nextLink`;
+//! - JSON Lines, one device object a line.
+//!
+//! Registered owners come expanded in each device (`$expand=registeredOwners` with
+//! `onPremisesSecurityIdentifier` selected) or, when the expansion holds only owner ids, from a
+//! separate users export in any of the same shapes ([`DeviceSource::with_users_export`]).
+//!
+//! Nothing here holds a whole file: a page is walked with serde_json's streaming deserializer and a
+//! visitor over the `value` sequence, one device at a time, so a million devices need the memory
+//! of one. Each record is checked into an [`EntraDevice`] or reported as a [`RecordError`] that
+//! names the file, the record (index or line) and the field; a bad record never stops the others.
+//! A document that is not JSON at all stops the run ([`WritebackError::Json`]): nothing after a
+//! syntax error can be trusted.
+//!
+//! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use devwb_model::{Guid, Sid};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::{FieldProblem, RecordError, RecordLocation, RecordRef, WritebackError};
+
+/// The longest `displayName` AD takes (its `rangeUpper`).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
+/// The longest `msDS-DeviceOSType` AD takes.
+pub const MAX_OS_TYPE_CHARS: usize = 1024;
+/// The longest `msDS-DeviceOSVersion` AD takes.
+pub const MAX_OS_VERSION_CHARS: usize = 512;
+/// The longest value of `msDS-DevicePhysicalIDs` AD takes (values are 1..1024 characters).
+pub const MAX_PHYSICAL_ID_CHARS: usize = 1024;
+
+/// The shape of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// One Graph page (`{"value": [...]}`) or a bare JSON array of devices.
+    GraphPage,
+    /// A directory of Graph pages.
+    GraphPages,
+    /// One JSON object a line.
+    JsonLines,
+}
+
+impl SourceFormat {
+    /// The format a path most likely holds: a directory is pages, `.jsonl`/`.ndjson` is JSON
+    /// Lines, anything else one page.
+    pub fn detect(path: &Path) -> SourceFormat {
+        if path.is_dir() {
+            return SourceFormat::GraphPages;
+        }
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext)
+                if ext.eq_ignore_ascii_case("jsonl") || ext.eq_ignore_ascii_case("ndjson") =>
+            {
+                SourceFormat::JsonLines
+            }
+            _ => SourceFormat::GraphPage,
+        }
+    }
+}
+
+/// One `alternativeSecurityIds` entry of a device, its key already base64-decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlternativeSecurityId {
+    /// Graph's `type` (2 is the X509 key writeback uses).
+    pub kind: i64,
+    /// Graph's `identityProvider`, usually absent.
+    pub identity_provider: Option<String>,
+    /// The decoded key bytes (for type 2: UTF-16LE text).
+    pub key: Vec<u8>,
+}
+
+/// The first registered owner of a device, as far as the export tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredOwner {
+    /// The owner's Entra object id, when given.
+    pub id: Option<Guid>,
+    /// The owner's on-premises SID: from the expansion, else from the users export.
+    pub on_premises_sid: Option<Sid>,
+}
+
+/// One device of the export, checked: every field that is present parsed and within AD's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntraDevice {
+    /// Where it came from.
+    pub record: RecordRef,
+    /// Graph `id` (the Entra object id).
+    pub object_id: Guid,
+    /// Graph `deviceId`.
+    pub device_id: Guid,
+    /// Graph `displayName`, at most 256 characters.
+    pub display_name: String,
+    /// Graph `accountEnabled`.
+    pub account_enabled: bool,
+    /// Graph `operatingSystem`.
+    pub operating_system: Option<String>,
+    /// Graph `operatingSystemVersion`.
+    pub operating_system_version: Option<String>,
+    /// Graph `physicalIds`.
+    pub physical_ids: Vec<String>,
+    /// Graph `deviceVersion`.
+    pub device_version: Option<i64>,
+    /// Graph `alternativeSecurityIds`.
+    pub alternative_security_ids: Vec<AlternativeSecurityId>,
+    /// Graph `isManaged`.
+    pub is_managed: Option<bool>,
+    /// Graph `isCompliant`.
+    pub is_compliant: Option<bool>,
+    /// Graph `trustType` (`Workplace`, `AzureAd`, `ServerAd`).
+    pub trust_type: Option<String>,
+    /// The first of `registeredOwners`.
+    pub owner: Option<RegisteredOwner>,
+}
+
+/// What the source hands out, record by record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceRecord {
+    /// A device that passed every check.
+    Device(Box<EntraDevice>),
+    /// A record that did not: report it, write nothing for it.
+    Bad(RecordError),
+}
+
+/// Totals of one pass over the source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SourceSummary {
+    /// Records seen (good and bad).
+    pub records: u64,
+    /// Records reported and skipped.
+    pub bad_records: u64,
+    /// Files read.
+    pub files: u64,
+    /// Why the export looks incomplete (a last page still pointing at a next one, a page that is
+    /// not the last without `@odata.nextLink`). When set, deletes must be withheld: a device
+    /// missing from an incomplete export has not necessarily left Entra.
+    pub incomplete: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Input {
+    File(PathBuf),
+    Bundled { name: String, data: &'static [u8] },
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::File(path) => path.display().to_string(),
+            Input::Bundled { name, .. } => name.clone(),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn BufRead + '_>, WritebackError> {
+        match self {
+            Input::File(path) => {
+                let file = File::open(path).map_err(|source| WritebackError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
+            }
+            Input::Bundled { data, .. } => Ok(Box::new(*data)),
+        }
+    }
+}
+
+/// Entra object id to on-premises SID, read from a users export.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerIndex {
+    sids: HashMap<Guid, Sid>,
+}
+
+impl OwnerIndex {
+    /// The on-premises SID of the user with this Entra object id, when it has one.
+    pub fn sid_of(&self, user: &Guid) -> Option<Sid> {
+        self.sids.get(user).copied()
+    }
+
+    /// How many users with an on-premises SID the index holds.
+    pub fn len(&self) -> usize {
+        self.sids.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.sids.is_empty()
+    }
+}
+
+/// A Graph device export, ready to be streamed (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct DeviceSource {
+    format: SourceFormat,
+    inputs: Vec<Input>,
+    owners: Option<OwnerIndex>,
+}
+
+impl DeviceSource {
+    /// Opens an export, detecting its format from the path (see [`SourceFormat::detect`]).
+    pub fn open(path: &Path) -> Result<DeviceSource, WritebackError> {
+        DeviceSource::open_as(path, SourceFormat::detect(path))
+    }
+
+    /// Opens an export of a given format. For pages, lists the directory's `*.json` files now.
+    pub fn open_as(path: &Path, format: SourceFormat) -> Result<DeviceSource, WritebackError> {
+        let inputs = match format {
+            SourceFormat::GraphPages => list_pages(path)?,
+            SourceFormat::GraphPage | SourceFormat::JsonLines => {
+                if !path.is_file() {
+                    return Err(WritebackError::Io {
+                        path: path.to_owned(),
+                        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                    });
+                }
+                vec![Input::File(path.to_owned())]
+            }
+        };
+        Ok(DeviceSource {
+            format,
+            inputs,
+            owners: None,
+        })
+    }
+
+    /// An export compiled into the binary (the demo's sample), named `name` in messages.
+    pub fn bundled(name: &str, data: &'static [u8], format: SourceFormat) -> DeviceSource {
+        DeviceSource {
+            format,
+            inputs: vec![Input::Bundled {
+                name: name.to_owned(),
+                data,
+            }],
+            owners: None,
+        }
+    }
+
+    /// Resolves owners that the device export names only by id through a users export (Graph
+    /// `/users?$select=id,onPremisesSecurityIdentifier`, in any of the accepted shapes). Users
+    /// without an on-premises SID are cloud-only and resolve to nothing; users whose SID does
+    /// not parse are returned as record errors.
+    pub fn with_users_export(
+        mut self,
+        path: &Path,
+    ) -> Result<(DeviceSource, Vec<RecordError>), WritebackError> {
+        let users = DeviceSource::open(path)?;
+        let mut index = OwnerIndex::default();
+        let mut errors = Vec::new();
+        users.for_each_raw(&mut |record, value| match parse_user(&value) {
+            Ok(Some((id, sid))) => {
+                index.sids.insert(id, sid);
+            }
+            Ok(None) => {}
+            Err(problems) => errors.push(RecordError {
+                record,
+                device_id: None,
+                problems,
+            }),
+        })?;
+        self.owners = Some(index);
+        Ok((self, errors))
+    }
+
+    /// The format being read.
+    pub fn format(&self) -> SourceFormat {
+        self.format
+    }
+
+    /// Streams every record to `visit`, in export order. Returns the totals; fails only when a
+    /// file cannot be read or is not JSON.
+    pub fn for_each(
+        &self,
+        visit: &mut dyn FnMut(SourceRecord),
+    ) -> Result<SourceSummary, WritebackError> {
+        let mut bad = 0;
+        let mut summary = self.for_each_raw(&mut |record, value| match check_device(
+            record,
+            &value,
+            self.owners.as_ref(),
+        ) {
+            Ok(device) => visit(SourceRecord::Device(Box::new(device))),
+            Err(error) => {
+                bad += 1;
+                visit(SourceRecord::Bad(error));
+            }
+        })?;
+        summary.bad_records = bad;
+        Ok(summary)
+    }
+
+    /// Reads the whole export into memory. For tests and small exports only.
+    pub fn read_all(&self) -> Result<(Vec<SourceRecord>, SourceSummary), WritebackError> {
+        let mut records = Vec::new();
+        let summary = self.for_each(&mut |record| records.push(record))?;
+        Ok((records, summary))
+    }
+
+    fn for_each_raw(
+        &self,
+        visit: &mut dyn FnMut(RecordRef, Value),
+    ) -> Result<SourceSummary, WritebackError> {
+        let mut summary = SourceSummary::default();
+        let count = self.inputs.len();
+        for (n, input) in self.inputs.iter().enumerate() {
+            let name: Arc<str> = Arc::from(input.name());
+            let reader = input.open()?;
+            summary.files += 1;
+            match self.format {
+                SourceFormat::JsonLines => {
+                    summary.records += read_lines(&name, reader, visit)?;
+                }
+                SourceFormat::GraphPage | SourceFormat::GraphPages => {
+                    let page = read_page(&name, reader, visit)?;
+                    summary.records += page.records;
+                    let last = n + 1 == count;
+                    if summary.incomplete.is_none() {
+                        summary.incomplete = match (&page.next_link, last) {
+                            (Some(link), true) => Some(format!(
+                                "{name}: the last page still has @odata.nextLink {link:?}: \
+                                 the export stops before the end of the device list"
+                            )),
+                            (None, false) if self.format == SourceFormat::GraphPages => {
+                                Some(format!(
+                                    "{name}: a page without @odata.nextLink is followed by more \
+                                     pages: the pages are misordered or from different exports"
+                                ))
+                            }
+                            _ => None,
+                        };
+                    }
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// Lists `*.json` pages in a directory, in the order their names sort with numbers as numbers.
+fn list_pages(dir: &Path) -> Result<Vec<Input>, WritebackError> {
+    let io = |source| WritebackError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let is_json = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if is_json && path.is_file() {
+            pages.push(path);
+        }
+    }
+    if pages.is_empty() {
+        return Err(WritebackError::Export {
+            file: dir.display().to_string(),
+            message: "the directory holds no *.json page".to_owned(),
+        });
+    }
+    pages.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
+    Ok(pages.into_iter().map(Input::File).collect())
+}
+
+/// Compares names so that runs of digits compare as numbers: `p2` < `p10`.
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, ra) = a.split_at(da);
+                let (nb, rb) = b.split_at(db);
+                let trim = |n: &[u8]| -> usize { n.iter().take_while(|&&c| c == b'0').count() };
+                let (na, nb) = (&na[trim(na)..], &nb[trim(nb)..]);
+                let order = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+                if order.is_ne() {
+                    return order;
+                }
+                a = ra;
+                b = rb;
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn read_lines(
+    name: &Arc<str>,
+    mut reader: Box<dyn BufRead + '_>,
+    visit: &mut dyn FnMut(RecordRef, Value),
+) -> Result<u64, WritebackError> {
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    let mut records = 0u64;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| WritebackError::Io {
+                path: PathBuf::from(&**name),
+                source,
+            })?;
+        if read == 0 {
+            return Ok(records);
+        }
+        number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        records += 1;
+        let record = RecordRef {
+            file: name.clone(),
+            location: RecordLocation::Line(number),
+        };
+        // A line that is not JSON is one bad record, not a broken file: lines are independent.
+        let value = serde_json::from_slice::<Value>(&line)
+            .unwrap_or_else(|error| Value::String(format!("{NOT_JSON_MARKER}{error}")));
+        visit(record, value);
+    }
+}
+
+/// Marks a JSON Lines line that did not parse, so the record check can report it as bad.
+const NOT_JSON_MARKER: &str = "\u{0}not json: ";
+
+struct PageTotals {
+    records: u64,
+    next_link: Option<String>,
+}
+
+fn read_page(
+    name: &Arc<str>,
+    reader: Box<dyn BufRead + '_>,
+    visit: &mut dyn FnMut(RecordRef, Value),
+) -> Result<PageTotals, WritebackError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut page = PageVisitor {
+        name,
+        visit,
+        records: 0,
+        next_link: None,
+        saw_value: false,
+    };
+    (&mut page)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| WritebackError::json(name, &e))?;
+    if !page.saw_value {
+        return Err(WritebackError::Export {
+            file: name.to_string(),
+            message: "a Graph page needs a \"value\" array of devices".to_owned(),
+        });
+    }
+    Ok(PageTotals {
+        records: page.records,
+        next_link: page.next_link,
+    })
+}
+
+/// Walks one page: `value` element by element, `@odata.nextLink` remembered, the rest skipped.
+struct PageVisitor<'a, 'v> {
+    name: &'a Arc<str>,
+    visit: &'v mut dyn FnMut(RecordRef, Value),
+    records: u64,
+    next_link: Option<String>,
+    saw_value: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for &mut PageVisitor<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for &mut PageVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Graph page object with \"value\", or an array of devices")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "value" => {
+                    self.saw_value = true;
+                    map.next_value_seed(ValueArray(&mut *self))?;
+                }
+                "@odata.nextLink" => self.next_link = map.next_value::<Option<String>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        self.saw_value = true;
+        ValueArray(self).visit_seq(seq)
+    }
+}
+
+/// The `value` array: hands each element to the visitor as soon as it is parsed.
+struct ValueArray<'p, 'a, 'v>(&'p mut PageVisitor<'a, 'v>);
+
+impl<'de> DeserializeSeed<'de> for ValueArray<'_, '_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueArray<'_, '_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of devices")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let page = self.0;
+        while let Some(value) = seq.next_element::<Value>()? {
+            let record = RecordRef {
+                file: page.name.clone(),
+                location: RecordLocation::Index(page.records),
+            };
+            page.records += 1;
+            (page.visit)(record, value);
+        }
+        Ok(())
+    }
+}
+
+/// Collects the problems of one record while its fields are read.
+struct Checker<'a> {
+    object: Option<&'a Map<String, Value>>,
+    problems: Vec<FieldProblem>,
+}
+
+impl<'a> Checker<'a> {
+    fn problem(&mut self, field: impl Into<String>, problem: impl Into<String>) {
+        self.problems.push(FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        });
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.object
+            .and_then(|o| o.get(field))
+            .filter(|v| !v.is_null())
+    }
+
+    fn required_str(&mut self, field: &str) -> Option<&'a str> {
+        match self.get(field) {
+            None => {
+                self.problem(field, "missing");
+                None
+            }
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                self.problem(field, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn optional_str(&mut self, field: &str, max_chars: usize) -> Option<String> {
+        match self.get(field) {
+            None => None,
+            Some(Value::String(s)) => {
+                let chars = s.chars().count();
+                if chars > max_chars {
+                    self.problem(
+                        field,
+                        format!("{chars} characters, AD allows at most {max_chars}"),
+                    );
+                    None
+                } else {
+                    Some(s.clone())
+                }
+            }
+            Some(other) => {
+                self.problem(field, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn optional_bool(&mut self, field: &str) -> Option<bool> {
+        match self.get(field) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.problem(
+                    field,
+                    format!("expected true or false, found {}", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional SID string at `field` (null or absent: none).
+    fn sid(&mut self, value: Option<&Value>, field: &str) -> Option<Sid> {
+        match value {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => match Sid::parse(text) {
+                Ok(sid) => Some(sid),
+                Err(error) => {
+                    self.problem(field, error.to_string());
+                    None
+                }
+            },
+            Some(other) => {
+                self.problem(field, format!("expected a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn guid(&mut self, field: &str) -> Option<Guid> {
+        let text = self.required_str(field)?;
+        match Guid::parse(text) {
+            Ok(guid) => Some(guid),
+            Err(error) => {
+                self.problem(field, error.to_string());
+                None
+            }
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Checks one device record. Every problem is collected, so one report names them all.
+fn check_device(
+    record: RecordRef,
+    value: &Value,
+    owners: Option<&OwnerIndex>,
+) -> Result<EntraDevice, RecordError> {
+    let mut c = Checker {
+        object: value.as_object(),
+        problems: Vec::new(),
+    };
+    if c.object.is_none() {
+        let problem = match value {
+            Value::String(s) if s.starts_with(NOT_JSON_MARKER) => {
+                format!("not JSON: {}", &s[NOT_JSON_MARKER.len()..])
+            }
+            other => format!("expected a device object, found {}", kind(other)),
+        };
+        c.problem("(record)", problem);
+        return Err(RecordError {
+            record,
+            device_id: None,
+            problems: c.problems,
+        });
+    }
+    let raw_device_id = c.get("deviceId").and_then(Value::as_str).map(str::to_owned);
+    let device_id = c.guid("deviceId");
+    let object_id = c.guid("id");
+    let display_name = c.required_str("displayName").map(str::to_owned);
+    if let Some(name) = &display_name {
+        let chars = name.chars().count();
+        if chars > MAX_DISPLAY_NAME_CHARS {
+            c.problem(
+                "displayName",
+                format!("{chars} characters, AD allows at most {MAX_DISPLAY_NAME_CHARS}"),
+            );
+        }
+    }
+    let account_enabled = c.optional_bool("accountEnabled");
+    if c.object.is_some() && c.get("accountEnabled").is_none() {
+        c.problem("accountEnabled", "missing");
+    }
+    let operating_system = c.optional_str("operatingSystem", MAX_OS_TYPE_CHARS);
+    let operating_system_version = c.optional_str("operatingSystemVersion", MAX_OS_VERSION_CHARS);
+    let physical_ids = check_physical_ids(&mut c);
+    let device_version = match c.get("deviceVersion") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(n) => Some(n),
+            None => {
+                c.problem(
+                    "deviceVersion",
+                    format!("expected an integer, found {}", kind(v)),
+                );
+                None
+            }
+        },
+    };
+    let alternative_security_ids = check_alternative_security_ids(&mut c);
+    let is_managed = c.optional_bool("isManaged");
+    let is_compliant = c.optional_bool("isCompliant");
+    let trust_type = c.optional_str("trustType", 64);
+    let owner = check_owner(&mut c, owners);
+
+    match (device_id, object_id, display_name, account_enabled) {
+        (Some(device_id), Some(object_id), Some(display_name), Some(account_enabled))
+            if c.problems.is_empty() =>
+        {
+            Ok(EntraDevice {
+                record,
+                object_id,
+                device_id,
+                display_name,
+                account_enabled,
+                operating_system,
+                operating_system_version,
+                physical_ids,
+                device_version,
+                alternative_security_ids,
+                is_managed,
+                is_compliant,
+                trust_type,
+                owner,
+            })
+        }
+        _ => Err(RecordError {
+            record,
+            device_id: raw_device_id,
+            problems: c.problems,
+        }),
+    }
+}
+
+fn check_physical_ids(c: &mut Checker<'_>) -> Vec<String> {
+    let mut ids = Vec::new();
+    match c.get("physicalIds") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("physicalIds[{i}]");
+                match item.as_str() {
+                    Some("") => c.problem(field, "empty, AD needs 1 to 1024 characters"),
+                    Some(s) if s.chars().count() > MAX_PHYSICAL_ID_CHARS => c.problem(
+                        field,
+                        format!("{} characters, AD allows at most 1024", s.chars().count()),
+                    ),
+                    Some(s) => ids.push(s.to_owned()),
+                    None => c.problem(field, format!("expected a string, found {}", kind(item))),
+                }
+            }
+        }
+        Some(other) => c.problem(
+            "physicalIds",
+            format!("expected an array, found {}", kind(other)),
+        ),
+    }
+    ids
+}
+
+fn check_alternative_security_ids(c: &mut Checker<'_>) -> Vec<AlternativeSecurityId> {
+    let mut ids = Vec::new();
+    let items = match c.get("alternativeSecurityIds") {
+        None => return ids,
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            let problem = format!("expected an array, found {}", kind(other));
+            c.problem("alternativeSecurityIds", problem);
+            return ids;
+        }
+    };
+    for (i, item) in items.iter().enumerate() {
+        let field = |name: &str| format!("alternativeSecurityIds[{i}].{name}");
+        let Some(entry) = item.as_object() else {
+            let problem = format!("expected an object, found {}", kind(item));
+            c.problem(format!("alternativeSecurityIds[{i}]"), problem);
+            continue;
+        };
+        let kind_value = entry.get("type").and_then(Value::as_i64);
+        if kind_value.is_none() {
+            c.problem(field("type"), "missing or not an integer");
+        }
+        let identity_provider = entry
+            .get("identityProvider")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let key = match entry.get("key") {
+            Some(Value::String(text)) => {
+                match base64::engine::general_purpose::STANDARD.decode(text) {
+                    Ok(bytes) => Some(bytes),
+                    Err(error) => {
+                        c.problem(field("key"), format!("not base64: {error}"));
+                        None
+                    }
+                }
+            }
+            None | Some(Value::Null) => {
+                c.problem(field("key"), "missing");
+                None
+            }
+            Some(other) => {
+                let problem = format!("expected a base64 string, found {}", kind(other));
+                c.problem(field("key"), problem);
+                None
+            }
+        };
+        if let (Some(kind), Some(key)) = (kind_value, key) {
+            ids.push(AlternativeSecurityId {
+                kind,
+                identity_provider,
+                key,
+            });
+        }
+    }
+    ids
+}
+
+fn check_owner(c: &mut Checker<'_>, owners: Option<&OwnerIndex>) -> Option<RegisteredOwner> {
+    let first = match c.get("registeredOwners") {
+        None => return None,
+        Some(Value::Array(items)) => items.first()?,
+        Some(other) => {
+            let problem = format!("expected an array, found {}", kind(other));
+            c.problem("registeredOwners", problem);
+            return None;
+        }
+    };
+    let Some(owner) = first.as_object() else {
+        let problem = format!("expected an object, found {}", kind(first));
+        c.problem("registeredOwners[0]", problem);
+        return None;
+    };
+    let id = match owner.get("id").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => match v.as_str().map(Guid::parse) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(error)) => {
+                c.problem("registeredOwners[0].id", error.to_string());
+                None
+            }
+            None => {
+                let problem = format!("expected a string, found {}", kind(v));
+                c.problem("registeredOwners[0].id", problem);
+                None
+            }
+        },
+    };
+    let field = "registeredOwners[0].onPremisesSecurityIdentifier";
+    let mut on_premises_sid = c.sid(owner.get("onPremisesSecurityIdentifier"), field);
+    if on_premises_sid.is_none() {
+        if let (Some(index), Some(id)) = (owners, id) {
+            on_premises_sid = index.sid_of(&id);
+        }
+    }
+    Some(RegisteredOwner {
+        id,
+        on_premises_sid,
+    })
+}
+
+/// Reads one user of a users export: `Ok(None)` for a cloud-only user (no on-premises SID).
+fn parse_user(value: &Value) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
+    let mut c = Checker {
+        object: value.as_object(),
+        problems: Vec::new(),
+    };
+    if c.object.is_none() {
+        c.problem(
+            "(record)",
+            format!("expected a user object, found {}", kind(value)),
+        );
+        return Err(c.problems);
+    }
+    let id = c.guid("id");
+    let field = "onPremisesSecurityIdentifier";
+    let sid = c.sid(c.get(field), field);
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    Ok(id.zip(sid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWNER: &str = "S-1-5-21-1004336348-1177238915-682003330-1105";
+
+    fn good(device_id: &str) -> Value {
+        serde_json::json!({
+            "id": "11111111-2222-3333-4444-555555555555",
+            "deviceId": device_id,
+            "displayName": "DESKTOP-1",
+            "accountEnabled": true,
+            "alternativeSecurityIds": [{"type": 2, "key": "WAA1ADAAOQA6AA=="}],
+            "registeredOwners": [{"id": "aaaaaaaa-2222-3333-4444-555555555555",
+                                  "onPremisesSecurityIdentifier": OWNER}],
+        })
+    }
+
+    /// The one helper: reads `text` as `format` and renders every record as a line.
+    fn check(format: SourceFormat, text: &str, expected: &[&str]) {
+        let data: &'static [u8] = Box::leak(text.as_bytes().to_vec().into_boxed_slice());
+        let source = DeviceSource::bundled("export.json", data, format);
+        let (records, _) = source.read_all().expect("readable");
+        let lines: Vec<String> = records
+            .iter()
+            .map(|r| match r {
+                SourceRecord::Device(d) => format!("ok {} {}", d.record, d.device_id),
+                SourceRecord::Bad(e) => format!("bad {e}"),
+            })
+            .collect();
+        assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn a_page_streams_good_records_and_names_each_bad_field() {
+        let mut missing = good("x");
+        missing.as_object_mut().unwrap().remove("deviceId");
+        let mut bad_key = good("01234567-89ab-cdef-0123-456789abcdef");
+        bad_key["alternativeSecurityIds"][0]["key"] = "not base64!".into();
+        let mut long_name = good("01234567-89ab-cdef-0123-456789abcde0");
+        long_name["displayName"] = "n".repeat(257).into();
+        let mut bad_sid = good("01234567-89ab-cdef-0123-456789abcde1");
+        bad_sid["registeredOwners"][0]["onPremisesSecurityIdentifier"] = "S-1-banana".into();
+        let page = serde_json::json!({
+            "@odata.context": "x",
+            "value": [good("01234567-89ab-cdef-0123-456789abcdee"), missing, good("nope"), bad_key, long_name, bad_sid, 7],
+        });
+        check(
+            SourceFormat::GraphPage,
+            &page.to_string(),
+            &[
+                "ok export.json: record 0 01234567-89ab-cdef-0123-456789abcdee",
+                "bad export.json: record 1: field deviceId: missing",
+                "bad export.json: record 2 (deviceId \"nope\"): field deviceId: invalid GUID \"nope\": expected 36 characters (8-4-4-4-12 hex digits)",
+                "bad export.json: record 3 (deviceId \"01234567-89ab-cdef-0123-456789abcdef\"): field alternativeSecurityIds[0].key: not base64: Invalid symbol 32, offset 3.",
+                "bad export.json: record 4 (deviceId \"01234567-89ab-cdef-0123-456789abcde0\"): field displayName: 257 characters, AD allows at most 256",
+                "bad export.json: record 5 (deviceId \"01234567-89ab-cdef-0123-456789abcde1\"): field registeredOwners[0].onPremisesSecurityIdentifier: invalid SID \"S-1-banana\": identifier authority is not a decimal below 2^32",
+                "bad export.json: record 6: field (record): expected a device object, found a number",
+            ],
+        );
+    }
+
+    #[test]
+    fn json_lines_report_the_line_of_a_broken_record_and_go_on() {
+        let text = format!(
+            "{}\n\n{{\"deviceId\": \n{}\n",
+            good("01234567-89ab-cdef-0123-456789abcdee"),
+            good("01234567-89ab-cdef-0123-456789abcdef")
+        );
+        check(
+            SourceFormat::JsonLines,
+            &text,
+            &[
+                "ok export.json: line 1 01234567-89ab-cdef-0123-456789abcdee",
+                "bad export.json: line 3: field (record): not JSON: EOF while parsing a value at line 2 column 0",
+                "ok export.json: line 4 01234567-89ab-cdef-0123-456789abcdef",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_page_that_is_not_json_stops_the_run_naming_line_and_column() {
+        let source = DeviceSource::bundled(
+            "broken.json",
+            b"{\"value\": [\n{\"a\": }]}",
+            SourceFormat::GraphPage,
+        );
+        let error = source.read_all().expect_err("not JSON");
+        assert_eq!(
+            error.to_string(),
+            "broken.json: line 2, column 7: not valid JSON: expected value at line 2 column 7"
+        );
+    }
+
+    #[test]
+    fn pages_are_read_in_numeric_order_and_a_dangling_next_link_marks_the_export_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = |ids: &[&str], next: bool| {
+            let mut p =
+                serde_json::json!({"value": ids.iter().map(|i| good(i)).collect::<Vec<_>>()});
+            if next {
+                p["@odata.nextLink"] =
+                    "https://graph.microsoft.com/v1.0/devices?$skiptoken=x".into();
+            }
+            p.to_string()
+        };
+        std::fs::write(
+            dir.path().join("page-10.json"),
+            page(&["00000000-0000-0000-0000-00000000000a"], true),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("page-2.json"),
+            page(&["00000000-0000-0000-0000-000000000002"], true),
+        )
+        .unwrap();
+        let source = DeviceSource::open(dir.path()).unwrap();
+        assert_eq!(source.format(), SourceFormat::GraphPages);
+        let (records, summary) = source.read_all().unwrap();
+        let ids: Vec<String> = records
+            .iter()
+            .filter_map(|r| match r {
+                SourceRecord::Device(d) => Some(d.device_id.to_string()),
+                SourceRecord::Bad(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "00000000-0000-0000-0000-000000000002",
+                "00000000-0000-0000-0000-00000000000a"
+            ]
+        );
+        let why = summary.incomplete.expect("incomplete");
+        assert!(
+            why.contains("page-10.json: the last page still has @odata.nextLink"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn owners_named_only_by_id_are_resolved_through_a_users_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut device = good("01234567-89ab-cdef-0123-456789abcdee");
+        device["registeredOwners"] =
+            serde_json::json!([{"id": "aaaaaaaa-2222-3333-4444-555555555555"}]);
+        let devices = dir.path().join("devices.jsonl");
+        std::fs::write(&devices, format!("{device}\n")).unwrap();
+        let users = dir.path().join("users.json");
+        std::fs::write(
+            &users,
+            serde_json::json!({"value": [
+                {"id": "aaaaaaaa-2222-3333-4444-555555555555", "onPremisesSecurityIdentifier": OWNER},
+                {"id": "bbbbbbbb-2222-3333-4444-555555555555", "onPremisesSecurityIdentifier": null},
+                {"id": "cccccccc-2222-3333-4444-555555555555", "onPremisesSecurityIdentifier": "S-x"},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        let (source, errors) = DeviceSource::open(&devices)
+            .unwrap()
+            .with_users_export(&users)
+            .unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0]
+            .to_string()
+            .contains("record 2: field onPremisesSecurityIdentifier"));
+        let (records, _) = source.read_all().unwrap();
+        let SourceRecord::Device(device) = &records[0] else {
+            panic!("{records:?}")
+        };
+        let owner = device.owner.as_ref().unwrap();
+        assert_eq!(owner.on_premises_sid.unwrap().to_string(), OWNER);
+    }
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut names = vec!["p10.json", "p2.json", "p1.json", "p02b.json"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["p1.json", "p2.json", "p02b.json", "p10.json"]);
+    }
+}
