@@ -6,6 +6,9 @@
 //!   hand; against a directory it is filled from the client crate's observation.
 //! - [`run`] (module [`checks`]): pure functions from `Observed` to the checks, in a fixed
 //!   order with stable ids ([`checks::ids`]).
+//! - [`collect()`] (module [`collect`]): fills `Observed` from a live directory through the
+//!   client crate's shared forest observation, plus what only verify needs (connector bind,
+//!   ACE trustee names, device ids).
 //! - [`Report`] (module [`report`]): serde data, each check with a status, evidence and a
 //!   concrete remedy; [`render`] shows it for people.
 //!
@@ -14,12 +17,16 @@
 //! the Entra export format (expected device ids come in as plain GUIDs).
 
 pub mod checks;
+pub mod collect;
+pub mod error;
 pub mod observed;
 mod remedies;
 pub mod render;
 pub mod report;
 
 pub use checks::{ids, run, Expected};
+pub use collect::{collect, CollectOptions, Collected};
+pub use error::{Error, ErrorKind};
 pub use observed::{
     BindAttempt, ConnectorAccount, ConnectorObservation, ForestNames, Observed, ObservedObject,
     RegistrationService, SchemaObservation,

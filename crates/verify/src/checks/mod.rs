@@ -18,6 +18,9 @@ mod devices;
 mod schema;
 mod service;
 
+pub(crate) use access::device_container;
+pub use access::{CONFIGURATION_CONTAINER_RIGHTS, DEVICE_CONTAINER_RIGHTS};
+
 use devwb_model::Guid;
 
 use crate::observed::Observed;
