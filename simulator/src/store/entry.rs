@@ -30,7 +30,9 @@ impl Attribute {
 
     /// The first value as UTF-8 text, if there is one and it is text.
     pub fn first_str(&self) -> Option<&str> {
-        self.values.first().and_then(|v| std::str::from_utf8(v).ok())
+        self.values
+            .first()
+            .and_then(|v| std::str::from_utf8(v).ok())
     }
 }
 
@@ -53,7 +55,9 @@ impl Attributes {
 
     /// The attribute named `name` (any case), for changing its values.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Attribute> {
-        self.list.iter_mut().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.list
+            .iter_mut()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// The first value of `name` as text.
@@ -80,7 +84,10 @@ impl Attributes {
 
     /// Removes `name`, returning it if it was present.
     pub fn remove(&mut self, name: &str) -> Option<Attribute> {
-        let index = self.list.iter().position(|a| a.name.eq_ignore_ascii_case(name))?;
+        let index = self
+            .list
+            .iter()
+            .position(|a| a.name.eq_ignore_ascii_case(name))?;
         Some(self.list.remove(index))
     }
 
@@ -107,4 +114,72 @@ pub struct Entry {
     pub dn: Dn,
     /// Its attributes, user and operational alike.
     pub attrs: Attributes,
+}
+
+impl Attributes {
+    /// Appends values to `name`, creating the attribute when absent.
+    pub fn add_values(&mut self, name: &str, values: impl IntoIterator<Item = Bytes>) {
+        match self.get_mut(name) {
+            Some(existing) => existing.values.extend(values),
+            None => {
+                let values: Vec<Bytes> = values.into_iter().collect();
+                if !values.is_empty() {
+                    self.list.push(Attribute::new(name, values));
+                }
+            }
+        }
+    }
+
+    /// Sets a single text value.
+    pub fn set_str(&mut self, name: &str, value: &str) {
+        self.set(name, vec![Bytes::copy_from_slice(value.as_bytes())]);
+    }
+
+    /// Sets text values.
+    pub fn set_strs(&mut self, name: &str, values: &[&str]) {
+        self.set(
+            name,
+            values
+                .iter()
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                .collect(),
+        );
+    }
+
+    /// All values of `name` (empty when absent).
+    pub fn values(&self, name: &str) -> &[Bytes] {
+        self.get(name)
+            .map(|a| a.values.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Whether `name` has a value equal to `value`, ignoring ASCII case.
+    pub fn has_value_ignore_case(&self, name: &str, value: &str) -> bool {
+        self.values(name)
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(value.as_bytes()))
+    }
+}
+
+impl Entry {
+    /// An entry with no attributes.
+    pub fn new(dn: Dn) -> Entry {
+        Entry {
+            dn,
+            attrs: Attributes::new(),
+        }
+    }
+
+    /// Whether `objectClass` contains `class` (any case).
+    pub fn is_a(&self, class: &str) -> bool {
+        self.attrs.has_value_ignore_case("objectClass", class)
+    }
+
+    /// The most specific object class: the last value of `objectClass`, as AD orders them.
+    pub fn structural_class(&self) -> Option<&str> {
+        self.attrs
+            .values("objectClass")
+            .last()
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
 }

@@ -1,0 +1,592 @@
+//! A forest's shape: its names, the default objects a freshly promoted domain controller has,
+//! the rootDSE, and the attributes the directory generates on every entry.
+//!
+//! One [`Forest`] is one domain in its own forest: a domain NC (`DC=contoso,DC=lab` with
+//! `CN=Users`, `CN=Computers`, `OU=Domain Controllers`, `CN=System`, `CN=Builtin`), a
+//! configuration NC (`CN=Services`, `CN=Partitions` with the domain's crossRef, `CN=Sites`
+//! with the DC's server and nTDSDSA objects), and a schema NC whose head carries the
+//! `objectVersion` of the schema level. The Administrator account and the Domain Admins,
+//! Domain Users, Schema Admins and Enterprise Admins groups exist.
+//!
+//! Generated values come from the injected [`Clock`] and [`IdSource`], so two forests built
+//! with the same seed and clock are identical.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use devwb_model::{Dn, Rdn, SchemaLevel, Sid};
+
+use crate::clock::{generalized_time, Clock, IdSource};
+use crate::error::{OpError, SimError};
+use crate::semantics::Semantics;
+use crate::store::{Entry, Secret, Store};
+
+/// The names of a forest, derived from its DNS name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForestNames {
+    /// `contoso.lab`.
+    pub dns_name: String,
+    /// `CONTOSO`.
+    pub netbios_name: String,
+    /// `DC=contoso,DC=lab`.
+    pub domain_dn: Dn,
+    /// `CN=Configuration,DC=contoso,DC=lab`.
+    pub config_dn: Dn,
+    /// `CN=Schema,CN=Configuration,DC=contoso,DC=lab`.
+    pub schema_dn: Dn,
+    /// The domain's SID, `S-1-5-21-x-y-z`.
+    pub domain_sid: Sid,
+    /// The domain controller's host name, `dc1.contoso.lab`.
+    pub dc_host_name: String,
+    /// `CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,<config>`.
+    pub server_dn: Dn,
+    /// `CN=NTDS Settings,<server>`: the rootDSE's `dsServiceName`.
+    pub ds_service_name: Dn,
+    /// `CN=Administrator,CN=Users,<domain>`.
+    pub admin_dn: Dn,
+}
+
+/// An RDN with a constant attribute type. `Rdn::new` fails only for an invalid type, and
+/// every caller passes `CN`, `OU` or `DC`; values of any text are escaped.
+#[allow(clippy::expect_used)]
+fn rdn(attr: &str, value: &str) -> Rdn {
+    Rdn::new(attr, value).expect("constant RDN attribute types are valid")
+}
+
+impl ForestNames {
+    /// The names of the forest `dns_name`, with the given domain SID.
+    pub fn new(dns_name: &str, domain_sid: Sid) -> Result<ForestNames, SimError> {
+        let domain_dn = Dn::from_dns_domain(dns_name).map_err(|e| SimError::ForestName {
+            name: dns_name.to_string(),
+            reason: e.kind.to_string(),
+        })?;
+        let dns_name = dns_name.trim_end_matches('.').to_ascii_lowercase();
+        let first_label = dns_name.split('.').next().unwrap_or("DOMAIN");
+        let netbios_name: String = first_label.to_ascii_uppercase().chars().take(15).collect();
+        let config_dn = domain_dn.child(rdn("CN", "Configuration"));
+        let schema_dn = config_dn.child(rdn("CN", "Schema"));
+        let server_dn = config_dn
+            .child(rdn("CN", "Sites"))
+            .child(rdn("CN", "Default-First-Site-Name"))
+            .child(rdn("CN", "Servers"))
+            .child(rdn("CN", "DC1"));
+        let ds_service_name = server_dn.child(rdn("CN", "NTDS Settings"));
+        let admin_dn = domain_dn
+            .child(rdn("CN", "Users"))
+            .child(rdn("CN", "Administrator"));
+        Ok(ForestNames {
+            dc_host_name: format!("dc1.{dns_name}"),
+            dns_name,
+            netbios_name,
+            domain_dn,
+            config_dn,
+            schema_dn,
+            domain_sid,
+            server_dn,
+            ds_service_name,
+            admin_dn,
+        })
+    }
+
+    /// The DN of `CN=<cn>,CN=Users,<domain>`.
+    pub fn user_dn(&self, cn: &str) -> Dn {
+        self.domain_dn
+            .child(rdn("CN", "Users"))
+            .child(rdn("CN", cn))
+    }
+}
+
+/// The AD functional level number of a schema level (domainFunctionality and friends).
+pub fn functional_level(level: SchemaLevel) -> u32 {
+    match level {
+        SchemaLevel::W2008R2 => 4,
+        SchemaLevel::W2012 => 5,
+        SchemaLevel::W2012R2 => 6,
+        SchemaLevel::W2016 | SchemaLevel::W2019 => 7,
+        _ => 10,
+    }
+}
+
+/// The object classes whose instances are security principals and get an `objectSid`.
+const PRINCIPAL_CLASSES: &[&str] = &[
+    "user",
+    "group",
+    "computer",
+    "inetOrgPerson",
+    "msDS-ManagedServiceAccount",
+    "msDS-GroupManagedServiceAccount",
+];
+
+/// One forest: names, store, clock, ids and semantics.
+#[derive(Debug)]
+pub struct Forest {
+    pub names: ForestNames,
+    pub schema_level: SchemaLevel,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    pub semantics: Semantics,
+    next_rid: AtomicU32,
+}
+
+/// The text of a value.
+fn b(text: &str) -> Bytes {
+    Bytes::copy_from_slice(text.as_bytes())
+}
+
+impl Forest {
+    /// Builds a forest with its default objects. `admin_password` becomes the
+    /// Administrator's password.
+    pub fn build(
+        dns_name: &str,
+        schema_level: SchemaLevel,
+        admin_password: &str,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> Result<Forest, SimError> {
+        let sub = |ids: &Arc<dyn IdSource>| (ids.next_u64() as u32) | 0x1000_0000;
+        let domain_sid = Sid::new(5, &[21, sub(&ids), sub(&ids), sub(&ids)]).map_err(|e| {
+            SimError::ForestName {
+                name: dns_name.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        let names = ForestNames::new(dns_name, domain_sid)?;
+        let semantics = Semantics::new(&names, schema_level);
+        let forest = Forest {
+            names,
+            schema_level,
+            store: Store::new(),
+            clock,
+            ids,
+            semantics,
+            next_rid: AtomicU32::new(1103),
+        };
+        forest.populate(admin_password)?;
+        Ok(forest)
+    }
+
+    /// A new RID for a security principal.
+    pub fn allocate_rid(&self) -> u32 {
+        self.next_rid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sets the attributes the directory generates on a new entry: `objectGUID` (unless a
+    /// seed supplies one), `whenCreated`, `whenChanged`, `distinguishedName`, `name`,
+    /// `objectCategory`, `instanceType`, and `objectSid` for security principals.
+    /// `uSNCreated` and `uSNChanged` are set by the store when the entry is stored.
+    pub fn stamp_new(&self, entry: &mut Entry) {
+        if entry
+            .attrs
+            .values("objectGUID")
+            .first()
+            .is_none_or(|g| g.len() != 16)
+        {
+            entry.attrs.set(
+                "objectGUID",
+                vec![Bytes::copy_from_slice(&self.ids.next_guid())],
+            );
+        }
+        let now = generalized_time(self.clock.now());
+        entry.attrs.set_str("whenCreated", &now);
+        entry.attrs.set_str("whenChanged", &now);
+        entry
+            .attrs
+            .set_str("distinguishedName", &entry.dn.to_string());
+        if let Some(rdn) = entry.dn.rdn() {
+            let value = rdn.value().to_string();
+            entry.attrs.set_str("name", &value);
+            // The RDN's attribute carries the RDN value, in the spelling the client used.
+            let rdn_attr = rdn.attr().to_string();
+            if !entry.attrs.has_value_ignore_case(&rdn_attr, &value) {
+                entry.attrs.add_values(&rdn_attr, [b(&value)]);
+            }
+        }
+        if !entry.attrs.contains("objectCategory") {
+            if let Some(class) = entry.structural_class().map(str::to_string) {
+                let category = self.semantics.object_category(&class);
+                entry.attrs.set_str("objectCategory", &category.to_string());
+            }
+        }
+        if !entry.attrs.contains("instanceType") {
+            entry.attrs.set_str("instanceType", "4");
+        }
+        let is_principal = PRINCIPAL_CLASSES.iter().any(|c| entry.is_a(c));
+        if is_principal && !entry.attrs.contains("objectSid") {
+            let sid = self.names.domain_sid.with_rid(self.allocate_rid());
+            entry
+                .attrs
+                .set("objectSid", vec![Bytes::from(sid.to_bytes())]);
+        }
+    }
+
+    /// Sets `whenChanged` on a changed entry (`uSNChanged` is the store's).
+    pub fn stamp_changed(&self, entry: &mut Entry) {
+        entry
+            .attrs
+            .set_str("whenChanged", &generalized_time(self.clock.now()));
+    }
+
+    fn entry(dn: Dn, classes: &[&str], attrs: &[(&str, &str)]) -> Entry {
+        let mut entry = Entry::new(dn);
+        entry.attrs.set_strs("objectClass", classes);
+        for (name, value) in attrs {
+            entry.attrs.add_values(name, [b(value)]);
+        }
+        entry
+    }
+
+    fn seed(&self, mut entry: Entry, naming_context: bool) -> Result<(), SimError> {
+        self.stamp_new(&mut entry);
+        if naming_context {
+            self.store.add_naming_context(entry)?;
+        } else {
+            self.store.add(entry)?;
+        }
+        Ok(())
+    }
+
+    fn populate(&self, admin_password: &str) -> Result<(), SimError> {
+        let n = &self.names;
+        let level = functional_level(self.schema_level).to_string();
+        let domain = &n.domain_dn;
+        let config = &n.config_dn;
+        let sid_of = |rid: u32| Bytes::from(n.domain_sid.with_rid(rid).to_bytes());
+        let first_dc = domain
+            .rdn()
+            .map(|r| r.value().to_string())
+            .unwrap_or_default();
+
+        let mut head = Forest::entry(
+            domain.clone(),
+            &["top", "domain", "domainDNS"],
+            &[
+                ("dc", &first_dc),
+                ("msDS-Behavior-Version", &level),
+                ("nTMixedDomain", "0"),
+            ],
+        );
+        head.attrs
+            .set("objectSid", vec![Bytes::from(n.domain_sid.to_bytes())]);
+        self.seed(head, true)?;
+        let containers: [(&str, &str, &[&str]); 6] = [
+            ("CN", "Users", &["top", "container"]),
+            ("CN", "Computers", &["top", "container"]),
+            ("OU", "Domain Controllers", &["top", "organizationalUnit"]),
+            ("CN", "System", &["top", "container"]),
+            ("CN", "Builtin", &["top", "builtinDomain"]),
+            ("CN", "Program Data", &["top", "container"]),
+        ];
+        for (attr, value, classes) in containers {
+            self.seed(
+                Forest::entry(domain.child(rdn(attr, value)), classes, &[]),
+                false,
+            )?;
+        }
+        let user_classes = ["top", "person", "organizationalPerson", "user"];
+        let mut admin = Forest::entry(
+            n.admin_dn.clone(),
+            &user_classes,
+            &[
+                ("sAMAccountName", "Administrator"),
+                ("userAccountControl", "66048"),
+                (
+                    "description",
+                    "Built-in account for administering the computer/domain",
+                ),
+                ("adminCount", "1"),
+            ],
+        );
+        admin.attrs.set("objectSid", vec![sid_of(500)]);
+        self.seed(admin, false)?;
+        self.store
+            .set_secret(&n.admin_dn, Secret::new(admin_password));
+        let groups: [(&str, u32, &str); 5] = [
+            ("Domain Admins", 512, "-2147483646"),
+            ("Domain Users", 513, "-2147483646"),
+            ("Domain Computers", 515, "-2147483646"),
+            ("Schema Admins", 518, "-2147483640"),
+            ("Enterprise Admins", 519, "-2147483640"),
+        ];
+        for (name, rid, group_type) in groups {
+            let mut group = Forest::entry(
+                n.user_dn(name),
+                &["top", "group"],
+                &[("sAMAccountName", name), ("groupType", group_type)],
+            );
+            group.attrs.set("objectSid", vec![sid_of(rid)]);
+            if rid != 513 && rid != 515 {
+                group.attrs.set_str("member", &n.admin_dn.to_string());
+            }
+            self.seed(group, false)?;
+        }
+        let dc_dn = domain
+            .child(rdn("OU", "Domain Controllers"))
+            .child(rdn("CN", "DC1"));
+        let mut dc = Forest::entry(
+            dc_dn.clone(),
+            &["top", "person", "organizationalPerson", "user", "computer"],
+            &[
+                ("sAMAccountName", "DC1$"),
+                ("userAccountControl", "532480"),
+                ("dNSHostName", &n.dc_host_name),
+                ("serverReferenceBL", &n.server_dn.to_string()),
+            ],
+        );
+        dc.attrs.set("objectSid", vec![sid_of(1000)]);
+        self.seed(dc, false)?;
+
+        // Configuration NC.
+        self.seed(
+            Forest::entry(config.clone(), &["top", "configuration"], &[]),
+            true,
+        )?;
+        for name in [
+            "Services",
+            "Sites",
+            "Extended-Rights",
+            "DisplaySpecifiers",
+            "WellKnown Security Principals",
+        ] {
+            self.seed(
+                Forest::entry(config.child(rdn("CN", name)), &["top", "container"], &[]),
+                false,
+            )?;
+        }
+        let partitions = config.child(rdn("CN", "Partitions"));
+        self.seed(
+            Forest::entry(
+                partitions.clone(),
+                &["top", "crossRefContainer"],
+                &[("msDS-Behavior-Version", &level)],
+            ),
+            false,
+        )?;
+        let cross_ref = Forest::entry(
+            partitions.child(rdn("CN", &n.netbios_name)),
+            &["top", "crossRef"],
+            &[
+                ("nCName", &domain.to_string()),
+                ("nETBIOSName", &n.netbios_name),
+                ("dnsRoot", &n.dns_name),
+                ("systemFlags", "3"),
+            ],
+        );
+        self.seed(cross_ref, false)?;
+        let services = config.child(rdn("CN", "Services"));
+        self.seed(
+            Forest::entry(
+                services.child(rdn("CN", "Windows NT")),
+                &["top", "container"],
+                &[],
+            ),
+            false,
+        )?;
+        let site = config
+            .child(rdn("CN", "Sites"))
+            .child(rdn("CN", "Default-First-Site-Name"));
+        self.seed(Forest::entry(site.clone(), &["top", "site"], &[]), false)?;
+        self.seed(
+            Forest::entry(
+                site.child(rdn("CN", "Servers")),
+                &["top", "serversContainer"],
+                &[],
+            ),
+            false,
+        )?;
+        self.seed(
+            Forest::entry(
+                n.server_dn.clone(),
+                &["top", "server"],
+                &[
+                    ("dNSHostName", &n.dc_host_name),
+                    ("serverReference", &dc_dn.to_string()),
+                ],
+            ),
+            false,
+        )?;
+        self.seed(
+            Forest::entry(
+                n.ds_service_name.clone(),
+                &["top", "applicationSettings", "nTDSDSA"],
+                &[("options", "1"), ("msDS-Behavior-Version", &level)],
+            ),
+            false,
+        )?;
+
+        // Schema NC.
+        let version = self.schema_level.object_version().to_string();
+        self.seed(
+            Forest::entry(
+                n.schema_dn.clone(),
+                &["top", "dMD"],
+                &[("objectVersion", &version)],
+            ),
+            true,
+        )?;
+        for mut entry in self.semantics.seed_entries(n) {
+            self.stamp_new(&mut entry);
+            self.store.add(entry)?;
+        }
+        Ok(())
+    }
+
+    /// The rootDSE as a search shows it now.
+    pub fn root_dse(&self, supported_controls: &[&str]) -> Entry {
+        let n = &self.names;
+        let level = functional_level(self.schema_level).to_string();
+        let mut entry = Entry::new(Dn::root());
+        let a = &mut entry.attrs;
+        a.set_str("objectClass", "top");
+        a.set_str("currentTime", &generalized_time(self.clock.now()));
+        a.set_str(
+            "subschemaSubentry",
+            &format!("CN=Aggregate,{}", n.schema_dn),
+        );
+        a.set_str("dsServiceName", &n.ds_service_name.to_string());
+        a.set_strs(
+            "namingContexts",
+            &[
+                &n.domain_dn.to_string(),
+                &n.config_dn.to_string(),
+                &n.schema_dn.to_string(),
+            ],
+        );
+        a.set_str("defaultNamingContext", &n.domain_dn.to_string());
+        a.set_str("rootDomainNamingContext", &n.domain_dn.to_string());
+        a.set_str("configurationNamingContext", &n.config_dn.to_string());
+        a.set_str("schemaNamingContext", &n.schema_dn.to_string());
+        a.set_str("serverName", &n.server_dn.to_string());
+        a.set_strs(
+            "supportedCapabilities",
+            &[
+                "1.2.840.113556.1.4.800",
+                "1.2.840.113556.1.4.1670",
+                "1.2.840.113556.1.4.1791",
+                "1.2.840.113556.1.4.1935",
+                "1.2.840.113556.1.4.2080",
+                "1.2.840.113556.1.4.2237",
+            ],
+        );
+        a.set_strs("supportedControl", supported_controls);
+        a.set_strs("supportedLDAPVersion", &["3", "2"]);
+        a.set_strs(
+            "supportedLDAPPolicies",
+            &[
+                "MaxPageSize",
+                "MaxQueryDuration",
+                "MaxReceiveBuffer",
+                "MaxConnections",
+            ],
+        );
+        a.set_strs(
+            "supportedSASLMechanisms",
+            &["GSSAPI", "GSS-SPNEGO", "EXTERNAL", "DIGEST-MD5"],
+        );
+        a.set_strs(
+            "supportedExtension",
+            &["1.3.6.1.4.1.1466.20037", "1.3.6.1.4.1.4203.1.11.3"],
+        );
+        a.set_str("highestCommittedUSN", &self.store.highest_usn().to_string());
+        a.set_str("dnsHostName", &n.dc_host_name);
+        a.set_str(
+            "ldapServiceName",
+            &format!("{}:dc1$@{}", n.dns_name, n.dns_name.to_ascii_uppercase()),
+        );
+        a.set_str("isSynchronized", "TRUE");
+        a.set_str("isGlobalCatalogReady", "TRUE");
+        a.set_str("domainFunctionality", &level);
+        a.set_str("forestFunctionality", &level);
+        a.set_str("domainControllerFunctionality", &level);
+        entry
+    }
+
+    /// The account a bind name refers to: a DN, `user@dns.name` (UPN or implicit UPN),
+    /// `NETBIOS\user`, or a bare sAMAccountName. Only accounts with a password are considered.
+    pub fn find_account(&self, name: &str) -> Option<Arc<Entry>> {
+        let name = name.trim();
+        if name.contains('=') {
+            return Dn::parse(name).ok().and_then(|dn| self.store.get(&dn));
+        }
+        let accounts = self.store.accounts();
+        if let Some((user, realm)) = name.split_once('@') {
+            let by_upn = accounts
+                .iter()
+                .find(|a| a.attrs.has_value_ignore_case("userPrincipalName", name));
+            if by_upn.is_some() {
+                return by_upn.cloned();
+            }
+            if realm.eq_ignore_ascii_case(&self.names.dns_name) {
+                return accounts
+                    .into_iter()
+                    .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user));
+            }
+            return None;
+        }
+        let user = match name.split_once('\\') {
+            Some((domain, user))
+                if domain.eq_ignore_ascii_case(&self.names.netbios_name)
+                    || domain.eq_ignore_ascii_case(&self.names.dns_name) =>
+            {
+                user
+            }
+            Some(_) => return None,
+            None => name,
+        };
+        accounts
+            .into_iter()
+            .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user))
+    }
+
+    /// Adds an enabled user `CN=<name>,CN=Users,<domain>` with `sAMAccountName` and
+    /// `userPrincipalName` `<name>@<dns name>` and the password `password`. Returns its DN and SID.
+    pub fn add_user(&self, name: &str, password: &str) -> Result<(Dn, Sid), OpError> {
+        let dn = self.names.user_dn(name);
+        let upn = format!("{name}@{}", self.names.dns_name);
+        let mut entry = Forest::entry(
+            dn.clone(),
+            &["top", "person", "organizationalPerson", "user"],
+            &[
+                ("cn", name),
+                ("sAMAccountName", name),
+                ("userPrincipalName", &upn),
+                ("userAccountControl", "512"),
+            ],
+        );
+        self.stamp_new(&mut entry);
+        let sid = entry
+            .attrs
+            .values("objectSid")
+            .first()
+            .and_then(|v| Sid::from_bytes(v).ok());
+        let parent = self
+            .store
+            .require(&self.names.domain_dn.child(rdn("CN", "Users")))?;
+        let identity = crate::semantics::Identity {
+            dn: Some(self.names.admin_dn.clone()),
+            sid: Some(self.names.domain_sid.with_rid(500)),
+        };
+        let controls = crate::handler::RequestControls::default();
+        let ctx = crate::semantics::OpContext {
+            forest: self,
+            identity: &identity,
+            tls: true,
+            controls: &controls,
+            operation: crate::semantics::Operation::Add,
+            target: &dn,
+        };
+        self.semantics.complete_add(&ctx, &parent, &mut entry)?;
+        self.store.add(entry)?;
+        self.store.set_secret(&dn, Secret::new(password));
+        let sid = sid.ok_or_else(|| OpError::unwilling("the new user has no objectSid"))?;
+        Ok((dn, sid))
+    }
+
+    /// Sets the password of an existing account.
+    pub fn set_password(&self, dn: &Dn, password: &str) -> Result<(), OpError> {
+        self.store.require(dn)?;
+        self.store.set_secret(dn, Secret::new(password));
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! Request controls: the ones the simulator implements, parsed from their BER values, and
+//! AD's rule for the rest (unknown and critical: `unavailableCriticalExtension`; unknown and
+//! not critical: ignored).
+
+use bytes::Bytes;
+
+use crate::codec::ber::{integer_value, read_tlv};
+use crate::error::{OpError, ResultCode};
+
+/// Paged results (RFC 2696).
+pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+/// SD flags: which parts of `nTSecurityDescriptor` to read or write.
+pub const SD_FLAGS: &str = "1.2.840.113556.1.4.801";
+/// Tree delete.
+pub const TREE_DELETE: &str = "1.2.840.113556.1.4.805";
+/// Show deleted objects (accepted; the simulator keeps no tombstones).
+pub const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
+/// Domain scope: no continuation references to other naming contexts.
+pub const DOMAIN_SCOPE: &str = "1.2.840.113556.1.4.1339";
+/// Permissive modify: adding an existing value or deleting a missing one succeeds.
+pub const PERMISSIVE_MODIFY: &str = "1.2.840.113556.1.4.1413";
+/// ManageDsaIT (RFC 3296): accepted, the simulator has no referral objects.
+pub const MANAGE_DSA_IT: &str = "2.16.840.1.113730.3.4.2";
+/// Lazy commit: accepted, every commit here is immediate.
+pub const LAZY_COMMIT: &str = "1.2.840.113556.1.4.619";
+
+/// The controls listed in the rootDSE's `supportedControl`.
+pub const SUPPORTED: &[&str] = &[
+    PAGED_RESULTS,
+    SD_FLAGS,
+    TREE_DELETE,
+    SHOW_DELETED,
+    DOMAIN_SCOPE,
+    PERMISSIVE_MODIFY,
+    MANAGE_DSA_IT,
+    LAZY_COMMIT,
+];
+
+/// A paged results request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PagedRequest {
+    /// Entries wanted per page (AD caps it at MaxPageSize).
+    pub size: u32,
+    /// Empty on the first page; the server's cookie after.
+    pub cookie: Bytes,
+}
+
+/// The controls of one request, parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestControls {
+    pub paged: Option<PagedRequest>,
+    /// The SD flags value (1 owner, 2 group, 4 DACL, 8 SACL), when the control was sent.
+    pub sd_flags: Option<u32>,
+    pub tree_delete: bool,
+    pub domain_scope: bool,
+    pub permissive_modify: bool,
+    pub show_deleted: bool,
+}
+
+fn bad_value(oid: &str) -> OpError {
+    OpError::protocol(format!("00000057: LdapErr: DSID-0C090FA8, comment: Error processing control {oid}: malformed value, data 0, v4563"))
+}
+
+fn parse_paged(oid: &str, value: Option<&[u8]>) -> Result<PagedRequest, OpError> {
+    let value = value.ok_or_else(|| bad_value(oid))?;
+    let (0x30, content, _) = read_tlv(value).ok_or_else(|| bad_value(oid))? else {
+        return Err(bad_value(oid));
+    };
+    let (0x02, size, rest) = read_tlv(content).ok_or_else(|| bad_value(oid))? else {
+        return Err(bad_value(oid));
+    };
+    let (0x04, cookie, _) = read_tlv(rest).ok_or_else(|| bad_value(oid))? else {
+        return Err(bad_value(oid));
+    };
+    let size = integer_value(size).ok_or_else(|| bad_value(oid))?;
+    Ok(PagedRequest {
+        size: u32::try_from(size.max(0)).unwrap_or(u32::MAX),
+        cookie: Bytes::copy_from_slice(cookie),
+    })
+}
+
+fn parse_sd_flags(oid: &str, value: Option<&[u8]>) -> Result<u32, OpError> {
+    let value = value.ok_or_else(|| bad_value(oid))?;
+    let (0x30, content, _) = read_tlv(value).ok_or_else(|| bad_value(oid))? else {
+        return Err(bad_value(oid));
+    };
+    let (0x02, flags, _) = read_tlv(content).ok_or_else(|| bad_value(oid))? else {
+        return Err(bad_value(oid));
+    };
+    let flags = integer_value(flags).ok_or_else(|| bad_value(oid))?;
+    Ok((flags & 0xf) as u32)
+}
+
+impl RequestControls {
+    /// Parses a request's controls.
+    pub fn parse(controls: Option<&[rasn_ldap::Control]>) -> Result<RequestControls, OpError> {
+        let mut parsed = RequestControls::default();
+        for control in controls.unwrap_or_default() {
+            let oid = String::from_utf8_lossy(&control.control_type);
+            let value = control.control_value.as_deref();
+            match oid.as_ref() {
+                PAGED_RESULTS => parsed.paged = Some(parse_paged(&oid, value)?),
+                SD_FLAGS => parsed.sd_flags = Some(parse_sd_flags(&oid, value)?),
+                TREE_DELETE => parsed.tree_delete = true,
+                DOMAIN_SCOPE => parsed.domain_scope = true,
+                PERMISSIVE_MODIFY => parsed.permissive_modify = true,
+                SHOW_DELETED => parsed.show_deleted = true,
+                MANAGE_DSA_IT | LAZY_COMMIT => {}
+                other if control.criticality => {
+                    return Err(OpError::new(
+                        ResultCode::UNAVAILABLE_CRITICAL_EXTENSION,
+                        format!("00000057: LdapErr: DSID-0C090FA8, comment: Error processing control, data 0, v4563: unsupported critical control {other}"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// The value of a paged results response control: `SEQUENCE { size INTEGER, cookie OCTET STRING }`.
+pub fn paged_response_value(cookie: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(cookie.len() + 8);
+    crate::codec::ber::write_constructed(&mut out, 0x30, |out| {
+        crate::codec::ber::write_integer(out, 0x02, 0);
+        crate::codec::ber::write_primitive(out, 0x04, cookie);
+    });
+    Bytes::from(out)
+}
+
+/// The parts of a self-relative security descriptor that `flags` selects (1 owner, 2 group,
+/// 4 DACL, 8 SACL), as a new self-relative descriptor. `None` when `sd` is not a valid
+/// self-relative descriptor, in which case the caller returns it unchanged.
+pub fn filter_security_descriptor(sd: &[u8], flags: u32) -> Option<Vec<u8>> {
+    let u16_at = |at: usize| sd.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |at: usize| {
+        sd.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    if sd.len() < 20 || sd.first() != Some(&1) {
+        return None;
+    }
+    let control = u16_at(2)?;
+    if control & 0x8000 == 0 {
+        return None; // not self-relative
+    }
+    let sid_at = |offset: usize| -> Option<&[u8]> {
+        if offset == 0 {
+            return None;
+        }
+        let count = *sd.get(offset + 1)? as usize;
+        sd.get(offset..offset + 8 + 4 * count)
+    };
+    let acl_at = |offset: usize| -> Option<&[u8]> {
+        if offset == 0 {
+            return None;
+        }
+        let size = u16_at(offset + 2)? as usize;
+        sd.get(offset..offset + size)
+    };
+    let owner = if flags & 1 != 0 {
+        sid_at(u32_at(4)?)
+    } else {
+        None
+    };
+    let group = if flags & 2 != 0 {
+        sid_at(u32_at(8)?)
+    } else {
+        None
+    };
+    let sacl = if flags & 8 != 0 && control & 0x0010 != 0 {
+        acl_at(u32_at(12)?)
+    } else {
+        None
+    };
+    let dacl = if flags & 4 != 0 && control & 0x0004 != 0 {
+        acl_at(u32_at(16)?)
+    } else {
+        None
+    };
+    let mut new_control = control & !(0x0004 | 0x0010 | 0x0008 | 0x0020 | 0x0001 | 0x0002);
+    if dacl.is_some() {
+        new_control |= control & (0x0004 | 0x0008 | 0x1000 | 0x0400 | 0x0100);
+    } else {
+        new_control &= !(0x1000 | 0x0400 | 0x0100);
+    }
+    if sacl.is_some() {
+        new_control |= control & (0x0010 | 0x0020 | 0x2000 | 0x0800 | 0x0200);
+    } else {
+        new_control &= !(0x2000 | 0x0800 | 0x0200);
+    }
+    let mut out = vec![1u8, 0];
+    out.extend_from_slice(&new_control.to_le_bytes());
+    out.extend_from_slice(&[0u8; 16]);
+    let place = |part: Option<&[u8]>, field: usize, out: &mut Vec<u8>| {
+        if let Some(part) = part {
+            let offset = (out.len() as u32).to_le_bytes();
+            if let Some(slot) = out.get_mut(field..field + 4) {
+                slot.copy_from_slice(&offset);
+            }
+            out.extend_from_slice(part);
+        }
+    };
+    // The order Windows writes: SACL, DACL, owner, group.
+    place(sacl, 12, &mut out);
+    place(dacl, 16, &mut out);
+    place(owner, 4, &mut out);
+    place(group, 8, &mut out);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control(oid: &str, critical: bool, value: Option<&[u8]>) -> rasn_ldap::Control {
+        rasn_ldap::Control::new(oid.as_bytes().into(), critical, value.map(Into::into))
+    }
+
+    #[test]
+    fn parses_known_controls() {
+        let controls = [
+            control(
+                PAGED_RESULTS,
+                true,
+                Some(&[0x30, 0x06, 0x02, 0x02, 0x03, 0xe8, 0x04, 0x00]),
+            ),
+            control(SD_FLAGS, true, Some(&[0x30, 0x03, 0x02, 0x01, 0x04])),
+            control(TREE_DELETE, true, None),
+            control(DOMAIN_SCOPE, false, None),
+        ];
+        let parsed = RequestControls::parse(Some(&controls)).unwrap();
+        assert_eq!(
+            parsed.paged,
+            Some(PagedRequest {
+                size: 1000,
+                cookie: Bytes::new()
+            })
+        );
+        assert_eq!(parsed.sd_flags, Some(4));
+        assert!(parsed.tree_delete && parsed.domain_scope && !parsed.permissive_modify);
+    }
+
+    #[test]
+    fn unknown_controls_follow_criticality() {
+        let ignored = RequestControls::parse(Some(&[control("1.2.3.4", false, None)])).unwrap();
+        assert_eq!(ignored, RequestControls::default());
+        let refused = RequestControls::parse(Some(&[control("1.2.3.4", true, None)])).unwrap_err();
+        assert_eq!(refused.code, ResultCode::UNAVAILABLE_CRITICAL_EXTENSION);
+        let malformed =
+            RequestControls::parse(Some(&[control(PAGED_RESULTS, false, Some(&[0x04, 0x00]))]))
+                .unwrap_err();
+        assert_eq!(malformed.code, ResultCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn sd_flags_select_parts() {
+        // O:BA G:SY D:(A;;GA;;;WD) written by hand: header, DACL at 20, owner at 48, group at 64.
+        let owner = [1u8, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
+        let group = [1u8, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
+        let dacl = [
+            2u8, 0, 28, 0, 1, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0x10, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+            0,
+        ];
+        let mut sd = vec![
+            1u8, 0, 0x04, 0x80, 48, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0,
+        ];
+        sd.extend_from_slice(&dacl);
+        sd.extend_from_slice(&owner);
+        sd.extend_from_slice(&group);
+        let only_dacl = filter_security_descriptor(&sd, 4).unwrap();
+        assert_eq!(
+            &only_dacl[..20],
+            &[1, 0, 0x04, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0]
+        );
+        assert_eq!(&only_dacl[20..], &dacl);
+        let owner_only = filter_security_descriptor(&sd, 1).unwrap();
+        assert_eq!(&owner_only[..4], &[1, 0, 0x00, 0x80]);
+        assert_eq!(&owner_only[20..], &owner);
+        assert_eq!(
+            filter_security_descriptor(&sd, 0xf).unwrap().len(),
+            sd.len()
+        );
+        assert_eq!(filter_security_descriptor(&[1, 2, 3], 4), None);
+    }
+}

@@ -1,0 +1,474 @@
+//! Search: scopes, filters, attribute selection (`*`, `+`, `1.1`, names in any case, range
+//! options), size and time limits, AD's MaxPageSize, paged results, SD flags, continuation
+//! references to other naming contexts, and the rootDSE.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use devwb_model::Dn;
+use rasn_ldap::{SearchRequest, SearchRequestScope};
+
+use super::controls::{filter_security_descriptor, paged_response_value, PAGED_RESULTS, SUPPORTED};
+use super::{operations_error_unbound, Handler, PageState, RequestControls, Session};
+use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
+use crate::error::{OpError, ResultCode};
+use crate::filter::{Filter, IndexedLookup};
+use crate::semantics::{OpContext, Operation};
+use crate::store::Entry;
+
+/// A `;range=low-high` option (`high` `None` for `*`).
+type ValueRange = (usize, Option<usize>);
+
+/// Which attributes a search returns.
+#[derive(Debug, Default)]
+struct Selection {
+    all_user: bool,
+    operational: bool,
+    /// Requested names: (as requested, without options, range).
+    names: Vec<(String, String, Option<ValueRange>)>,
+}
+
+fn parse_range(option: &str) -> Option<ValueRange> {
+    let range = option
+        .strip_prefix("range=")
+        .or_else(|| option.strip_prefix("Range="))?;
+    let (low, high) = range.split_once('-')?;
+    let low = low.parse().ok()?;
+    let high = if high == "*" {
+        None
+    } else {
+        Some(high.parse().ok()?)
+    };
+    Some((low, high))
+}
+
+impl Selection {
+    fn parse(attributes: &[rasn_ldap::LdapString]) -> Selection {
+        let mut selection = Selection::default();
+        if attributes.is_empty() {
+            selection.all_user = true;
+        }
+        for requested in attributes {
+            let requested = requested.as_str().trim();
+            match requested {
+                "*" => selection.all_user = true,
+                "+" => selection.operational = true,
+                "1.1" | "" => {}
+                _ => {
+                    let mut parts = requested.split(';');
+                    let base = parts.next().unwrap_or_default().to_string();
+                    let range = parts.find_map(parse_range);
+                    selection.names.push((requested.to_string(), base, range));
+                }
+            }
+        }
+        selection
+    }
+
+    fn names_attribute(&self, name: &str) -> bool {
+        self.names
+            .iter()
+            .any(|(_, base, _)| base.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Attributes AD computes when asked by name (and that `+` returns).
+const CONSTRUCTED: &[&str] = &[
+    "createTimeStamp",
+    "modifyTimeStamp",
+    "canonicalName",
+    "structuralObjectClass",
+];
+
+fn canonical_name(dn: &Dn) -> String {
+    let mut domain = Vec::new();
+    let mut path = Vec::new();
+    for rdn in dn.rdns().iter().rev() {
+        if rdn.attr().eq_ignore_ascii_case("DC") && path.is_empty() {
+            domain.push(rdn.value().to_string());
+        } else {
+            path.push(rdn.value().to_string());
+        }
+    }
+    domain.reverse();
+    format!("{}/{}", domain.join("."), path.join("/"))
+}
+
+fn constructed(entry: &Entry, name: &str) -> Option<Vec<Bytes>> {
+    let value = if name.eq_ignore_ascii_case("createTimeStamp") {
+        entry.attrs.values("whenCreated").to_vec()
+    } else if name.eq_ignore_ascii_case("modifyTimeStamp") {
+        entry.attrs.values("whenChanged").to_vec()
+    } else if name.eq_ignore_ascii_case("canonicalName") {
+        vec![Bytes::from(canonical_name(&entry.dn))]
+    } else if name.eq_ignore_ascii_case("structuralObjectClass") {
+        entry
+            .attrs
+            .values("objectClass")
+            .last()
+            .cloned()
+            .into_iter()
+            .collect()
+    } else {
+        return None;
+    };
+    (!value.is_empty()).then_some(value)
+}
+
+impl Handler {
+    /// The values of one attribute to send, after SD flags and value ranges.
+    fn shaped_values(
+        &self,
+        name: &str,
+        values: &[Bytes],
+        range: Option<(usize, Option<usize>)>,
+        controls: &RequestControls,
+    ) -> (String, Vec<Bytes>) {
+        let mut values: Vec<Bytes> = values.to_vec();
+        if name.eq_ignore_ascii_case("nTSecurityDescriptor") {
+            if let Some(flags) = controls.sd_flags {
+                values = values
+                    .into_iter()
+                    .map(|sd| {
+                        filter_security_descriptor(&sd, flags)
+                            .map(Bytes::from)
+                            .unwrap_or(sd)
+                    })
+                    .collect();
+            }
+        }
+        let limit = self.config.max_value_range.max(1);
+        let (low, high) = match range {
+            Some(range) => range,
+            None if values.len() > limit => (0, Some(limit - 1)),
+            None => return (name.to_string(), values),
+        };
+        let total = values.len();
+        let end = high
+            .map_or(total, |h| (h + 1).min(total))
+            .min(low.saturating_add(limit));
+        let slice: Vec<Bytes> = values
+            .get(low.min(total)..end.max(low.min(total)))
+            .unwrap_or_default()
+            .to_vec();
+        let shown_high = if end >= total {
+            "*".to_string()
+        } else {
+            (end - 1).to_string()
+        };
+        (format!("{name};range={low}-{shown_high}"), slice)
+    }
+
+    /// The entry as the search returns it.
+    fn project(
+        &self,
+        ctx: &OpContext<'_>,
+        entry: &Entry,
+        selection: &Selection,
+        types_only: bool,
+    ) -> SearchEntry {
+        let semantics = &self.forest.semantics;
+        let mut attributes: Vec<(String, Vec<Bytes>)> = Vec::new();
+        let push =
+            |attributes: &mut Vec<(String, Vec<Bytes>)>, name: String, values: Vec<Bytes>| {
+                attributes.push((name, if types_only { Vec::new() } else { values }));
+            };
+        if selection.all_user || selection.operational {
+            for attribute in entry.attrs.iter() {
+                let is_sd = attribute.name.eq_ignore_ascii_case("nTSecurityDescriptor");
+                if is_sd
+                    && ctx.controls.sd_flags.is_none()
+                    && !selection.names_attribute(&attribute.name)
+                {
+                    continue;
+                }
+                if selection.names.iter().any(|(_, base, range)| {
+                    range.is_some() && base.eq_ignore_ascii_case(&attribute.name)
+                }) {
+                    continue; // the ranged request below returns it
+                }
+                if !semantics.can_read(ctx, entry, &attribute.name) {
+                    continue;
+                }
+                let (name, values) =
+                    self.shaped_values(&attribute.name, &attribute.values, None, ctx.controls);
+                push(&mut attributes, name, values);
+            }
+        }
+        if selection.operational {
+            for name in CONSTRUCTED {
+                if let Some(values) = constructed(entry, name) {
+                    push(&mut attributes, name.to_string(), values);
+                }
+            }
+        }
+        for (requested, base, range) in &selection.names {
+            let stored = entry.attrs.get(base);
+            let covered = stored.is_some()
+                && (selection.all_user || selection.operational)
+                && range.is_none();
+            if covered
+                || attributes
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(requested))
+            {
+                continue;
+            }
+            if !semantics.can_read(ctx, entry, base) {
+                continue;
+            }
+            match stored {
+                Some(attribute) => {
+                    let (name, values) = self.shaped_values(
+                        &attribute.name,
+                        &attribute.values,
+                        *range,
+                        ctx.controls,
+                    );
+                    push(&mut attributes, name, values);
+                }
+                None => {
+                    if selection.operational
+                        && CONSTRUCTED.iter().any(|c| c.eq_ignore_ascii_case(base))
+                    {
+                        continue;
+                    }
+                    if let Some(values) = constructed(entry, base) {
+                        let name = CONSTRUCTED
+                            .iter()
+                            .find(|c| c.eq_ignore_ascii_case(base))
+                            .map_or(base.clone(), |c| c.to_string());
+                        push(&mut attributes, name, values);
+                    }
+                }
+            }
+        }
+        SearchEntry {
+            dn: entry.dn.to_string(),
+            attributes,
+        }
+    }
+
+    pub(super) fn search(
+        &self,
+        session: &mut Session,
+        controls: &RequestControls,
+        id: u32,
+        request: &SearchRequest,
+    ) -> Vec<Response> {
+        match self.search_inner(session, controls, id, request) {
+            Ok(responses) => responses,
+            Err(error) => vec![Response::new(id, ResponseOp::SearchDone(error.into()))],
+        }
+    }
+
+    fn search_inner(
+        &self,
+        session: &mut Session,
+        controls: &RequestControls,
+        id: u32,
+        request: &SearchRequest,
+    ) -> Result<Vec<Response>, OpError> {
+        let started = Instant::now();
+        let semantics = &self.forest.semantics;
+        let selection = Selection::parse(&request.attributes);
+        let base_text = request.base_object.as_str();
+        let scope = request.scope;
+        let filter = Filter::compile(&request.filter, semantics, self.config.max_filter_depth)?;
+
+        if base_text.trim().is_empty() && scope == SearchRequestScope::BaseObject {
+            let root = self.forest.root_dse(SUPPORTED);
+            let target = Dn::root();
+            let ctx = self.context(session, controls, Operation::Search, &target);
+            let mut responses = Vec::new();
+            if filter.matches(&root, &|_| true) {
+                let mut projected = self.project(&ctx, &root, &selection, request.types_only);
+                if !selection.all_user && selection.names.is_empty() && !selection.operational {
+                    projected.attributes.clear();
+                }
+                responses.push(Response::new(id, ResponseOp::SearchEntry(projected)));
+            }
+            responses.push(Response::new(
+                id,
+                ResponseOp::SearchDone(Outcome::success()),
+            ));
+            return Ok(responses);
+        }
+        if session.identity.is_anonymous() {
+            return Err(operations_error_unbound());
+        }
+        let base = if base_text.trim().is_empty() {
+            Dn::root()
+        } else {
+            self.resolve_dn(base_text)?
+        };
+        let ctx = self.context(session, controls, Operation::Search, &base);
+        let store = &self.forest.store;
+
+        // Paged continuation.
+        let mut page_size = None;
+        let mut continuing = None;
+        if let Some(paged) = &controls.paged {
+            let mut table = session.paging.lock().unwrap_or_else(|p| p.into_inner());
+            if !paged.cookie.is_empty() {
+                let state = table.states.remove(&paged.cookie).ok_or_else(|| {
+                    OpError::unwilling("00002024: LdapErr: DSID-0C090FD2, comment: the paged results cookie is unknown or expired, data 0, v4563")
+                })?;
+                if state.base != base {
+                    return Err(OpError::unwilling("00002024: LdapErr: DSID-0C090FD2, comment: the paged results cookie belongs to another search, data 0, v4563"));
+                }
+                continuing = Some(state);
+            }
+            if paged.size == 0 {
+                let mut done = Response::new(id, ResponseOp::SearchDone(Outcome::success()));
+                done.controls.push(paged_control(&[]));
+                return Ok(vec![done]);
+            }
+            page_size = Some((paged.size as usize).min(self.config.max_page_size));
+        }
+
+        let (mut candidates, filter) = match continuing {
+            Some(state) => (state.remaining, state.filter),
+            None => {
+                let base_entry = if base.is_root() {
+                    None
+                } else {
+                    Some(store.require(&base)?)
+                };
+                if let Some(entry) = &base_entry {
+                    if !semantics.can_see(&ctx, entry) {
+                        return Err(store.no_such_object(&base));
+                    }
+                }
+                (
+                    self.candidates(&base, base_entry, scope, &filter)
+                        .into_iter(),
+                    filter,
+                )
+            }
+        };
+
+        let size_limit = if request.size_limit == 0 {
+            usize::MAX
+        } else {
+            request.size_limit as usize
+        };
+        let cap = page_size
+            .unwrap_or(self.config.max_page_size)
+            .min(size_limit);
+        let time_limit =
+            (request.time_limit > 0).then(|| Duration::from_secs(u64::from(request.time_limit)));
+        let mut responses = Vec::new();
+        let mut sent = 0usize;
+        let mut outcome = Outcome::success();
+        let mut more_remaining = false;
+        for (examined, entry) in candidates.by_ref().enumerate() {
+            if examined % 256 == 255 {
+                if let Some(limit) = time_limit {
+                    if started.elapsed() > limit {
+                        outcome = Outcome::new(ResultCode::TIME_LIMIT_EXCEEDED, "");
+                        break;
+                    }
+                }
+            }
+            if !semantics.can_see(&ctx, &entry) {
+                continue;
+            }
+            if !filter.matches(&entry, &|name| semantics.can_read(&ctx, &entry, name)) {
+                continue;
+            }
+            if sent == cap {
+                if page_size.is_some() && sent < size_limit {
+                    // This entry starts the next page.
+                    let rest: Vec<Arc<Entry>> =
+                        std::iter::once(entry).chain(candidates.by_ref()).collect();
+                    candidates = rest.into_iter();
+                    more_remaining = true;
+                } else {
+                    outcome = Outcome::new(ResultCode::SIZE_LIMIT_EXCEEDED, "");
+                }
+                break;
+            }
+            responses.push(Response::new(
+                id,
+                ResponseOp::SearchEntry(self.project(&ctx, &entry, &selection, request.types_only)),
+            ));
+            sent += 1;
+        }
+        if scope == SearchRequestScope::WholeSubtree
+            && !controls.domain_scope
+            && !more_remaining
+            && outcome.code == ResultCode::SUCCESS
+        {
+            for nc in store.naming_contexts() {
+                if nc.dn.is_descendant_of(&base) && !base.is_root() {
+                    let uri = format!("ldap://{}/{}", self.forest.names.dns_name, nc.dn);
+                    responses.push(Response::new(id, ResponseOp::SearchReference(vec![uri])));
+                }
+            }
+        }
+        let mut done = Response::new(id, ResponseOp::SearchDone(outcome));
+        if page_size.is_some() {
+            let cookie = if more_remaining {
+                let mut table = session.paging.lock().unwrap_or_else(|p| p.into_inner());
+                table.next_cookie += 1;
+                let cookie = Bytes::from(table.next_cookie.to_be_bytes().to_vec());
+                table.states.insert(
+                    cookie.clone(),
+                    PageState {
+                        base: base.clone(),
+                        remaining: candidates,
+                        filter,
+                    },
+                );
+                cookie
+            } else {
+                Bytes::new()
+            };
+            done.controls.push(paged_control(&cookie));
+        }
+        responses.push(done);
+        Ok(responses)
+    }
+
+    /// The entries a search looks at, before visibility and filter.
+    fn candidates(
+        &self,
+        base: &Dn,
+        base_entry: Option<Arc<Entry>>,
+        scope: SearchRequestScope,
+        filter: &Filter,
+    ) -> Vec<Arc<Entry>> {
+        let store = &self.forest.store;
+        if let Some(lookup) = filter.indexed_lookup() {
+            let found = match lookup {
+                IndexedLookup::Guid(v) => store.get_by_guid(&v),
+                IndexedLookup::Sid(v) => store.get_by_sid(&v),
+                IndexedLookup::DeviceId(v) => store.get_by_device_id(&v),
+            };
+            let in_scope = |e: &Entry| match scope {
+                SearchRequestScope::BaseObject => e.dn == *base,
+                SearchRequestScope::SingleLevel => e.dn.parent().as_ref() == Some(base),
+                _ => e.dn.is_within(base),
+            };
+            return found.filter(|e| in_scope(e)).into_iter().collect();
+        }
+        match (scope, base_entry) {
+            (SearchRequestScope::BaseObject, Some(entry)) => vec![entry],
+            (SearchRequestScope::SingleLevel, Some(_)) => store.children(base),
+            (SearchRequestScope::SingleLevel, None) => store.naming_contexts(),
+            (_, Some(_)) => store.subtree(base),
+            (SearchRequestScope::BaseObject, None) => Vec::new(),
+            (_, None) => store.all(),
+        }
+    }
+}
+
+fn paged_control(cookie: &[u8]) -> ResponseControl {
+    ResponseControl {
+        oid: PAGED_RESULTS.to_string(),
+        critical: false,
+        value: Some(paged_response_value(cookie)),
+    }
+}

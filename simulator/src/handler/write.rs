@@ -1,0 +1,367 @@
+//! The write operations: add, modify (add/delete/replace/increment, permissive modify),
+//! delete (and tree delete) and modify DN (rename and move).
+
+use bytes::Bytes;
+use devwb_model::Dn;
+use rasn_ldap::{AddRequest, ChangeOperation, ModifyDnRequest, ModifyRequest};
+
+use super::{operations_error_unbound, Handler, RequestControls, Session};
+use crate::error::{OpError, ResultCode};
+use crate::semantics::{Modification, ModificationKind, Operation};
+use crate::store::Entry;
+
+/// Attributes only the directory writes.
+const GENERATED: &[&str] = &[
+    "objectGUID",
+    "uSNCreated",
+    "uSNChanged",
+    "whenCreated",
+    "whenChanged",
+    "distinguishedName",
+    "instanceType",
+    "objectSid",
+    "name",
+];
+
+fn constraint(attribute: &str, problem: &str) -> OpError {
+    OpError::new(
+        ResultCode::CONSTRAINT_VIOLATION,
+        format!("000020B1: AtrErr: DSID-030F0DE9, #1:\n\t0: 000020B1: DSID-030F0DE9, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 0 ({attribute}): {problem}\n"),
+    )
+}
+
+fn no_such_attribute(attribute: &str) -> OpError {
+    OpError::new(
+        ResultCode::NO_SUCH_ATTRIBUTE,
+        format!("00002080: AtrErr: DSID-03151F8C, #1:\n\t0: 00002080: DSID-03151F8C, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 0 ({attribute})\n"),
+    )
+}
+
+fn value_exists(attribute: &str) -> OpError {
+    OpError::new(
+        ResultCode::ATTRIBUTE_OR_VALUE_EXISTS,
+        format!("00002083: AtrErr: DSID-03151F8C, #1:\n\t0: 00002083: DSID-03151F8C, problem 1006 (ATT_OR_VALUE_EXISTS), data 0, Att 0 ({attribute})\n"),
+    )
+}
+
+impl Handler {
+    fn same_value(&self, attribute: &str, a: &[u8], b: &[u8]) -> bool {
+        let matching = self.forest.semantics.matching(attribute);
+        crate::filter::equal(matching, a, b).unwrap_or(a == b)
+    }
+
+    fn require_bound(session: &Session) -> Result<(), OpError> {
+        if session.identity.is_anonymous() {
+            return Err(operations_error_unbound());
+        }
+        Ok(())
+    }
+
+    pub(super) fn add(
+        &self,
+        session: &Session,
+        controls: &RequestControls,
+        request: &AddRequest,
+    ) -> Result<(), OpError> {
+        Self::require_bound(session)?;
+        let dn =
+            Dn::parse(&request.entry).map_err(|e| OpError::invalid_dn(&request.entry, e.kind))?;
+        let mut entry = Entry::new(dn.clone());
+        for attribute in &request.attributes {
+            let name = attribute.r#type.as_str();
+            if attribute.vals.is_empty() {
+                return Err(constraint(
+                    name,
+                    "an attribute in an add request needs at least one value",
+                ));
+            }
+            if GENERATED.iter().any(|g| g.eq_ignore_ascii_case(name))
+                && !name.eq_ignore_ascii_case("name")
+            {
+                return Err(constraint(name, "the directory generates this attribute"));
+            }
+            let mut kept: Vec<Bytes> = entry.attrs.values(name).to_vec();
+            for value in attribute.vals.iter() {
+                if kept.iter().any(|v| self.same_value(name, v, value)) {
+                    return Err(value_exists(name));
+                }
+                kept.push(Bytes::copy_from_slice(value));
+            }
+            entry.attrs.set(name, kept);
+        }
+        if !entry.attrs.contains("objectClass") {
+            return Err(OpError::new(
+                ResultCode::OBJECT_CLASS_VIOLATION,
+                "00002014: objectclass: DSID-03150B5F, problem 2004 (OBJ_CLASS_VIOLATION), data 0, no objectClass given\n",
+            ));
+        }
+        let parent_dn = dn.parent().unwrap_or_else(Dn::root);
+        let store = &self.forest.store;
+        let parent = store.get(&parent_dn).ok_or_else(|| {
+            store
+                .no_such_object(&parent_dn)
+                .with_matched(store.matched(&dn).unwrap_or_else(Dn::root))
+        })?;
+        let ctx = self.context(session, controls, Operation::Add, &dn);
+        let semantics = &self.forest.semantics;
+        semantics.check_add(&ctx, &parent, &mut entry)?;
+        self.forest.stamp_new(&mut entry);
+        semantics.complete_add(&ctx, &parent, &mut entry)?;
+        store.add(entry)?;
+        Ok(())
+    }
+
+    /// Applies modifications to a copy of `entry`.
+    fn apply_changes(
+        &self,
+        entry: &mut Entry,
+        changes: &[Modification],
+        permissive: bool,
+    ) -> Result<(), OpError> {
+        let rdn = entry.dn.rdn().cloned();
+        for change in changes {
+            let name = change.attribute.as_str();
+            let base = name.split(';').next().unwrap_or(name);
+            if GENERATED.iter().any(|g| g.eq_ignore_ascii_case(base)) {
+                if base.eq_ignore_ascii_case("name") {
+                    return Err(OpError::new(
+                        ResultCode::NOT_ALLOWED_ON_RDN,
+                        "00002016: UpdErr: DSID-030F0D0F, problem 6004 (CANT_ON_RDN), data 0\n",
+                    ));
+                }
+                return Err(constraint(base, "the directory generates this attribute"));
+            }
+            let mut values: Vec<Bytes> = entry.attrs.values(base).to_vec();
+            match change.kind {
+                ModificationKind::Add => {
+                    if change.values.is_empty() {
+                        return Err(constraint(
+                            base,
+                            "an add modification needs at least one value",
+                        ));
+                    }
+                    for value in &change.values {
+                        if values.iter().any(|v| self.same_value(base, v, value)) {
+                            if permissive {
+                                continue;
+                            }
+                            return Err(value_exists(base));
+                        }
+                        values.push(value.clone());
+                    }
+                }
+                ModificationKind::Delete => {
+                    if values.is_empty() && !permissive {
+                        return Err(no_such_attribute(base));
+                    }
+                    if change.values.is_empty() {
+                        values.clear();
+                    }
+                    for value in &change.values {
+                        match values.iter().position(|v| self.same_value(base, v, value)) {
+                            Some(index) => {
+                                values.remove(index);
+                            }
+                            None if permissive => {}
+                            None => return Err(no_such_attribute(base)),
+                        }
+                    }
+                }
+                ModificationKind::Replace => values = change.values.clone(),
+                ModificationKind::Increment => {
+                    let [delta] = change.values.as_slice() else {
+                        return Err(constraint(base, "increment needs exactly one value"));
+                    };
+                    let delta: i64 = std::str::from_utf8(delta)
+                        .ok()
+                        .and_then(|d| d.trim().parse().ok())
+                        .ok_or_else(|| constraint(base, "the increment is not an integer"))?;
+                    if values.is_empty() {
+                        return Err(no_such_attribute(base));
+                    }
+                    let mut incremented = Vec::with_capacity(values.len());
+                    for value in &values {
+                        let current: i64 = std::str::from_utf8(value)
+                            .ok()
+                            .and_then(|v| v.trim().parse().ok())
+                            .ok_or_else(|| {
+                                constraint(base, "the attribute's value is not an integer")
+                            })?;
+                        incremented.push(Bytes::from(current.wrapping_add(delta).to_string()));
+                    }
+                    values = incremented;
+                }
+            }
+            if let Some(rdn) = &rdn {
+                if rdn.attr().eq_ignore_ascii_case(base)
+                    && !values
+                        .iter()
+                        .any(|v| self.same_value(base, v, rdn.value().as_bytes()))
+                {
+                    return Err(OpError::new(
+                        ResultCode::NOT_ALLOWED_ON_RDN,
+                        "00002016: UpdErr: DSID-030F0D0F, problem 6004 (CANT_ON_RDN), data 0\n",
+                    ));
+                }
+            }
+            if base.eq_ignore_ascii_case("objectClass") && values.is_empty() {
+                return Err(OpError::new(
+                    ResultCode::OBJECT_CLASS_VIOLATION,
+                    "00002014: objectclass: DSID-03150B5F, problem 2004 (OBJ_CLASS_VIOLATION), data 0, objectClass cannot be removed\n",
+                ));
+            }
+            entry.attrs.set(base, values);
+        }
+        Ok(())
+    }
+
+    pub(super) fn modify(
+        &self,
+        session: &Session,
+        controls: &RequestControls,
+        request: &ModifyRequest,
+    ) -> Result<(), OpError> {
+        Self::require_bound(session)?;
+        let dn = self.resolve_dn(&request.object)?;
+        let changes: Vec<Modification> = request
+            .changes
+            .iter()
+            .map(|change| Modification {
+                kind: match change.operation {
+                    ChangeOperation::Add => ModificationKind::Add,
+                    ChangeOperation::Delete => ModificationKind::Delete,
+                    ChangeOperation::Replace => ModificationKind::Replace,
+                },
+                attribute: change.modification.r#type.to_string(),
+                values: change
+                    .modification
+                    .vals
+                    .iter()
+                    .map(|v| Bytes::copy_from_slice(v))
+                    .collect(),
+            })
+            .collect();
+        self.modify_entry(session, controls, &dn, &changes)
+    }
+
+    /// Applies `changes` to `dn` through the whole request path. Also used for RFC 4525
+    /// increments, which arrive as modifications with the increment kind.
+    pub fn modify_entry(
+        &self,
+        session: &Session,
+        controls: &RequestControls,
+        dn: &Dn,
+        changes: &[Modification],
+    ) -> Result<(), OpError> {
+        let store = &self.forest.store;
+        let ctx = self.context(session, controls, Operation::Modify, dn);
+        // Optimistic concurrency: a change computed from an entry that another connection
+        // changed meanwhile is computed again from the new entry.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let before = store.require(dn)?;
+            if !self.forest.semantics.can_see(&ctx, &before) {
+                return Err(store.no_such_object(dn));
+            }
+            let mut after = (*before).clone();
+            self.apply_changes(&mut after, changes, controls.permissive_modify)?;
+            self.forest
+                .semantics
+                .check_modify(&ctx, &before, changes, &mut after)?;
+            self.forest.stamp_changed(&mut after);
+            match store.replace(&before, after) {
+                Err(error) if error.code == ResultCode::BUSY && attempts < 8 => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+
+    pub(super) fn delete(
+        &self,
+        session: &Session,
+        controls: &RequestControls,
+        target: &str,
+    ) -> Result<(), OpError> {
+        Self::require_bound(session)?;
+        let dn = self.resolve_dn(target)?;
+        let store = &self.forest.store;
+        let entry = store.require(&dn)?;
+        let parent = dn.parent().and_then(|p| store.get(&p));
+        let ctx = self.context(session, controls, Operation::Delete, &dn);
+        if !self.forest.semantics.can_see(&ctx, &entry) {
+            return Err(store.no_such_object(&dn));
+        }
+        if store.naming_contexts().iter().any(|nc| nc.dn == dn) {
+            return Err(OpError::unwilling("00002035: SvcErr: DSID-031A1254, problem 5003 (WILL_NOT_PERFORM), data 0, a naming context head cannot be deleted\n"));
+        }
+        self.forest.semantics.check_delete(
+            &ctx,
+            &entry,
+            parent.as_deref(),
+            controls.tree_delete,
+        )?;
+        store.delete(&dn, controls.tree_delete)?;
+        Ok(())
+    }
+
+    pub(super) fn modify_dn(
+        &self,
+        session: &Session,
+        controls: &RequestControls,
+        request: &ModifyDnRequest,
+    ) -> Result<(), OpError> {
+        Self::require_bound(session)?;
+        let dn = self.resolve_dn(&request.entry)?;
+        let store = &self.forest.store;
+        let entry = store.require(&dn)?;
+        let new_rdn_dn = Dn::parse(&request.new_rdn)
+            .map_err(|e| OpError::invalid_dn(&request.new_rdn, e.kind))?;
+        let (Some(new_rdn), 1) = (new_rdn_dn.rdn().cloned(), new_rdn_dn.depth()) else {
+            return Err(OpError::invalid_dn(
+                &request.new_rdn,
+                "the new RDN must be exactly one RDN",
+            ));
+        };
+        let new_parent_dn = match &request.new_superior {
+            Some(superior) => self.resolve_dn(superior)?,
+            None => dn.parent().unwrap_or_else(Dn::root),
+        };
+        let new_parent = store.require(&new_parent_dn)?;
+        let new_dn = new_parent_dn.child(new_rdn.clone());
+        let mut renamed = (*entry).clone();
+        renamed.dn = new_dn.clone();
+        if let Some(old_rdn) = dn.rdn() {
+            if request.delete_old_rdn || old_rdn.attr().eq_ignore_ascii_case(new_rdn.attr()) {
+                let kept: Vec<Bytes> = renamed
+                    .attrs
+                    .values(old_rdn.attr())
+                    .iter()
+                    .filter(|v| !self.same_value(old_rdn.attr(), v, old_rdn.value().as_bytes()))
+                    .cloned()
+                    .collect();
+                renamed.attrs.set(old_rdn.attr(), kept);
+            }
+        }
+        let new_value = Bytes::copy_from_slice(new_rdn.value().as_bytes());
+        if !renamed
+            .attrs
+            .values(new_rdn.attr())
+            .iter()
+            .any(|v| self.same_value(new_rdn.attr(), v, &new_value))
+        {
+            renamed.attrs.add_values(new_rdn.attr(), [new_value]);
+        }
+        renamed.attrs.set_str("name", new_rdn.value());
+        let ctx = self.context(session, controls, Operation::ModifyDn, &dn);
+        if !self.forest.semantics.can_see(&ctx, &entry) {
+            return Err(store.no_such_object(&dn));
+        }
+        self.forest
+            .semantics
+            .check_modify_dn(&ctx, &entry, &new_parent, &mut renamed)?;
+        self.forest.stamp_changed(&mut renamed);
+        store.rename(&dn, renamed)?;
+        Ok(())
+    }
+}
