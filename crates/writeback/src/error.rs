@@ -42,6 +42,9 @@ pub enum WritebackError {
         /// What is wrong.
         message: String,
     },
+    /// The directory could not be read or written.
+    #[error(transparent)]
+    Ldap(#[from] devwb_ldap::Error),
     /// The target forest is not usable for writeback (for example no device classes).
     #[error("{0}")]
     Forest(String),

@@ -21,12 +21,14 @@
 //! This crate does not print, read the environment, or prepare the forest (that is
 //! devwb-prepare); it logs through `tracing`.
 
+pub mod apply;
 pub mod diff;
 pub mod error;
 pub mod mapping;
 pub mod source;
 pub mod synthetic;
 
+pub use apply::{Target, WritebackOptions, WritebackProgress, WritebackReport};
 pub use diff::{ObservedDevices, PlanOptions, Planner, WritebackPlan};
 pub use error::{RecordError, WritebackError};
 pub use mapping::{ForestScope, SkipReason};

@@ -17,6 +17,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::Hasher;
 
+use devwb_model::schema::attr;
 use devwb_model::{Guid, SchemaLevel, Sid};
 use serde::Serialize;
 
@@ -103,103 +104,21 @@ use SchemaLevel::{W2012R2, W2016};
 /// Not mapped, on purpose: `msDS-KeyCredentialLink` (Microsoft lists it, but a Graph v1.0
 /// `device` has no property carrying it) and `msDS-DeviceTrustType` (Microsoft does not list it,
 /// and how `trustType` text maps to its integer is not documented).
+#[rustfmt::skip]
 pub const MAPPING: [AttributeSpec; ATTRIBUTE_COUNT] = [
-    row(
-        A::DeviceId,
-        "msDS-DeviceID",
-        "deviceId",
-        false,
-        W2012R2,
-        false,
-    ),
-    row(
-        A::DisplayName,
-        "displayName",
-        "displayName",
-        false,
-        W2012R2,
-        true,
-    ),
-    row(
-        A::IsEnabled,
-        "msDS-IsEnabled",
-        "accountEnabled",
-        false,
-        W2012R2,
-        false,
-    ),
-    row(
-        A::OsType,
-        "msDS-DeviceOSType",
-        "operatingSystem",
-        false,
-        W2012R2,
-        true,
-    ),
-    row(
-        A::OsVersion,
-        "msDS-DeviceOSVersion",
-        "operatingSystemVersion",
-        false,
-        W2012R2,
-        true,
-    ),
-    row(
-        A::PhysicalIds,
-        "msDS-DevicePhysicalIDs",
-        "physicalIds",
-        true,
-        W2012R2,
-        true,
-    ),
-    row(
-        A::ObjectVersion,
-        "msDS-DeviceObjectVersion",
-        "deviceVersion",
-        false,
-        W2012R2,
-        false,
-    ),
-    row(
-        A::AltSecurityIdentities,
-        "altSecurityIdentities",
-        "alternativeSecurityIds",
-        true,
-        W2012R2,
-        true,
-    ),
-    row(
-        A::IsManaged,
-        "msDS-IsManaged",
-        "isManaged",
-        false,
-        W2012R2,
-        false,
-    ),
-    row(
-        A::IsCompliant,
-        "msDS-IsCompliant",
-        "isCompliant",
-        false,
-        W2016,
-        false,
-    ),
-    row(
-        A::RegisteredOwner,
-        "msDS-RegisteredOwner",
-        "registeredOwners",
-        false,
-        W2012R2,
-        false,
-    ),
-    row(
-        A::CloudAnchor,
-        "msDS-CloudAnchor",
-        "id",
-        false,
-        W2012R2,
-        false,
-    ),
+    //  attribute               lDAPDisplayName                  Graph property            multi  schema   case-insensitive
+    row(A::DeviceId,            attr::DEVICE_ID,                 "deviceId",               false, W2012R2, false),
+    row(A::DisplayName,         attr::DISPLAY_NAME,              "displayName",            false, W2012R2, true),
+    row(A::IsEnabled,           attr::IS_ENABLED,                "accountEnabled",         false, W2012R2, false),
+    row(A::OsType,              attr::DEVICE_OS_TYPE,            "operatingSystem",        false, W2012R2, true),
+    row(A::OsVersion,           attr::DEVICE_OS_VERSION,         "operatingSystemVersion", false, W2012R2, true),
+    row(A::PhysicalIds,         attr::DEVICE_PHYSICAL_IDS,       "physicalIds",            true,  W2012R2, true),
+    row(A::ObjectVersion,       attr::DEVICE_OBJECT_VERSION,     "deviceVersion",          false, W2012R2, false),
+    row(A::AltSecurityIdentities, attr::ALT_SECURITY_IDENTITIES, "alternativeSecurityIds", true,  W2012R2, true),
+    row(A::IsManaged,           attr::IS_MANAGED,                "isManaged",              false, W2012R2, false),
+    row(A::IsCompliant,         attr::IS_COMPLIANT,              "isCompliant",            false, W2016,   false),
+    row(A::RegisteredOwner,     attr::REGISTERED_OWNER,          "registeredOwners",       false, W2012R2, false),
+    row(A::CloudAnchor,         attr::CLOUD_ANCHOR,              "id",                     false, W2012R2, false),
 ];
 
 impl DeviceAttribute {

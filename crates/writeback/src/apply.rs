@@ -1,0 +1,480 @@
+//! Talking to the directory: find the target, read the container into the diff, apply a plan.
+//!
+//! - [`discover`] reads the rootDSE, the schema level (refusing a forest below 2012 R2), the
+//!   forest's domain SIDs (for the same-forest rule) and the device container, which is what the
+//!   `DeviceRegistrationService` object's `msDS-DeviceLocation` names (or an explicit override).
+//! - [`observe`] reads the container with a paged one-level search of `msDS-Device` objects,
+//!   asking only for the mapped attributes, into [`ObservedDevices`].
+//! - [`apply`] sends the plan through devwb-ldap's bulk apply (several connections, several
+//!   operations in flight on each, retries with backoff on busy/unavailable/lost connections),
+//!   in chunks so that only one chunk's values are copied into requests at a time.
+//!
+//! Convergence, operation by operation:
+//! - an add that meets `entryAlreadyExists` (an earlier run, or our own attempt whose answer was
+//!   lost with the connection) re-reads the object and sends the modify that makes it match, or
+//!   nothing; an object at that DN with another device id or not owned is reported, not touched;
+//! - a delete that meets `noSuchObject` is done (someone, or our lost attempt, deleted it);
+//! - a modify that meets `noSuchObject` is reported: the object vanished after the diff, and
+//!   the next run adds it.
+//!
+//! Killed at any point, a run leaves every device either fully written (an add is atomic) or not
+//! at all; the next run recomputes the delta from the directory, and since a device's DN is
+//! always `CN=<deviceId>,<container>` it cannot create a second object for the same device.
+
+use std::time::{Duration, Instant};
+
+use devwb_ldap::{ApplyOptions, ApplyProgress, Change, ChangeStatus, Client, Modification, Scope};
+use devwb_model::{Dn, SchemaLevel, Sid};
+use serde::Serialize;
+
+use crate::diff::{
+    search_attributes, AttributeChange, DeviceAdd, DeviceModify, ObservedDevice, ObservedDevices,
+    PlanCounts, PlanOptions, Planner, WritebackPlan, DEVICE_FILTER,
+};
+use crate::error::WritebackError;
+use crate::mapping::{DeviceAttribute, ForestScope};
+use crate::source::DeviceSource;
+
+/// Where devices go and what the forest allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The device container.
+    pub container: Dn,
+    /// Domain SIDs and schema level.
+    pub scope: ForestScope,
+}
+
+/// Finds the target of a writeback on the connected forest (see the module documentation).
+pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, WritebackError> {
+    let root = client.root_dse()?;
+    let version = client.schema_version(&root.schema_nc)?;
+    let schema_level = match version.level() {
+        Some(level) if level >= SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK => level,
+        _ => {
+            return Err(WritebackError::Forest(format!(
+                "the forest's schema objectVersion is {}: device writeback needs Windows Server \
+                 2012 R2 (69) or later",
+                version.object_version
+            )))
+        }
+    };
+    let domains = client.forest_domains(&root)?;
+    let domain_sids: Vec<Sid> = domains.domains.iter().filter_map(|d| d.sid).collect();
+    if domain_sids.is_empty() {
+        return Err(WritebackError::Forest(
+            "no domain SID of this forest could be read: cannot decide which owners are in it"
+                .to_owned(),
+        ));
+    }
+    let container = match container {
+        Some(dn) => dn,
+        None => device_location(client, &root.configuration_nc, &root.root_domain_nc)?,
+    };
+    if client.read(&container, &["objectClass"])?.is_none() {
+        return Err(WritebackError::Forest(format!(
+            "the device container {container} does not exist: run `devwb prepare` first"
+        )));
+    }
+    Ok(Target {
+        container,
+        scope: ForestScope {
+            domain_sids,
+            schema_level,
+        },
+    })
+}
+
+/// The `msDS-DeviceLocation` of the forest's DeviceRegistrationService.
+fn device_location(
+    client: &Client,
+    configuration_nc: &Dn,
+    root_domain: &Dn,
+) -> Result<Dn, WritebackError> {
+    let dns = devwb_ldap::PreparationDns::new(configuration_nc, root_domain)?;
+    let attribute = devwb_model::schema::attr::DEVICE_LOCATION;
+    let not_prepared = || {
+        WritebackError::Forest(format!(
+            "{} has no {attribute}: the forest is not prepared for device writeback; run \
+             `devwb prepare` (or name the container with --container)",
+            dns.registration_service
+        ))
+    };
+    let service = client
+        .read(&dns.registration_service, &[attribute])?
+        .ok_or_else(not_prepared)?;
+    let location = service.first_dn(attribute)?.ok_or_else(not_prepared)?;
+    Ok(location)
+}
+
+/// Reads the device container into the diff's index.
+pub fn observe(client: &Client, target: &Target) -> Result<ObservedDevices, WritebackError> {
+    let started = Instant::now();
+    let mut observed = ObservedDevices::new(target.container.clone(), target.scope.schema_level);
+    let attributes = search_attributes(target.scope.schema_level);
+    let entries = client.search(
+        &target.container,
+        Scope::OneLevel,
+        DEVICE_FILTER,
+        &attributes,
+    )?;
+    for entry in entries {
+        let dn = entry.dn.to_string();
+        observed.insert_entry(&dn, |name| Some(entry.values(name)));
+    }
+    tracing::info!(
+        devices = observed.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "device container read"
+    );
+    Ok(observed)
+}
+
+/// Reads the container and streams the source into a plan.
+pub fn plan(
+    client: &Client,
+    target: &Target,
+    source: &DeviceSource,
+    options: PlanOptions,
+) -> Result<WritebackPlan, WritebackError> {
+    let observed = observe(client, target)?;
+    let mut planner = Planner::new(observed, target.scope.clone(), options);
+    let summary = source.for_each(&mut |record| planner.push(record))?;
+    Ok(planner.finish(&summary))
+}
+
+/// How to apply a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WritebackOptions {
+    /// Connections, operations in flight, retries: passed to devwb-ldap's bulk apply.
+    pub apply: ApplyOptions,
+    /// Changes sent per bulk-apply call; bounds the memory of request copies.
+    pub chunk_size: usize,
+}
+
+impl Default for WritebackOptions {
+    fn default() -> WritebackOptions {
+        WritebackOptions {
+            apply: ApplyOptions::default(),
+            chunk_size: 10_000,
+        }
+    }
+}
+
+/// Progress of an apply, given to the callback as changes complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WritebackProgress {
+    /// Changes of the plan.
+    pub total: usize,
+    /// Changes completed.
+    pub done: usize,
+    /// Changes that failed.
+    pub failed: usize,
+    /// Retries so far.
+    pub retries: u64,
+}
+
+/// A change that did not go through.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WritebackFailure {
+    /// The object.
+    pub dn: String,
+    /// `add`, `modify` or `delete`.
+    pub operation: String,
+    /// The LDAP result code's name, or what failed without one.
+    pub code_name: String,
+    /// The message, the server's diagnostic text included.
+    pub message: String,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WritebackReport {
+    /// The plan's counts.
+    pub planned: PlanCounts,
+    /// Devices created.
+    pub added: u64,
+    /// Devices updated.
+    pub modified: u64,
+    /// Devices deleted.
+    pub deleted: u64,
+    /// Adds that met an existing object and converged on it (modified or already equal).
+    pub converged_existing: u64,
+    /// Deletes whose object was already gone.
+    pub already_deleted: u64,
+    /// Changes that failed, each with the server's answer.
+    pub failures: Vec<WritebackFailure>,
+    /// Retries made by the bulk apply.
+    pub retries: u64,
+    /// Connections reopened after a loss.
+    pub reconnects: u64,
+    /// Wall time of the apply.
+    #[serde(serialize_with = "serialize_seconds")]
+    pub elapsed: Duration,
+}
+
+fn serialize_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+impl WritebackReport {
+    /// Whether every change went through.
+    pub fn succeeded(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn parse_dn(dn: &str) -> Result<Dn, WritebackError> {
+    Dn::parse(dn).map_err(|e| WritebackError::Forest(format!("planned DN {dn:?}: {e}")))
+}
+
+fn replace_mods(changes: &[AttributeChange]) -> Vec<Modification> {
+    changes
+        .iter()
+        .map(|c| Modification::Replace(c.attribute.ldap_name().to_owned(), c.values.clone()))
+        .collect()
+}
+
+fn add_change(add: &DeviceAdd) -> Result<Change, WritebackError> {
+    Ok(Change::Add {
+        dn: parse_dn(&add.dn)?,
+        attrs: add
+            .attributes()
+            .into_iter()
+            .map(|(name, values)| (name.to_owned(), values))
+            .collect(),
+    })
+}
+
+fn modify_change(modify: &DeviceModify) -> Result<Change, WritebackError> {
+    Ok(Change::Modify {
+        dn: parse_dn(&modify.dn)?,
+        mods: replace_mods(&modify.changes),
+    })
+}
+
+/// What one planned change was, to interpret its outcome.
+#[derive(Clone, Copy)]
+enum Planned<'p> {
+    Add(&'p DeviceAdd),
+    Modify,
+    Delete,
+}
+
+/// Applies a plan (see the module documentation). Fails as a whole only when the directory
+/// cannot be reached at all; each change's failure is in the report.
+pub fn apply(
+    client: &Client,
+    plan: &WritebackPlan,
+    options: &WritebackOptions,
+    progress: &mut dyn FnMut(&WritebackProgress),
+) -> Result<WritebackReport, WritebackError> {
+    let started = Instant::now();
+    let mut report = WritebackReport {
+        planned: plan.counts.clone(),
+        ..WritebackReport::default()
+    };
+    let mut planned: Vec<Planned<'_>> = Vec::with_capacity(plan.operation_count());
+    planned.extend(plan.adds.iter().map(Planned::Add));
+    planned.extend(plan.modifies.iter().map(|_| Planned::Modify));
+    planned.extend(plan.deletes.iter().map(|_| Planned::Delete));
+    let total = planned.len();
+    let mut base = WritebackProgress {
+        total,
+        done: 0,
+        failed: 0,
+        retries: 0,
+    };
+    let mut existing: Vec<&DeviceAdd> = Vec::new();
+    let chunk_size = options.chunk_size.max(1);
+    let mut position = 0usize;
+    while position < total {
+        let end = (position + chunk_size).min(total);
+        let mut changes = Vec::with_capacity(end - position);
+        for index in position..end {
+            changes.push(planned_change(plan, index)?);
+        }
+        let chunk_base = base;
+        let batch = client.apply_changes(changes, &options.apply, &mut |p: &ApplyProgress| {
+            progress(&WritebackProgress {
+                total,
+                done: chunk_base.done + p.done,
+                failed: chunk_base.failed + p.failed,
+                retries: chunk_base.retries + p.retries,
+            });
+        });
+        report.retries += batch.retries;
+        report.reconnects += batch.reconnects;
+        for outcome in &batch.outcomes {
+            let Some(kind) = planned.get(position + outcome.index).copied() else {
+                continue;
+            };
+            match (&outcome.status, kind) {
+                (ChangeStatus::Applied, Planned::Add(_)) => report.added += 1,
+                (ChangeStatus::Applied, Planned::Modify) => report.modified += 1,
+                (ChangeStatus::Applied, Planned::Delete) => report.deleted += 1,
+                (ChangeStatus::AlreadyExists { .. }, Planned::Add(add)) => existing.push(add),
+                (ChangeStatus::Failed { code: Some(32), .. }, Planned::Delete) => {
+                    report.already_deleted += 1;
+                }
+                (
+                    ChangeStatus::Failed {
+                        code_name, message, ..
+                    },
+                    _,
+                ) => {
+                    report.failures.push(WritebackFailure {
+                        dn: outcome.dn.to_string(),
+                        operation: outcome.operation.to_string(),
+                        code_name: code_name.clone(),
+                        message: message.clone(),
+                    });
+                }
+                (ChangeStatus::AlreadyExists { message }, _) => {
+                    report.failures.push(WritebackFailure {
+                        dn: outcome.dn.to_string(),
+                        operation: outcome.operation.to_string(),
+                        code_name: "entryAlreadyExists".to_owned(),
+                        message: message.clone(),
+                    });
+                }
+            }
+        }
+        base.done += batch.outcomes.len();
+        base.failed += batch.failed;
+        base.retries += batch.retries;
+        position = end;
+    }
+    converge_existing(client, plan, &existing, options, &mut report)?;
+    report.elapsed = started.elapsed();
+    tracing::info!(
+        added = report.added,
+        modified = report.modified,
+        deleted = report.deleted,
+        converged = report.converged_existing,
+        failed = report.failures.len(),
+        elapsed_ms = report.elapsed.as_millis() as u64,
+        "writeback applied"
+    );
+    Ok(report)
+}
+
+fn planned_change(plan: &WritebackPlan, index: usize) -> Result<Change, WritebackError> {
+    let adds = plan.adds.len();
+    let modifies = plan.modifies.len();
+    if let Some(add) = plan.adds.get(index) {
+        add_change(add)
+    } else if let Some(modify) = plan.modifies.get(index - adds) {
+        modify_change(modify)
+    } else if let Some(delete) = plan.deletes.get(index - adds - modifies) {
+        Ok(Change::Delete {
+            dn: parse_dn(&delete.dn)?,
+        })
+    } else {
+        Err(WritebackError::Forest(format!(
+            "internal: change {index} is outside the plan"
+        )))
+    }
+}
+
+/// Adds that met an existing object: re-read each and send the modify that makes it match.
+fn converge_existing(
+    client: &Client,
+    plan: &WritebackPlan,
+    existing: &[&DeviceAdd],
+    options: &WritebackOptions,
+    report: &mut WritebackReport,
+) -> Result<(), WritebackError> {
+    if existing.is_empty() {
+        return Ok(());
+    }
+    let attributes = search_attributes(plan.schema_level);
+    let mut modifies = Vec::new();
+    for add in existing {
+        let dn = parse_dn(&add.dn)?;
+        let Some(entry) = client.read(&dn, &attributes)? else {
+            // Gone again between the add and the re-read: the next run adds it.
+            report.failures.push(WritebackFailure {
+                dn: add.dn.clone(),
+                operation: "add".to_owned(),
+                code_name: "entryAlreadyExists".to_owned(),
+                message: "the object existed at add time and was gone when re-read; rerun"
+                    .to_owned(),
+            });
+            continue;
+        };
+        let observed =
+            ObservedDevice::from_entry(&add.dn, &plan.container, plan.schema_level, |n| {
+                Some(entry.values(n))
+            });
+        let problem = match observed {
+            Err(why) => Some(why),
+            Ok((id, _)) if id != add.device.device_id => Some(format!(
+                "the DN is taken by an object with msDS-DeviceID {id}"
+            )),
+            Ok((_, device)) if !device.owned => Some(format!(
+                "the object is not owned by writeback (no {} starting with Device_)",
+                DeviceAttribute::CloudAnchor.ldap_name()
+            )),
+            Ok((_, device)) => {
+                let changes = device.changes_to(&add.device.values);
+                if changes.is_empty() {
+                    report.converged_existing += 1;
+                } else {
+                    modifies.push(Change::Modify {
+                        dn,
+                        mods: replace_mods(&changes),
+                    });
+                }
+                None
+            }
+        };
+        if let Some(message) = problem {
+            report.failures.push(WritebackFailure {
+                dn: add.dn.clone(),
+                operation: "add".to_owned(),
+                code_name: "entryAlreadyExists".to_owned(),
+                message,
+            });
+        }
+    }
+    if modifies.is_empty() {
+        return Ok(());
+    }
+    let batch = client.apply_changes(modifies, &options.apply, &mut |_| {});
+    report.retries += batch.retries;
+    report.reconnects += batch.reconnects;
+    for outcome in batch.outcomes {
+        match outcome.status {
+            ChangeStatus::Applied => report.converged_existing += 1,
+            ChangeStatus::Failed {
+                code_name, message, ..
+            } => report.failures.push(WritebackFailure {
+                dn: outcome.dn.to_string(),
+                operation: outcome.operation.to_string(),
+                code_name,
+                message,
+            }),
+            ChangeStatus::AlreadyExists { message } => report.failures.push(WritebackFailure {
+                dn: outcome.dn.to_string(),
+                operation: outcome.operation.to_string(),
+                code_name: "entryAlreadyExists".to_owned(),
+                message,
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Discovers, plans and applies in one call (what `devwb writeback` does without `--dry-run`).
+pub fn run(
+    client: &Client,
+    target: &Target,
+    source: &DeviceSource,
+    plan_options: PlanOptions,
+    options: &WritebackOptions,
+    progress: &mut dyn FnMut(&WritebackProgress),
+) -> Result<(WritebackPlan, WritebackReport), WritebackError> {
+    let plan = plan(client, target, source, plan_options)?;
+    let report = apply(client, &plan, options, progress)?;
+    Ok((plan, report))
+}
