@@ -168,6 +168,12 @@ fn decode_ace(acl: &[u8], position: usize) -> Result<(Ace, usize), SdError> {
         }
     };
     let size = usize::from(read_u16(acl, position + 2)?);
+    if size < 8 || size % 4 != 0 {
+        return Err(binary_error(
+            position + 2,
+            format!("ACE size {size} is not a multiple of 4 of at least 8"),
+        ));
+    }
     let body = acl
         .get(position..position.saturating_add(size))
         .ok_or_else(|| {
@@ -176,12 +182,6 @@ fn decode_ace(acl: &[u8], position: usize) -> Result<(Ace, usize), SdError> {
                 format!("ACE of {size} bytes runs past the end of the ACL"),
             )
         })?;
-    if size < 8 || size % 4 != 0 {
-        return Err(binary_error(
-            position + 2,
-            format!("ACE size {size} is not a multiple of 4 of at least 8"),
-        ));
-    }
     let ace_type = AceType::from_code(type_code).ok_or_else(|| {
         binary_error(
             position,

@@ -5,7 +5,8 @@
 //! `(type;flags;rights;object_guid;inherit_object_guid;sid)` with types `A D OA OD` in a DACL and
 //! `AU OU` in a SACL, flags `OI CI NP IO ID SA FA` (or `0x..`), rights as two-letter codes
 //! (repeats allowed, as some schema strings have `LCLOLO`) or a number (`0x..` hex or decimal),
-//! and SIDs as an alias from [`SID_ALIASES`] or `S-1-...`. No whitespace, no conditional or
+//! and SIDs as an alias from [`SID_ALIASES`] or `S-1-...`. Whitespace is skipped between
+//! components and ACEs (two schema strings have `D: (`), not inside an ACE. No conditional or
 //! resource-attribute ACEs.
 //!
 //! A GUID on `A`, `D` or `AU` is an error (use `OA`, `OD`, `OU`): nothing is dropped silently.
@@ -387,6 +388,13 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skips whitespace between components and ACEs (some schema strings have a space after
+    /// `D:`, and Windows accepts it).
+    fn skip_whitespace(&mut self) {
+        let rest = self.rest();
+        self.position += rest.len() - rest.trim_start().len();
+    }
+
     fn rest(&self) -> &'a str {
         self.text.get(self.position..).unwrap_or("")
     }
@@ -466,6 +474,7 @@ impl<'a> Parser<'a> {
         };
         let mut null_acl = false;
         loop {
+            self.skip_whitespace();
             let rest = self.rest();
             if rest.is_empty() || rest.starts_with('(') || self.component_starts_at(self.position) {
                 break;
@@ -493,6 +502,7 @@ impl<'a> Parser<'a> {
         let mut aces = Vec::new();
         while self.rest().starts_with('(') {
             aces.push(self.ace(is_dacl)?);
+            self.skip_whitespace();
         }
         if null_acl {
             if !aces.is_empty() {
@@ -620,7 +630,11 @@ pub(super) fn parse(text: &str, context: &SddlContext) -> Result<SecurityDescrip
     };
     let mut sd = SecurityDescriptor::default();
     let mut seen = [false; 4];
-    while !parser.rest().is_empty() {
+    loop {
+        parser.skip_whitespace();
+        if parser.rest().is_empty() {
+            break;
+        }
         let start = parser.position;
         let rest = parser.rest();
         let (index, name) = match rest.as_bytes() {

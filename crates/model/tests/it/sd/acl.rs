@@ -1,0 +1,107 @@
+//! The DACL helpers prepare and verify use.
+
+use super::{connector, context, guid, sd, MS_DS_DEVICE};
+use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl};
+use devwb_model::Sid;
+
+const CONNECTOR_MASK: AccessMask = AccessMask(0x300FF);
+
+fn dacl(sddl: &str) -> Acl {
+    sd(sddl).dacl.expect("a DACL")
+}
+
+#[test]
+fn grants_accepts_the_mapped_mask_and_the_generic_bits() {
+    let sid = connector();
+    let ci = AceFlags::CONTAINER_INHERIT;
+    let cases = [
+        (format!("D:(A;CI;RPWPCCDCLCLORCSDDTSW;;;{sid})"), true),
+        (format!("D:(A;CI;0x300ff;;;{sid})"), true),
+        (format!("D:(A;CI;GRGWCCDCSDDT;;;{sid})"), true),
+        (format!("D:(A;CI;GA;;;{sid})"), true),
+        // Split over two ACEs with the flags still counts.
+        (
+            format!("D:(A;CI;GRGW;;;{sid})(A;CI;CCDCSDDT;;;{sid})"),
+            true,
+        ),
+        // Inherited copies carry CI too (verify on a child sees these).
+        (format!("D:(A;CIID;RPWPCCDCLCLORCSDDTSW;;;{sid})"), true),
+        // Missing DT.
+        (format!("D:(A;CI;RPWPCCDCLCLORCSD;;;{sid})"), false),
+        // Without CI.
+        (format!("D:(A;;RPWPCCDCLCLORCSDDTSW;;;{sid})"), false),
+        // Inherit-only does not apply to the container itself.
+        (format!("D:(A;CIIO;RPWPCCDCLCLORCSDDTSW;;;{sid})"), false),
+        // Another SID, a deny, an object ACE: none count.
+        ("D:(A;CI;RPWPCCDCLCLORCSDDTSW;;;AU)".to_string(), false),
+        (format!("D:(D;CI;RPWPCCDCLCLORCSDDTSW;;;{sid})"), false),
+        (
+            format!("D:(OA;CI;RPWPCCDCLCLORCSDDTSW;{MS_DS_DEVICE};;{sid})"),
+            false,
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            dacl(&text).grants(&sid, CONNECTOR_MASK, ci),
+            expected,
+            "{text}"
+        );
+        let generic = AccessMask::GENERIC_READ
+            | AccessMask::GENERIC_WRITE
+            | AccessMask::CREATE_CHILD
+            | AccessMask::DELETE_CHILD
+            | AccessMask::DELETE
+            | AccessMask::DELETE_TREE;
+        assert_eq!(
+            dacl(&text).grants(&sid, generic, ci),
+            expected,
+            "{text} (asked generically)"
+        );
+    }
+    let two = dacl(&format!("D:(A;CI;RP;;;{sid})(A;;WP;;;{sid})"));
+    assert_eq!(
+        two.allowed_mask(&sid, AceFlags::NONE),
+        AccessMask::READ_PROPERTY | AccessMask::WRITE_PROPERTY
+    );
+    assert_eq!(two.allowed_mask(&sid, ci), AccessMask::READ_PROPERTY);
+}
+
+#[test]
+fn insert_explicit_keeps_canonical_order_and_is_idempotent() {
+    let mut acl = dacl("D:(D;;WP;;;WD)(A;;RPLCLORC;;;AU)(A;CIID;RP;;;EA)");
+    let connector_ace = Ace::allow(connector(), CONNECTOR_MASK, AceFlags::CONTAINER_INHERIT);
+    assert!(acl.insert_explicit(connector_ace));
+    assert!(!acl.insert_explicit(connector_ace));
+    assert!(acl.insert_explicit(Ace::deny(
+        Sid::ANONYMOUS,
+        AccessMask::READ_PROPERTY,
+        AceFlags::NONE
+    )));
+    assert!(acl.is_canonical());
+    let descriptor = devwb_model::sd::SecurityDescriptor {
+        dacl: Some(acl),
+        ..Default::default()
+    };
+    assert_eq!(
+        descriptor.to_sddl(&context()),
+        format!("D:(D;;WP;;;WD)(D;;RP;;;AN)(A;;LCRPLORC;;;AU)(A;CI;CCDCLCSWRPWPDTLOSDRC;;;{})(A;CIID;RP;;;EA)", connector())
+    );
+}
+
+#[test]
+fn canonical_order_check() {
+    assert!(dacl("D:(D;;RP;;;WD)(A;;RP;;;AU)(D;ID;RP;;;WD)(A;ID;RP;;;AU)").is_canonical());
+    assert!(!dacl("D:(A;;RP;;;AU)(D;;RP;;;WD)").is_canonical());
+    assert!(!dacl("D:(A;ID;RP;;;AU)(A;;RP;;;WD)").is_canonical());
+    assert!(Acl::new().is_canonical());
+}
+
+#[test]
+fn object_type_helpers_switch_to_object_aces() {
+    let ace = Ace::allow(connector(), AccessMask::CREATE_CHILD, AceFlags::NONE)
+        .with_object_type(guid(MS_DS_DEVICE));
+    assert!(ace.ace_type.is_object() && ace.ace_type.is_allow());
+    let ace = Ace::deny(connector(), AccessMask::CREATE_CHILD, AceFlags::NONE)
+        .with_inherited_object_type(guid(MS_DS_DEVICE));
+    assert!(ace.ace_type.is_object() && ace.ace_type.is_deny());
+}
