@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod gen_devices;
 mod gen_schema;
 mod test;
 
@@ -16,6 +17,8 @@ usage: cargo xtask <command> [args]
 commands:
   test          fmt check, clippy, the workspace tests, then the suites that need
                 something from outside (each says plainly when it cannot run)
+  gen-devices   write a realistic Graph /devices export of N devices, deterministic under
+                --seed (json page, jsonl, or a directory of pages)
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
                 LDFs (samba-ad-provision); --check fails when the committed file is stale
 ";
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test::run(rest),
+        "gen-devices" => gen_devices::run(rest),
         "gen-schema" => gen_schema::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
