@@ -1,0 +1,152 @@
+//! Observing a forest for preparation and applying a plan through the client crate.
+//!
+//! [`observe`] resolves the connector account and reads the forest (a connector account from
+//! another forest becomes a [`Refusal`], as the plan's other refusals). [`apply`] runs the steps
+//! in order and stops at the first failure, naming the step; running prepare again converges,
+//! because the next plan starts from what is there.
+
+use devwb_ldap::controls::SdFlags;
+use devwb_ldap::{Attributes, Client, ErrorKind as LdapErrorKind, Modification};
+use devwb_model::sd::Acl;
+use devwb_model::Dn;
+
+use crate::error::{Error, ErrorKind};
+use crate::plan::{Plan, Refusal, Step};
+
+/// What the user asked to prepare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrepareRequest {
+    /// The domain that receives devices; the forest root domain when `None`.
+    pub domain: Option<Dn>,
+    /// The connector account: `DOMAIN\name`, UPN or DN.
+    pub connector: String,
+}
+
+/// Resolves the connector account and observes the forest.
+pub fn observe(
+    client: &Client,
+    request: &PrepareRequest,
+) -> Result<devwb_ldap::ForestObservation, Error> {
+    let root_dse = client
+        .root_dse()
+        .map_err(|e| Error::from(ErrorKind::Observe(e)))?;
+    let forest = client
+        .forest_domains(&root_dse)
+        .map_err(|e| Error::from(ErrorKind::Observe(e)))?;
+    let connector = match client.resolve_account(&request.connector, &forest) {
+        Ok(account) => account,
+        Err(error) => {
+            if let LdapErrorKind::NotInForest { name, reason } = error.kind() {
+                let domains: Vec<String> = forest
+                    .domains
+                    .iter()
+                    .map(|d| d.dns_root.clone().unwrap_or_else(|| d.nc.to_string()))
+                    .collect();
+                return Err(ErrorKind::Refused(Refusal::ConnectorNotInForest {
+                    account: name.clone(),
+                    sid: format!("unknown: {reason}"),
+                    forest_domains: domains.join(", "),
+                })
+                .into());
+            }
+            return Err(ErrorKind::Connector {
+                name: request.connector.clone(),
+                source: error,
+            }
+            .into());
+        }
+    };
+    devwb_ldap::observe_device_registration(client, request.domain.as_ref(), Some(&connector))
+        .map_err(|e| ErrorKind::Observe(e).into())
+}
+
+/// What [`apply`] did.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// The steps applied, in order (all of the plan's).
+    pub steps: usize,
+    /// ACE grants found already in place when re-read (someone else added them meanwhile).
+    pub already_granted: usize,
+}
+
+/// Applies the plan's steps in order; stops at the first failure.
+pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
+    let mut already_granted = 0;
+    for (index, step) in plan.steps.iter().enumerate() {
+        let span = tracing::info_span!("prepare.step", number = index + 1, dn = %step.dn());
+        let _entered = span.enter();
+        let result = match step {
+            Step::Create {
+                dn,
+                object_class,
+                attributes,
+                security_descriptor,
+                ..
+            } => {
+                let mut attrs: Attributes = vec![(
+                    "objectClass".to_string(),
+                    vec![object_class.clone().into_bytes()],
+                )];
+                for (name, value) in attributes {
+                    attrs.push((name.clone(), vec![value.clone().into_bytes()]));
+                }
+                match security_descriptor {
+                    Some(descriptor) => match descriptor.to_bytes() {
+                        Ok(bytes) => {
+                            attrs.push((
+                                devwb_ldap::sd::NT_SECURITY_DESCRIPTOR.to_string(),
+                                vec![bytes],
+                            ));
+                            client.add(dn, attrs)
+                        }
+                        Err(e) => {
+                            return Err(ErrorKind::Encode {
+                                dn: dn.clone(),
+                                what: e.to_string(),
+                            }
+                            .into());
+                        }
+                    },
+                    None => client.add(dn, attrs),
+                }
+            }
+            Step::SetAttributes { dn, changes } => {
+                let mods = changes
+                    .iter()
+                    .map(|c| Modification::replace_str(&c.attribute, &c.wanted))
+                    .collect();
+                client.modify(dn, mods)
+            }
+            Step::GrantAce { dn, ace, .. } => {
+                // Re-read: keep whatever changed in the DACL since the observation.
+                match client.read_security_descriptor(dn, SdFlags::DACL) {
+                    Ok(mut descriptor) => {
+                        let dacl = descriptor.dacl.get_or_insert_with(Acl::new);
+                        if dacl.grants(&ace.sid, ace.mask, ace.flags) {
+                            already_granted += 1;
+                            Ok(())
+                        } else {
+                            dacl.insert_explicit(*ace);
+                            client.write_security_descriptor(dn, &descriptor, SdFlags::DACL)
+                        }
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        if let Err(source) = result {
+            return Err(ErrorKind::Step {
+                number: index + 1,
+                total: plan.steps.len(),
+                dn: step.dn().clone(),
+                source,
+            }
+            .into());
+        }
+        tracing::info!("done");
+    }
+    Ok(Applied {
+        steps: plan.steps.len(),
+        already_granted,
+    })
+}

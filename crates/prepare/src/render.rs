@@ -1,0 +1,395 @@
+//! A plan written out for someone else to apply: LDIF for OpenLDAP's `ldapmodify`, or a
+//! PowerShell script for an enterprise admin (ActiveDirectory module and dsacls), as the
+//! wizard's "Download PowerShell script" option does.
+//!
+//! Both are renderings of the same [`Plan`]: same objects, same attributes, same ACEs. Neither
+//! is applied here.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use devwb_ldap::controls::{encode_sd_flags_value, SdFlags, SD_FLAGS_OID};
+use devwb_model::sd::AccessMask;
+use devwb_model::Dn;
+
+use crate::plan::{ace_sddl, Plan, Step};
+
+/// The plan as LDIF change records (RFC 2849) that `ldapmodify -f` applies.
+///
+/// A created container that needs the connector's ACE is added with its `nTSecurityDescriptor`
+/// (the class default DACL plus the ACE; the server adds the inherited ACEs). An ACE added to an
+/// existing object is a replace of `nTSecurityDescriptor` carrying the owner, group and DACL as
+/// observed plus the ACE, sent with the SD flags control as an LDIF `control:` line (DACL only).
+/// A server or tool that ignores the control gets a value whose owner and group are the ones it
+/// already has, so the result is the same.
+pub fn render_ldif(plan: &Plan) -> String {
+    let mut out = String::new();
+    write_header(&mut out, plan);
+    let _ = writeln!(
+        out,
+        "# Apply with: ldapmodify -H ldaps://<dc> -D <enterprise admin> -W -f <this file>"
+    );
+    let _ = writeln!(out, "# Generated from the forest as observed; run `devwb prepare --dry-run` afterwards: it should plan nothing.");
+    if plan.steps.is_empty() {
+        let _ = writeln!(out, "# Nothing to do: the forest is prepared.");
+    }
+    let sd_flags =
+        base64::engine::general_purpose::STANDARD.encode(encode_sd_flags_value(SdFlags::DACL));
+    for (index, step) in plan.steps.iter().enumerate() {
+        out.push('\n');
+        match step {
+            Step::Create {
+                dn,
+                object_class,
+                attributes,
+                security_descriptor,
+                ace,
+            } => {
+                let _ = writeln!(out, "# {}. create {} ({})", index + 1, dn, object_class);
+                if let Some(ace) = ace {
+                    let _ = writeln!(
+                        out,
+                        "#    with the connector's ACE {}",
+                        ace_sddl(ace, &plan.sddl_context)
+                    );
+                }
+                ldif_line(&mut out, "dn", dn.to_string().as_bytes());
+                let _ = writeln!(out, "changetype: add");
+                ldif_line(&mut out, "objectClass", object_class.as_bytes());
+                for (name, value) in attributes {
+                    ldif_line(&mut out, name, value.as_bytes());
+                }
+                if let Some(descriptor) = security_descriptor {
+                    match descriptor.to_bytes() {
+                        Ok(bytes) => ldif_line(&mut out, "nTSecurityDescriptor", &bytes),
+                        Err(e) => {
+                            let _ = writeln!(
+                                out,
+                                "# ERROR: the security descriptor cannot be encoded: {e}"
+                            );
+                        }
+                    }
+                }
+            }
+            Step::SetAttributes { dn, changes } => {
+                let _ = writeln!(out, "# {}. set attributes of {}", index + 1, dn);
+                ldif_line(&mut out, "dn", dn.to_string().as_bytes());
+                let _ = writeln!(out, "changetype: modify");
+                for change in changes {
+                    let _ = writeln!(
+                        out,
+                        "# {} was {}",
+                        change.attribute,
+                        change.found.as_deref().unwrap_or("absent")
+                    );
+                    let _ = writeln!(out, "replace: {}", change.attribute);
+                    ldif_line(&mut out, &change.attribute, change.wanted.as_bytes());
+                    let _ = writeln!(out, "-");
+                }
+            }
+            Step::GrantAce {
+                dn,
+                ace,
+                security_descriptor,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "# {}. add ACE {} to the DACL of {}",
+                    index + 1,
+                    ace_sddl(ace, &plan.sddl_context),
+                    dn
+                );
+                let _ = writeln!(
+                    out,
+                    "#    new DACL: {}",
+                    security_descriptor.to_sddl(&plan.sddl_context)
+                );
+                ldif_line(&mut out, "dn", dn.to_string().as_bytes());
+                let _ = writeln!(out, "control: {SD_FLAGS_OID} true:: {sd_flags}");
+                let _ = writeln!(out, "changetype: modify");
+                let _ = writeln!(out, "replace: nTSecurityDescriptor");
+                match security_descriptor.to_bytes() {
+                    Ok(bytes) => ldif_line(&mut out, "nTSecurityDescriptor", &bytes),
+                    Err(e) => {
+                        let _ = writeln!(
+                            out,
+                            "# ERROR: the security descriptor cannot be encoded: {e}"
+                        );
+                    }
+                }
+                let _ = writeln!(out, "-");
+            }
+        }
+    }
+    out
+}
+
+/// The two comment lines both renderings open with: where, and for whom.
+fn write_header(out: &mut String, plan: &Plan) {
+    let _ = writeln!(
+        out,
+        "# devwb prepare: forest {}, devices in {}",
+        plan.forest, plan.domain
+    );
+    let _ = writeln!(
+        out,
+        "# connector account {} ({})",
+        plan.connector.down_level_name, plan.connector.sid
+    );
+}
+
+/// `name: value`, or `name:: base64` when the value is not an RFC 2849 SAFE-STRING.
+fn ldif_line(out: &mut String, name: &str, value: &[u8]) {
+    let safe = match value.first() {
+        None => true,
+        Some(first) => {
+            !matches!(first, b' ' | b':' | b'<')
+                && value
+                    .iter()
+                    .all(|b| (0x01..=0x7F).contains(b) && *b != b'\n' && *b != b'\r')
+                && value.last() != Some(&b' ')
+        }
+    };
+    if safe {
+        // Safe strings are ASCII, so this conversion is lossless.
+        let _ = writeln!(out, "{name}: {}", String::from_utf8_lossy(value));
+    } else {
+        let _ = writeln!(
+            out,
+            "{name}:: {}",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        );
+    }
+}
+
+/// The dsacls permission letters of a mask: `GR` and `GW` for the mapped generic read and write
+/// groups, then the single rights (`GRGWCCDCSDDT` for 0x300FF, `GRGW` for 0x200BC).
+pub fn dsacls_rights(mask: AccessMask) -> String {
+    let mut remaining = mask.0;
+    let mut out = String::new();
+    for (bits, letters) in [
+        (AccessMask::DS_GENERIC_READ.0, "GR"),
+        (AccessMask::DS_GENERIC_WRITE.0, "GW"),
+    ] {
+        if mask.0 & bits == bits {
+            out.push_str(letters);
+            remaining &= !bits;
+        }
+    }
+    // The order of the reference's grant (`GRGWCCDCSDDT`); dsacls accepts any order.
+    for (bit, letters) in [
+        (0x1, "CC"),
+        (0x2, "DC"),
+        (0x4, "LC"),
+        (0x8, "WS"),
+        (0x10, "RP"),
+        (0x20, "WP"),
+        (0x1_0000, "SD"),
+        (0x40, "DT"),
+        (0x80, "LO"),
+        (0x100, "CA"),
+        (0x2_0000, "RC"),
+        (0x4_0000, "WD"),
+        (0x8_0000, "WO"),
+    ] {
+        if remaining & bit != 0 {
+            out.push_str(letters);
+        }
+    }
+    out
+}
+
+/// A PowerShell single-quoted string.
+fn ps_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A PowerShell value for an attribute: `$true`/`$false` for booleans, digits as numbers.
+fn ps_value(value: &str) -> String {
+    if value.eq_ignore_ascii_case("TRUE") {
+        "$true".to_string()
+    } else if value.eq_ignore_ascii_case("FALSE") {
+        "$false".to_string()
+    } else if !value.is_empty() && value.len() < 10 && value.bytes().all(|b| b.is_ascii_digit()) {
+        value.to_string()
+    } else {
+        ps_quote(value)
+    }
+}
+
+/// The plan as a PowerShell script for an enterprise admin of the forest: the ActiveDirectory
+/// module for objects and attributes, dsacls for the ACEs, and the forest check of Microsoft's
+/// `CreateDeviceContainer.ps1` (abort unless the current forest is the one planned for).
+///
+/// The grants are written `dsacls "<dn>" /G "<DOMAIN\account>:<rights>" /I:T`; Microsoft's
+/// script writes `/ G ... / I:T` (with spaces) in one branch, so its ACE on a freshly created
+/// Device Registration Configuration container is likely never applied.
+pub fn render_ps1(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "#Requires -Modules ActiveDirectory");
+    write_header(&mut out, plan);
+    let _ = writeln!(
+        out,
+        "# Run as an Enterprise Admin of {} on a machine of that forest.",
+        plan.forest
+    );
+    let _ = writeln!(
+        out,
+        "# Generated from the forest as observed; objects found existing at run time are kept."
+    );
+    let _ = writeln!(out, "$ErrorActionPreference = 'Stop'");
+    let _ = writeln!(out, "Import-Module ActiveDirectory");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "$expectedForest = {}", ps_quote(&plan.forest));
+    let _ = writeln!(
+        out,
+        "$expectedConfigurationNC = {}",
+        ps_quote(&plan.configuration_nc.to_string())
+    );
+    let _ = writeln!(out, "$currentForest = (Get-ADForest).Name");
+    let _ = writeln!(
+        out,
+        "$configurationNC = (Get-ADRootDSE).configurationNamingContext"
+    );
+    let _ = writeln!(out, "if ($currentForest -ne $expectedForest -or $configurationNC -ne $expectedConfigurationNC) {{");
+    let _ = writeln!(
+        out,
+        "    throw \"This script prepares forest $expectedForest ($expectedConfigurationNC) but this machine is in forest $currentForest ($configurationNC). Run it in $expectedForest.\""
+    );
+    let _ = writeln!(out, "}}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "function Test-DevwbObject([string]$Dn) {{");
+    let _ = writeln!(
+        out,
+        "    try {{ $null = Get-ADObject -Identity $Dn; return $true }}"
+    );
+    let _ = writeln!(out, "    catch [Microsoft.ActiveDirectory.Management.ADIdentityNotFoundException] {{ return $false }}");
+    let _ = writeln!(out, "}}");
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "function Grant-DevwbAce([string]$Dn, [string]$Grant) {{"
+    );
+    let _ = writeln!(out, "    # /G <account>:<rights> grants, /I:T makes the ACE apply to this object and all descendants.");
+    let _ = writeln!(out, "    & dsacls.exe $Dn /G $Grant /I:T | Out-Null");
+    let _ = writeln!(out, "    if ($LASTEXITCODE -ne 0) {{ throw \"dsacls failed ($LASTEXITCODE) granting $Grant on $Dn\" }}");
+    let _ = writeln!(out, "}}");
+    if plan.steps.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Write-Host 'Nothing to do: the forest is prepared.'");
+    }
+    let account = &plan.connector.down_level_name;
+    for (index, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out);
+        let number = index + 1;
+        match step {
+            Step::Create {
+                dn,
+                object_class,
+                attributes,
+                ace,
+                ..
+            } => {
+                let _ = writeln!(out, "# {number}. create {dn} ({object_class})");
+                let (name, path) = split_dn(dn);
+                let _ = writeln!(
+                    out,
+                    "if (-not (Test-DevwbObject {})) {{",
+                    ps_quote(&dn.to_string())
+                );
+                let mut command = format!(
+                    "    New-ADObject -Name {} -Path {} -Type {}",
+                    ps_quote(&name),
+                    ps_quote(&path),
+                    ps_quote(object_class)
+                );
+                if !attributes.is_empty() {
+                    let pairs: Vec<String> = attributes
+                        .iter()
+                        .map(|(k, v)| format!("{} = {}", ps_quote(k), ps_value(v)))
+                        .collect();
+                    let _ = write!(command, " -OtherAttributes @{{ {} }}", pairs.join("; "));
+                }
+                let _ = writeln!(out, "{command}");
+                let _ = writeln!(out, "}}");
+                if let Some(ace) = ace {
+                    let grant = format!("{account}:{}", dsacls_rights(ace.mask));
+                    let _ = writeln!(
+                        out,
+                        "Grant-DevwbAce {} {}",
+                        ps_quote(&dn.to_string()),
+                        ps_quote(&grant)
+                    );
+                }
+            }
+            Step::SetAttributes { dn, changes } => {
+                let _ = writeln!(out, "# {number}. set attributes of {dn}");
+                let pairs: Vec<String> = changes
+                    .iter()
+                    .map(|c| format!("{} = {}", ps_quote(&c.attribute), ps_value(&c.wanted)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "Set-ADObject -Identity {} -Replace @{{ {} }}",
+                    ps_quote(&dn.to_string()),
+                    pairs.join("; ")
+                );
+            }
+            Step::GrantAce { dn, ace, .. } => {
+                let _ = writeln!(
+                    out,
+                    "# {number}. add ACE {} to the DACL of {dn}",
+                    ace_sddl(ace, &plan.sddl_context)
+                );
+                let grant = format!("{account}:{}", dsacls_rights(ace.mask));
+                let _ = writeln!(
+                    out,
+                    "Grant-DevwbAce {} {}",
+                    ps_quote(&dn.to_string()),
+                    ps_quote(&grant)
+                );
+            }
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Write-Host 'Device writeback preparation of {} done.'",
+        plan.forest.replace('\'', "''")
+    );
+    out
+}
+
+/// The RDN value (the object's name) and the parent DN.
+fn split_dn(dn: &Dn) -> (String, String) {
+    let name = dn
+        .rdn()
+        .map(|rdn| rdn.value().to_string())
+        .unwrap_or_default();
+    let path = dn.parent().map(|p| p.to_string()).unwrap_or_default();
+    (name, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsacls_letters_of_the_two_connector_masks() {
+        assert_eq!(dsacls_rights(AccessMask(0x0003_00FF)), "GRGWCCDCSDDT");
+        assert_eq!(dsacls_rights(AccessMask(0x0002_00BC)), "GRGW");
+    }
+
+    #[test]
+    fn ldif_values_that_need_base64() {
+        let mut out = String::new();
+        ldif_line(&mut out, "a", b"plain value");
+        ldif_line(&mut out, "b", b" leading space");
+        ldif_line(&mut out, "c", "caf\u{e9}".as_bytes());
+        ldif_line(&mut out, "d", &[0x01, 0x00]);
+        assert_eq!(
+            out,
+            "a: plain value\nb:: IGxlYWRpbmcgc3BhY2U=\nc:: Y2Fmw6k=\nd:: AQA=\n"
+        );
+    }
+}
