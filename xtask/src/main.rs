@@ -7,6 +7,7 @@
 
 mod gen_devices;
 mod gen_schema;
+mod samba_image;
 mod test;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ commands:
                 --seed (json page, jsonl, or a directory of pages)
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
                 LDFs (samba-ad-provision); --check fails when the committed file is stale
+  samba-image   build the Samba AD DC image with mmdebstrap and docker import (no registry);
+                reuses an existing image of the pinned tag unless --force
 ";
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "gen-devices" => gen_devices::run(rest),
         "gen-schema" => gen_schema::run(rest),
+        "samba-image" => samba_image::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
