@@ -1,0 +1,209 @@
+//! The delta, end to end: what each run plans and what the directory holds afterwards.
+
+use std::collections::BTreeSet;
+
+use devwb_model::{Guid, SchemaLevel};
+use devwb_simulator::Simulator;
+use devwb_writeback::diff::DeleteReason;
+use devwb_writeback::synthetic::{SyntheticConfig, SyntheticDevices};
+use devwb_writeback::{PlanOptions, SkipReason};
+
+use crate::harness::{ids_of, Forest};
+
+#[test]
+fn ten_thousand_devices_then_no_change_then_ten_percent_changed_then_removals() {
+    let forest = Forest::start();
+    let devices = forest.devices(10_000, 1);
+
+    // 1. A fresh container: every device is added.
+    let (_, source) = forest.export("v1.json", devices.iter().map(|d| d.to_json()));
+    let (plan, report) = forest.writeback(&source, PlanOptions::default());
+    assert_eq!(
+        (
+            plan.counts.adds,
+            plan.counts.skipped,
+            plan.counts.bad_records
+        ),
+        (10_000, 0, 0)
+    );
+    assert!(
+        report.succeeded(),
+        "{:?}",
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert_eq!(report.added, 10_000);
+    assert_eq!(forest.devices_in_directory(), ids_of(&devices));
+
+    // 2. The same export again: nothing to do.
+    let again = forest.dry_run(&source);
+    assert!(again.is_empty(), "{:?}", again.counts);
+    assert_eq!(again.counts.unchanged, 10_000);
+
+    // 3. 10% changed (every tenth device, each a different way): exactly those modifies.
+    let mut changed = devices.clone();
+    let mut expected_modified = BTreeSet::new();
+    for (n, device) in changed.iter_mut().enumerate().filter(|(n, _)| n % 10 == 0) {
+        match (n / 10) % 4 {
+            0 => device.display_name.push_str("-renamed"),
+            1 => device.account_enabled = !device.account_enabled,
+            2 => device.operating_system_version = "10.0.99999.1".into(),
+            _ => device.physical_ids.push(format!("[ZDID]:z:{n}")),
+        }
+        expected_modified.insert(device.device_id);
+    }
+    let (_, source) = forest.export("v2.json", changed.iter().map(|d| d.to_json()));
+    let (plan, report) = forest.writeback(&source, PlanOptions::default());
+    let modified: BTreeSet<Guid> = plan.modifies.iter().map(|m| m.device_id).collect();
+    assert_eq!(modified, expected_modified);
+    assert!(
+        plan.modifies.iter().all(|m| m.changes.len() == 1),
+        "only the changed attribute"
+    );
+    assert_eq!(
+        (plan.counts.adds, plan.counts.deletes, plan.counts.unchanged),
+        (0, 0, 9_000)
+    );
+    assert!(report.succeeded());
+    assert_eq!(report.modified, 1_000);
+    assert!(forest.dry_run(&source).is_empty(), "the modifies converged");
+
+    // 4. 500 devices removed from the export: exactly those deletes (and --no-delete keeps them).
+    let kept = &changed[500..];
+    let (_, source) = forest.export("v3.json", kept.iter().map(|d| d.to_json()));
+    let dry = forest.dry_run(&source);
+    let deleted: BTreeSet<Guid> = dry.deletes.iter().map(|d| d.device_id).collect();
+    let expected_deleted: BTreeSet<Guid> = changed[..500].iter().map(|d| d.device_id).collect();
+    assert_eq!(deleted, expected_deleted);
+    assert!(dry
+        .deletes
+        .iter()
+        .all(|d| d.reason == DeleteReason::LeftEntra));
+    let (kept_plan, _) = forest.writeback(&source, PlanOptions { no_delete: true });
+    assert!(kept_plan.is_empty());
+    assert_eq!(forest.devices_in_directory().len(), 10_000);
+    let (_, report) = forest.writeback(&source, PlanOptions::default());
+    assert_eq!(report.deleted, 500);
+    assert_eq!(forest.devices_in_directory(), ids_of(kept));
+}
+
+#[test]
+fn owners_in_a_second_forest_are_skipped_with_the_reason_and_leave_scope_as_deletes() {
+    let forest = Forest::start();
+    let other = Simulator::builder()
+        .forest("fabrikam.lab")
+        .schema_level(SchemaLevel::W2012R2)
+        .start_blocking()
+        .expect("second forest");
+    let config = SyntheticConfig {
+        count: 400,
+        seed: 9,
+        owner_domains: vec![forest.domain_sid()],
+        foreign_domains: vec![other.domain_sid()],
+        foreign_fraction: 0.25,
+    };
+    let devices: Vec<_> = SyntheticDevices::new(config).collect();
+    let foreign: BTreeSet<Guid> = devices
+        .iter()
+        .filter(|d| d.owner_sid.is_in_domain(&other.domain_sid()))
+        .map(|d| d.device_id)
+        .collect();
+    assert!(
+        foreign.len() > 50 && foreign.len() < 150,
+        "{} foreign owners",
+        foreign.len()
+    );
+
+    let (_, source) = forest.export("devices.json", devices.iter().map(|d| d.to_json()));
+    let (plan, report) = forest.writeback(&source, PlanOptions::default());
+    assert!(report.succeeded());
+    let skipped: BTreeSet<Guid> = plan.skipped.iter().map(|s| s.device_id).collect();
+    assert_eq!(skipped, foreign);
+    for s in &plan.skipped {
+        assert!(
+            matches!(s.reason, SkipReason::OwnerNotInThisForest { .. }),
+            "{:?}",
+            s.reason
+        );
+        assert!(s.reason.to_string().starts_with("owner not in this forest"));
+    }
+    assert_eq!(plan.counts.adds as usize, devices.len() - foreign.len());
+
+    // A device whose owner moves to the other forest leaves scope: its object is deleted.
+    let mut moved = devices.clone();
+    let victim = moved
+        .iter_mut()
+        .find(|d| !foreign.contains(&d.device_id))
+        .expect("a local device");
+    victim.owner_sid = other.domain_sid().with_rid(4242);
+    let victim_id = victim.device_id;
+    let (_, source) = forest.export("moved.json", moved.iter().map(|d| d.to_json()));
+    let plan = forest.dry_run(&source);
+    assert_eq!(plan.deletes.len(), 1);
+    assert_eq!(plan.deletes[0].device_id, victim_id);
+    assert!(matches!(
+        &plan.deletes[0].reason,
+        DeleteReason::LeftScope {
+            reason: SkipReason::OwnerNotInThisForest { .. }
+        }
+    ));
+}
+
+#[test]
+fn bad_records_are_reported_and_skipped_and_nothing_is_written_for_them() {
+    let forest = Forest::start();
+    let devices = forest.devices(50, 3);
+    let mut values: Vec<serde_json::Value> = devices.iter().map(|d| d.to_json()).collect();
+    values[3].as_object_mut().unwrap().remove("deviceId");
+    values[7]["deviceId"] = "not-a-guid".into();
+    values[11]["alternativeSecurityIds"][0]["key"] = "%%%".into();
+    values[13]["displayName"] = "D".repeat(257).into();
+    values[17]["registeredOwners"][0]["onPremisesSecurityIdentifier"] = "S-1-5-21-x".into();
+    values[19]["alternativeSecurityIds"] = serde_json::json!([]);
+    let (path, source) = forest.export("bad.json", values.into_iter());
+    let (plan, report) = forest.writeback(&source, PlanOptions::default());
+    assert!(report.succeeded());
+    let file = path.display().to_string();
+    let bad: Vec<String> = plan.bad_records.iter().map(|e| e.to_string()).collect();
+    let expect_prefix = [
+        (3, "field deviceId: missing"),
+        (7, "field deviceId: invalid GUID"),
+        (11, "field alternativeSecurityIds[0].key: not base64"),
+        (
+            13,
+            "field displayName: 257 characters, AD allows at most 256",
+        ),
+        (
+            17,
+            "field registeredOwners[0].onPremisesSecurityIdentifier: invalid SID",
+        ),
+    ];
+    assert_eq!(bad.len(), expect_prefix.len(), "{bad:#?}");
+    for (line, (index, field)) in bad.iter().zip(expect_prefix) {
+        assert!(
+            line.starts_with(&format!("{file}: record {index}")),
+            "{line}"
+        );
+        assert!(line.contains(field), "{line} lacks {field}");
+    }
+    assert_eq!(plan.skipped.len(), 1);
+    assert_eq!(plan.skipped[0].device_id, devices[19].device_id);
+    assert!(matches!(
+        plan.skipped[0].reason,
+        SkipReason::NoUsableAlternativeSecurityId { .. }
+    ));
+    // 50 - 5 bad - 1 skipped.
+    assert_eq!(report.added, 44);
+    let written = forest.devices_in_directory();
+    for n in [3usize, 7, 11, 13, 17, 19] {
+        assert!(
+            !written.contains(&devices[n].device_id.to_string()),
+            "device {n} was written"
+        );
+    }
+    // A bad record without a readable deviceId withholds deletes: it might be any device.
+    assert!(plan
+        .deletes_withheld
+        .as_deref()
+        .unwrap_or("")
+        .contains("without a readable deviceId"));
+}

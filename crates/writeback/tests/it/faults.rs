@@ -1,0 +1,1 @@
+//! Fault injection: writeback converges through busy, unavailable and dropped connections.
