@@ -59,7 +59,21 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
         }
     };
     let domains = client.forest_domains(&root)?;
-    let domain_sids: Vec<Sid> = domains.domains.iter().filter_map(|d| d.sid).collect();
+    let mut domain_sids: Vec<Sid> = domains.domains.iter().filter_map(|d| d.sid).collect();
+    // The naming contexts this server holds that are domain heads give their SID too: a
+    // fallback for a server whose crossRefs cannot be read, and never wrong.
+    for nc in &root.naming_contexts {
+        if let Ok(Some(head)) = client.read(nc, &["objectSid"]) {
+            if let Some(sid) = head
+                .first_bytes("objectSid")
+                .and_then(|b| Sid::from_bytes(b).ok())
+            {
+                if !domain_sids.contains(&sid) {
+                    domain_sids.push(sid);
+                }
+            }
+        }
+    }
     if domain_sids.is_empty() {
         return Err(WritebackError::Forest(
             "no domain SID of this forest could be read: cannot decide which owners are in it"

@@ -85,7 +85,17 @@ fn a_run_killed_mid_apply_converges_when_rerun() {
     let _ = process.wait();
     let killed_at = killed_at.expect("the child reported progress");
 
-    let partial = forest.devices_in_directory();
+    // Requests the child had already sent are still served after its death: wait until the
+    // directory stops changing before taking the count.
+    let mut partial = forest.devices_in_directory();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = forest.devices_in_directory();
+        if now == partial {
+            break;
+        }
+        partial = now;
+    }
     assert!(
         partial.len() >= killed_at && partial.len() < devices.len(),
         "{} written",
