@@ -1,3 +1,74 @@
-//! The `devwb` binary. Glue only: arguments, output, exit codes.
+//! The `devwb` binary. Glue only: arguments (clap), output (human and JSON), exit codes.
+//!
+//! One module per subcommand (`prepare`, `verify`; `writeback` and `demo` join them as their
+//! own modules and arms of [`Command`]); the connection options all of them share are in
+//! `args`, the exit codes in `exit`. Errors print their whole cause chain.
 
-fn main() {}
+mod args;
+mod exit;
+mod output;
+mod prepare;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Device writeback for Active Directory, in the open: prepare a forest, verify it against
+/// Microsoft's troubleshooting list, write Entra devices back.
+#[derive(Parser, Debug)]
+#[command(name = "devwb", version, about, after_help = exit::HELP)]
+struct Cli {
+    /// More logs on standard error (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. Each arm's arguments live in its module.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Prepare a forest for device writeback: the Device Registration objects and the
+    /// connector account's ACEs, planned from what is there.
+    #[command(after_help = format!("{}\n\n{}", prepare::EXAMPLES, exit::HELP))]
+    Prepare(prepare::PrepareArgs),
+    /// Check a forest against Microsoft's device writeback troubleshooting list; --fix repairs.
+    #[command(after_help = format!("{}\n\n{}", verify::EXAMPLES, exit::HELP))]
+    Verify(verify::VerifyArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Logs go to standard error so that standard output stays the result (report, plan, JSON).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match &cli.command {
+        Command::Prepare(args) => prepare::run(args),
+        Command::Verify(args) => verify::run(args),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(error) => {
+            // `{:#}` prints the whole chain: "connecting to ...: cannot connect to ...: ...".
+            output::err_line(&format!("error: {error:#}"));
+            ExitCode::from(exit::code_for_error(&error))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The connection options every subcommand shares, and how the password is obtained.
+//!
+//! The bind password never comes from a plain flag unless the user says so with the loudly
+//! named `--password-insecure-cli` (it would land in shell history and `ps` output). In order:
+//! `--password-file`, `--password-insecure-cli`, the `DEVWB_PASSWORD` environment variable,
+//! then an interactive prompt when standard input is a terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use devwb_ldap::{Client, ConnectOptions, Credentials, Password, Tls};
+use devwb_model::Dn;
+
+/// Where the directory is and how to bind.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// The domain controller: `ldaps://dc1.contoso.lab` (a URL without a scheme is taken as
+    /// ldaps://; `ldap://` with --starttls).
+    #[arg(long, env = "DEVWB_URL", value_name = "URL")]
+    pub url: String,
+
+    /// Bind as this account: a DN, a UPN (`admin@contoso.lab`) or `CONTOSO\admin`. Without it
+    /// the connection is anonymous, which AD allows for the rootDSE only.
+    #[arg(long, env = "DEVWB_BIND", value_name = "NAME")]
+    pub bind: Option<String>,
+
+    /// Read the bind password from the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_insecure_cli")]
+    pub password_file: Option<PathBuf>,
+
+    /// The bind password on the command line. INSECURE: it is visible in shell history and
+    /// to other users through the process list. Prefer DEVWB_PASSWORD or --password-file.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password_insecure_cli: Option<String>,
+
+    /// Upgrade a plain `ldap://` connection with StartTLS before binding.
+    #[arg(long, conflicts_with = "plain_ldap_insecure")]
+    pub starttls: bool,
+
+    /// PEM file with the CA certificates to trust (default: the platform's trust store).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Accept any server certificate. INSECURE: for labs only; anyone on the path can read the
+    /// password.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+
+    /// Use plain LDAP without any TLS. INSECURE: the password crosses the network in clear
+    /// text; AD refuses such binds unless configured not to. For simulators and labs.
+    #[arg(long)]
+    pub plain_ldap_insecure: bool,
+
+    /// Timeout in seconds for connecting and for each operation.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl ConnectionArgs {
+    /// The client crate's options for these arguments.
+    pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {
+        let has_scheme = self.url.contains("://");
+        let tls = if self.plain_ldap_insecure {
+            Tls::PlainInsecure
+        } else if self.starttls {
+            Tls::StartTls
+        } else {
+            Tls::Ldaps
+        };
+        if has_scheme && self.url.starts_with("ldaps://") && tls != Tls::Ldaps {
+            bail!(
+                "--url {} is ldaps:// but {} asks for a plain connection: give an ldap:// URL",
+                self.url,
+                if self.starttls {
+                    "--starttls"
+                } else {
+                    "--plain-ldap-insecure"
+                }
+            );
+        }
+        let url = match (has_scheme, tls) {
+            (false, Tls::StartTls | Tls::PlainInsecure) => format!("ldap://{}", self.url),
+            _ => self.url.clone(),
+        };
+        let mut options = ConnectOptions::new(&url)
+            .with_context(|| format!("--url {url}"))?
+            .with_tls(tls)
+            .with_insecure_skip_verify(self.insecure_skip_verify)
+            .with_timeout(Duration::from_secs(self.timeout));
+        if let Some(ca_file) = &self.ca_file {
+            options = options.with_ca_file(ca_file);
+        }
+        if self.insecure_skip_verify {
+            tracing::warn!("--insecure-skip-verify: the server's certificate is not checked");
+        }
+        if self.plain_ldap_insecure {
+            tracing::warn!("--plain-ldap-insecure: the password is sent without encryption");
+        }
+        Ok(options)
+    }
+
+    /// The bind credentials, when `--bind` was given; the password is obtained as the module
+    /// docs say.
+    pub fn credentials(&self) -> anyhow::Result<Option<Credentials>> {
+        let Some(bind) = &self.bind else {
+            return Ok(None);
+        };
+        let password = if let Some(path) = &self.password_file {
+            read_password_file(path)?
+        } else if let Some(password) = &self.password_insecure_cli {
+            tracing::warn!("--password-insecure-cli: the password is visible in the process list and shell history");
+            Password::new(password.clone())
+        } else if let Some(password) = std::env::var_os("DEVWB_PASSWORD") {
+            let password = password
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("DEVWB_PASSWORD is not valid UTF-8"))?;
+            Password::new(password)
+        } else if std::io::stdin().is_terminal() {
+            let password = rpassword::prompt_password(format!("Password for {bind}: "))
+                .context("reading the password from the terminal")?;
+            Password::new(password)
+        } else {
+            bail!(
+                "no password for {bind}: set DEVWB_PASSWORD, pass --password-file, or run on a terminal to be prompted"
+            );
+        };
+        Ok(Some(Credentials::new(bind.clone(), password)))
+    }
+
+    /// Connects and binds.
+    pub fn connect(&self) -> anyhow::Result<Client> {
+        let options = self.connect_options()?;
+        let credentials = self.credentials()?;
+        let who = credentials
+            .as_ref()
+            .map(|c| c.bind_name.clone())
+            .unwrap_or_else(|| "anonymous".to_string());
+        Client::connect(&options, credentials.as_ref())
+            .with_context(|| format!("connecting to {} as {who}", options.url))
+    }
+}
+
+/// The first line of a password file, without its line ending. An empty file is an error.
+pub fn read_password_file(path: &Path) -> anyhow::Result<Password> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the password file {}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        bail!("the password file {} is empty", path.display());
+    }
+    Ok(Password::new(line.to_string()))
+}
+
+/// A domain given as a DNS name (`contoso.lab`) or a DN (`DC=contoso,DC=lab`).
+pub fn parse_domain(text: &str) -> Result<Dn, String> {
+    let parsed = if text.contains('=') {
+        Dn::parse(text)
+    } else {
+        Dn::from_dns_domain(text)
+    };
+    parsed.map_err(|error| format!("{text:?} is neither a DNS domain name nor a DN: {error}"))
+}

@@ -1,0 +1,460 @@
+//! verify and prepare end to end through the `devwb` binary, against a simulator forest per
+//! test: the cases issue 5 lists for verify, and `verify --fix`.
+
+use devwb_ldap::controls::SdFlags;
+use devwb_ldap::Modification;
+use devwb_model::{Dn, SchemaLevel};
+use devwb_verify::{ids, Status};
+
+use crate::support::{assert_success, json_report, statuses, stderr, stdout, Lab, CONNECTOR};
+
+fn verify_json(lab: &Lab, extra: &[&str]) -> (Option<i32>, devwb_verify::Report) {
+    let mut args = vec!["--connector-account", CONNECTOR, "--json"];
+    args.extend_from_slice(extra);
+    let output = lab.devwb("verify", &args);
+    let report = json_report(&output);
+    (output.status.code(), report)
+}
+
+fn status_of(report: &devwb_verify::Report, id: &str) -> Status {
+    report
+        .check(id)
+        .map(|check| check.status.clone())
+        .unwrap_or_else(|| panic!("no check {id}"))
+}
+
+/// Removes every ACE of `sid` from the DACL of `dn`.
+fn remove_aces_of(lab: &Lab, dn: &Dn, sid: devwb_model::Sid) {
+    let client = lab.admin_client();
+    let mut descriptor = client
+        .read_security_descriptor(dn, SdFlags::DACL)
+        .expect("read SD");
+    let dacl = descriptor.dacl.as_mut().expect("a DACL");
+    let before = dacl.aces.len();
+    dacl.aces.retain(|ace| ace.sid != sid);
+    assert!(dacl.aces.len() < before, "{dn} had an ACE for {sid}");
+    client
+        .write_security_descriptor(dn, &descriptor, SdFlags::DACL)
+        .expect("write SD");
+}
+
+fn connector_sid(lab: &Lab) -> devwb_model::Sid {
+    let client = lab.admin_client();
+    let dn = Dn::parse(&format!("CN=svc-aadc,CN=Users,{}", lab.sim.domain_dn())).expect("DN");
+    let entry = client
+        .read(&dn, &["objectSid"])
+        .expect("read")
+        .expect("connector exists");
+    devwb_model::Sid::from_bytes(entry.first_bytes("objectSid").expect("objectSid")).expect("SID")
+}
+
+#[test]
+fn fresh_forest_fails_then_prepare_then_verify_passes_and_a_second_prepare_plans_nothing() {
+    let lab = Lab::start(SchemaLevel::W2012R2);
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        status_of(&report, ids::REGISTRATION_SERVICE_COUNT),
+        Status::Fail
+    );
+
+    lab.prepare(CONNECTOR);
+    let password_file = lab.connector_password_file.display().to_string();
+    let (code, report) = verify_json(&lab, &["--connector-password-file", &password_file]);
+    assert_eq!(
+        statuses(&report),
+        "schema-level: pass\nschema-device-container-class: pass\nconfiguration-containers: pass\n\
+         registration-service-count: pass\nregistration-service-placement: pass\n\
+         registration-service-attributes: pass\ndevice-location-target: pass\n\
+         connector-account-forest: pass\nconnector-account-bind: pass\ndevice-container-ace: pass\n\
+         configuration-container-ace: pass\nconnector-account-grant: pass\ndevices-match: skipped\n"
+    );
+    assert_eq!(code, Some(0));
+
+    // The human report says the same, without colour when not on a terminal.
+    let human = lab.devwb("verify", &["--connector-account", CONNECTOR]);
+    assert_success(&human, "verify");
+    assert!(
+        stdout(&human).contains("PASS  device-container-ace"),
+        "{}",
+        stdout(&human)
+    );
+    assert!(!stdout(&human).contains('\u{1b}'));
+
+    let again = lab.devwb(
+        "prepare",
+        &["--connector-account", CONNECTOR, "--dry-run", "--json"],
+    );
+    assert_success(&again, "second prepare");
+    let plan: serde_json::Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_eq!(plan["plan"]["steps"], serde_json::json!([]), "{plan}");
+}
+
+#[test]
+fn schema_2008_r2_fails_the_schema_check_and_prepare_refuses() {
+    let lab = Lab::start(SchemaLevel::W2008R2);
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(status_of(&report, ids::SCHEMA_LEVEL), Status::Fail);
+    let evidence = &report.check(ids::SCHEMA_LEVEL).expect("check").evidence;
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.value.contains("objectVersion 47")),
+        "{evidence:?}"
+    );
+    let prepare = lab.devwb("prepare", &["--connector-account", CONNECTOR]);
+    assert_eq!(prepare.status.code(), Some(1), "{}", stderr(&prepare));
+    assert!(
+        stderr(&prepare).contains("prepare refused"),
+        "{}",
+        stderr(&prepare)
+    );
+}
+
+/// Adds a second DeviceRegistrationService under its own service container.
+fn add_duplicate_service(lab: &Lab) -> Dn {
+    let client = lab.admin_client();
+    let container = Dn::parse(&format!(
+        "CN=Device Registration Services 2,{}",
+        lab.configuration_container()
+    ))
+    .expect("DN");
+    let text = |values: &[&str]| {
+        values
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    client
+        .add(
+            &container,
+            vec![(
+                "objectClass".into(),
+                text(&["top", "msDS-DeviceRegistrationServiceContainer"]),
+            )],
+        )
+        .expect("add the second service container");
+    let duplicate = Dn::parse(&format!("CN=DeviceRegistrationService,{container}")).expect("DN");
+    client
+        .add(
+            &duplicate,
+            vec![
+                (
+                    "objectClass".into(),
+                    text(&["top", "msDS-DeviceRegistrationService"]),
+                ),
+                (
+                    "msDS-DeviceLocation".into(),
+                    text(&[&lab.device_container().to_string()]),
+                ),
+                ("msDS-IsEnabled".into(), text(&["TRUE"])),
+            ],
+        )
+        .expect("add the duplicate service");
+    duplicate
+}
+
+#[test]
+fn duplicate_registration_service_is_named_and_deleted_only_when_named() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let duplicate = add_duplicate_service(&lab);
+
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    let check = report
+        .check(ids::REGISTRATION_SERVICE_COUNT)
+        .expect("check");
+    assert_eq!(check.status, Status::Fail);
+    let found: Vec<&str> = check
+        .evidence
+        .iter()
+        .filter(|e| e.label == "found")
+        .map(|e| e.value.as_str())
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    for dn in [lab.service_dn(), duplicate.clone()] {
+        assert!(
+            found
+                .iter()
+                .any(|f| Dn::parse(f).ok().as_ref() == Some(&dn)),
+            "{dn} not named in {found:?}"
+        );
+    }
+    let remedy = check.remedy.as_ref().expect("remedy");
+    assert!(remedy
+        .commands
+        .iter()
+        .any(|c| c.contains("--delete-duplicate") && c.contains("Device Registration Services 2")));
+
+    // --fix without naming it deletes nothing.
+    let unnamed = lab.devwb(
+        "verify",
+        &["--connector-account", CONNECTOR, "--fix", "--yes"],
+    );
+    assert_eq!(unnamed.status.code(), Some(1), "{}", stderr(&unnamed));
+    assert!(
+        stderr(&unnamed).contains("never deleted without being named"),
+        "{}",
+        stderr(&unnamed)
+    );
+    assert!(
+        lab.admin_client()
+            .read(&duplicate, &["cn"])
+            .expect("read")
+            .is_some(),
+        "the duplicate is still there"
+    );
+
+    // A DN that is not a duplicate is refused.
+    let wrong = lab.devwb(
+        "verify",
+        &[
+            "--connector-account",
+            CONNECTOR,
+            "--fix",
+            "--yes",
+            "--delete-duplicate",
+            &lab.service_dn().to_string(),
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(2), "{}", stderr(&wrong));
+
+    let named = lab.devwb(
+        "verify",
+        &[
+            "--connector-account",
+            CONNECTOR,
+            "--fix",
+            "--yes",
+            "--delete-duplicate",
+            &duplicate.to_string(),
+        ],
+    );
+    assert_success(&named, "verify --fix --delete-duplicate");
+    assert!(
+        lab.admin_client()
+            .read(&duplicate, &["cn"])
+            .expect("read")
+            .is_none(),
+        "the duplicate is gone"
+    );
+}
+
+#[test]
+fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repairs_it() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let client = lab.admin_client();
+    let ou = Dn::parse(&format!("OU=Devices,{}", lab.sim.domain_dn())).expect("DN");
+    client
+        .add(
+            &ou,
+            vec![(
+                "objectClass".into(),
+                vec![b"top".to_vec(), b"organizationalUnit".to_vec()],
+            )],
+        )
+        .expect("add the OU");
+    client
+        .modify(
+            &lab.service_dn(),
+            vec![Modification::replace_str(
+                "msDS-DeviceLocation",
+                &ou.to_string(),
+            )],
+        )
+        .expect("point the location at the OU");
+
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    let check = report.check(ids::DEVICE_LOCATION_TARGET).expect("check");
+    assert_eq!(check.status, Status::Fail);
+    let remedy = check.remedy.as_ref().expect("remedy");
+    assert!(remedy.summary.contains("organizationalUnit"), "{remedy:?}");
+    assert!(
+        remedy
+            .commands
+            .iter()
+            .any(|c| c.contains("--allow-repoint")),
+        "{remedy:?}"
+    );
+    assert!(
+        remedy
+            .commands
+            .iter()
+            .any(|c| c.contains("Set-ADObject") && c.contains("CN=RegisteredDevices")),
+        "{remedy:?}"
+    );
+
+    // Not confirmed (no terminal, no --yes): nothing changes.
+    let declined = lab.devwb(
+        "verify",
+        &["--connector-account", CONNECTOR, "--fix", "--allow-repoint"],
+    );
+    assert_eq!(declined.status.code(), Some(1), "{}", stderr(&declined));
+    assert!(
+        stderr(&declined).contains("pass --yes"),
+        "{}",
+        stderr(&declined)
+    );
+
+    let fixed = lab.devwb(
+        "verify",
+        &[
+            "--connector-account",
+            CONNECTOR,
+            "--fix",
+            "--allow-repoint",
+            "--yes",
+        ],
+    );
+    assert_success(&fixed, "verify --fix");
+    let (code, _) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn device_location_cannot_be_removed_on_a_directory_that_enforces_the_schema() {
+    // msDS-DeviceLocation is a must-have of msDS-DeviceRegistrationService, so the directory
+    // refuses to remove it; the partial object AD FS leaves is covered by the table test
+    // `partial_configuration_left_by_ad_fs_fails_attributes` in devwb-verify.
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let result = lab.admin_client().modify(
+        &lab.service_dn(),
+        vec![Modification::Delete("msDS-DeviceLocation".into(), vec![])],
+    );
+    match result {
+        Err(error) => assert_eq!(
+            error.result_code(),
+            Some(65),
+            "objectClassViolation expected: {error}"
+        ),
+        Ok(()) => {
+            // A directory that allows it: verify must then fail with the attribute remedy.
+            let (code, report) = verify_json(&lab, &[]);
+            assert_eq!(code, Some(1));
+            assert_eq!(
+                status_of(&report, ids::REGISTRATION_SERVICE_ATTRIBUTES),
+                Status::Fail
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_device_container_ace_fails_that_check_only() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    remove_aces_of(&lab, &lab.device_container(), connector_sid(&lab));
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    let failed: Vec<&str> = report.failures().map(|check| check.id.as_str()).collect();
+    assert_eq!(failed, vec![ids::DEVICE_CONTAINER_ACE]);
+    let remedy = report
+        .check(ids::DEVICE_CONTAINER_ACE)
+        .and_then(|c| c.remedy.clone())
+        .expect("remedy");
+    assert!(
+        remedy
+            .commands
+            .iter()
+            .any(|c| c.starts_with("dsacls") && c.contains("GRGWCCDCSDDT")),
+        "{remedy:?}"
+    );
+
+    let fixed = lab.devwb(
+        "verify",
+        &["--connector-account", CONNECTOR, "--fix", "--yes"],
+    );
+    assert_success(&fixed, "verify --fix");
+}
+
+#[test]
+fn missing_configuration_ace_fails_that_check_and_names_the_script_bug() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    remove_aces_of(&lab, &lab.configuration_container(), connector_sid(&lab));
+    let (code, report) = verify_json(&lab, &[]);
+    assert_eq!(code, Some(1));
+    let failed: Vec<&str> = report.failures().map(|check| check.id.as_str()).collect();
+    assert_eq!(failed, vec![ids::CONFIGURATION_CONTAINER_ACE]);
+    let check = report
+        .check(ids::CONFIGURATION_CONTAINER_ACE)
+        .expect("check");
+    assert!(check
+        .evidence
+        .iter()
+        .any(|e| e.label == "diagnosis" && e.value.contains("CreateDeviceContainer.ps1")));
+}
+
+#[test]
+fn wrong_connector_named_fails_and_names_the_account_that_got_the_grants() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let output = lab.devwb(
+        "verify",
+        &["--connector-account", "CONTOSO\\other-admin", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_report(&output);
+    let check = report.check(ids::CONNECTOR_ACCOUNT_GRANT).expect("check");
+    assert_eq!(check.status, Status::Fail);
+    let remedy = check.remedy.as_ref().expect("remedy");
+    assert!(remedy.summary.contains("svc-aadc"), "{remedy:?}");
+    assert!(
+        remedy
+            .summary
+            .contains("another account than the connector's"),
+        "{remedy:?}"
+    );
+    assert_eq!(status_of(&report, ids::DEVICE_CONTAINER_ACE), Status::Fail);
+}
+
+#[test]
+fn connector_with_a_wrong_password_fails_the_bind_check() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let wrong = lab.dir.path().join("wrong.pw");
+    std::fs::write(&wrong, "not-the-password\n").expect("write");
+    let wrong = wrong.display().to_string();
+    let (code, report) = verify_json(&lab, &["--connector-password-file", &wrong]);
+    assert_eq!(code, Some(1));
+    let check = report.check(ids::CONNECTOR_ACCOUNT_BIND).expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(
+        check.evidence.iter().any(|e| e.value.contains("49")),
+        "{:?}",
+        check.evidence
+    );
+    assert!(!stdout(&lab.devwb(
+        "verify",
+        &[
+            "--connector-account",
+            CONNECTOR,
+            "--connector-password-file",
+            &wrong
+        ]
+    ))
+    .contains("not-the-password"));
+}
+
+#[test]
+fn connector_from_another_forest_fails() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let output = lab.devwb(
+        "verify",
+        &["--connector-account", "FABRIKAM\\svc-aadc", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json_report(&output);
+    assert_eq!(
+        status_of(&report, ids::CONNECTOR_ACCOUNT_FOREST),
+        Status::Fail
+    );
+    let prepare = lab.devwb("prepare", &["--connector-account", "FABRIKAM\\svc-aadc"]);
+    assert_eq!(prepare.status.code(), Some(1), "{}", stderr(&prepare));
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the `devwb` binary and of the libraries it glues, one module per area.
+
+// A simulator forest per test, and running the built binary against it.
+mod support;
+// Arguments, help and exit codes that need no directory.
+mod usage;
+// verify and prepare end to end through the command line, against the simulator.
+mod cli_e2e;
+// The same scenarios through the libraries (devwb-prepare, devwb-verify) instead of the binary.
+mod library_e2e;
