@@ -19,12 +19,37 @@
 //!   the simulator, with the caller's [`Token`].
 //! - [`inherit`]: the descriptor of a new object from the explicit or class-default
 //!   descriptor and the parent's (MS-DTYP 2.5.3.4 as AD applies it).
+//! - [`SecurityInformation`] (the SD flags control's parts): [`SecurityDescriptor::only`] for
+//!   reads, [`SecurityDescriptor::replace_parts`] for writes, and the rights each needs.
+//!
+//! # Typical use
+//! ```
+//! use devwb_model::sd::{AccessMask, Ace, AceFlags, SddlContext, SecurityDescriptor};
+//! use devwb_model::Sid;
+//!
+//! let domain = Sid::parse("S-1-5-21-1-2-3").unwrap();
+//! let context = SddlContext::new(domain);
+//! let connector = domain.with_rid(1105);
+//! // prepare: add the connector's ACE to a container's DACL, once, in canonical position.
+//! let mut sd = SecurityDescriptor::from_sddl("O:DAG:DAD:AI(A;;RPLCLORC;;;AU)", &context).unwrap();
+//! let ace = Ace::allow(connector, AccessMask(0x300FF), AceFlags::CONTAINER_INHERIT);
+//! sd.dacl.get_or_insert_with(Default::default).insert_explicit(ace);
+//! // verify: accept the mapped mask or the generic bits dsacls writes.
+//! let dacl = sd.dacl.as_ref().unwrap();
+//! assert!(dacl.grants(&connector, AccessMask(0x300FF), AceFlags::CONTAINER_INHERIT));
+//! assert_eq!(sd.to_sddl(&context), "O:DAG:DAD:AI(A;;LCRPLORC;;;AU)(A;CI;CCDCLCSWRPWPDTLOSDRC;;;S-1-5-21-1-2-3-1105)");
+//! let bytes = sd.to_bytes().unwrap(); // nTSecurityDescriptor
+//! assert_eq!(SecurityDescriptor::from_bytes(&bytes).unwrap(), sd);
+//! ```
 //!
 //! # Decisions
 //! - A GUID can only be carried by an object ACE. The SDDL parser rejects a GUID on `A`, `D`
 //!   or `AU` (naming the ACE and its position) instead of dropping it; [`Ace::with_object_type`]
 //!   and [`Ace::with_inherited_object_type`] switch the ACE to its object variant, and the
 //!   binary encoder does the same for a hand-built ACE, so a GUID is never lost.
+//! - SDDL accepts any of the six ACE types in either ACL, because the binary form can hold them
+//!   and SDDL must carry whatever was decoded; a missing ACL whose control flags are set is
+//!   written `D:P NO_ACCESS_CONTROL` style (`D:PNO_ACCESS_CONTROL`) so the flags survive.
 //! - ACE types other than the six above (callback ACEs, mandatory labels...) are rejected when
 //!   decoding, with their type and offset: AD does not put them in directory descriptors, and
 //!   silently dropping them would lose data.
@@ -81,6 +106,12 @@ pub enum SdError {
         size: usize,
     },
 }
+
+/// The control bits that belong to the DACL (defaulted, auto-inherit request, auto-inherited,
+/// protected).
+const DACL_CONTROL_BITS: Control = Control(0x0008 | 0x0100 | 0x0400 | 0x1000);
+/// The control bits that belong to the SACL.
+const SACL_CONTROL_BITS: Control = Control(0x0020 | 0x0200 | 0x0800 | 0x2000);
 
 /// The kind of an ACE. Object variants carry object-type GUIDs.
 #[derive(
@@ -444,6 +475,63 @@ impl Acl {
     }
 }
 
+/// Parts of a security descriptor, numbered as the SD flags control
+/// (`1.2.840.113556.1.4.801`) and SECURITY_INFORMATION number them.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct SecurityInformation(pub u32);
+
+impl SecurityInformation {
+    /// OWNER_SECURITY_INFORMATION.
+    pub const OWNER: SecurityInformation = SecurityInformation(0x1);
+    /// GROUP_SECURITY_INFORMATION.
+    pub const GROUP: SecurityInformation = SecurityInformation(0x2);
+    /// DACL_SECURITY_INFORMATION.
+    pub const DACL: SecurityInformation = SecurityInformation(0x4);
+    /// SACL_SECURITY_INFORMATION.
+    pub const SACL: SecurityInformation = SecurityInformation(0x8);
+    /// Owner, group and DACL (SD flags 7): what a client without the SACL privilege asks for.
+    pub const OWNER_GROUP_DACL: SecurityInformation = SecurityInformation(0x7);
+    /// All four parts.
+    pub const ALL: SecurityInformation = SecurityInformation(0xF);
+
+    /// True when every part of `other` is chosen here.
+    pub const fn contains(self, other: SecurityInformation) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The rights needed to write these parts (MS-ADTS 3.1.1.5.3.1): WRITE_OWNER for owner
+    /// and group, WRITE_DAC for the DACL, ACCESS_SYSTEM_SECURITY for the SACL.
+    pub fn rights_to_write(self) -> AccessMask {
+        let mut mask = AccessMask::NONE;
+        if self.0 & (Self::OWNER.0 | Self::GROUP.0) != 0 {
+            mask |= AccessMask::WRITE_OWNER;
+        }
+        if self.contains(Self::DACL) {
+            mask |= AccessMask::WRITE_DAC;
+        }
+        if self.contains(Self::SACL) {
+            mask |= AccessMask::ACCESS_SYSTEM_SECURITY;
+        }
+        mask
+    }
+
+    /// The rights needed to read these parts: READ_CONTROL for owner, group and DACL,
+    /// ACCESS_SYSTEM_SECURITY for the SACL.
+    pub fn rights_to_read(self) -> AccessMask {
+        let mut mask = AccessMask::NONE;
+        if self.0 & (Self::OWNER.0 | Self::GROUP.0 | Self::DACL.0) != 0 {
+            mask |= AccessMask::READ_CONTROL;
+        }
+        if self.contains(Self::SACL) {
+            mask |= AccessMask::ACCESS_SYSTEM_SECURITY;
+        }
+        mask
+    }
+}
+
 /// A security descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct SecurityDescriptor {
@@ -478,6 +566,48 @@ impl SecurityDescriptor {
     /// Formats SDDL, using aliases where `context` gives one.
     pub fn to_sddl(&self, context: &SddlContext) -> String {
         sddl::format(self, context)
+    }
+
+    /// A copy holding only the chosen `parts` (what a read with the SD flags control returns);
+    /// the control bits of a part left out are cleared.
+    pub fn only(&self, parts: SecurityInformation) -> SecurityDescriptor {
+        let mut copy = SecurityDescriptor {
+            control: self.control,
+            ..SecurityDescriptor::default()
+        };
+        copy.replace_parts(self, parts);
+        if !parts.contains(SecurityInformation::DACL) {
+            copy.control = copy.control.without(DACL_CONTROL_BITS);
+        }
+        if !parts.contains(SecurityInformation::SACL) {
+            copy.control = copy.control.without(SACL_CONTROL_BITS);
+        }
+        copy
+    }
+
+    /// Replaces the chosen `parts` with those of `from` (what a write with the SD flags control
+    /// does), each ACL with its control bits; the other parts stay.
+    pub fn replace_parts(&mut self, from: &SecurityDescriptor, parts: SecurityInformation) {
+        if parts.contains(SecurityInformation::OWNER) {
+            self.owner = from.owner;
+        }
+        if parts.contains(SecurityInformation::GROUP) {
+            self.group = from.group;
+        }
+        if parts.contains(SecurityInformation::DACL) {
+            self.dacl = from.dacl.clone();
+            self.control = self
+                .control
+                .without(DACL_CONTROL_BITS)
+                .with(Control(from.control.0 & DACL_CONTROL_BITS.0));
+        }
+        if parts.contains(SecurityInformation::SACL) {
+            self.sacl = from.sacl.clone();
+            self.control = self
+                .control
+                .without(SACL_CONTROL_BITS)
+                .with(Control(from.control.0 & SACL_CONTROL_BITS.0));
+        }
     }
 
     /// True when the DACL is protected from inheritance (`D:P`).

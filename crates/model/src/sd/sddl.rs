@@ -2,8 +2,8 @@
 //!
 //! Grammar accepted: `O:<sid>`, `G:<sid>`, `D:<flags><aces>`, `S:<flags><aces>` in any order,
 //! each at most once; flags `P`, `AI`, `AR` (and `NO_ACCESS_CONTROL` for a NULL ACL); ACEs
-//! `(type;flags;rights;object_guid;inherit_object_guid;sid)` with types `A D OA OD` in a DACL and
-//! `AU OU` in a SACL, flags `OI CI NP IO ID SA FA` (or `0x..`), rights as two-letter codes
+//! `(type;flags;rights;object_guid;inherit_object_guid;sid)` with types `A D OA OD AU OU`
+//! (in either ACL: the binary form allows it, and SDDL must carry whatever it decodes), flags `OI CI NP IO ID SA FA` (or `0x..`), rights as two-letter codes
 //! (repeats allowed, as some schema strings have `LCLOLO`) or a number (`0x..` hex or decimal),
 //! and SIDs as an alias from [`SID_ALIASES`] or `S-1-...`. Whitespace is skipped between
 //! components and ACEs (two schema strings have `D: (`), not inside an ACE. No conditional or
@@ -305,33 +305,63 @@ pub(super) fn format(sd: &SecurityDescriptor, context: &SddlContext) -> String {
         out.push_str("G:");
         format_sid(group, context, &mut out);
     }
-    if let Some(dacl) = &sd.dacl {
-        out.push_str("D:");
-        format_acl_flags(
-            sd.control,
-            [
-                Control::DACL_PROTECTED,
-                Control::DACL_AUTO_INHERIT_REQ,
-                Control::DACL_AUTO_INHERITED,
-            ],
-            &mut out,
-        );
-        format_aces(dacl, context, &mut out);
-    }
-    if let Some(sacl) = &sd.sacl {
-        out.push_str("S:");
-        format_acl_flags(
-            sd.control,
-            [
-                Control::SACL_PROTECTED,
-                Control::SACL_AUTO_INHERIT_REQ,
-                Control::SACL_AUTO_INHERITED,
-            ],
-            &mut out,
-        );
-        format_aces(sacl, context, &mut out);
-    }
+    format_acl(
+        "D:",
+        sd.dacl.as_ref(),
+        sd.control,
+        DACL_FLAGS,
+        context,
+        &mut out,
+    );
+    format_acl(
+        "S:",
+        sd.sacl.as_ref(),
+        sd.control,
+        SACL_FLAGS,
+        context,
+        &mut out,
+    );
     out
+}
+
+/// The control bits SDDL writes after `D:`: protected, auto-inherit request, auto-inherited.
+const DACL_FLAGS: [Control; 3] = [
+    Control::DACL_PROTECTED,
+    Control::DACL_AUTO_INHERIT_REQ,
+    Control::DACL_AUTO_INHERITED,
+];
+
+/// The control bits SDDL writes after `S:`.
+const SACL_FLAGS: [Control; 3] = [
+    Control::SACL_PROTECTED,
+    Control::SACL_AUTO_INHERIT_REQ,
+    Control::SACL_AUTO_INHERITED,
+];
+
+/// Writes one ACL part. A missing ACL whose control flags are set is written as
+/// `NO_ACCESS_CONTROL` so that the flags survive the round trip.
+fn format_acl(
+    prefix: &str,
+    acl: Option<&Acl>,
+    control: Control,
+    flags: [Control; 3],
+    context: &SddlContext,
+    out: &mut String,
+) {
+    let any_flag = flags.iter().any(|flag| control.contains(*flag));
+    match acl {
+        Some(acl) => {
+            out.push_str(prefix);
+            format_acl_flags(control, flags, out);
+            format_aces(acl, context, out);
+        }
+        None if any_flag => {
+            out.push_str(prefix);
+            format_acl_flags(control, flags, out);
+            out.push_str("NO_ACCESS_CONTROL");
+        }
+        None => {}
+    }
 }
 
 fn format_acl_flags(
@@ -459,19 +489,7 @@ impl<'a> Parser<'a> {
 
     /// Reads ACL flags and ACEs after `D:` or `S:`.
     fn acl(&mut self, is_dacl: bool, control: &mut Control) -> Result<Option<Acl>, SdError> {
-        let [protected, request, inherited] = if is_dacl {
-            [
-                Control::DACL_PROTECTED,
-                Control::DACL_AUTO_INHERIT_REQ,
-                Control::DACL_AUTO_INHERITED,
-            ]
-        } else {
-            [
-                Control::SACL_PROTECTED,
-                Control::SACL_AUTO_INHERIT_REQ,
-                Control::SACL_AUTO_INHERITED,
-            ]
-        };
+        let [protected, request, inherited] = if is_dacl { DACL_FLAGS } else { SACL_FLAGS };
         let mut null_acl = false;
         loop {
             self.skip_whitespace();
@@ -501,7 +519,7 @@ impl<'a> Parser<'a> {
         }
         let mut aces = Vec::new();
         while self.rest().starts_with('(') {
-            aces.push(self.ace(is_dacl)?);
+            aces.push(self.ace()?);
             self.skip_whitespace();
         }
         if null_acl {
@@ -517,7 +535,7 @@ impl<'a> Parser<'a> {
         Ok(Some(Acl { aces }))
     }
 
-    fn ace(&mut self, is_dacl: bool) -> Result<Ace, SdError> {
+    fn ace(&mut self) -> Result<Ace, SdError> {
         let start = self.position;
         let rest = self.rest();
         let close = rest
@@ -560,20 +578,6 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
-        if is_dacl && ace_type.is_audit() {
-            return Err(self.error(
-                field_positions[0],
-                type_text,
-                "an audit ACE cannot be in a DACL",
-            ));
-        }
-        if !is_dacl && !ace_type.is_audit() {
-            return Err(self.error(
-                field_positions[0],
-                type_text,
-                "only audit ACEs can be in a SACL",
-            ));
-        }
         let flags = parse_ace_flags(flags_text).ok_or_else(|| {
             self.error(
                 field_positions[1],

@@ -105,3 +105,45 @@ fn object_type_helpers_switch_to_object_aces() {
         .with_inherited_object_type(guid(MS_DS_DEVICE));
     assert!(ace.ace_type.is_object() && ace.ace_type.is_deny());
 }
+
+#[test]
+fn sd_flags_parts() {
+    use devwb_model::sd::{SecurityDescriptor, SecurityInformation};
+    let full = sd("O:DAG:DUD:PAI(A;;RP;;;AU)S:AI(AU;SA;WP;;;WD)");
+    let dacl_only = full.only(SecurityInformation::DACL);
+    assert_eq!(dacl_only.to_sddl(&context()), "D:PAI(A;;RP;;;AU)");
+    let owner_only = full.only(SecurityInformation::OWNER);
+    assert_eq!(owner_only.to_sddl(&context()), "O:DA");
+    assert_eq!(full.only(SecurityInformation::ALL), full);
+
+    // A write of the DACL alone keeps owner, group and SACL.
+    let mut stored = full.clone();
+    stored.replace_parts(&sd("D:(A;;WP;;;WD)"), SecurityInformation::DACL);
+    assert_eq!(
+        stored.to_sddl(&context()),
+        "O:DAG:DUD:(A;;WP;;;WD)S:AI(AU;SA;WP;;;WD)"
+    );
+    let mut cleared = full.clone();
+    cleared.replace_parts(
+        &SecurityDescriptor::default(),
+        SecurityInformation::OWNER_GROUP_DACL,
+    );
+    assert_eq!(cleared.to_sddl(&context()), "S:AI(AU;SA;WP;;;WD)");
+
+    assert_eq!(
+        SecurityInformation::DACL.rights_to_write(),
+        AccessMask::WRITE_DAC
+    );
+    assert_eq!(
+        SecurityInformation::ALL.rights_to_write(),
+        AccessMask::WRITE_OWNER | AccessMask::WRITE_DAC | AccessMask::ACCESS_SYSTEM_SECURITY
+    );
+    assert_eq!(
+        SecurityInformation::OWNER_GROUP_DACL.rights_to_read(),
+        AccessMask::READ_CONTROL
+    );
+    assert_eq!(
+        SecurityInformation::SACL.rights_to_read(),
+        AccessMask::ACCESS_SYSTEM_SECURITY
+    );
+}

@@ -54,6 +54,13 @@ fn sddl_friendly(mut sd: SecurityDescriptor) -> SecurityDescriptor {
         }
     }
     sd.control = Control(sd.control.0 & 0x3F00);
+    // win-sd does not read `NO_ACCESS_CONTROL`, which is how flags of a missing ACL are written.
+    if sd.dacl.is_none() {
+        sd.control = Control(sd.control.0 & !0x1500);
+    }
+    if sd.sacl.is_none() {
+        sd.control = Control(sd.control.0 & !0x2A00);
+    }
     sd
 }
 

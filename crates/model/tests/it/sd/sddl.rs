@@ -187,6 +187,19 @@ fn parsing_accepts_what_ad_strings_contain() {
             },
         ),
         (
+            // Whatever the binary form can hold, SDDL carries: an audit ACE in a DACL too.
+            "D:(AU;SA;RP;;;AU)",
+            SecurityDescriptor {
+                dacl: Some(Acl::from_aces(vec![Ace::new(
+                    AceType::SystemAudit,
+                    AceFlags::SUCCESSFUL_ACCESS,
+                    AccessMask::READ_PROPERTY,
+                    Sid::AUTHENTICATED_USERS,
+                )])),
+                ..SecurityDescriptor::default()
+            },
+        ),
+        (
             // Two schema strings (msSPP-*) have a space after `D:`.
             "O:BAG:BA D: (A;;RP;;;AU) ",
             SecurityDescriptor {
@@ -299,14 +312,6 @@ fn malformed_sddl_names_the_token_and_position() {
     );
     check_error("D:Q(A;;RP;;;AU)", &ctx, 2, "Q", "ACL flag");
     check_error("D:D:", &ctx, 2, "D:", "twice");
-    check_error(
-        "D:(AU;SA;RP;;;AU)",
-        &ctx,
-        3,
-        "AU",
-        "audit ACE cannot be in a DACL",
-    );
-    check_error("S:(A;;RP;;;AU)", &ctx, 3, "A", "only audit ACEs");
     check_error("O:", &ctx, 2, "", "expected a SID");
     check_error(
         "D:NO_ACCESS_CONTROL(A;;RP;;;AU)",
@@ -358,6 +363,15 @@ fn every_alias_resolves_and_formats_back() {
     for (alias, sid) in expected {
         assert_eq!(sd(&format!("O:{alias}")).owner, Some(sid), "{alias}");
     }
+}
+
+#[test]
+fn flags_of_a_null_dacl_survive_formatting() {
+    // Found by cargo-fuzz: `D:PNO_ACCESS_CONTROL` lost its P when formatted.
+    let parsed = sd("D:PNO_ACCESS_CONTROL");
+    assert_eq!(parsed.dacl, None);
+    assert!(parsed.is_dacl_protected());
+    assert_eq!(parsed.to_sddl(&context()), "D:PNO_ACCESS_CONTROL");
 }
 
 #[test]
@@ -463,17 +477,10 @@ pub fn any_sd(sddl_only: bool) -> impl Strategy<Value = SecurityDescriptor> {
         prop::option::of(prop::collection::vec(any_ace(true), 0..4)),
     )
         .prop_map(move |(control, owner, group, dacl, sacl)| {
-            let mut control = Control(control & control_mask)
+            let control = Control(control & control_mask)
                 .without(Control::SELF_RELATIVE)
                 .without(Control::DACL_PRESENT)
                 .without(Control::SACL_PRESENT);
-            // SDDL writes ACL flags with the ACL: without a DACL its flags cannot appear.
-            if sddl_only && dacl.is_none() {
-                control = Control(control.0 & !0x1500);
-            }
-            if sddl_only && sacl.is_none() {
-                control = Control(control.0 & !0x2A00);
-            }
             SecurityDescriptor {
                 control,
                 owner,

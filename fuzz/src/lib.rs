@@ -1,0 +1,155 @@
+//! The fuzz checks of devwb-model's parsers, shared by the libFuzzer targets in
+//! `fuzz/fuzz_targets/` and by `cargo xtask fuzz` (which includes this file with `#[path]` and
+//! drives it with a bounded random loop on stable Rust).
+//!
+//! Each check feeds arbitrary bytes to one parser. A parser may refuse the input; it must never
+//! panic, and whatever it accepts must survive a round trip (format, then parse again, gives the
+//! same value). The security descriptors that parse are also run through the access check and
+//! inheritance, which must not panic either. A failed round trip panics, which is how both
+//! drivers report a finding.
+//!
+//! This file depends on nothing but `devwb_model` and `std`, so that xtask can include it
+//! without pulling libFuzzer into the workspace.
+
+use devwb_model::sd::{
+    access_check, inherit, AccessMask, ObjectTypeList, SddlContext, SecurityDescriptor, Token,
+};
+use devwb_model::{Guid, Sid};
+
+/// The checks by name, as the fuzz targets are named. Each returns whether its parser accepted
+/// the input (the drivers count this to show the inputs reach past the first error).
+/// One fuzz check: feeds the bytes to a parser, returns whether it accepted them.
+pub type Check = fn(&[u8]) -> bool;
+
+pub const TARGETS: &[(&str, Check)] = &[("sid", sid), ("sddl", sddl), ("sd_binary", sd_binary)];
+
+fn context() -> SddlContext {
+    SddlContext::with_root(
+        Sid::from_parts(5, &[21, 1_004_336_348, 1_177_238_915, 682_003_330]),
+        Sid::from_parts(5, &[21, 11, 22, 33]),
+    )
+}
+
+/// SID text (`Sid::parse`) and binary (`Sid::from_bytes`, `Sid::read_prefix`).
+pub fn sid(data: &[u8]) -> bool {
+    let mut accepted = false;
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(sid) = Sid::parse(text) {
+            assert_eq!(
+                Sid::parse(&sid.to_string()),
+                Ok(sid),
+                "text round trip of {text:?}"
+            );
+            accepted = true;
+        }
+    }
+    if let Ok(sid) = Sid::from_bytes(data) {
+        assert_eq!(sid.to_bytes(), data, "binary round trip");
+        accepted = true;
+    }
+    if let Ok((sid, used)) = Sid::read_prefix(data) {
+        assert_eq!(
+            data.get(..used),
+            Some(sid.to_bytes().as_slice()),
+            "prefix round trip"
+        );
+    }
+    accepted
+}
+
+/// SDDL text (`SecurityDescriptor::from_sddl`).
+pub fn sddl(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let context = context();
+    let Ok(descriptor) = SecurityDescriptor::from_sddl(text, &context) else {
+        return false;
+    };
+    let formatted = descriptor.to_sddl(&context);
+    assert_eq!(
+        SecurityDescriptor::from_sddl(&formatted, &context).as_ref(),
+        Ok(&descriptor),
+        "SDDL round trip of {text:?} through {formatted:?}"
+    );
+    if let Ok(bytes) = descriptor.to_bytes() {
+        assert_eq!(
+            SecurityDescriptor::from_bytes(&bytes).as_ref(),
+            Ok(&descriptor),
+            "binary round trip of {text:?}"
+        );
+    }
+    exercise(&descriptor);
+    true
+}
+
+/// The self-relative binary form (`SecurityDescriptor::from_bytes`).
+pub fn sd_binary(data: &[u8]) -> bool {
+    let Ok(descriptor) = SecurityDescriptor::from_bytes(data) else {
+        return false;
+    };
+    match descriptor.to_bytes() {
+        Ok(bytes) => assert_eq!(
+            SecurityDescriptor::from_bytes(&bytes).as_ref(),
+            Ok(&descriptor),
+            "binary round trip"
+        ),
+        Err(error) => panic!("a decoded descriptor does not encode: {error}"),
+    }
+    // SDDL carries owner, group and both ACLs exactly (control bits only partly).
+    let context = context();
+    let formatted = descriptor.to_sddl(&context);
+    match SecurityDescriptor::from_sddl(&formatted, &context) {
+        Ok(parsed) => {
+            assert_eq!(
+                (parsed.owner, parsed.group, &parsed.dacl, &parsed.sacl),
+                (
+                    descriptor.owner,
+                    descriptor.group,
+                    &descriptor.dacl,
+                    &descriptor.sacl
+                ),
+                "SDDL round trip through {formatted:?}"
+            );
+        }
+        Err(error) => panic!("our SDDL {formatted:?} does not parse: {error}"),
+    }
+    exercise(&descriptor);
+    true
+}
+
+/// Runs the access check and inheritance over a descriptor; they must not panic.
+fn exercise(descriptor: &SecurityDescriptor) {
+    let user = Sid::from_parts(5, &[21, 1_004_336_348, 1_177_238_915, 682_003_330, 1105]);
+    let token = Token::authenticated(
+        user,
+        [Sid::from_parts(
+            5,
+            &[21, 1_004_336_348, 1_177_238_915, 682_003_330, 513],
+        )],
+    );
+    let class = Guid::from_u128(0x5df2b673_6d41_4774_b3e8_d52e8ee9ff99);
+    let objects = ObjectTypeList::class(class)
+        .with_property_set(
+            Guid::from_u128(0xe45795b3_9455_11d1_aebd_0000f80367c1),
+            &[Guid::from_u128(1), Guid::from_u128(2)],
+        )
+        .with_attribute(Guid::from_u128(3));
+    let result = access_check(
+        descriptor,
+        &token,
+        AccessMask(0xF01FF),
+        &objects,
+        Some(&user),
+    );
+    assert!(
+        result.desired().contains(result.granted()),
+        "granted more than desired"
+    );
+    let child = inherit(descriptor, Some(descriptor), &class, &user, &user);
+    // Explicit denies, explicit allows, inherited: always canonical, whatever the input order.
+    assert!(
+        child.dacl.as_ref().is_none_or(|dacl| dacl.is_canonical()),
+        "inheritance broke canonical order"
+    );
+}
