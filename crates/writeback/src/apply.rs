@@ -492,3 +492,21 @@ pub fn run(
     let report = apply(client, &plan, options, progress)?;
     Ok((plan, report))
 }
+
+/// The device ids the export wants in the container: records that pass their checks and are in
+/// scope, the first of repeated ids. What verify's device comparison expects after a run.
+pub fn desired_device_ids(
+    source: &DeviceSource,
+    scope: &ForestScope,
+) -> Result<Vec<devwb_model::Guid>, WritebackError> {
+    let mut ids = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    source.for_each(&mut |record| {
+        if let crate::source::SourceRecord::Device(device) = record {
+            if crate::mapping::map_device(&device, scope).is_ok() && seen.insert(device.device_id) {
+                ids.push(device.device_id);
+            }
+        }
+    })?;
+    Ok(ids)
+}

@@ -20,6 +20,7 @@
 //!
 //! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
@@ -152,7 +153,10 @@ pub struct SourceSummary {
 #[derive(Clone, Debug)]
 enum Input {
     File(PathBuf),
-    Bundled { name: String, data: &'static [u8] },
+    Bundled {
+        name: String,
+        data: Cow<'static, [u8]>,
+    },
 }
 
 impl Input {
@@ -172,7 +176,7 @@ impl Input {
                 })?;
                 Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
             }
-            Input::Bundled { data, .. } => Ok(Box::new(*data)),
+            Input::Bundled { data, .. } => Ok(Box::new(&data[..])),
         }
     }
 }
@@ -235,13 +239,18 @@ impl DeviceSource {
         })
     }
 
-    /// An export compiled into the binary (the demo's sample), named `name` in messages.
-    pub fn bundled(name: &str, data: &'static [u8], format: SourceFormat) -> DeviceSource {
+    /// An export held in memory (the demo's sample compiled into the binary), named `name` in
+    /// messages.
+    pub fn bundled(
+        name: &str,
+        data: impl Into<Cow<'static, [u8]>>,
+        format: SourceFormat,
+    ) -> DeviceSource {
         DeviceSource {
             format,
             inputs: vec![Input::Bundled {
                 name: name.to_owned(),
-                data,
+                data: data.into(),
             }],
             owners: None,
         }

@@ -24,7 +24,6 @@ pub const CONNECTOR_PASSWORD: &str = "Connector-Passw0rd!";
 pub struct Forest {
     pub sim: SimHandle,
     pub ca_file: tempfile::NamedTempFile,
-    pub connector_sid: Sid,
     pub container: Dn,
     pub work: tempfile::TempDir,
 }
@@ -54,7 +53,6 @@ impl Forest {
         let forest = Forest {
             sim,
             ca_file,
-            connector_sid,
             container,
             work: tempfile::tempdir().unwrap(),
         };
