@@ -38,6 +38,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE", requires = "connector_account")]
     pub connector_password_file: Option<PathBuf>,
 
+    /// Also compare the devices in the device container with this Entra export (a Graph
+    /// `/devices` page, a directory of pages, or JSON Lines): the devices writeback would write
+    /// must be there, and no others.
+    #[arg(long, value_name = "EXPORT")]
+    pub devices: Option<PathBuf>,
+
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -114,7 +120,8 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let client = args.connection.connect()?;
     let options = collect_options(args)?;
     let collected = devwb_verify::collect(&client, &options)?;
-    let report = devwb_verify::run(&collected.observed, &Expected::default());
+    let expected = expected(args, &collected)?;
+    let report = devwb_verify::run(&collected.observed, &expected);
     if !args.fix {
         show(&report, args.json)?;
         return Ok(exit_for(&report));
@@ -131,7 +138,46 @@ fn collect_options(args: &VerifyArgs) -> anyhow::Result<CollectOptions> {
         domain: args.domain.clone(),
         connector_account: args.connector_account.clone(),
         connector_password,
-        read_devices: false,
+        read_devices: args.devices.is_some(),
+    })
+}
+
+/// What the user expects beyond the directory: the device ids writeback would write from the
+/// export given with `--devices`, scoped to this forest as writeback scopes them.
+fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected> {
+    let Some(path) = &args.devices else {
+        return Ok(Expected::default());
+    };
+    let forest = &collected.forest;
+    let mut domain_sids: Vec<devwb_model::Sid> = forest
+        .forest
+        .domains
+        .iter()
+        .filter_map(|domain| domain.sid)
+        .collect();
+    domain_sids.extend(
+        forest
+            .domain_sid
+            .iter()
+            .chain(forest.root_domain_sid.iter())
+            .copied(),
+    );
+    domain_sids.dedup();
+    let schema_level = forest
+        .schema
+        .object_version
+        .and_then(devwb_model::SchemaLevel::from_object_version)
+        .unwrap_or(devwb_model::SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK);
+    let scope = devwb_writeback::ForestScope {
+        domain_sids,
+        schema_level,
+    };
+    let source = devwb_writeback::DeviceSource::open(path)
+        .with_context(|| format!("--devices {}", path.display()))?;
+    let devices = devwb_writeback::apply::desired_device_ids(&source, &scope)
+        .with_context(|| format!("reading --devices {}", path.display()))?;
+    Ok(Expected {
+        devices: Some(devices),
     })
 }
 
@@ -283,7 +329,8 @@ fn fix(
 
     // 5. Verify again: the verdict is the forest's state after the fix.
     let after = devwb_verify::collect(client, options)?;
-    let after = devwb_verify::run(&after.observed, &Expected::default());
+    let expected = expected(args, &after)?;
+    let after = devwb_verify::run(&after.observed, &expected);
     if args.json {
         out_json(&JsonFix {
             before: &before,

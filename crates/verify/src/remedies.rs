@@ -39,11 +39,25 @@ pub fn dsacls_remove(dn: &Dn, account: &str) -> String {
     format!("dsacls \"{dn}\" /R \"{account}\"")
 }
 
-/// Sets `msDS-DeviceLocation` on the service object.
-pub fn set_device_location(service: &Dn, container: &Dn) -> String {
-    format!(
-        "Set-ADObject -Identity \"{service}\" -Replace @{{'msDS-DeviceLocation'='{container}'}}"
-    )
+/// Deletes and re-creates the service object pointing at `container`. `msDS-DeviceLocation`
+/// is `systemOnly` in Microsoft's schema: it can be given when the object is created, and a
+/// later modify is refused (constraintViolation), which is why Microsoft's script re-creates the
+/// object on every run.
+pub fn recreate_service(service: &Dn, container: &Dn) -> [String; 2] {
+    let name = service
+        .rdn()
+        .map(|rdn| rdn.value().to_string())
+        .unwrap_or_else(|| "DeviceRegistrationService".to_string());
+    let parent = service
+        .parent()
+        .map(|parent| parent.to_string())
+        .unwrap_or_default();
+    [
+        format!("Remove-ADObject -Identity \"{service}\" -Confirm:$false"),
+        format!(
+            "New-ADObject -Name '{name}' -Type msDS-DeviceRegistrationService -Path \"{parent}\" -OtherAttributes @{{'msDS-DeviceLocation'='{container}';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}}"
+        ),
+    ]
 }
 
 /// Sets `msDS-IsEnabled` to TRUE on the service object.

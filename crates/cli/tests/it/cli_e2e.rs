@@ -242,13 +242,40 @@ fn duplicate_registration_service_is_named_and_deleted_only_when_named() {
     );
 }
 
+/// Re-creates the service object with `msDS-DeviceLocation` = `location`: the attribute is
+/// system-only, so the directory takes it on add and refuses it on modify.
+fn recreate_service_pointing_at(lab: &Lab, location: &Dn) {
+    let client = lab.admin_client();
+    client
+        .delete(&lab.service_dn())
+        .expect("delete the service object");
+    let text = |values: &[&str]| {
+        values
+            .iter()
+            .map(|v| v.as_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    client
+        .add(
+            &lab.service_dn(),
+            vec![
+                (
+                    "objectClass".into(),
+                    text(&["top", "msDS-DeviceRegistrationService"]),
+                ),
+                ("msDS-DeviceLocation".into(), text(&[&location.to_string()])),
+                ("msDS-IsEnabled".into(), text(&["TRUE"])),
+            ],
+        )
+        .expect("re-create the service object");
+}
+
 #[test]
 fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repairs_it() {
     let lab = Lab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
-    let client = lab.admin_client();
     let ou = Dn::parse(&format!("OU=Devices,{}", lab.sim.domain_dn())).expect("DN");
-    client
+    lab.admin_client()
         .add(
             &ou,
             vec![(
@@ -257,15 +284,7 @@ fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repai
             )],
         )
         .expect("add the OU");
-    client
-        .modify(
-            &lab.service_dn(),
-            vec![Modification::replace_str(
-                "msDS-DeviceLocation",
-                &ou.to_string(),
-            )],
-        )
-        .expect("point the location at the OU");
+    recreate_service_pointing_at(&lab, &ou);
 
     let (code, report) = verify_json(&lab, &[]);
     assert_eq!(code, Some(1));
@@ -284,7 +303,7 @@ fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repai
         remedy
             .commands
             .iter()
-            .any(|c| c.contains("Set-ADObject") && c.contains("CN=RegisteredDevices")),
+            .any(|c| c.starts_with("New-ADObject") && c.contains("CN=RegisteredDevices")),
         "{remedy:?}"
     );
 
@@ -316,32 +335,36 @@ fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repai
 }
 
 #[test]
-fn device_location_cannot_be_removed_on_a_directory_that_enforces_the_schema() {
-    // msDS-DeviceLocation is a must-have of msDS-DeviceRegistrationService, so the directory
-    // refuses to remove it; the partial object AD FS leaves is covered by the table test
-    // `partial_configuration_left_by_ad_fs_fails_attributes` in devwb-verify.
+fn device_location_is_refused_as_a_modify_and_required_on_add() {
+    // msDS-DeviceLocation is a system-only must-have of msDS-DeviceRegistrationService: the
+    // directory refuses to remove it (constraintViolation, as AD answers for a system-only
+    // attribute) and to create the object without it (objectClassViolation). The partial
+    // object AD FS leaves behind therefore cannot be made here; the table test
+    // `partial_configuration_left_by_ad_fs_fails_attributes` in devwb-verify covers it.
     let lab = Lab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
-    let result = lab.admin_client().modify(
+    let client = lab.admin_client();
+    let removed = client.modify(
         &lab.service_dn(),
         vec![Modification::Delete("msDS-DeviceLocation".into(), vec![])],
     );
-    match result {
-        Err(error) => assert_eq!(
-            error.result_code(),
-            Some(65),
-            "objectClassViolation expected: {error}"
-        ),
-        Ok(()) => {
-            // A directory that allows it: verify must then fail with the attribute remedy.
-            let (code, report) = verify_json(&lab, &[]);
-            assert_eq!(code, Some(1));
-            assert_eq!(
-                status_of(&report, ids::REGISTRATION_SERVICE_ATTRIBUTES),
-                Status::Fail
-            );
-        }
-    }
+    assert_eq!(removed.err().and_then(|e| e.result_code()), Some(19));
+    let other = Dn::parse(&format!(
+        "CN=DeviceRegistrationService,CN=Services,{}",
+        lab.sim.config_dn()
+    ))
+    .expect("DN");
+    let added = client.add(
+        &other,
+        vec![(
+            "objectClass".into(),
+            vec![b"top".to_vec(), b"msDS-DeviceRegistrationService".to_vec()],
+        )],
+    );
+    assert!(
+        matches!(added.err().and_then(|e| e.result_code()), Some(65 | 64)),
+        "refused without its must-haves"
+    );
 }
 
 #[test]
@@ -457,4 +480,61 @@ fn connector_from_another_forest_fails() {
     );
     let prepare = lab.devwb("prepare", &["--connector-account", "FABRIKAM\\svc-aadc"]);
     assert_eq!(prepare.status.code(), Some(1), "{}", stderr(&prepare));
+}
+
+#[test]
+fn devices_in_the_container_are_compared_with_the_export() {
+    use devwb_writeback::synthetic::{
+        write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
+    };
+
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let export = lab.dir.path().join("devices.json");
+    let devices = SyntheticDevices::new(SyntheticConfig::new(20, 7, lab.sim.domain_sid()));
+    let mut file = std::fs::File::create(&export).expect("create export");
+    write_export(
+        devices.map(|device| device.to_json()),
+        ExportLayout::Page,
+        &mut file,
+    )
+    .expect("write export");
+    drop(file);
+    let export_arg = export.display().to_string();
+
+    // Before writeback: every device of the export is missing from the container.
+    let (code, report) = verify_json(&lab, &["--devices", &export_arg]);
+    assert_eq!(code, Some(1));
+    let check = report.check(ids::DEVICES_MATCH).expect("check");
+    assert_eq!(check.status, Status::Fail);
+    assert!(
+        check
+            .evidence
+            .iter()
+            .any(|e| e.label == "missing in AD" && e.value.starts_with("20:")),
+        "{:?}",
+        check.evidence
+    );
+
+    // Written back through the writeback library, the container matches the export.
+    let client = lab.admin_client();
+    let target = devwb_writeback::apply::discover(&client, None).expect("discover");
+    let source = devwb_writeback::DeviceSource::open(&export).expect("open export");
+    devwb_writeback::apply::run(
+        &client,
+        &target,
+        &source,
+        devwb_writeback::PlanOptions::default(),
+        &devwb_writeback::WritebackOptions::default(),
+        &mut |_| {},
+    )
+    .expect("writeback");
+    let (code, report) = verify_json(&lab, &["--devices", &export_arg]);
+    assert_eq!(
+        status_of(&report, ids::DEVICES_MATCH),
+        Status::Pass,
+        "{:?}",
+        report.check(ids::DEVICES_MATCH)
+    );
+    assert_eq!(code, Some(0));
 }

@@ -223,11 +223,12 @@ pub(super) fn attributes(observed: &Observed) -> Check {
     let mut remedy_commands = Vec::new();
     if service.device_location.is_none() {
         missing.push("msDS-DeviceLocation");
-        remedy_commands.push(remedies::set_device_location(&service.dn, &container));
+        remedy_commands.extend(remedies::recreate_service(&service.dn, &container));
+    } else if service.is_enabled.is_none() {
+        remedy_commands.push(remedies::set_is_enabled(&service.dn));
     }
     if service.is_enabled.is_none() {
         missing.push("msDS-IsEnabled");
-        remedy_commands.push(remedies::set_is_enabled(&service.dn));
     }
     if !missing.is_empty() {
         check.push_evidence(
@@ -237,9 +238,14 @@ pub(super) fn attributes(observed: &Observed) -> Check {
         let mut remedy = prepare_remedy(
             observed,
             &format!(
-                "Set {} on {} (prepare converges the object in place; its device container is {container}).",
+                "Set {} on {}, pointing it at {container}{}.",
                 missing.join(" and "),
-                service.dn
+                service.dn,
+                if service.device_location.is_none() {
+                    " (msDS-DeviceLocation is system-only: it can only be set when the object is created, so the object is deleted and created again)"
+                } else {
+                    ""
+                }
             ),
             "",
         );
@@ -277,12 +283,12 @@ pub(super) fn location_target(observed: &Observed) -> Check {
     let repoint = |observed: &Observed, problem: String| {
         let mut remedy = prepare_remedy(
             observed,
-            &format!("{problem}. Point msDS-DeviceLocation at {container} (prepare creates it if needed; --allow-repoint lets it change a location it did not set)."),
+            &format!("{problem}. Point msDS-DeviceLocation at {container}: the attribute is system-only, so the service object is deleted and created again pointing there (--allow-repoint lets prepare do that to an object it did not create)."),
             " --allow-repoint",
         );
         remedy
             .commands
-            .push(remedies::set_device_location(&service.dn, &container));
+            .extend(remedies::recreate_service(&service.dn, &container));
         remedy
     };
     let location_dn = match Dn::parse(location) {

@@ -234,11 +234,11 @@ fn partial_configuration_left_by_ad_fs_fails_attributes() {
                 msDS-DeviceLocation: (absent)
                 msDS-IsEnabled: (absent)
                 diagnosis: a DeviceRegistrationService object without all the required attributes: the partial configuration AD FS leaves behind
-                remedy: Set msDS-DeviceLocation and msDS-IsEnabled on CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (prepare converges the object in place; its device container is CN=RegisteredDevices,DC=contoso,DC=lab).
+                remedy: Set msDS-DeviceLocation and msDS-IsEnabled on CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab, pointing it at CN=RegisteredDevices,DC=contoso,DC=lab (msDS-DeviceLocation is system-only: it can only be set when the object is created, so the object is deleted and created again).
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc'
                   $ Initialize-ADSyncDeviceWriteback -DomainName contoso.lab -AdConnectorAccount 'CONTOSO\svc-aadc'
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab'}
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-IsEnabled'=$true}
+                  $ Remove-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Confirm:$false
+                  $ New-ADObject -Name 'DeviceRegistrationService' -Type msDS-DeviceRegistrationService -Path "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -OtherAttributes @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}
             device-location-target: skipped (msDS-DeviceLocation is absent (see registration-service-attributes))
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             devices-match: skipped (no Entra device export given (--devices))
@@ -291,10 +291,11 @@ fn device_location_pointing_at_an_ou_fails_with_repoint_remedy() {
             device-location-target: fail
                 msDS-DeviceLocation: OU=Devices,DC=contoso,DC=lab
                 objectClass: top, organizationalUnit
-                remedy: OU=Devices,DC=contoso,DC=lab is of class organizationalUnit, not msDS-DeviceContainer: devices cannot be created there. Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab (prepare creates it if needed; --allow-repoint lets it change a location it did not set).
+                remedy: OU=Devices,DC=contoso,DC=lab is of class organizationalUnit, not msDS-DeviceContainer: devices cannot be created there. Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab: the attribute is system-only, so the service object is deleted and created again pointing there (--allow-repoint lets prepare do that to an object it did not create).
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc' --allow-repoint
                   $ Initialize-ADSyncDeviceWriteback -DomainName contoso.lab -AdConnectorAccount 'CONTOSO\svc-aadc'
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab'}
+                  $ Remove-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Confirm:$false
+                  $ New-ADObject -Name 'DeviceRegistrationService' -Type msDS-DeviceRegistrationService -Path "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -OtherAttributes @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             devices-match: skipped (no Entra device export given (--devices))
             passed: schema-level schema-device-container-class configuration-containers registration-service-count registration-service-placement registration-service-attributes connector-account-forest device-container-ace configuration-container-ace connector-account-grant
@@ -315,10 +316,11 @@ fn device_location_pointing_at_nothing_fails() {
             device-location-target: fail
                 msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=lab
                 target: does not exist
-                remedy: CN=RegisteredDevices,DC=contoso,DC=lab does not exist. Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab (prepare creates it if needed; --allow-repoint lets it change a location it did not set).
+                remedy: CN=RegisteredDevices,DC=contoso,DC=lab does not exist. Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab: the attribute is system-only, so the service object is deleted and created again pointing there (--allow-repoint lets prepare do that to an object it did not create).
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc' --allow-repoint
                   $ Initialize-ADSyncDeviceWriteback -DomainName contoso.lab -AdConnectorAccount 'CONTOSO\svc-aadc'
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab'}
+                  $ Remove-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Confirm:$false
+                  $ New-ADObject -Name 'DeviceRegistrationService' -Type msDS-DeviceRegistrationService -Path "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -OtherAttributes @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: skipped (no device container exists (see device-location-target and registration-service-attributes))
             devices-match: skipped (no Entra device export given (--devices))
@@ -340,10 +342,11 @@ fn device_location_that_is_not_a_dn_fails() {
         expect![[r#"
             device-location-target: fail
                 msDS-DeviceLocation: RegisteredDevices
-                remedy: msDS-DeviceLocation is not a DN (invalid DN "RegisteredDevices": missing '=' after the attribute type at byte 17). Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab (prepare creates it if needed; --allow-repoint lets it change a location it did not set).
+                remedy: msDS-DeviceLocation is not a DN (invalid DN "RegisteredDevices": missing '=' after the attribute type at byte 17). Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab: the attribute is system-only, so the service object is deleted and created again pointing there (--allow-repoint lets prepare do that to an object it did not create).
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc' --allow-repoint
                   $ Initialize-ADSyncDeviceWriteback -DomainName contoso.lab -AdConnectorAccount 'CONTOSO\svc-aadc'
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab'}
+                  $ Remove-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Confirm:$false
+                  $ New-ADObject -Name 'DeviceRegistrationService' -Type msDS-DeviceRegistrationService -Path "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -OtherAttributes @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             devices-match: skipped (no Entra device export given (--devices))
             passed: schema-level schema-device-container-class configuration-containers registration-service-count registration-service-placement registration-service-attributes connector-account-forest device-container-ace configuration-container-ace connector-account-grant
@@ -372,10 +375,11 @@ fn device_container_not_under_a_domain_head_fails() {
                 msDS-DeviceLocation: CN=RegisteredDevices,OU=Devices,DC=contoso,DC=lab
                 objectClass: top, msDS-DeviceContainer
                 parent: OU=Devices,DC=contoso,DC=lab
-                remedy: CN=RegisteredDevices,OU=Devices,DC=contoso,DC=lab is not directly under a domain head (its parent is OU=Devices,DC=contoso,DC=lab). Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab (prepare creates it if needed; --allow-repoint lets it change a location it did not set).
+                remedy: CN=RegisteredDevices,OU=Devices,DC=contoso,DC=lab is not directly under a domain head (its parent is OU=Devices,DC=contoso,DC=lab). Point msDS-DeviceLocation at CN=RegisteredDevices,DC=contoso,DC=lab: the attribute is system-only, so the service object is deleted and created again pointing there (--allow-repoint lets prepare do that to an object it did not create).
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc' --allow-repoint
                   $ Initialize-ADSyncDeviceWriteback -DomainName contoso.lab -AdConnectorAccount 'CONTOSO\svc-aadc'
-                  $ Set-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Replace @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab'}
+                  $ Remove-ADObject -Identity "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -Confirm:$false
+                  $ New-ADObject -Name 'DeviceRegistrationService' -Type msDS-DeviceRegistrationService -Path "CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab" -OtherAttributes @{'msDS-DeviceLocation'='CN=RegisteredDevices,DC=contoso,DC=lab';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             devices-match: skipped (no Entra device export given (--devices))
             passed: schema-level schema-device-container-class configuration-containers registration-service-count registration-service-placement registration-service-attributes connector-account-forest device-container-ace configuration-container-ace connector-account-grant
