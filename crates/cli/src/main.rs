@@ -5,10 +5,12 @@
 //! `args`, the exit codes in `exit`. Errors print their whole cause chain.
 
 mod args;
+mod demo;
 mod exit;
 mod output;
 mod prepare;
 mod verify;
+mod writeback;
 
 use std::process::ExitCode;
 
@@ -37,6 +39,13 @@ enum Command {
     /// Check a forest against Microsoft's device writeback troubleshooting list; --fix repairs.
     #[command(after_help = format!("{}\n\n{}", verify::EXAMPLES, exit::HELP))]
     Verify(verify::VerifyArgs),
+    /// Write Entra devices (a Microsoft Graph /devices export) into the device container, by
+    /// delta: adds, minimal modifies, deletes of devices that left.
+    #[command(after_help = format!("{}\n\n{}", writeback::EXAMPLES, exit::HELP))]
+    Writeback(writeback::WritebackArgs),
+    /// Run the whole story on a simulated forest in this process: prepare, writeback, verify.
+    #[command(after_help = format!("{}\n\n{}", demo::EXAMPLES, exit::HELP))]
+    Demo(demo::DemoArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -62,6 +71,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Prepare(args) => prepare::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Writeback(args) => writeback::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

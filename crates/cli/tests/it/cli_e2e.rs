@@ -112,21 +112,34 @@ fn schema_2008_r2_fails_the_schema_check_and_prepare_refuses() {
     );
 }
 
+/// Text values for an add request.
+fn text(values: &[&str]) -> Vec<Vec<u8>> {
+    values.iter().map(|v| v.as_bytes().to_vec()).collect()
+}
+
+/// Adds an enabled DeviceRegistrationService at `dn` whose `msDS-DeviceLocation` is `location`.
+fn add_service(lab: &Lab, dn: &Dn, location: &Dn) {
+    let attributes = vec![
+        (
+            "objectClass".into(),
+            text(&["top", "msDS-DeviceRegistrationService"]),
+        ),
+        ("msDS-DeviceLocation".into(), text(&[&location.to_string()])),
+        ("msDS-IsEnabled".into(), text(&["TRUE"])),
+    ];
+    lab.admin_client()
+        .add(dn, attributes)
+        .expect("add the service object");
+}
+
 /// Adds a second DeviceRegistrationService under its own service container.
 fn add_duplicate_service(lab: &Lab) -> Dn {
-    let client = lab.admin_client();
     let container = Dn::parse(&format!(
         "CN=Device Registration Services 2,{}",
         lab.configuration_container()
     ))
     .expect("DN");
-    let text = |values: &[&str]| {
-        values
-            .iter()
-            .map(|v| v.as_bytes().to_vec())
-            .collect::<Vec<_>>()
-    };
-    client
+    lab.admin_client()
         .add(
             &container,
             vec![(
@@ -136,22 +149,7 @@ fn add_duplicate_service(lab: &Lab) -> Dn {
         )
         .expect("add the second service container");
     let duplicate = Dn::parse(&format!("CN=DeviceRegistrationService,{container}")).expect("DN");
-    client
-        .add(
-            &duplicate,
-            vec![
-                (
-                    "objectClass".into(),
-                    text(&["top", "msDS-DeviceRegistrationService"]),
-                ),
-                (
-                    "msDS-DeviceLocation".into(),
-                    text(&[&lab.device_container().to_string()]),
-                ),
-                ("msDS-IsEnabled".into(), text(&["TRUE"])),
-            ],
-        )
-        .expect("add the duplicate service");
+    add_service(lab, &duplicate, &lab.device_container());
     duplicate
 }
 
@@ -245,29 +243,10 @@ fn duplicate_registration_service_is_named_and_deleted_only_when_named() {
 /// Re-creates the service object with `msDS-DeviceLocation` = `location`: the attribute is
 /// system-only, so the directory takes it on add and refuses it on modify.
 fn recreate_service_pointing_at(lab: &Lab, location: &Dn) {
-    let client = lab.admin_client();
-    client
+    lab.admin_client()
         .delete(&lab.service_dn())
         .expect("delete the service object");
-    let text = |values: &[&str]| {
-        values
-            .iter()
-            .map(|v| v.as_bytes().to_vec())
-            .collect::<Vec<_>>()
-    };
-    client
-        .add(
-            &lab.service_dn(),
-            vec![
-                (
-                    "objectClass".into(),
-                    text(&["top", "msDS-DeviceRegistrationService"]),
-                ),
-                ("msDS-DeviceLocation".into(), text(&[&location.to_string()])),
-                ("msDS-IsEnabled".into(), text(&["TRUE"])),
-            ],
-        )
-        .expect("re-create the service object");
+    add_service(lab, &lab.service_dn(), location);
 }
 
 #[test]
