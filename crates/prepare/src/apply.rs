@@ -42,10 +42,15 @@ pub fn observe(
                     .iter()
                     .map(|d| d.dns_root.clone().unwrap_or_else(|| d.nc.to_string()))
                     .collect();
+                let domains = if domains.is_empty() {
+                    "no domain crossRef found".to_string()
+                } else {
+                    domains.join(", ")
+                };
                 return Err(ErrorKind::Refused(Refusal::ConnectorNotInForest {
                     account: name.clone(),
                     sid: format!("unknown: {reason}"),
-                    forest_domains: domains.join(", "),
+                    forest_domains: domains,
                 })
                 .into());
             }

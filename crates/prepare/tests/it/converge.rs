@@ -1,0 +1,124 @@
+use devwb_ldap::Modification;
+use devwb_model::schema::attr;
+use devwb_prepare::{Step, CREATED_BY_MARKER};
+
+use crate::support::{fresh_2012r2, prepared_state};
+
+#[test]
+fn fresh_forest_prepare_then_a_second_prepare_plans_nothing() {
+    let forest = fresh_2012r2();
+    let first = forest.prepare();
+    assert_eq!(first.steps.len(), 4, "{first}");
+    let second = forest.plan();
+    assert!(second.is_empty(), "second plan should be empty:\n{second}");
+
+    let observation = forest.observe();
+    assert!(observation.device_container.exists);
+    assert_eq!(
+        observation.device_container.structural_class(),
+        Some("msDS-DeviceContainer")
+    );
+    assert!(observation.device_container.parent_is_domain_head());
+    let service = &observation.registration_services[0];
+    assert_eq!(
+        service.device_location.as_deref(),
+        Some("CN=RegisteredDevices,DC=contoso,DC=lab")
+    );
+    assert_eq!(service.is_enabled.as_deref(), Some("TRUE"));
+    assert_eq!(
+        service.admin_description.as_deref(),
+        Some(CREATED_BY_MARKER)
+    );
+    let connector = observation.connector.as_ref().unwrap();
+    for (object, mask) in [
+        (
+            &observation.device_container,
+            devwb_prepare::DEVICE_CONTAINER_MASK,
+        ),
+        (
+            &observation.device_registration_configuration,
+            devwb_prepare::REGISTRATION_CONFIGURATION_MASK,
+        ),
+    ] {
+        let dacl = object
+            .security_descriptor
+            .as_ref()
+            .and_then(|sd| sd.dacl.as_ref())
+            .expect("DACL readable");
+        assert!(
+            dacl.grants(
+                &connector.sid,
+                mask,
+                devwb_model::sd::AceFlags::CONTAINER_INHERIT
+            ),
+            "{}: {}",
+            object.dn,
+            prepared_state(&observation)
+        );
+        assert!(dacl.is_canonical(), "{}", object.dn);
+    }
+}
+
+#[test]
+fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
+    let forest = fresh_2012r2();
+    forest.prepare();
+    let observation = forest.observe();
+    let service_dn = observation.registration_services[0].dn.clone();
+    let guid_before = forest
+        .admin
+        .read(&service_dn, &["objectGUID"])
+        .unwrap()
+        .unwrap();
+
+    // Break it: a wrong location, and the DACL of RegisteredDevices without the connector's ACE.
+    forest
+        .admin
+        .modify(
+            &service_dn,
+            vec![Modification::replace_str(
+                attr::DEVICE_LOCATION,
+                "OU=Domain Controllers,DC=contoso,DC=lab",
+            )],
+        )
+        .unwrap();
+    let container = &observation.device_container.dn;
+    let mut descriptor = forest
+        .admin
+        .read_security_descriptor(container, devwb_ldap::SdFlags::DACL)
+        .unwrap();
+    let sid = observation.connector.as_ref().unwrap().sid;
+    descriptor
+        .dacl
+        .as_mut()
+        .unwrap()
+        .aces
+        .retain(|ace| ace.sid != sid);
+    forest
+        .admin
+        .write_security_descriptor(container, &descriptor, devwb_ldap::SdFlags::DACL)
+        .unwrap();
+
+    let repair = forest.prepare();
+    let kinds: Vec<&str> = repair
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Create { .. } => "create",
+            Step::SetAttributes { .. } => "set",
+            Step::GrantAce { .. } => "grant",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["grant", "set"], "{repair}");
+    assert!(forest.plan().is_empty());
+    let guid_after = forest
+        .admin
+        .read(&service_dn, &["objectGUID"])
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        guid_before.first_bytes("objectGUID"),
+        guid_after.first_bytes("objectGUID"),
+        "never re-created"
+    );
+}
