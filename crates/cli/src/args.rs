@@ -163,3 +163,97 @@ pub fn parse_domain(text: &str) -> Result<Dn, String> {
     };
     parsed.map_err(|error| format!("{text:?} is neither a DNS domain name nor a DN: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(url: &str, starttls: bool, plain: bool) -> ConnectionArgs {
+        ConnectionArgs {
+            url: url.to_string(),
+            bind: None,
+            password_file: None,
+            password_insecure_cli: None,
+            starttls,
+            ca_file: None,
+            insecure_skip_verify: false,
+            plain_ldap_insecure: plain,
+            timeout: 30,
+        }
+    }
+
+    #[test]
+    fn url_scheme_follows_the_tls_choice() {
+        let cases = [
+            (
+                "dc1.contoso.lab",
+                false,
+                false,
+                "ldaps://dc1.contoso.lab",
+                Tls::Ldaps,
+            ),
+            (
+                "dc1.contoso.lab",
+                true,
+                false,
+                "ldap://dc1.contoso.lab",
+                Tls::StartTls,
+            ),
+            (
+                "dc1.contoso.lab:389",
+                false,
+                true,
+                "ldap://dc1.contoso.lab:389",
+                Tls::PlainInsecure,
+            ),
+            (
+                "ldap://dc1.contoso.lab",
+                true,
+                false,
+                "ldap://dc1.contoso.lab",
+                Tls::StartTls,
+            ),
+        ];
+        for (url, starttls, plain, expected_url, expected_tls) in cases {
+            let options = connection(url, starttls, plain)
+                .connect_options()
+                .expect("valid");
+            assert_eq!(
+                (options.url.as_str(), options.tls),
+                (expected_url, expected_tls),
+                "{url}"
+            );
+        }
+        assert!(connection("ldaps://dc1", true, false)
+            .connect_options()
+            .is_err());
+        assert!(connection("ldaps://dc1", false, true)
+            .connect_options()
+            .is_err());
+    }
+
+    #[test]
+    fn domains_are_dns_names_or_dns() {
+        assert_eq!(
+            parse_domain("contoso.lab").map(|dn| dn.to_string()),
+            Ok("DC=contoso,DC=lab".to_string())
+        );
+        assert_eq!(
+            parse_domain("DC=eu,DC=contoso,DC=lab").map(|dn| dn.to_string()),
+            Ok("DC=eu,DC=contoso,DC=lab".to_string())
+        );
+        assert!(parse_domain("DC=a,,DC=b")
+            .is_err_and(|e| e.contains("neither a DNS domain name nor a DN")));
+    }
+
+    #[test]
+    fn password_file_takes_the_first_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pw");
+        std::fs::write(&path, "s3cret\r\nignored\n").expect("write");
+        assert_eq!(read_password_file(&path).expect("read").expose(), "s3cret");
+        std::fs::write(&path, "\n").expect("write");
+        assert!(read_password_file(&path).is_err());
+        assert!(read_password_file(&dir.path().join("missing")).is_err());
+    }
+}

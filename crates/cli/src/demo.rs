@@ -173,7 +173,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
 /// Prints the adsim-style connection lines and an ldapsearch command, then serves until Ctrl-C.
 fn keep_running(sim: &SimHandle, ca_file: &std::path::Path, container: &str) -> ! {
     out_line("\nThe forest keeps running until Ctrl-C:");
-    out_line(&format!("ldaps {} admin {}", sim.ldaps_url(), sim.admin_dn()));
+    out_line(&format!(
+        "ldaps {} admin {}",
+        sim.ldaps_url(),
+        sim.admin_dn()
+    ));
     out_line(&format!("admin password {}", sim.admin_password()));
     out_line(&format!("CA certificate {}", ca_file.display()));
     out_line(&format!(

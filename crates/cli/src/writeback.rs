@@ -102,7 +102,8 @@ Examples:
 pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
     let client = args.connection.connect()?;
     let source = open_source(args)?;
-    let target = discover(&client, args.container.clone()).context("finding the device container")?;
+    let target =
+        discover(&client, args.container.clone()).context("finding the device container")?;
     let options = WritebackOptions {
         apply: ApplyOptions {
             connections: args.connections.max(1),
@@ -201,8 +202,10 @@ impl Run<'_> {
             ));
         }
         let mut progress = Progress::new(plan.operation_count(), self.json);
-        let report = apply(self.client, &plan, self.options, &mut |p| progress.update(p))
-            .context("applying the writeback")?;
+        let report = apply(self.client, &plan, self.options, &mut |p| {
+            progress.update(p)
+        })
+        .context("applying the writeback")?;
         progress.finish();
         if self.json {
             out_json(&JsonOutcome {
@@ -269,13 +272,20 @@ fn summarise(report: &WritebackReport) {
 /// --json (standard output is the JSON document).
 enum Progress {
     Bar(ProgressBar),
-    Lines { total: usize, next_percent: usize, last: Instant },
+    Lines {
+        total: usize,
+        next_percent: usize,
+        last: Instant,
+    },
     Quiet,
 }
 
 impl Progress {
     fn new(total: usize, json: bool) -> Progress {
         if json || total == 0 {
+            Progress::Quiet
+        } else if total < 1_000 && !std::io::stderr().is_terminal() {
+            // A small plan is done before a line would help; the summary says what happened.
             Progress::Quiet
         } else if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total as u64);

@@ -517,3 +517,32 @@ fn devices_in_the_container_are_compared_with_the_export() {
     );
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn fix_prepares_a_fresh_forest_after_confirmation_and_reports_json() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    let output = lab.devwb(
+        "verify",
+        &["--connector-account", CONNECTOR, "--fix", "--yes", "--json"],
+    );
+    assert_success(&output, "verify --fix --yes --json");
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(outcome["before"]["outcome"], "failed", "{outcome}");
+    assert_eq!(outcome["applied"], true, "{outcome}");
+    assert_eq!(outcome["after"]["outcome"], "passed", "{outcome}");
+    assert!(
+        outcome["plan"]["steps"]
+            .as_array()
+            .is_some_and(|steps| steps.len() >= 4),
+        "{outcome}"
+    );
+
+    // A second --fix has nothing to do.
+    let again = lab.devwb("verify", &["--connector-account", CONNECTOR, "--fix"]);
+    assert_success(&again, "second verify --fix");
+    assert!(
+        stdout(&again).contains("Nothing to fix."),
+        "{}",
+        stdout(&again)
+    );
+}
