@@ -8,7 +8,8 @@
 //! the parent means access to all of it). Inherit-only ACEs are skipped, as are audit ACEs.
 //!
 //! No DACL grants everything. The owner always gets READ_CONTROL and WRITE_DAC, before the DACL
-//! is walked, unless the DACL has an effective ACE for OWNER RIGHTS (`S-1-3-4`). Generic bits
+//! is walked, unless the DACL has an effective ACE for OWNER RIGHTS (`S-1-3-4`): then that ACE
+//! applies to the owner instead. Generic bits
 //! in ACEs and in the request are mapped with the DS mapping. Privileges (SeSecurityPrivilege
 //! for ACCESS_SYSTEM_SECURITY, SeTakeOwnership) are not modelled: such bits are granted only by
 //! ACEs. PRINCIPAL SELF (`PS`) ACEs match when the caller passes the accessed object's SID and
@@ -201,7 +202,8 @@ pub fn access_check(
     let mut remaining = vec![desired; count];
     let mut granted = vec![AccessMask::NONE; count];
 
-    if sd.owner.is_some_and(|owner| token.contains(&owner)) && !has_owner_rights_ace(dacl) {
+    let is_owner = sd.owner.is_some_and(|owner| token.contains(&owner));
+    if is_owner && !has_owner_rights_ace(dacl) {
         let implied = AccessMask::READ_CONTROL | AccessMask::WRITE_DAC;
         for (left, got) in remaining.iter_mut().zip(granted.iter_mut()) {
             *got |= *left & implied;
@@ -214,7 +216,9 @@ pub fn access_check(
         if !ace.is_effective() || ace.ace_type.is_audit() {
             continue;
         }
-        let matches = token.contains(&ace.sid) || (ace.sid == Sid::PRINCIPAL_SELF && self_in_token);
+        let matches = token.contains(&ace.sid)
+            || (ace.sid == Sid::PRINCIPAL_SELF && self_in_token)
+            || (ace.sid == Sid::OWNER_RIGHTS && is_owner);
         if !matches {
             continue;
         }

@@ -266,6 +266,12 @@ fn the_owner_may_always_read_and_write_the_dacl() {
         None
     )
     .is_granted());
+    // ... and applies to the owner.
+    let result = access_check(&owner_rights, &token(), AccessMask(0xF01FF), &object, None);
+    assert_eq!(result.granted(), AccessMask::READ_CONTROL);
+    let other = Token::authenticated(domain().with_rid(1300), []);
+    let result = access_check(&owner_rights, &other, AccessMask(0xF01FF), &object, None);
+    assert_eq!(result.granted(), AccessMask::NONE);
 }
 
 #[test]

@@ -85,3 +85,54 @@ proptest! {
         same_as_oracle(&sd, &theirs)?;
     }
 }
+
+/// A DACL of plain allow and deny ACEs over a small SID pool, denies first (win-sd's check
+/// does not depend on order, MS-DTYP's does: with denies first both must agree).
+fn denies_first_dacl() -> impl Strategy<Value = Vec<(bool, u32, usize)>> {
+    prop::collection::vec((any::<bool>(), 0u32..0x100, 0usize..4), 0..8).prop_map(|mut aces| {
+        aces.sort_by_key(|(allow, _, _)| *allow);
+        aces
+    })
+}
+
+proptest! {
+    #[test]
+    fn access_check_agrees_with_win_sd_on_denies_first_dacls(
+        aces in denies_first_dacl(),
+        token_picks in prop::collection::vec(any::<bool>(), 4),
+        desired in 1u32..0x100,
+        with_dacl in any::<bool>(),
+    ) {
+        use devwb_model::sd::{access_check, Ace, Acl, ObjectTypeList, Token};
+        let pool = [Sid::EVERYONE, Sid::AUTHENTICATED_USERS, Sid::from_parts(5, &[21, 1, 2, 3, 1105]), Sid::BUILTIN_ADMINISTRATORS];
+        let ours = SecurityDescriptor {
+            dacl: with_dacl.then(|| {
+                Acl::from_aces(
+                    aces.iter()
+                        .map(|(allow, mask, who)| {
+                            let sid = pool[*who % pool.len()];
+                            if *allow {
+                                Ace::allow(sid, AccessMask(*mask), AceFlags::NONE)
+                            } else {
+                                Ace::deny(sid, AccessMask(*mask), AceFlags::NONE)
+                            }
+                        })
+                        .collect(),
+                )
+            }),
+            ..SecurityDescriptor::default()
+        };
+        let token_sids: Vec<Sid> = pool.iter().zip(&token_picks).filter(|(_, pick)| **pick).map(|(sid, _)| *sid).collect();
+        let result = access_check(&ours, &Token::new(token_sids.clone()), AccessMask(desired), &ObjectTypeList::object(), None);
+        let theirs = win_sd::SecurityDescriptor::from_bytes(&ours.to_bytes().expect("encodes"))
+            .map_err(|error| TestCaseError::fail(error.to_string()))?;
+        let their_sids: Vec<win_sd::Sid> = token_sids
+            .iter()
+            .map(|sid| sid.to_string().parse::<win_sd::Sid>())
+            .collect::<Result<_, _>>()
+            .map_err(|error| TestCaseError::fail(format!("{error:?}")))?;
+        let their_result = theirs.check_access(&their_sids, win_sd::AccessMask::new(desired));
+        prop_assert_eq!(result.is_granted(), their_result.granted);
+        prop_assert_eq!(result.granted().0, their_result.granted_mask.bits() & desired);
+    }
+}
