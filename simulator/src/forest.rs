@@ -198,7 +198,11 @@ impl Forest {
             let value = rdn.value().to_string();
             entry.attrs.set_str("name", &value);
             // The RDN's attribute carries the RDN value, in the spelling the client used.
-            let rdn_attr = rdn.attr().to_string();
+            // AD's lDAPDisplayNames of the usual naming attributes are lowercase (`cn`, `ou`, `dc`).
+            let rdn_attr = match rdn.attr().to_ascii_lowercase().as_str() {
+                short @ ("cn" | "ou" | "dc" | "o" | "l" | "c") => short.to_string(),
+                _ => rdn.attr().to_string(),
+            };
             if !entry.attrs.has_value_ignore_case(&rdn_attr, &value) {
                 entry.attrs.add_values(&rdn_attr, [b(&value)]);
             }
@@ -425,9 +429,8 @@ impl Forest {
             ),
             true,
         )?;
-        for mut entry in self.semantics.seed_entries(n) {
-            self.stamp_new(&mut entry);
-            self.store.add(entry)?;
+        for entry in self.semantics.seed_entries(n) {
+            self.seed(entry, false)?;
         }
         Ok(())
     }

@@ -1,4 +1,31 @@
-//! An in-process LDAP server that behaves like Active Directory where device writeback tooling cares.
+//! An in-process LDAP server that behaves like Active Directory where device writeback
+//! tooling cares: AD's forest shape, rootDSE, generated attributes, controls, result codes and
+//! diagnostic texts, LDAPS and StartTLS, and (in [`semantics`]) schema and access rules.
+//!
+//! ```no_run
+//! use devwb_model::SchemaLevel;
+//! use devwb_simulator::Simulator;
+//!
+//! let sim = Simulator::builder()
+//!     .forest("contoso.lab")
+//!     .schema_level(SchemaLevel::W2012R2)
+//!     .allow_plain_bind(false)
+//!     .start_blocking()?;
+//! let url = sim.ldaps_url(); // ldaps://127.0.0.1:<port>, self-signed certificate
+//! let (admin, password) = (sim.admin_dn(), sim.admin_password().to_string());
+//! let (connector_dn, connector_sid) = sim.add_user("svc-connector", "Passw0rd!")?;
+//! # Ok::<(), devwb_simulator::SimError>(())
+//! ```
+//!
+//! In async code, `Simulator::builder()...start().await` runs on the caller's runtime.
+//! Dropping the [`SimHandle`] shuts the server down. See `simulator/README.md`.
+//!
+//! Layout: [`codec`] (framing, decoding, response encoding), [`handler`] (one request in,
+//! responses out, no sockets), [`store`] (entries and indexes), [`forest`] (AD's shape and
+//! generated attributes), [`filter`], [`semantics`] (faults, access and content rules),
+//! [`transport`] (TCP, TLS), [`ldif`], [`server`] (builder and handle).
+//! What it deliberately does not do: replication, Kerberos/NTLM/SASL binds, referrals
+//! chasing, tombstones.
 
 pub mod clock;
 pub mod codec;
@@ -6,5 +33,11 @@ pub mod error;
 pub mod filter;
 pub mod forest;
 pub mod handler;
+pub mod ldif;
 pub mod semantics;
+pub mod server;
 pub mod store;
+pub mod transport;
+
+pub use error::{OpError, ResultCode, SimError};
+pub use server::{SimHandle, Simulator, SimulatorBuilder};

@@ -154,7 +154,7 @@ fn sicily_bind_gets_auth_method_not_supported() {
 #[test]
 fn wrong_tags_get_protocol_error_in_their_response_type() {
     // A search request whose scope is an OCTET STRING instead of an ENUMERATED.
-    let input = hex("30 0c 02 01 09 63 07 04 00 04 01 00 0a 01 00");
+    let input = hex("30 0d 02 01 09 63 08 04 00 04 01 00 0a 01 00");
     let Err(Undecodable::Answer(response)) = decode(&input, &Limits::default()) else {
         panic!("must be answered");
     };

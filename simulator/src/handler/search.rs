@@ -401,11 +401,20 @@ impl Handler {
             && !more_remaining
             && outcome.code == ResultCode::SUCCESS
         {
-            for nc in store.naming_contexts() {
-                if nc.dn.is_descendant_of(&base) && !base.is_root() {
-                    let uri = format!("ldap://{}/{}", self.forest.names.dns_name, nc.dn);
-                    responses.push(Response::new(id, ResponseOp::SearchReference(vec![uri])));
-                }
+            // A reference to each naming context directly below the base's (the schema NC is
+            // reached through the configuration NC's reference, not from the domain's).
+            let below: Vec<Dn> = store
+                .naming_contexts()
+                .iter()
+                .map(|nc| nc.dn.clone())
+                .filter(|nc| !base.is_root() && nc.is_descendant_of(&base))
+                .collect();
+            for nc in below
+                .iter()
+                .filter(|nc| !below.iter().any(|other| nc.is_descendant_of(other)))
+            {
+                let uri = format!("ldap://{}/{}", self.forest.names.dns_name, nc);
+                responses.push(Response::new(id, ResponseOp::SearchReference(vec![uri])));
             }
         }
         let mut done = Response::new(id, ResponseOp::SearchDone(outcome));

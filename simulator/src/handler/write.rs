@@ -331,26 +331,43 @@ impl Handler {
         let new_dn = new_parent_dn.child(new_rdn.clone());
         let mut renamed = (*entry).clone();
         renamed.dn = new_dn.clone();
+        // The RDN attribute keeps its stored spelling (`cn`, not the `CN` of the DN text).
+        let spelling = |entry: &Entry, attr: &str| {
+            entry
+                .attrs
+                .get(attr)
+                .map_or_else(|| attr.to_string(), |a| a.name.clone())
+        };
         if let Some(old_rdn) = dn.rdn() {
             if request.delete_old_rdn || old_rdn.attr().eq_ignore_ascii_case(new_rdn.attr()) {
+                let name = spelling(&renamed, old_rdn.attr());
                 let kept: Vec<Bytes> = renamed
                     .attrs
-                    .values(old_rdn.attr())
+                    .values(&name)
                     .iter()
-                    .filter(|v| !self.same_value(old_rdn.attr(), v, old_rdn.value().as_bytes()))
+                    .filter(|v| !self.same_value(&name, v, old_rdn.value().as_bytes()))
                     .cloned()
                     .collect();
-                renamed.attrs.set(old_rdn.attr(), kept);
+                if kept.is_empty() && old_rdn.attr().eq_ignore_ascii_case(new_rdn.attr()) {
+                    // Replaced in place below, so the attribute keeps its position and name.
+                    renamed.attrs.set(
+                        &name,
+                        vec![Bytes::copy_from_slice(new_rdn.value().as_bytes())],
+                    );
+                } else {
+                    renamed.attrs.set(&name, kept);
+                }
             }
         }
         let new_value = Bytes::copy_from_slice(new_rdn.value().as_bytes());
+        let name = spelling(&renamed, new_rdn.attr());
         if !renamed
             .attrs
-            .values(new_rdn.attr())
+            .values(&name)
             .iter()
-            .any(|v| self.same_value(new_rdn.attr(), v, &new_value))
+            .any(|v| self.same_value(&name, v, &new_value))
         {
-            renamed.attrs.add_values(new_rdn.attr(), [new_value]);
+            renamed.attrs.add_values(&name, [new_value]);
         }
         renamed.attrs.set_str("name", new_rdn.value());
         let ctx = self.context(session, controls, Operation::ModifyDn, &dn);

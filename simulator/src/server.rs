@@ -1,0 +1,554 @@
+//! Starting a simulator: the [`SimulatorBuilder`], and the [`SimHandle`] that owns the
+//! running server and shuts it down when dropped.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use devwb_model::{Dn, SchemaLevel, Sid};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, IdSource, SeededIds, SystemClock};
+use crate::codec::Limits;
+use crate::error::{OpError, SimError};
+use crate::forest::Forest;
+use crate::handler::{Handler, HandlerConfig, RequestControls, Session};
+use crate::ldif::{self, Record};
+use crate::semantics::Identity;
+use crate::store::{Entry, Snapshot};
+use crate::transport::tls::TlsMaterial;
+use crate::transport::{self, Shared};
+
+/// The simulator's entry point.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// A builder with the defaults: forest `contoso.lab`, schema 2016, plain LDAP and LDAPS
+    /// on `127.0.0.1:0`, a self-signed certificate, simple binds only over TLS, the system
+    /// clock, random ids and a generated admin password.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+}
+
+/// Where a listener goes. `None` turns it off.
+#[derive(Clone, Debug)]
+pub struct Listeners {
+    pub plain: Option<SocketAddr>,
+    pub ldaps: Option<SocketAddr>,
+}
+
+/// Builds and starts a simulator.
+pub struct SimulatorBuilder {
+    forest: String,
+    schema_level: SchemaLevel,
+    listeners: Listeners,
+    tls_files: Option<(PathBuf, PathBuf)>,
+    seed_ldif: Vec<PathBuf>,
+    allow_plain_bind: bool,
+    admin_password: Option<String>,
+    clock: Arc<dyn Clock>,
+    ids: Option<Arc<dyn IdSource>>,
+    limits: Limits,
+    handler: HandlerConfig,
+}
+
+impl fmt::Debug for SimulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorBuilder")
+            .field("forest", &self.forest)
+            .field("schema_level", &self.schema_level)
+            .field("listeners", &self.listeners)
+            .field("tls_files", &self.tls_files)
+            .field("seed_ldif", &self.seed_ldif)
+            .field("allow_plain_bind", &self.allow_plain_bind)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "********"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimulatorBuilder {
+    fn default() -> SimulatorBuilder {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        SimulatorBuilder {
+            forest: "contoso.lab".to_string(),
+            schema_level: SchemaLevel::W2016,
+            listeners: Listeners {
+                plain: Some(loopback),
+                ldaps: Some(loopback),
+            },
+            tls_files: None,
+            seed_ldif: Vec::new(),
+            allow_plain_bind: false,
+            admin_password: None,
+            clock: Arc::new(SystemClock),
+            ids: None,
+            limits: Limits::default(),
+            handler: HandlerConfig::default(),
+        }
+    }
+}
+
+impl SimulatorBuilder {
+    /// The forest's DNS name (default `contoso.lab`).
+    pub fn forest(mut self, dns_name: &str) -> Self {
+        self.forest = dns_name.to_string();
+        self
+    }
+
+    /// The schema level (default 2016).
+    pub fn schema_level(mut self, level: SchemaLevel) -> Self {
+        self.schema_level = level;
+        self
+    }
+
+    /// Where plain LDAP listens (default `127.0.0.1:0`, an ephemeral port); `None` for none.
+    pub fn listen(mut self, address: Option<SocketAddr>) -> Self {
+        self.listeners.plain = address;
+        self
+    }
+
+    /// Where LDAPS listens (default `127.0.0.1:0`); `None` for none.
+    pub fn ldaps(mut self, address: Option<SocketAddr>) -> Self {
+        self.listeners.ldaps = address;
+        self
+    }
+
+    /// A certificate chain and key (PEM files) instead of a generated self-signed certificate.
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls_files = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// An LDIF file applied at start (content and change records); may be given several times.
+    pub fn seed_ldif(mut self, path: impl Into<PathBuf>) -> Self {
+        self.seed_ldif.push(path.into());
+        self
+    }
+
+    /// Accept simple binds without TLS (default false: `strongerAuthRequired`, as AD).
+    pub fn allow_plain_bind(mut self, allow: bool) -> Self {
+        self.allow_plain_bind = allow;
+        self
+    }
+
+    /// The Administrator's password (default: generated, see [`SimHandle::admin_password`]).
+    pub fn admin_password(mut self, password: &str) -> Self {
+        self.admin_password = Some(password.to_string());
+        self
+    }
+
+    /// The clock for `whenCreated`, `whenChanged` and `currentTime`.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The source of GUIDs, SIDs and the generated password.
+    pub fn ids(mut self, ids: Arc<dyn IdSource>) -> Self {
+        self.ids = Some(ids);
+        self
+    }
+
+    /// Shortcut for deterministic ids: [`SeededIds`] with `seed`.
+    pub fn seed(self, seed: u64) -> Self {
+        self.ids(Arc::new(SeededIds::new(seed)))
+    }
+
+    /// The framer's limits (maximum message size and nesting).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// AD's MaxPageSize (default 1000).
+    pub fn max_page_size(mut self, size: usize) -> Self {
+        self.handler.max_page_size = size.max(1);
+        self
+    }
+
+    fn build_forest(&self) -> Result<(Arc<Forest>, String), SimError> {
+        let ids = self
+            .ids
+            .clone()
+            .unwrap_or_else(|| Arc::new(SeededIds::from_entropy()));
+        let password = match &self.admin_password {
+            Some(password) => password.clone(),
+            None => format!("Adsim-{:016x}!", ids.next_u64()),
+        };
+        let forest = Arc::new(Forest::build(
+            &self.forest,
+            self.schema_level,
+            &password,
+            self.clock.clone(),
+            ids,
+        )?);
+        for path in &self.seed_ldif {
+            let text = std::fs::read_to_string(path).map_err(|source| SimError::File {
+                path: path.display().to_string(),
+                source,
+            })?;
+            apply_ldif(&forest, &text, &path.display().to_string())?;
+        }
+        Ok((forest, password))
+    }
+
+    /// Starts the server on the current tokio runtime.
+    pub async fn start(self) -> Result<SimHandle, SimError> {
+        let (forest, password) = self.build_forest()?;
+        let mut config = self.handler.clone();
+        config.allow_plain_bind = self.allow_plain_bind;
+        let handler = Handler::new(forest.clone(), config);
+        let material = match &self.tls_files {
+            Some((cert, key)) => TlsMaterial::from_pem_files(cert, key)?,
+            None => TlsMaterial::self_signed(&[
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                forest.names.dc_host_name.clone(),
+            ])?,
+        };
+        let shared = Arc::new(Shared {
+            handler,
+            limits: self.limits,
+            tls: Some(material.acceptor()?),
+            open_connections: AtomicUsize::new(0),
+        });
+        let (shutdown, receiver) = watch::channel(false);
+        let bind = |address: SocketAddr| async move {
+            TcpListener::bind(address)
+                .await
+                .map_err(|source| SimError::Listen {
+                    address: address.to_string(),
+                    source,
+                })
+        };
+        let mut plain_addr = None;
+        let mut ldaps_addr = None;
+        let mut listeners = Vec::new();
+        if let Some(address) = self.listeners.plain {
+            let listener = bind(address).await?;
+            plain_addr = listener.local_addr().ok();
+            listeners.push((listener, false));
+        }
+        if let Some(address) = self.listeners.ldaps {
+            let listener = bind(address).await?;
+            ldaps_addr = listener.local_addr().ok();
+            listeners.push((listener, true));
+        }
+        for (listener, ldaps) in listeners {
+            tokio::spawn(transport::serve(
+                listener,
+                ldaps,
+                shared.clone(),
+                receiver.clone(),
+            ));
+        }
+        Ok(SimHandle {
+            forest,
+            shared,
+            plain_addr,
+            ldaps_addr,
+            admin_password: password,
+            certificate_pem: material.certificate_pem,
+            shutdown,
+            runtime_thread: None,
+        })
+    }
+
+    /// Starts the server on a runtime of its own (a background thread with two workers), for
+    /// synchronous tests. Dropping the handle stops the server and the thread.
+    pub fn start_blocking(self) -> Result<SimHandle, SimError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("adsim".to_string())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = sender.send(Err(SimError::Runtime(error)));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match self.start().await {
+                        Ok(handle) => {
+                            let mut stopped = handle.shutdown.subscribe();
+                            let _ = sender.send(Ok(handle));
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        }
+                        Err(error) => {
+                            let _ = sender.send(Err(error));
+                        }
+                    }
+                });
+                // Give connections a moment to send their notices before the runtime goes.
+                runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+            })
+            .map_err(SimError::Runtime)?;
+        let mut handle = receiver.recv().map_err(|_| {
+            SimError::Runtime(std::io::Error::other(
+                "the simulator thread ended before starting",
+            ))
+        })??;
+        handle.runtime_thread = Some(thread);
+        Ok(handle)
+    }
+}
+
+/// Applies LDIF records to a forest as the Administrator would, except that content records
+/// replace an existing entry (so a dump can be loaded back) and may carry generated
+/// attributes (`objectGUID`, `objectSid`, `whenCreated`), which are kept.
+pub fn apply_ldif(forest: &Arc<Forest>, text: &str, source: &str) -> Result<(), SimError> {
+    let records = ldif::parse(text).map_err(|e| SimError::Ldif {
+        path: source.to_string(),
+        line: e.line,
+        reason: e.reason,
+    })?;
+    let handler = Handler::new(forest.clone(), HandlerConfig::default());
+    let session = admin_session(forest);
+    let controls = RequestControls::default();
+    for located in records {
+        let fail = |error: OpError| SimError::LdifApply {
+            path: source.to_string(),
+            line: located.line,
+            dn: located.record.dn().to_string(),
+            error: Box::new(error),
+        };
+        let dn = Dn::parse(located.record.dn())
+            .map_err(|e| fail(OpError::invalid_dn(located.record.dn(), e.kind)))?;
+        match &located.record {
+            Record::Add { attributes, .. } => {
+                let mut entry = Entry::new(dn.clone());
+                for (name, values) in attributes {
+                    entry.attrs.set(name, values.clone());
+                }
+                import(forest, entry).map_err(fail)?;
+            }
+            Record::Delete { .. } => {
+                forest.store.delete(&dn, false).map_err(fail)?;
+            }
+            Record::Modify { changes, .. } => handler
+                .modify_entry(&session, &controls, &dn, changes)
+                .map_err(fail)?,
+            Record::ModRdn {
+                new_rdn,
+                delete_old_rdn,
+                new_superior,
+                ..
+            } => {
+                let mut message = rasn_ldap::ModifyDnRequest {
+                    entry: dn.to_string().into(),
+                    new_rdn: new_rdn.as_str().into(),
+                    delete_old_rdn: *delete_old_rdn,
+                    new_superior: new_superior.as_deref().map(Into::into),
+                };
+                message.entry = dn.to_string().into();
+                let request =
+                    rasn_ldap::LdapMessage::new(1, rasn_ldap::ProtocolOp::ModDnRequest(message));
+                let mut session = session.clone();
+                let responses = handler.handle(&mut session, request);
+                if let Some(outcome) = responses.last().and_then(|r| r.op.outcome()) {
+                    if outcome.code != crate::error::ResultCode::SUCCESS {
+                        return Err(fail(OpError::new(outcome.code, outcome.message.clone())));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores `entry` as given, generating only the attributes it lacks; replaces an existing entry.
+fn import(forest: &Forest, given: Entry) -> Result<(), OpError> {
+    let mut entry = given.clone();
+    forest.stamp_new(&mut entry);
+    for attribute in given.attrs.iter() {
+        if !attribute.name.eq_ignore_ascii_case("uSNCreated")
+            && !attribute.name.eq_ignore_ascii_case("uSNChanged")
+        {
+            entry.attrs.set(&attribute.name, attribute.values.clone());
+        }
+    }
+    let store = &forest.store;
+    match store.get(&entry.dn) {
+        Some(existing) => {
+            store.replace(&existing, entry)?;
+        }
+        None => {
+            let parent_exists = entry.dn.parent().is_some_and(|p| store.get(&p).is_some());
+            if parent_exists {
+                store.add(entry)?;
+            } else {
+                store.add_naming_context(entry)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn admin_session(forest: &Forest) -> Session {
+    let mut session = Session::new(true);
+    session.identity = Identity {
+        dn: Some(forest.names.admin_dn.clone()),
+        sid: Some(forest.names.domain_sid.with_rid(500)),
+    };
+    session
+}
+
+/// A running simulator. Dropping it shuts the server down (a message to every listener and
+/// connection; a blocking simulator's thread is joined).
+pub struct SimHandle {
+    forest: Arc<Forest>,
+    shared: Arc<Shared>,
+    plain_addr: Option<SocketAddr>,
+    ldaps_addr: Option<SocketAddr>,
+    admin_password: String,
+    certificate_pem: String,
+    shutdown: watch::Sender<bool>,
+    runtime_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("forest", &self.forest.names.dns_name)
+            .field("plain", &self.plain_addr)
+            .field("ldaps", &self.ldaps_addr)
+            .field("admin_password", &"********")
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimHandle {
+    /// `ldap://127.0.0.1:<port>` (empty when plain LDAP is off).
+    pub fn url(&self) -> String {
+        self.plain_addr
+            .map(|a| format!("ldap://{a}"))
+            .unwrap_or_default()
+    }
+
+    /// `ldaps://127.0.0.1:<port>` (empty when LDAPS is off).
+    pub fn ldaps_url(&self) -> String {
+        self.ldaps_addr
+            .map(|a| format!("ldaps://{a}"))
+            .unwrap_or_default()
+    }
+
+    /// The plain listener's address.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.plain_addr
+    }
+
+    /// The LDAPS listener's address.
+    pub fn ldaps_addr(&self) -> Option<SocketAddr> {
+        self.ldaps_addr
+    }
+
+    /// `CN=Administrator,CN=Users,<domain>`.
+    pub fn admin_dn(&self) -> String {
+        self.forest.names.admin_dn.to_string()
+    }
+
+    /// The Administrator's password.
+    pub fn admin_password(&self) -> &str {
+        &self.admin_password
+    }
+
+    /// `DC=contoso,DC=lab`.
+    pub fn domain_dn(&self) -> String {
+        self.forest.names.domain_dn.to_string()
+    }
+
+    /// `CN=Configuration,DC=contoso,DC=lab`.
+    pub fn config_dn(&self) -> String {
+        self.forest.names.config_dn.to_string()
+    }
+
+    /// `CN=Schema,CN=Configuration,DC=contoso,DC=lab`.
+    pub fn schema_dn(&self) -> String {
+        self.forest.names.schema_dn.to_string()
+    }
+
+    /// The domain's SID.
+    pub fn domain_sid(&self) -> Sid {
+        self.forest.names.domain_sid
+    }
+
+    /// The NetBIOS domain name (`CONTOSO`).
+    pub fn netbios_name(&self) -> &str {
+        &self.forest.names.netbios_name
+    }
+
+    /// The server certificate (PEM), for clients that verify it.
+    pub fn certificate_pem(&self) -> &str {
+        &self.certificate_pem
+    }
+
+    /// The forest: store, names and semantics, for direct inspection in tests.
+    pub fn forest(&self) -> &Arc<Forest> {
+        &self.forest
+    }
+
+    /// Adds an enabled user `CN=<name>,CN=Users,<domain>` (sAMAccountName `name`, UPN
+    /// `name@<forest>`) with a password; returns its DN and SID.
+    pub fn add_user(&self, name: &str, password: &str) -> Result<(Dn, Sid), SimError> {
+        Ok(self.forest.add_user(name, password)?)
+    }
+
+    /// Applies LDIF text (as a seed file would be applied).
+    pub fn apply_ldif(&self, text: &str) -> Result<(), SimError> {
+        apply_ldif(&self.forest, text, "<ldif>")
+    }
+
+    /// The whole directory as LDIF content records, parents first.
+    pub fn dump_ldif(&self) -> String {
+        let mut out = String::from("version: 1\n\n");
+        let semantics = &self.forest.semantics;
+        for entry in self.forest.store.all() {
+            ldif::write_entry(&mut out, &entry, &|name| semantics.is_binary(name));
+        }
+        out
+    }
+
+    /// A copy of the directory's state, for [`SimHandle::restore`].
+    pub fn snapshot(&self) -> Snapshot {
+        self.forest.store.snapshot()
+    }
+
+    /// Puts the directory back to a snapshot (per-test reset without a restart).
+    pub fn restore(&self, snapshot: &Snapshot) {
+        self.forest.store.restore(snapshot);
+    }
+
+    /// Connections open right now.
+    pub fn open_connections(&self) -> usize {
+        self.shared
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops the server now (also done on drop).
+    pub fn shutdown(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.runtime_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,362 @@
+//! The transport: TCP listeners (plain LDAP and LDAPS), StartTLS, and one task per
+//! connection that frames, decodes and dispatches requests and writes responses.
+//!
+//! A connection may carry several outstanding requests: searches run in their own task and
+//! stream their entries through a channel, so an Abandon request read meanwhile stops them
+//! between two entries; the other operations run in order on the connection's task, each
+//! quick and never holding a lock across an `.await`. StartTLS is refused while a search is
+//! outstanding. Shutdown is a message (a `watch` channel), not an abort: every connection
+//! sends a Notice of Disconnection and closes.
+
+pub mod tls;
+
+use std::collections::HashSet;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use rasn_ldap::ProtocolOp;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info_span, warn, Instrument};
+
+use crate::codec::{self, Limits, Outcome, Response, ResponseOp, Undecodable};
+use crate::error::ResultCode;
+use crate::handler::{response_for, Handler, Session, START_TLS_OID};
+use crate::semantics::FaultDecision;
+
+/// What every connection of a server shares.
+pub struct Shared {
+    pub handler: Handler,
+    pub limits: Limits,
+    pub tls: Option<TlsAcceptor>,
+    /// Connections currently open, for tests and logs.
+    pub open_connections: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("limits", &self.limits)
+            .field("tls", &self.tls.is_some())
+            .field("open_connections", &self.open_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stream that is plain TCP until StartTLS, or TLS from the start (LDAPS).
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only while StartTLS swaps one for the other.
+    Upgrading,
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Upgrading => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "TLS upgrade in progress",
+            ))),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Upgrading => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "TLS upgrade in progress",
+            ))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Upgrading => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Accepts connections on `listener` until shutdown. `ldaps` listeners start TLS at once.
+pub async fn serve(
+    listener: TcpListener,
+    ldaps: bool,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        // Running out of file descriptors and similar: wait a little, keep serving.
+                        warn!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let shutdown = shutdown.clone();
+                let span = info_span!("conn", %peer, ldaps);
+                tokio::spawn(async move {
+                    shared.open_connections.fetch_add(1, Ordering::Relaxed);
+                    if let Err(error) = connection(stream, ldaps, &shared, shutdown).await {
+                        debug!(%error, "connection ended with an error");
+                    }
+                    shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+                }.instrument(span));
+            }
+        }
+    }
+}
+
+/// The state of one connection shared with its search tasks.
+struct Outstanding {
+    abandoned: Mutex<HashSet<u32>>,
+    searches: AtomicUsize,
+}
+
+async fn connection(
+    stream: TcpStream,
+    ldaps: bool,
+    shared: &Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut conn = if ldaps {
+        let acceptor = shared
+            .tls
+            .clone()
+            .ok_or_else(|| io::Error::other("LDAPS listener without TLS configuration"))?;
+        Conn::Tls(Box::new(acceptor.accept(stream).await?))
+    } else {
+        Conn::Plain(stream)
+    };
+    let mut session = Session::new(ldaps);
+    let mut buffer = BytesMut::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+    let outstanding = Arc::new(Outstanding {
+        abandoned: Mutex::new(HashSet::new()),
+        searches: AtomicUsize::new(0),
+    });
+    loop {
+        // Handle every complete message already read.
+        loop {
+            let length = match codec::frame_length(&buffer, &shared.limits) {
+                Ok(Some(length)) => length,
+                Ok(None) => break,
+                Err(error) => {
+                    debug!(%error, "unframeable input");
+                    out.extend_from_slice(&codec::encode(&Response::notice_of_disconnection(
+                        ResultCode::PROTOCOL_ERROR,
+                        error.to_string(),
+                    )));
+                    conn.write_all(&out).await?;
+                    conn.shutdown().await.ok();
+                    return Ok(());
+                }
+            };
+            let frame = buffer.split_to(length).freeze();
+            match dispatch(&frame, &mut session, shared, &tx, &outstanding, &mut out).await {
+                Next::Continue => {}
+                Next::Close => {
+                    conn.write_all(&out).await?;
+                    conn.shutdown().await.ok();
+                    return Ok(());
+                }
+                Next::StartTls => {
+                    conn.write_all(&out).await?;
+                    conn.flush().await?;
+                    out.clear();
+                    let Some(acceptor) = shared.tls.clone() else {
+                        return Ok(());
+                    };
+                    let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Upgrading) else {
+                        return Ok(());
+                    };
+                    conn = Conn::Tls(Box::new(acceptor.accept(tcp).await?));
+                    session.tls = true;
+                    buffer.clear();
+                }
+            }
+        }
+        if !out.is_empty() {
+            conn.write_all(&out).await?;
+            out.clear();
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => {
+                let notice = Response::notice_of_disconnection(ResultCode::UNAVAILABLE, "the server is shutting down");
+                conn.write_all(&codec::encode(&notice)).await.ok();
+                conn.shutdown().await.ok();
+                return Ok(());
+            }
+            Some(first) = rx.recv() => {
+                out.extend_from_slice(&first);
+                while out.len() < 256 * 1024 {
+                    match rx.try_recv() {
+                        Ok(more) => out.extend_from_slice(&more),
+                        Err(_) => break,
+                    }
+                }
+                conn.write_all(&out).await?;
+                out.clear();
+            }
+            read = conn.read_buf(&mut buffer) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+enum Next {
+    Continue,
+    Close,
+    StartTls,
+}
+
+async fn dispatch(
+    frame: &[u8],
+    session: &mut Session,
+    shared: &Arc<Shared>,
+    tx: &mpsc::Sender<Bytes>,
+    outstanding: &Arc<Outstanding>,
+    out: &mut Vec<u8>,
+) -> Next {
+    let message = match codec::decode(frame, &shared.limits) {
+        Ok(message) => message,
+        Err(Undecodable::Answer(response)) => {
+            codec::encode_into(out, &response);
+            return Next::Continue;
+        }
+        Err(Undecodable::Disconnect(notice)) => {
+            codec::encode_into(out, &notice);
+            return Next::Close;
+        }
+    };
+    let id = message.message_id;
+    match &message.protocol_op {
+        ProtocolOp::UnbindRequest(_) => return Next::Close,
+        ProtocolOp::AbandonRequest(target) => {
+            outstanding
+                .abandoned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(target.0);
+            return Next::Continue;
+        }
+        ProtocolOp::ExtendedReq(request)
+            if request.request_name.as_ref() == START_TLS_OID.as_bytes() =>
+        {
+            let refuse = |code: ResultCode, text: &str| {
+                Response::new(
+                    id,
+                    ResponseOp::Extended {
+                        outcome: Outcome::new(code, text),
+                        name: Some(START_TLS_OID.to_string()),
+                        value: None,
+                    },
+                )
+            };
+            let response = if session.tls {
+                refuse(ResultCode::OPERATIONS_ERROR, "00000000: LdapErr: DSID-0C090F38, comment: TLS is already active on this connection, data 0, v4563")
+            } else if shared.tls.is_none() {
+                refuse(
+                    ResultCode::UNAVAILABLE,
+                    "TLS is not configured on this server",
+                )
+            } else if outstanding.searches.load(Ordering::Acquire) > 0 {
+                refuse(ResultCode::OPERATIONS_ERROR, "00002025: LdapErr: DSID-0C090F38, comment: StartTLS is refused while other operations are outstanding, data 0, v4563")
+            } else {
+                codec::encode_into(out, &refuse(ResultCode::SUCCESS, ""));
+                return Next::StartTls;
+            };
+            codec::encode_into(out, &response);
+            return Next::Continue;
+        }
+        _ => {}
+    }
+    match shared.handler.fault(session, &message) {
+        FaultDecision::Proceed => {}
+        FaultDecision::Delay(duration) => tokio::time::sleep(duration).await,
+        FaultDecision::Fail(error) => {
+            if let Some(op) = response_for(&message.protocol_op, Outcome::from(error)) {
+                codec::encode_into(out, &Response::new(id, op));
+            }
+            return Next::Continue;
+        }
+        FaultDecision::Drop => return Next::Close,
+        #[allow(unreachable_patterns)]
+        _ => {}
+    }
+    if matches!(message.protocol_op, ProtocolOp::SearchRequest(_)) {
+        outstanding.searches.fetch_add(1, Ordering::AcqRel);
+        let handler = shared.handler.clone();
+        let mut search_session = session.clone();
+        let tx = tx.clone();
+        let outstanding = outstanding.clone();
+        tokio::spawn(
+            async move {
+                let responses = handler.handle(&mut search_session, message);
+                for response in responses {
+                    let abandoned = outstanding
+                        .abandoned
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    if abandoned {
+                        debug!(id, "search abandoned");
+                        break;
+                    }
+                    if tx.send(codec::encode(&response)).await.is_err() {
+                        break; // the connection is gone
+                    }
+                }
+                outstanding.searches.fetch_sub(1, Ordering::AcqRel);
+            }
+            .in_current_span(),
+        );
+        return Next::Continue;
+    }
+    for response in shared.handler.handle(session, message) {
+        codec::encode_into(out, &response);
+    }
+    Next::Continue
+}

@@ -1,0 +1,156 @@
+//! The adsim binary: starts, prints its listeners, loads a seed and dumps LDIF on Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ldap3::{LdapConn, LdapConnSettings, Scope, SearchEntry};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serves_seed_and_dumps_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.ldif");
+    let dump = dir.path().join("dump.ldif");
+    std::fs::write(
+        &seed,
+        "version: 1\n\ndn: OU=Seeded,DC=fabrikam,DC=test\nobjectClass: top\nobjectClass: organizationalUnit\ndescription:: c2VlZGVkIHZhbHVl\n\n",
+    )
+    .unwrap();
+    let (plain, ldaps) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args([
+            "--forest",
+            "fabrikam.test",
+            "--schema-level",
+            "2012r2",
+            "--admin-password",
+            "Adsim-Test-1!",
+        ])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{plain}"),
+            "--ldaps",
+            &format!("127.0.0.1:{ldaps}"),
+        ])
+        .arg("--seed")
+        .arg(&seed)
+        .arg("--dump")
+        .arg(&dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "ldap  ldap://127.0.0.1:{plain} admin CN=Administrator,CN=Users,DC=fabrikam,DC=test"
+        )
+    );
+    assert_eq!(
+        second,
+        format!(
+            "ldaps ldaps://127.0.0.1:{ldaps} admin CN=Administrator,CN=Users,DC=fabrikam,DC=test"
+        )
+    );
+
+    let mut conn = LdapConn::with_settings(
+        LdapConnSettings::new().set_no_tls_verify(true),
+        &format!("ldaps://127.0.0.1:{ldaps}"),
+    )
+    .unwrap();
+    conn.simple_bind(
+        "CN=Administrator,CN=Users,DC=fabrikam,DC=test",
+        "Adsim-Test-1!",
+    )
+    .unwrap()
+    .success()
+    .unwrap();
+    let (entries, _) = conn
+        .search(
+            "OU=Seeded,DC=fabrikam,DC=test",
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["description"],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(
+        SearchEntry::construct(entries.into_iter().next().unwrap()).attrs["description"],
+        vec!["seeded value"]
+    );
+    let schema = conn
+        .search(
+            "CN=Schema,CN=Configuration,DC=fabrikam,DC=test",
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["objectVersion"],
+        )
+        .unwrap()
+        .success()
+        .unwrap()
+        .0;
+    assert_eq!(
+        SearchEntry::construct(schema.into_iter().next().unwrap()).attrs["objectVersion"],
+        vec!["69"]
+    );
+    drop(conn);
+
+    // Ctrl-C is SIGINT.
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "adsim did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let dumped = std::fs::read_to_string(&dump).unwrap();
+    assert!(dumped.starts_with("version: 1\n"));
+    assert!(dumped.contains("dn: OU=Seeded,DC=fabrikam,DC=test\n"));
+    assert!(dumped.contains("description: seeded value\n"));
+    assert!(dumped.contains("objectGUID:: "), "binary values are base64");
+
+    // The dump loads back as a seed.
+    let again = devwb_simulator::Simulator::builder()
+        .forest("fabrikam.test")
+        .seed_ldif(&dump)
+        .start_blocking()
+        .unwrap();
+    assert!(again
+        .forest()
+        .store
+        .get(&devwb_model::Dn::parse("OU=Seeded,DC=fabrikam,DC=test").unwrap())
+        .is_some());
+}
+
+#[test]
+fn bad_arguments_fail_plainly() {
+    let output = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["--schema-level", "1999"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--schema-level 1999"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

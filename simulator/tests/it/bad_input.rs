@@ -1,0 +1,336 @@
+//! Broken and hostile input over raw TCP. After each, the server still serves others.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use ldap3::Scope;
+
+use crate::support::{admin, start_plain};
+
+fn raw(sim: &devwb_simulator::SimHandle) -> TcpStream {
+    let stream = TcpStream::connect(sim.addr().expect("plain listener")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; returns everything it sent.
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    stream
+        .read_to_end(&mut out)
+        .expect("the server closes instead of hanging");
+    out
+}
+
+/// Reads exactly one BER message.
+fn read_message(stream: &mut TcpStream) -> Vec<u8> {
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).unwrap();
+    let mut message = header.to_vec();
+    let length = if header[1] < 0x80 {
+        header[1] as usize
+    } else {
+        let mut octets = vec![0u8; (header[1] & 0x7f) as usize];
+        stream.read_exact(&mut octets).unwrap();
+        message.extend_from_slice(&octets);
+        octets.iter().fold(0usize, |a, &b| (a << 8) | b as usize)
+    };
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    message.extend_from_slice(&body);
+    message
+}
+
+fn decode(message: &[u8]) -> rasn_ldap::LdapMessage {
+    rasn::ber::decode(message).expect("the server's answer decodes")
+}
+
+fn still_serves(sim: &devwb_simulator::SimHandle) {
+    let mut conn = admin(sim);
+    let (entries, _) = conn
+        .search(
+            &sim.domain_dn(),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["1.1"],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+}
+
+fn notice_code(bytes: &[u8]) -> u32 {
+    let message = decode(bytes);
+    assert_eq!(message.message_id, 0, "an unsolicited notification");
+    let rasn_ldap::ProtocolOp::ExtendedResp(response) = message.protocol_op else {
+        panic!("a Notice of Disconnection is an extended response");
+    };
+    assert_eq!(
+        response.response_name.as_deref(),
+        Some(&b"1.3.6.1.4.1.1466.20036"[..])
+    );
+    response.result_code as u32
+}
+
+#[test]
+fn garbage_gets_a_notice_of_disconnection() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    stream.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let answer = read_to_close(&mut stream);
+    assert_eq!(notice_code(&answer), 2);
+    still_serves(&sim);
+}
+
+#[test]
+fn oversize_length_is_refused_before_reading_it() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    // Announces 4 GiB.
+    stream
+        .write_all(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xf0, 0x02, 0x01, 0x01])
+        .unwrap();
+    let answer = read_to_close(&mut stream);
+    assert_eq!(notice_code(&answer), 2);
+    still_serves(&sim);
+}
+
+#[test]
+fn truncated_message_then_close_leaves_the_server_serving() {
+    let sim = start_plain();
+    {
+        let mut stream = raw(&sim);
+        // A bind request cut in the middle, then the client goes away.
+        stream
+            .write_all(&[0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02])
+            .unwrap();
+    }
+    still_serves(&sim);
+}
+
+#[test]
+fn wrong_tags_get_protocol_error_and_the_connection_goes_on() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    // A search whose scope is an OCTET STRING.
+    stream
+        .write_all(&[
+            0x30, 0x0d, 0x02, 0x01, 0x09, 0x63, 0x08, 0x04, 0x00, 0x04, 0x01, 0x00, 0x0a, 0x01,
+            0x00,
+        ])
+        .unwrap();
+    let message = decode(&read_message(&mut stream));
+    assert_eq!(message.message_id, 9);
+    let rasn_ldap::ProtocolOp::SearchResDone(done) = message.protocol_op else {
+        panic!("a search gets a SearchResultDone");
+    };
+    assert_eq!(done.0.result_code, rasn_ldap::ResultCode::ProtocolError);
+    // The same connection still answers a rootDSE search (anonymous).
+    let search = rasn_ldap::LdapMessage::new(
+        10,
+        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+            "".into(),
+            rasn_ldap::SearchRequestScope::BaseObject,
+            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+            0,
+            0,
+            false,
+            rasn_ldap::Filter::Present("objectClass".into()),
+            vec!["dnsHostName".into()],
+        )),
+    );
+    stream
+        .write_all(&rasn::ber::encode(&search).unwrap())
+        .unwrap();
+    let entry = decode(&read_message(&mut stream));
+    assert!(
+        matches!(entry.protocol_op, rasn_ldap::ProtocolOp::SearchResEntry(_)),
+        "{entry:?}"
+    );
+}
+
+#[test]
+fn sicily_ntlm_bind_gets_auth_method_not_supported() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    stream
+        .write_all(&[
+            0x30, 0x0c, 0x02, 0x01, 0x07, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x89, 0x00,
+        ])
+        .unwrap();
+    let message = decode(&read_message(&mut stream));
+    let rasn_ldap::ProtocolOp::BindResponse(response) = message.protocol_op else {
+        panic!("a bind response");
+    };
+    assert_eq!(message.message_id, 7);
+    assert_eq!(
+        response.result_code,
+        rasn_ldap::ResultCode::AuthMethodNotSupported
+    );
+}
+
+#[test]
+fn deep_filter_is_refused() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    // (!(!(!...(objectClass=*)...))) nested 5000 deep.
+    let mut filter = vec![0x87, 0x0b];
+    filter.extend_from_slice(b"objectClass");
+    for _ in 0..5000 {
+        let mut outer = vec![0xa2];
+        push_length(&mut outer, filter.len());
+        outer.extend_from_slice(&filter);
+        filter = outer;
+    }
+    let mut search = vec![
+        0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01,
+        0x01, 0x00,
+    ];
+    search.extend_from_slice(&filter);
+    search.extend_from_slice(&[0x30, 0x00]);
+    let mut op = vec![0x63];
+    push_length(&mut op, search.len());
+    op.extend_from_slice(&search);
+    let mut body = vec![0x02, 0x01, 0x05];
+    body.extend_from_slice(&op);
+    let mut message = vec![0x30];
+    push_length(&mut message, body.len());
+    message.extend_from_slice(&body);
+    stream.write_all(&message).unwrap();
+    let answer = decode(&read_message(&mut stream));
+    let rasn_ldap::ProtocolOp::SearchResDone(done) = answer.protocol_op else {
+        panic!("a search done");
+    };
+    assert_eq!(done.0.result_code, rasn_ldap::ResultCode::ProtocolError);
+    assert!(
+        done.0.diagnostic_message.contains("deeper than"),
+        "{}",
+        done.0.diagnostic_message.as_str()
+    );
+    still_serves(&sim);
+}
+
+fn push_length(out: &mut Vec<u8>, length: usize) {
+    if length < 0x80 {
+        out.push(length as u8);
+    } else {
+        let bytes = (length as u32).to_be_bytes();
+        out.push(0x84);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+#[test]
+fn client_disconnecting_mid_search() {
+    let sim = start_plain();
+    {
+        let mut conn = admin(&sim);
+        let ou = format!("OU=Big,{}", sim.domain_dn());
+        conn.add(
+            &ou,
+            vec![(
+                "objectClass",
+                ["top", "organizationalUnit"].into_iter().collect(),
+            )],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+        for i in 0..900 {
+            conn.add(
+                &format!("CN=b{i},{ou}"),
+                vec![
+                    ("objectClass", ["top", "container"].into_iter().collect()),
+                    ("description", [&*"x".repeat(500)].into_iter().collect()),
+                ],
+            )
+            .unwrap()
+            .success()
+            .unwrap();
+        }
+    }
+    for _ in 0..20 {
+        let mut stream = raw(&sim);
+        let search = rasn_ldap::LdapMessage::new(
+            1,
+            rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+                "".into(),
+                rasn_ldap::SearchRequestScope::BaseObject,
+                rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+                0,
+                0,
+                false,
+                rasn_ldap::Filter::Present("objectClass".into()),
+                vec![],
+            )),
+        );
+        stream
+            .write_all(&rasn::ber::encode(&search).unwrap())
+            .unwrap();
+        drop(stream);
+    }
+    // A client that binds, starts a big search and vanishes after the first bytes.
+    let url = sim.url();
+    let admin_dn = sim.admin_dn();
+    let password = sim.admin_password().to_string();
+    for _ in 0..10 {
+        let mut conn = ldap3::LdapConn::new(&url).unwrap();
+        conn.simple_bind(&admin_dn, &password)
+            .unwrap()
+            .success()
+            .unwrap();
+        let mut stream = conn
+            .streaming_search(
+                &format!("OU=Big,{}", sim.domain_dn()),
+                Scope::OneLevel,
+                "(objectClass=*)",
+                vec!["*"],
+            )
+            .unwrap();
+        let _first = stream.next().unwrap();
+        drop(stream);
+        drop(conn);
+    }
+    still_serves(&sim);
+}
+
+#[test]
+fn a_thousand_connections_opened_and_dropped_while_another_client_works() {
+    let sim = start_plain();
+    let address = sim.addr().unwrap();
+    let mut worker = admin(&sim);
+    let churn = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            let stream = TcpStream::connect(address).unwrap();
+            drop(stream);
+        }
+    });
+    let mut searches = 0;
+    while !churn.is_finished() {
+        let (entries, _) = worker
+            .search(
+                &sim.domain_dn(),
+                Scope::Base,
+                "(objectClass=*)",
+                vec!["1.1"],
+            )
+            .unwrap()
+            .success()
+            .unwrap();
+        assert_eq!(entries.len(), 1);
+        searches += 1;
+    }
+    churn.join().unwrap();
+    assert!(searches > 0);
+    // Every dropped connection's task ends: the count returns to the one working client.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sim.open_connections() > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sim.open_connections(), 1, "connections left open");
+    still_serves(&sim);
+}

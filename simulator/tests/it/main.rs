@@ -1,0 +1,19 @@
+//! Integration tests of the simulator over real sockets.
+
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+// Shared helpers: start a simulator, connect with the ldap3 crate.
+mod support;
+
+// The ldap3 crate as a real client: binds, every operation, controls, paging.
+mod ldap3_client;
+
+// Hostile and broken input over raw TCP: the server answers or disconnects, never hangs.
+mod bad_input;
+
+// OpenLDAP's command line tools over LDAPS and StartTLS.
+mod openldap_tools;
+
+// The adsim binary: listeners, seed and dump.
+mod adsim;

@@ -1,0 +1,254 @@
+//! OpenLDAP's command line tools (ldap-utils) against the simulator, over LDAPS and StartTLS.
+//! When the tools are not installed the tests say so and do nothing else.
+
+use std::process::{Command, Output};
+
+use devwb_simulator::SimHandle;
+
+use crate::support::{have_program, start};
+
+const TOOLS: &[&str] = &[
+    "ldapsearch",
+    "ldapadd",
+    "ldapmodify",
+    "ldapdelete",
+    "ldapmodrdn",
+    "ldapcompare",
+    "ldapwhoami",
+];
+
+#[allow(clippy::print_stderr)] // The skip message a test without its tools prints.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !have_program(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    eprintln!(
+        "skipped: OpenLDAP tools not installed ({}); install the Debian package ldap-utils",
+        missing.join(", ")
+    );
+    false
+}
+
+/// Runs a tool bound as the Administrator; `url` picks LDAPS or (with `-ZZ`) StartTLS.
+fn tool(
+    sim: &SimHandle,
+    program: &str,
+    starttls: bool,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
+    let url = if starttls { sim.url() } else { sim.ldaps_url() };
+    let mut command = Command::new(program);
+    command
+        .env("LDAPTLS_REQCERT", "never")
+        .env("LDAPCONF", "/dev/null")
+        .args([
+            "-x",
+            "-H",
+            &url,
+            "-D",
+            &sim.admin_dn(),
+            "-w",
+            sim.admin_password(),
+        ]);
+    if starttls {
+        command.arg("-ZZ");
+    }
+    command.args(args);
+    let output = match stdin {
+        Some(text) => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("input.ldif");
+            std::fs::write(&path, text).unwrap();
+            command.arg("-f").arg(&path);
+            command.output().unwrap()
+        }
+        None => command.output().unwrap(),
+    };
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn assert_ok(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed: {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn every_tool_over(starttls: bool) {
+    if !tools_present() {
+        return;
+    }
+    let sim = start();
+    let domain = sim.domain_dn();
+    let dn = format!("CN=tools-test,CN=Users,{domain}");
+
+    let root = tool(
+        &sim,
+        "ldapsearch",
+        starttls,
+        &[
+            "-b",
+            "",
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "defaultNamingContext",
+        ],
+        None,
+    );
+    assert_ok(&root, "ldapsearch rootDSE");
+    assert!(
+        stdout(&root).contains(&format!("defaultNamingContext: {domain}")),
+        "{}",
+        stdout(&root)
+    );
+
+    let add = tool(
+        &sim,
+        "ldapadd",
+        starttls,
+        &[],
+        Some(&format!(
+            "dn: {dn}\nobjectClass: top\nobjectClass: container\ndescription: first\n\n"
+        )),
+    );
+    assert_ok(&add, "ldapadd");
+
+    let modify = tool(
+        &sim,
+        "ldapmodify",
+        starttls,
+        &[],
+        Some(&format!(
+            "dn: {dn}\nchangetype: modify\nreplace: description\ndescription: second\n-\n\n"
+        )),
+    );
+    assert_ok(&modify, "ldapmodify");
+
+    let compare = tool(
+        &sim,
+        "ldapcompare",
+        starttls,
+        &[&dn, "description:second"],
+        None,
+    );
+    assert_eq!(
+        compare.status.code(),
+        Some(6),
+        "compareTrue is exit code 6: {}",
+        stdout(&compare)
+    );
+    assert!(stdout(&compare).contains("TRUE"));
+    let compare = tool(
+        &sim,
+        "ldapcompare",
+        starttls,
+        &[&dn, "description:first"],
+        None,
+    );
+    assert_eq!(
+        compare.status.code(),
+        Some(5),
+        "compareFalse is exit code 5"
+    );
+
+    let search = tool(
+        &sim,
+        "ldapsearch",
+        starttls,
+        &[
+            "-LLL",
+            "-b",
+            &format!("CN=Users,{domain}"),
+            "-s",
+            "one",
+            "-E",
+            "pr=2/noprompt",
+            "(cn=tools-test)",
+            "description",
+            "objectClass",
+        ],
+        None,
+    );
+    assert_ok(&search, "ldapsearch with paged results");
+    let text = stdout(&search);
+    assert!(text.contains("description: second"), "{text}");
+    let top = text.find("objectClass: top").unwrap();
+    let container = text.find("objectClass: container").unwrap();
+    assert!(top < container, "objectClass order kept: {text}");
+
+    let rename = tool(
+        &sim,
+        "ldapmodrdn",
+        starttls,
+        &["-r", &dn, "CN=tools-renamed"],
+        None,
+    );
+    assert_ok(&rename, "ldapmodrdn");
+    let renamed = format!("CN=tools-renamed,CN=Users,{domain}");
+
+    let who = tool(&sim, "ldapwhoami", starttls, &[], None);
+    assert_ok(&who, "ldapwhoami");
+    assert_eq!(stdout(&who).trim(), "u:CONTOSO\\Administrator");
+
+    let delete = tool(&sim, "ldapdelete", starttls, &[&renamed], None);
+    assert_ok(&delete, "ldapdelete");
+    let gone = tool(
+        &sim,
+        "ldapsearch",
+        starttls,
+        &["-b", &renamed, "-s", "base"],
+        None,
+    );
+    assert_eq!(gone.status.code(), Some(32), "noSuchObject after delete");
+}
+
+#[test]
+fn every_tool_over_ldaps() {
+    every_tool_over(false);
+}
+
+#[test]
+fn every_tool_over_starttls() {
+    every_tool_over(true);
+}
+
+#[test]
+fn plain_simple_bind_is_refused_like_ad() {
+    if !tools_present() {
+        return;
+    }
+    let sim = start();
+    let output = Command::new("ldapsearch")
+        .env("LDAPCONF", "/dev/null")
+        .args([
+            "-x",
+            "-H",
+            &sim.url(),
+            "-D",
+            &sim.admin_dn(),
+            "-w",
+            sim.admin_password(),
+            "-b",
+            "",
+            "-s",
+            "base",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(8), "strongerAuthRequired");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("00002028"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
