@@ -84,8 +84,8 @@ fn flag_letters(flags: AceFlags) -> String {
     .collect()
 }
 
-/// An ACE in SDDL's shape, with the mask in hex and the trustee named when known:
-/// `(A;CI;0x000300ff;;;CONTOSO\svc (S-1-5-21-...))`.
+/// An ACE in SDDL's shape, with the trustee named when known:
+/// `(A;CI;CCDCLCSWRPWPDTLOSDRC;;;CONTOSO\svc (S-1-5-21-...))`.
 pub(crate) fn describe_ace(ace: &Ace, observed: &Observed) -> String {
     let kind = match ace.ace_type {
         AceType::AccessAllowed => "A",
@@ -97,41 +97,21 @@ pub(crate) fn describe_ace(ace: &Ace, observed: &Observed) -> String {
     };
     let guid = |g: Option<devwb_model::Guid>| g.map(|g| g.to_string()).unwrap_or_default();
     format!(
-        "({kind};{};{:#010x};{};{};{})",
+        "({kind};{};{};{};{};{})",
         flag_letters(ace.flags),
-        ace.mask.0,
+        rights_letters(ace.mask),
         guid(ace.object_type),
         guid(ace.inherited_object_type),
         observed.describe_sid(&ace.sid)
     )
 }
 
-/// The rights names of a mask, for evidence: `CC DC LC ...`.
+/// The rights of a mask as SDDL letters (`CCDCLCSWRPWPDTLOSDRC`), for evidence.
 fn rights_letters(mask: AccessMask) -> String {
-    const NAMES: [(u32, &str); 13] = [
-        (0x1, "CC"),
-        (0x2, "DC"),
-        (0x4, "LC"),
-        (0x8, "SW"),
-        (0x10, "RP"),
-        (0x20, "WP"),
-        (0x40, "DT"),
-        (0x80, "LO"),
-        (0x100, "CR"),
-        (0x1_0000, "SD"),
-        (0x2_0000, "RC"),
-        (0x4_0000, "WD"),
-        (0x8_0000, "WO"),
-    ];
-    let names: Vec<&str> = NAMES
-        .iter()
-        .filter(|(bit, _)| mask.0 & bit != 0)
-        .map(|(_, name)| *name)
-        .collect();
-    if names.is_empty() {
+    if mask.is_empty() {
         "none".to_string()
     } else {
-        names.join(" ")
+        devwb_model::sd::format_rights(mask)
     }
 }
 

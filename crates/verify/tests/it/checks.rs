@@ -407,7 +407,7 @@ fn missing_device_container_ace_fails_that_check() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: fail
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
                 problem: the connector account has no ACE here
                 remedy: Grant the connector account 0x000300ff on CN=RegisteredDevices,DC=contoso,DC=lab (container inherit): the connector account has no ACE here.
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc'
@@ -434,7 +434,7 @@ fn missing_configuration_ace_is_recognised_as_the_script_bug() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             configuration-container-ace: fail
                 object: CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-                required: 0x000200bc (LC SW RP WP LO RC), container inherit
+                required: 0x000200bc (LCSWRPWPLORC), container inherit
                 problem: the connector account has no ACE here
                 diagnosis: the device container has the connector's ACE but this container does not: the pattern of the known bug in Microsoft's CreateDeviceContainer.ps1, whose grant on a newly created Device Registration Configuration is written `dsacls $dn / G ... / I:T` and applies nothing
                 remedy: Grant the connector account 0x000200bc on CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (container inherit): the connector account has no ACE here.
@@ -492,8 +492,8 @@ fn ace_without_container_inherit_fails() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: fail
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
-                connector ACE: (A;;0x000300ff;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
+                connector ACE: (A;;CCDCLCSWRPWPDTLOSDRC;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
                 problem: the connector account has the rights but not container-inherit, so devices do not inherit them
                 remedy: Grant the connector account 0x000300ff on CN=RegisteredDevices,DC=contoso,DC=lab (container inherit): the connector account has the rights but not container-inherit, so devices do not inherit them.
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc'
@@ -527,9 +527,9 @@ fn deny_ace_for_the_connector_fails() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: fail
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
-                connector ACE: (D;;0x00000001;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
-                connector ACE: (A;CI;0x000300ff;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
+                connector ACE: (D;;CC;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
+                connector ACE: (A;CI;CCDCLCSWRPWPDTLOSDRC;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
                 remedy: Remove the deny ACE for the connector account on CN=RegisteredDevices,DC=contoso,DC=lab (it denies CC), then grant the rights again.
                   $ dsacls "CN=RegisteredDevices,DC=contoso,DC=lab" /R "CONTOSO\svc-aadc"
                   $ dsacls "CN=RegisteredDevices,DC=contoso,DC=lab" /G "CONTOSO\svc-aadc:GRGWCCDCSDDT" /I:T
@@ -562,7 +562,7 @@ fn grants_to_another_account_name_it() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: fail
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
                 problem: the connector account has no ACE here
                 remedy: Grant the connector account 0x000300ff on CN=RegisteredDevices,DC=contoso,DC=lab (container inherit): the connector account has no ACE here.
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc'
@@ -570,7 +570,7 @@ fn grants_to_another_account_name_it() {
                   $ dsacls "CN=RegisteredDevices,DC=contoso,DC=lab" /G "CONTOSO\svc-aadc:GRGWCCDCSDDT" /I:T
             configuration-container-ace: fail
                 object: CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-                required: 0x000200bc (LC SW RP WP LO RC), container inherit
+                required: 0x000200bc (LCSWRPWPLORC), container inherit
                 problem: the connector account has no ACE here
                 remedy: Grant the connector account 0x000200bc on CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (container inherit): the connector account has no ACE here.
                   $ devwb prepare --domain contoso.lab --connector-account 'CONTOSO\svc-aadc'
@@ -612,12 +612,12 @@ fn connector_from_another_forest_fails() {
             connector-account-bind: skipped (no connector password given (--connector-password-file))
             device-container-ace: warn
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
                 held by: CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105)
                 remedy: FABRIKAM\svc-aadc was not found in this forest (see connector-account-forest), so verify cannot tell whether these grants are the connector's.
             configuration-container-ace: warn
                 object: CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-                required: 0x000200bc (LC SW RP WP LO RC), container inherit
+                required: 0x000200bc (LCSWRPWPLORC), container inherit
                 held by: CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105)
                 remedy: FABRIKAM\svc-aadc was not found in this forest (see connector-account-forest), so verify cannot tell whether these grants are the connector's.
             connector-account-grant: skipped (the connector account was not found (see connector-account-forest))
@@ -689,12 +689,12 @@ fn no_connector_named_reports_who_holds_the_grants() {
             connector-account-bind: skipped (no connector account named (--connector-account))
             device-container-ace: warn
                 object: CN=RegisteredDevices,DC=contoso,DC=lab
-                required: 0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
+                required: 0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
                 held by: CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105)
                 remedy: Name the connector account (--connector-account) so verify can tell whether these grants are the connector's.
             configuration-container-ace: warn
                 object: CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-                required: 0x000200bc (LC SW RP WP LO RC), container inherit
+                required: 0x000200bc (LCSWRPWPLORC), container inherit
                 held by: CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105)
                 remedy: Name the connector account (--connector-account) so verify can tell whether these grants are the connector's.
             connector-account-grant: skipped (no connector account named (--connector-account))

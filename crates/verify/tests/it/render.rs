@@ -43,12 +43,12 @@ fn human_report_of_a_prepared_forest() {
               named  CONTOSO\svc-aadc
         PASS  device-container-ace             Connector account has 0x000300FF (container inherit) on the device container
               object         CN=RegisteredDevices,DC=contoso,DC=lab
-              required       0x000300ff (CC DC LC SW RP WP DT LO SD RC), container inherit
-              connector ACE  (A;CI;0x000300ff;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
+              required       0x000300ff (CCDCLCSWRPWPDTLOSDRC), container inherit
+              connector ACE  (A;CI;CCDCLCSWRPWPDTLOSDRC;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
         PASS  configuration-container-ace      Connector account has 0x000200BC (container inherit) on Device Registration Configuration
               object         CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-              required       0x000200bc (LC SW RP WP LO RC), container inherit
-              connector ACE  (A;CI;0x000200bc;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
+              required       0x000200bc (LCSWRPWPLORC), container inherit
+              connector ACE  (A;CI;LCSWRPWPLORC;;;CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105))
         PASS  connector-account-grant          The account holding the grants is the connector account named
               connector  CONTOSO\svc-aadc (S-1-5-21-1004336348-1177238915-682003330-1105)
         SKIP  devices-match                    Devices in the device container match the Entra export
