@@ -45,7 +45,8 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let image = image_ref();
     docker_reachable()?;
-    if !force && image_exists(&image)? {
+    let existing_id = image_id(&image)?;
+    if let (false, Some(_)) = (force, &existing_id) {
         println!("samba-image: reusing {image} (it exists; --force rebuilds it)");
         return Ok(());
     }
@@ -81,6 +82,10 @@ pub fn run(args: &[String]) -> Result<()> {
     run_quietly(&mut import, "docker import")?;
     let import_time = import_started.elapsed();
 
+    if let Some(replaced) = existing_id {
+        // --force moved the tag to the new image: the replaced one is left without a name.
+        remove_image(&replaced, &format!("the replaced image {replaced}"));
+    }
     remove_older_tags()?;
     println!(
         "samba-image: built {image} in {:.0?} (mmdebstrap {:.0?}, docker import {:.0?})",
@@ -113,14 +118,31 @@ fn docker_reachable() -> Result<()> {
     Ok(())
 }
 
-fn image_exists(image: &str) -> Result<bool> {
-    let status = Command::new("docker")
+/// The id of the local image `image`, or `None` when there is none.
+fn image_id(image: &str) -> Result<Option<String>> {
+    let output = Command::new("docker")
         .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .stderr(Stdio::null())
+        .output()
+        .context("cannot run `docker image inspect`")?;
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    Ok((output.status.success() && !id.is_empty()).then_some(id))
+}
+
+/// Removes an image of ours; one still used by a container stays, which is reported, not an error.
+fn remove_image(reference: &str, description: &str) {
+    let removed = Command::new("docker")
+        .args(["image", "rm", reference])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .context("cannot run `docker image inspect`")?;
-    Ok(status.success())
+        .map(|status| status.success())
+        .unwrap_or(false);
+    if removed {
+        println!("samba-image: removed {description}");
+    } else {
+        println!("samba-image: kept {description} (a container still uses it?)");
+    }
 }
 
 /// One Debian package a line; blank lines and `#` comments are skipped.
@@ -223,18 +245,7 @@ fn remove_older_tags() -> Result<()> {
         .filter(|tag| !tag.is_empty() && *tag != devwb_samba::TAG)
     {
         let old = format!("{}:{tag}", devwb_samba::NAME);
-        let removed = Command::new("docker")
-            .args(["image", "rm", &old])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|status| status.success())
-            .unwrap_or(false);
-        if removed {
-            println!("samba-image: removed the older image {old}");
-        } else {
-            println!("samba-image: kept the older image {old} (in use?)");
-        }
+        remove_image(&old, &format!("the older image {old}"));
     }
     Ok(())
 }
