@@ -1,0 +1,412 @@
+//! The scenario table: each scenario gets a fresh forest at the schema level it names and
+//! drives prepare, verify and writeback as a user would, over LDAPS.
+
+use std::path::Path;
+
+use devwb_ldap::{Change, Client};
+use devwb_model::schema::attr;
+use devwb_model::{Dn, Guid, SchemaLevel};
+use devwb_prepare::{PlanOptions, PrepareRequest, Refusal};
+use devwb_verify::{CollectOptions, Expected, Report, Status};
+use devwb_writeback::synthetic::{write_export, ExportLayout, SyntheticConfig, SyntheticDevices};
+use devwb_writeback::{DeviceSource, WritebackOptions};
+
+use crate::{Forest, Outcome};
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    /// A name that says what is proved, used as the test's label.
+    pub name: &'static str,
+    /// The schema level of the fresh forest it runs on.
+    pub level: SchemaLevel,
+    /// The scenario.
+    pub run: fn(&Forest) -> Outcome,
+}
+
+/// Every scenario, in the order they are reported.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "prepare_then_verify_passes_and_a_second_prepare_plans_nothing",
+        level: SchemaLevel::W2012R2,
+        run: prepare_then_verify_passes_and_a_second_prepare_plans_nothing,
+    },
+    Scenario {
+        name: "connector_writes_devices_only_after_prepare",
+        level: SchemaLevel::W2012R2,
+        run: connector_writes_devices_only_after_prepare,
+    },
+    Scenario {
+        name: "old_schema_is_refused_and_fails_verify",
+        level: SchemaLevel::W2008R2,
+        run: old_schema_is_refused_and_fails_verify,
+    },
+    Scenario {
+        name: "duplicate_registration_service_is_named",
+        level: SchemaLevel::W2012R2,
+        run: duplicate_registration_service_is_named,
+    },
+    Scenario {
+        name: "writeback_of_1000_devices_then_no_change_then_delta",
+        level: SchemaLevel::W2012R2,
+        run: writeback_of_1000_devices_then_no_change_then_delta,
+    },
+];
+
+const CONNECTOR: &str = "svc-devwb";
+const CONNECTOR_PASSWORD: &str = "Connector-Passw0rd!1";
+
+fn connector_name(forest: &Forest) -> String {
+    format!("{}\\{CONNECTOR}", forest.netbios)
+}
+
+/// Runs prepare as the administrator: observe, plan, apply. Returns the number of steps applied.
+fn prepare(forest: &Forest) -> Result<usize, String> {
+    let admin = forest.admin_client()?;
+    let plan =
+        plan_prepare(forest, &admin)?.map_err(|refusal| format!("prepare refused: {refusal}"))?;
+    let applied = devwb_prepare::apply(&admin, &plan).map_err(|e| format!("prepare apply: {e}"))?;
+    Ok(applied.steps)
+}
+
+fn plan_prepare(
+    forest: &Forest,
+    admin: &Client,
+) -> Result<Result<devwb_prepare::Plan, Refusal>, String> {
+    let request = PrepareRequest {
+        domain: None,
+        connector: connector_name(forest),
+    };
+    let observation = match devwb_prepare::observe(admin, &request) {
+        Ok(observation) => observation,
+        Err(error) => {
+            return match error.kind() {
+                devwb_prepare::ErrorKind::Refused(refusal) => Ok(Err(refusal.clone())),
+                _ => Err(format!("prepare observe: {error}")),
+            }
+        }
+    };
+    Ok(devwb_prepare::plan(&observation, &PlanOptions::default()))
+}
+
+fn verify(forest: &Forest, devices: Option<Vec<Guid>>) -> Result<Report, String> {
+    let admin = forest.admin_client()?;
+    let options = CollectOptions {
+        domain: None,
+        connector_account: Some(connector_name(forest)),
+        connector_password: Some(devwb_ldap::Password::new(CONNECTOR_PASSWORD)),
+        read_devices: devices.is_some(),
+    };
+    let collected =
+        devwb_verify::collect(&admin, &options).map_err(|e| format!("verify collect: {e}"))?;
+    Ok(devwb_verify::run(
+        &collected.observed,
+        &Expected { devices },
+    ))
+}
+
+fn status_of(report: &Report, id: &str) -> Result<Status, String> {
+    report
+        .check(id)
+        .map(|check| check.status.clone())
+        .ok_or_else(|| format!("the report has no check {id}"))
+}
+
+fn expect_all_pass(report: &Report, when: &str) -> Outcome {
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|check| !matches!(check.status, Status::Pass | Status::Skipped { .. }))
+        .map(|check| format!("{} ({:?}): {:?}", check.id, check.status, check.evidence))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{when}: checks did not pass: {}",
+            failed.join("; ")
+        ))
+    }
+}
+
+fn expect(condition: bool, what: impl FnOnce() -> String) -> Outcome {
+    if condition {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+fn prepare_then_verify_passes_and_a_second_prepare_plans_nothing(forest: &Forest) -> Outcome {
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    let steps = prepare(forest)?;
+    expect(steps > 0, || {
+        "the first prepare of a fresh forest applied no step".to_string()
+    })?;
+    expect_all_pass(&verify(forest, None)?, "verify after prepare")?;
+    let admin = forest.admin_client()?;
+    let again = plan_prepare(forest, &admin)?
+        .map_err(|refusal| format!("second prepare refused: {refusal}"))?;
+    expect(again.is_empty(), || {
+        format!("the second prepare planned steps:\n{again}")
+    })
+}
+
+/// An `msDS-Device` entry as the connector would write it.
+fn device_change(container: &Dn, id: Guid) -> Result<Change, String> {
+    let dn = Dn::parse(&format!("CN={id},{container}")).map_err(|e| e.to_string())?;
+    let attrs = vec![
+        ("objectClass".to_string(), vec![b"msDS-Device".to_vec()]),
+        (attr::DEVICE_ID.to_string(), vec![id.to_ad_bytes().to_vec()]),
+        (attr::IS_ENABLED.to_string(), vec![b"TRUE".to_vec()]),
+        (attr::DISPLAY_NAME.to_string(), vec![b"e2e-laptop".to_vec()]),
+        (
+            attr::ALT_SECURITY_IDENTITIES.to_string(),
+            vec![b"X509:<SHA1-TP-PUBKEY>0123456789abcdef0123456789abcdef01234567ZmFrZSBrZXkgaGFzaA==".to_vec()],
+        ),
+    ];
+    Ok(Change::Add { dn, attrs })
+}
+
+fn result_code(result: Result<(), devwb_ldap::Error>) -> Option<u32> {
+    match result {
+        Ok(()) => None,
+        Err(error) => Some(error.result_code().unwrap_or(u32::MAX)),
+    }
+}
+
+fn connector_writes_devices_only_after_prepare(forest: &Forest) -> Outcome {
+    const INSUFFICIENT_ACCESS_RIGHTS: u32 = 50;
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    let container =
+        Dn::parse(&format!("CN=RegisteredDevices,{}", forest.domain)).map_err(|e| e.to_string())?;
+    // The container exists but carries no grant yet: an admin made it, as an AD FS setup would.
+    let admin = forest.admin_client()?;
+    admin
+        .add(
+            &container,
+            vec![(
+                "objectClass".to_string(),
+                vec![b"msDS-DeviceContainer".to_vec()],
+            )],
+        )
+        .map_err(|e| format!("admin creates {container}: {e}"))?;
+    let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
+    let first = Guid::from_u128(0x1111_2222_3333_4444_5555_6666_7777_8888);
+    let before = result_code(connector.send(device_change(&container, first)?, Vec::new()));
+    expect(before == Some(INSUFFICIENT_ACCESS_RIGHTS), || {
+        format!("before prepare the connector's device add gave {before:?}, expected insufficientAccessRights (50)")
+    })?;
+
+    prepare(forest)?;
+    let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
+    let Change::Add { dn, .. } = device_change(&container, first)? else {
+        return Err("device_change makes adds".to_string());
+    };
+    connector
+        .send(device_change(&container, first)?, Vec::new())
+        .map_err(|e| format!("after prepare the connector cannot add a device: {e}"))?;
+    connector
+        .modify(
+            &dn,
+            vec![devwb_ldap::Modification::replace_str(
+                attr::DISPLAY_NAME,
+                "e2e-renamed",
+            )],
+        )
+        .map_err(|e| format!("after prepare the connector cannot modify its device: {e}"))?;
+    connector
+        .delete(&dn)
+        .map_err(|e| format!("after prepare the connector cannot delete its device: {e}"))?;
+    // The grant covers the device container only.
+    let users = Dn::parse(&format!("CN=Users,{}", forest.domain)).map_err(|e| e.to_string())?;
+    let outside = result_code(connector.send(device_change(&users, first)?, Vec::new()));
+    expect(outside.is_some(), || {
+        "the connector could create an object in CN=Users".to_string()
+    })
+}
+
+fn old_schema_is_refused_and_fails_verify(forest: &Forest) -> Outcome {
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    let admin = forest.admin_client()?;
+    match plan_prepare(forest, &admin)? {
+        Err(Refusal::SchemaTooOld { object_version, .. }) => {
+            expect(object_version == Some(47), || {
+                format!("prepare refused the old schema but reported objectVersion {object_version:?}, expected 47")
+            })?
+        }
+        Err(other) => return Err(format!("prepare refused for another reason: {other}")),
+        Ok(plan) => return Err(format!("prepare planned on a 2008 R2 schema:\n{plan}")),
+    }
+    let report = verify(forest, None)?;
+    let status = status_of(&report, devwb_verify::ids::SCHEMA_LEVEL)?;
+    expect(status == Status::Fail, || {
+        format!("verify's schema-level check was {status:?} on a 2008 R2 forest")
+    })
+}
+
+fn duplicate_registration_service_is_named(forest: &Forest) -> Outcome {
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    prepare(forest)?;
+    let admin = forest.admin_client()?;
+    let configuration = admin
+        .root_dse()
+        .map_err(|e| e.to_string())?
+        .configuration_nc;
+    let services = format!("CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,{configuration}");
+    let duplicate = Dn::parse(&format!("CN=DeviceRegistrationService2,{services}"))
+        .map_err(|e| e.to_string())?;
+    let location = format!("CN=RegisteredDevices,{}", forest.domain);
+    admin
+        .add(
+            &duplicate,
+            vec![
+                (
+                    "objectClass".to_string(),
+                    vec![b"msDS-DeviceRegistrationService".to_vec()],
+                ),
+                (
+                    attr::DEVICE_LOCATION.to_string(),
+                    vec![location.into_bytes()],
+                ),
+                (attr::IS_ENABLED.to_string(), vec![b"TRUE".to_vec()]),
+            ],
+        )
+        .map_err(|e| format!("admin adds a second DeviceRegistrationService: {e}"))?;
+    let report = verify(forest, None)?;
+    let check = report
+        .check(devwb_verify::ids::REGISTRATION_SERVICE_COUNT)
+        .ok_or("the report has no registration-service-count check")?;
+    expect(check.status == Status::Fail, || {
+        format!(
+            "registration-service-count was {:?} with two objects",
+            check.status
+        )
+    })?;
+    let evidence = format!("{:?}", check.evidence).to_lowercase();
+    expect(evidence.contains("deviceregistrationservice2"), || {
+        format!("verify did not name the duplicate: {:?}", check.evidence)
+    })?;
+    match plan_prepare(forest, &admin)? {
+        Err(Refusal::DuplicateRegistrationServices { .. }) => Ok(()),
+        Err(other) => Err(format!("prepare refused for another reason: {other}")),
+        Ok(plan) => Err(format!(
+            "prepare planned despite two configuration objects:\n{plan}"
+        )),
+    }
+}
+
+fn write_devices(
+    path: &Path,
+    config: SyntheticConfig,
+    change: impl Fn(usize, &mut devwb_writeback::synthetic::SyntheticDevice),
+) -> Result<Vec<Guid>, String> {
+    let mut ids = Vec::new();
+    let mut values = Vec::new();
+    for (index, mut device) in SyntheticDevices::new(config).enumerate() {
+        change(index, &mut device);
+        ids.push(device.device_id);
+        values.push(device.to_json());
+    }
+    let mut file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    write_export(values.into_iter(), ExportLayout::Page, &mut file)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(ids)
+}
+
+fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outcome {
+    const COUNT: u64 = 1000;
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    prepare(forest)?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let export = work.path().join("devices.json");
+    let config = SyntheticConfig::new(COUNT, 7, forest.domain_sid()?);
+    let ids = write_devices(&export, config.clone(), |_, _| {})?;
+
+    let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
+    let target = devwb_writeback::apply::discover(&connector, None)
+        .map_err(|e| format!("writeback discover: {e}"))?;
+    let source = DeviceSource::open(&export).map_err(|e| e.to_string())?;
+    let options = WritebackOptions::default();
+    let (plan, report) = devwb_writeback::apply::run(
+        &connector,
+        &target,
+        &source,
+        Default::default(),
+        &options,
+        &mut |_| {},
+    )
+    .map_err(|e| format!("first writeback: {e}"))?;
+    expect(plan.adds.len() == COUNT as usize, || {
+        format!("first plan has {} adds, expected {COUNT}", plan.adds.len())
+    })?;
+    expect(report.succeeded() && report.added == COUNT, || {
+        format!("first writeback: {report:?}")
+    })?;
+
+    let again = devwb_writeback::apply::plan(&connector, &target, &source, Default::default())
+        .map_err(|e| e.to_string())?;
+    expect(
+        again.adds.is_empty() && again.modifies.is_empty() && again.deletes.is_empty(),
+        || format!("the no-change rerun planned {:?}", again.counts),
+    )?;
+
+    // Every tenth device renamed, the last ten gone from Entra.
+    let changed = work.path().join("changed.json");
+    write_devices(&changed, config, |index, device| {
+        if index % 10 == 0 {
+            device.display_name = format!("{}-renamed", device.display_name);
+        }
+    })?;
+    let mut text = std::fs::read_to_string(&changed).map_err(|e| e.to_string())?;
+    let kept: Vec<Guid> = ids[..ids.len() - 10].to_vec();
+    for gone in &ids[ids.len() - 10..] {
+        let needle = format!("\"deviceId\":\"{gone}\"");
+        if let Some(start) = text.find(&needle) {
+            // Each device is one line of the page; drop that line.
+            let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let line_end = text[start..]
+                .find('\n')
+                .map(|i| start + i + 1)
+                .unwrap_or(text.len());
+            text.replace_range(line_start..line_end, "");
+        }
+    }
+    // The removed last line may leave a trailing comma before the closing bracket.
+    let text = text.replace(",\n\n]}", "\n]}").replace(",\n]}", "\n]}");
+    std::fs::write(&changed, text).map_err(|e| e.to_string())?;
+    let source = DeviceSource::open(&changed).map_err(|e| e.to_string())?;
+    let (delta, report) = devwb_writeback::apply::run(
+        &connector,
+        &target,
+        &source,
+        Default::default(),
+        &options,
+        &mut |_| {},
+    )
+    .map_err(|e| format!("delta writeback: {e}"))?;
+    expect(delta.adds.is_empty(), || {
+        format!("the delta planned {} adds", delta.adds.len())
+    })?;
+    expect(delta.modifies.len() == 99, || {
+        format!(
+            "the delta planned {} modifies, expected 99 (every tenth of the 990 kept)",
+            delta.modifies.len()
+        )
+    })?;
+    expect(delta.deletes.len() == 10, || {
+        format!(
+            "the delta planned {} deletes, expected 10",
+            delta.deletes.len()
+        )
+    })?;
+    expect(report.succeeded(), || {
+        format!("delta writeback failures: {:?}", report.failures)
+    })?;
+
+    let report = verify(forest, Some(kept))?;
+    let status = status_of(&report, devwb_verify::ids::DEVICES_MATCH)?;
+    expect(status == Status::Pass, || {
+        format!("verify's device comparison was {status:?} after the delta")
+    })
+}

@@ -1,0 +1,4 @@
+#[test]
+fn scenario_table_on_the_simulator() {
+    super::run_table(devwb_e2e::Backend::Simulator);
+}
