@@ -243,6 +243,12 @@ impl Forest {
 
     fn seed(&self, mut entry: Entry, naming_context: bool) -> Result<(), SimError> {
         self.stamp_new(&mut entry);
+        let parent = if naming_context {
+            None
+        } else {
+            entry.dn.parent().and_then(|p| self.store.get(&p))
+        };
+        self.semantics.complete_seed(parent.as_deref(), &mut entry);
         if naming_context {
             self.store.add_naming_context(entry)?;
         } else {

@@ -30,10 +30,13 @@
 pub mod clock;
 pub mod codec;
 pub mod error;
+pub mod faults;
 pub mod filter;
 pub mod forest;
 pub mod handler;
 pub mod ldif;
+pub mod schema;
+pub mod security;
 pub mod semantics;
 pub mod server;
 pub mod store;

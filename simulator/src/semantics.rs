@@ -1,23 +1,37 @@
 //! The AD semantics layer: the per-forest decisions the request path asks for between
 //! resolving the target and touching the store (faults, authentication, access checks,
-//! content rules, extra generated attributes, what a search may show).
+//! content rules, generated security descriptors, what a search may show).
 //!
 //! The handler calls these methods in the order the simulator plan fixes: (1) faults,
 //! (2) resolve entries, (3) access check, (4) content rules and normalisation, (5) generated
-//! attributes, (6) store mutation. This first version is permissive: it injects no faults,
-//! checks passwords against the accounts the forest holds, allows every operation to a bound
-//! client, accepts every entry as written, and shows everything. Part 2 of the simulator
-//! (schema, security descriptors, faults) replaces the bodies, not the signatures.
+//! attributes, (6) store mutation. This layer delegates: [`crate::faults`] decides faults,
+//! [`crate::schema`] holds the schema of the forest's level and its content rules,
+//! [`crate::security`] computes descriptors, tokens and access checks.
+//!
+//! Access is checked for the bound identity's token (its SID, its groups transitively,
+//! Authenticated Users, Everyone) against each entry's `nTSecurityDescriptor`, with no
+//! administrator bypass. Tokens are computed from the directory when first needed and cached
+//! until a group membership changes (AD fixes a token at logon; the simulator refreshes it,
+//! which only matters to a test that changes a bound account's groups).
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use devwb_model::sd::{SecurityDescriptor, Token};
 use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::error::{OpError, ResultCode};
+use crate::faults::{Decision, FaultConfig, Faults};
 use crate::forest::{Forest, ForestNames};
 use crate::handler::RequestControls;
-use crate::store::Entry;
+use crate::schema::rules::{DirectoryContext, ModOp};
+use crate::schema::{diag, ClassCategory, ClassDef, Schema, Syntax};
+use crate::security::descriptor::{self, flags};
+use crate::security::{access, accounts, Directory, DomainSids};
+use crate::store::{Entry, Secret, Store};
 
 /// The bound identity of a connection.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -138,87 +152,89 @@ pub enum ModificationKind {
     Increment,
 }
 
-const OCTET_STRING_ATTRIBUTES: &[&str] = &[
-    "objectGUID",
-    "objectSid",
-    "msDS-DeviceID",
-    "nTSecurityDescriptor",
-    "msDS-RegisteredOwner",
-    "msDS-RegisteredUsers",
-    "msDS-CloudAnchor",
-    "msDS-KeyCredentialLink",
-    "userCertificate",
-    "schemaIDGUID",
-    "attributeSecurityGUID",
-    "invocationId",
-    "tokenGroups",
-    "sIDHistory",
-    "securityIdentifier",
-    "unicodePwd",
-    "msDS-IssuerCertificates",
-    "msDS-IssuerPublicCertificates",
-    "msDS-CloudIssuerPublicCertificates",
-];
-
-const INTEGER_ATTRIBUTES: &[&str] = &[
-    "uSNCreated",
-    "uSNChanged",
-    "instanceType",
-    "userAccountControl",
-    "groupType",
-    "sAMAccountType",
-    "systemFlags",
-    "objectVersion",
-    "msDS-DeviceObjectVersion",
-    "msDS-MaximumRegistrationInactivityPeriod",
-    "msDS-RegistrationQuota",
-    "msDS-ApproximateLastLogonTimeStamp",
-    "msDS-DeviceTrustType",
-    "primaryGroupID",
-    "adminCount",
-    "msDS-Behavior-Version",
+/// Operational attributes of the rootDSE and constructed ones the schema does not describe
+/// the way filters need: how they compare.
+const NON_SCHEMA_INTEGERS: &[&str] = &[
     "highestCommittedUSN",
     "domainFunctionality",
     "forestFunctionality",
     "domainControllerFunctionality",
-    "pwdLastSet",
-    "lastLogonTimestamp",
-    "accountExpires",
-    "badPwdCount",
-    "logonCount",
+    "supportedLDAPVersion",
 ];
-
-const BOOLEAN_ATTRIBUTES: &[&str] = &[
-    "msDS-IsEnabled",
-    "msDS-IsManaged",
-    "msDS-CloudIsManaged",
-    "msDS-IsCompliant",
-    "msDS-CloudIsEnabled",
-    "isSynchronized",
-];
-
-const DN_ATTRIBUTES: &[&str] = &[
-    "distinguishedName",
-    "objectCategory",
-    "member",
-    "memberOf",
-    "manager",
-    "msDS-DeviceLocation",
-    "nCName",
-    "defaultObjectCategory",
-    "serverReference",
-    "dsServiceName",
+const NON_SCHEMA_TIMES: &[&str] = &["currentTime"];
+const NON_SCHEMA_BOOLEANS: &[&str] = &["isSynchronized", "isGlobalCatalogReady"];
+const NON_SCHEMA_DNS: &[&str] = &[
     "defaultNamingContext",
-    "wellKnownObjects",
+    "configurationNamingContext",
+    "schemaNamingContext",
+    "rootDomainNamingContext",
+    "namingContexts",
+    "dsServiceName",
+    "serverName",
 ];
 
-const TIME_ATTRIBUTES: &[&str] = &["whenCreated", "whenChanged", "currentTime"];
+/// The configuration NC head's descriptor as a DC's provisioning writes it (after Samba's
+/// `get_config_descriptor`, reduced to the ACEs that grant or deny directory access):
+/// Authenticated Users read everything below, Enterprise Admins and SYSTEM hold full control
+/// below, Domain Admins write the head.
+const CONFIGURATION_NC_DESCRIPTOR: &str = "O:EAG:EAD:AI(A;CI;RPLCLORC;;;AU)(A;CI;RPWPCRCCDCLCLORCWOWDSDDTSW;;;EA)(A;CI;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)(A;;RPWPCRCCLCLORCWOWDSW;;;DA)";
+
+/// The schema NC head's descriptor as a DC's provisioning writes it (after Samba's
+/// `get_schema_descriptor`): Authenticated Users read, Schema Admins write, SYSTEM full control.
+const SCHEMA_NC_DESCRIPTOR: &str = "O:SAG:SAD:AI(A;CI;RPLCLORC;;;AU)(A;CI;RPWPCRCCLCLORCWOWDSW;;;SA)(A;CI;RPWPCRCCDCLCLORCWOWDSDDTSW;;;SY)";
 
 /// The per-forest semantics. Built once with the forest.
 #[derive(Debug)]
 pub struct Semantics {
     schema_dn: Dn,
     schema_level: SchemaLevel,
+    schema: Schema,
+    sids: DomainSids,
+    faults: RwLock<Arc<Faults>>,
+    /// Bumped whenever a group membership may have changed; tokens older than it are recomputed.
+    membership_epoch: AtomicU64,
+    tokens: Mutex<HashMap<String, (u64, Token)>>,
+}
+
+/// The store seen through the security layer's [`Directory`] trait.
+struct StoreDirectory<'a>(&'a Store);
+
+impl Directory for StoreDirectory<'_> {
+    fn entry(&self, dn: &Dn) -> Option<Entry> {
+        self.0.get(dn).map(|entry| (*entry).clone())
+    }
+
+    fn entries_with(&self, attribute: &str, value: &[u8]) -> Vec<Entry> {
+        let wanted = std::str::from_utf8(value)
+            .ok()
+            .and_then(|text| Dn::parse(text).ok());
+        self.0
+            .all()
+            .into_iter()
+            .filter(|entry| {
+                entry.attrs.values(attribute).iter().any(|v| match &wanted {
+                    Some(dn) => {
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|t| Dn::parse(t).ok())
+                            .as_ref()
+                            == Some(dn)
+                    }
+                    None => v.as_ref() == value,
+                })
+            })
+            .map(|entry| (*entry).clone())
+            .collect()
+    }
+}
+
+fn text_values(entry: &Entry, attribute: &str) -> Vec<String> {
+    entry
+        .attrs
+        .values(attribute)
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v).ok().map(str::to_string))
+        .collect()
 }
 
 impl Semantics {
@@ -227,6 +243,11 @@ impl Semantics {
         Semantics {
             schema_dn: names.schema_dn.clone(),
             schema_level,
+            schema: Schema::for_level(schema_level),
+            sids: DomainSids::single(names.domain_sid),
+            faults: RwLock::new(Arc::new(Faults::default())),
+            membership_epoch: AtomicU64::new(0),
+            tokens: Mutex::new(HashMap::new()),
         }
     }
 
@@ -235,15 +256,152 @@ impl Semantics {
         self.schema_level
     }
 
-    /// Entries the semantics layer adds to a new forest after the simulator's own shape (the
-    /// schema's classSchema and attributeSchema entries, in part 2). Parents come first.
-    pub fn seed_entries(&self, _names: &ForestNames) -> Vec<Entry> {
-        Vec::new()
+    /// The forest's schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Replaces the fault configuration (at start from the builder, or while running).
+    pub fn set_faults(&self, config: FaultConfig) {
+        if let Ok(mut faults) = self.faults.write() {
+            *faults = Arc::new(Faults::new(config));
+        }
+    }
+
+    /// The current faults.
+    pub fn faults(&self) -> Arc<Faults> {
+        self.faults
+            .read()
+            .map(|f| Arc::clone(&f))
+            .unwrap_or_default()
+    }
+
+    fn directory_context<'a>(&'a self, exists: &'a dyn Fn(&Dn) -> bool) -> DirectoryContext<'a> {
+        DirectoryContext {
+            schema_nc: &self.schema_dn,
+            exists,
+        }
+    }
+
+    /// Forgets cached tokens (after a snapshot is restored: memberships may differ).
+    pub fn reset_caches(&self) {
+        self.membership_epoch.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.clear();
+        }
+    }
+
+    /// The token the identity acts with.
+    pub fn token(&self, forest: &Forest, identity: &Identity) -> Token {
+        let Some(dn) = &identity.dn else {
+            return Token::anonymous();
+        };
+        let epoch = self.membership_epoch.load(Ordering::Acquire);
+        let key = dn.normalized().to_string();
+        if let Ok(tokens) = self.tokens.lock() {
+            if let Some((at, token)) = tokens.get(&key) {
+                if *at == epoch {
+                    return token.clone();
+                }
+            }
+        }
+        let token = match forest.store.get(dn) {
+            Some(entry) => accounts::token_for(&StoreDirectory(&forest.store), &self.sids, &entry),
+            None => Token::authenticated(identity.sid.unwrap_or(Sid::ANONYMOUS), []),
+        };
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(key, (epoch, token.clone()));
+        }
+        token
+    }
+
+    fn memberships_may_change(&self, entry: &Entry) {
+        if entry.is_a("group") || entry.attrs.contains("member") {
+            self.membership_epoch.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Entries the semantics layer adds to a new forest after the simulator's own shape: the
+    /// schema NC's classSchema and attributeSchema entries.
+    pub fn seed_entries(&self, names: &ForestNames) -> Vec<Entry> {
+        match self.schema.schema_nc_entries(&names.schema_dn) {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::error!(%error, "cannot name the schema NC entries");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Completes a seeded entry (the forest's default objects): its security descriptor from
+    /// the class default and `parent`'s inheritable ACEs, created by the system (owner and
+    /// group Domain Admins, as on a DC).
+    pub fn complete_seed(&self, parent: Option<&Entry>, entry: &mut Entry) {
+        // Attribute names in the schema's spelling (the forest builder writes RDN attributes
+        // as the DN spells them: `CN`).
+        let mut normalised = crate::store::entry::Attributes::new();
+        for attribute in entry.attrs.iter() {
+            let name = self.schema.canonical_attribute_name(&attribute.name);
+            normalised.add_values(name, attribute.values.iter().cloned());
+        }
+        entry.attrs = normalised;
+        if entry.attrs.contains(descriptor::ATTRIBUTE) {
+            return;
+        }
+        let Some(class) = self.most_specific_class(entry).cloned() else {
+            return;
+        };
+        let system = Token::new([Sid::LOCAL_SYSTEM, self.sids.domain_admins()]);
+        let parent_sd = parent.and_then(descriptor::of_entry);
+        // The configuration and schema NC heads get the descriptors a DC's provisioning writes
+        // (their classes' defaults hold no inheritable ACEs); everything else its class default.
+        let provisioned = match class.name.as_str() {
+            "configuration" if parent.is_none() => Some(CONFIGURATION_NC_DESCRIPTOR),
+            "dMD" if parent.is_none() => Some(SCHEMA_NC_DESCRIPTOR),
+            _ => None,
+        };
+        let requested = provisioned
+            .and_then(|sddl| SecurityDescriptor::from_sddl(sddl, &self.sids.sddl()).ok())
+            .and_then(|sd| sd.to_bytes().ok());
+        if let Ok(sd) = descriptor::for_new_entry(
+            &class,
+            requested.as_deref(),
+            parent_sd.as_ref(),
+            &self.sids,
+            &system,
+        ) {
+            if let Ok(bytes) = sd.to_bytes() {
+                entry
+                    .attrs
+                    .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+            }
+        }
+    }
+
+    /// The most specific structural class among an entry's objectClass values.
+    fn most_specific_class(&self, entry: &Entry) -> Option<&ClassDef> {
+        entry
+            .attrs
+            .values("objectClass")
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v).ok())
+            .filter_map(|name| self.schema.class(name))
+            .filter(|class| class.category == ClassCategory::Structural)
+            .max_by_key(|class| self.schema.chain(class).len())
     }
 
     /// Step 1: whether to delay, fail or drop this request.
-    pub fn fault(&self, _ctx: &OpContext<'_>) -> FaultDecision {
-        FaultDecision::Proceed
+    pub fn fault(&self, ctx: &OpContext<'_>) -> FaultDecision {
+        let faults = self.faults();
+        if !faults.is_active() {
+            return FaultDecision::Proceed;
+        }
+        match faults.decide(ctx.operation.name(), ctx.target, 0) {
+            Decision::Proceed => FaultDecision::Proceed,
+            Decision::Delay(duration) => FaultDecision::Delay(duration),
+            Decision::Fail(error) => FaultDecision::Fail(error),
+            Decision::Drop => FaultDecision::Drop,
+        }
     }
 
     /// A simple bind: checks `password` for the account `name` (a DN, `user@domain`,
@@ -255,16 +413,26 @@ impl Semantics {
         password: &[u8],
     ) -> Result<Identity, OpError> {
         let forest = ctx.forest;
-        let invalid = || {
-            OpError::new(
-                ResultCode::INVALID_CREDENTIALS,
-                "80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, data 52e, v3839\n\0",
-            )
-        };
-        let account = forest.find_account(name).ok_or_else(invalid)?;
-        let secret = forest.store.secret(&account.dn).ok_or_else(invalid)?;
+        let account = forest
+            .find_account(name)
+            .ok_or_else(diag::invalid_credentials)?;
+        let secret = forest
+            .store
+            .secret(&account.dn)
+            .ok_or_else(diag::invalid_credentials)?;
         if !secret.matches(password) {
-            return Err(invalid());
+            return Err(diag::invalid_credentials());
+        }
+        let control = account
+            .attrs
+            .first_str("userAccountControl")
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        if control & i64::from(accounts::uac::ACCOUNT_DISABLE) != 0 {
+            return Err(OpError::new(
+                ResultCode::INVALID_CREDENTIALS,
+                "80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, data 533, v3839\n",
+            ));
         }
         let sid = account
             .attrs
@@ -278,83 +446,407 @@ impl Semantics {
     }
 
     /// Step 3 and 4 of an add: may the client create `new` below `parent`, and is the entry
-    /// valid? May normalise `new` (attribute spelling, objectClass order, objectCategory).
+    /// valid? Normalises `new` (attribute spelling, objectClass chain, objectCategory).
     pub fn check_add(
         &self,
-        _ctx: &OpContext<'_>,
-        _parent: &Entry,
-        _new: &mut Entry,
+        ctx: &OpContext<'_>,
+        parent: &Entry,
+        new: &mut Entry,
     ) -> Result<(), OpError> {
+        // Every class named must exist at this level before anything else is decided.
+        for name in text_values(new, "objectClass") {
+            if self.schema.class(&name).is_none() {
+                return Err(diag::unknown_attribute());
+            }
+        }
+        let token = self.token(ctx.forest, ctx.identity);
+        if let Some(class) = self.most_specific_class(new) {
+            access::check_create_child(&token, parent, class)?;
+        }
+        if new.attrs.contains(accounts::UNICODE_PWD) {
+            if !ctx.tls {
+                return Err(accounts::password_needs_protection());
+            }
+            for value in new.attrs.values(accounts::UNICODE_PWD) {
+                accounts::decode_unicode_pwd(value)?;
+            }
+        }
+        let store = &ctx.forest.store;
+        let exists = |dn: &Dn| store.get(dn).is_some();
+        let context = self.directory_context(&exists);
+        self.schema.check_add(&context, Some(parent), new)?;
         Ok(())
     }
 
-    /// Step 5 of an add, after the simulator's generated attributes: attributes this layer
-    /// computes (the security descriptor in part 2).
+    /// Step 5 of an add, after the simulator's generated attributes: the security descriptor,
+    /// the account defaults of a security principal, and the password.
     pub fn complete_add(
         &self,
-        _ctx: &OpContext<'_>,
-        _parent: &Entry,
-        _new: &mut Entry,
+        ctx: &OpContext<'_>,
+        parent: &Entry,
+        new: &mut Entry,
     ) -> Result<(), OpError> {
+        let class = self
+            .most_specific_class(new)
+            .cloned()
+            .ok_or_else(|| diag::object_class_violation(diag::class_win32::OBJ_CLASS_VIOLATION))?;
+        let classes: Vec<String> = text_values(new, "objectClass");
+        let class_names: Vec<&str> = classes.iter().map(String::as_str).collect();
+        if let Some(rid) = new
+            .attrs
+            .values("objectSid")
+            .first()
+            .and_then(|v| Sid::from_bytes(v).ok())
+            .and_then(|sid| sid.rid())
+        {
+            accounts::principal_defaults(new, &class_names, rid);
+        }
+        let token = self.token(ctx.forest, ctx.identity);
+        let requested = new.attrs.values(descriptor::ATTRIBUTE).first().cloned();
+        let parent_sd = descriptor::of_entry(parent);
+        let sd = descriptor::for_new_entry(
+            &class,
+            requested.as_deref(),
+            parent_sd.as_ref(),
+            &self.sids,
+            &token,
+        )?;
+        let bytes = sd.to_bytes().map_err(|_| diag::invalid_syntax())?;
+        new.attrs
+            .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+        if let Some(password) = new.attrs.remove(accounts::UNICODE_PWD) {
+            let value = password.values.first().ok_or_else(diag::invalid_syntax)?;
+            let password = accounts::decode_unicode_pwd(value)?;
+            // An add of an existing DN fails in the store right after this: never let it
+            // overwrite the existing account's password.
+            if ctx.forest.store.get(&new.dn).is_none() {
+                ctx.forest
+                    .store
+                    .set_secret(&new.dn, Secret::new(password.into_inner()));
+            }
+        }
+        self.memberships_may_change(new);
         Ok(())
     }
 
-    /// Steps 3 and 4 of a modify: `after` is `before` with `changes` applied.
+    /// Steps 3 and 4 of a modify: `after` is `before` with `changes` applied by the handler;
+    /// this layer recomputes it under the content rules (AD's codes and spelling), after the
+    /// access checks.
     pub fn check_modify(
         &self,
-        _ctx: &OpContext<'_>,
-        _before: &Entry,
-        _changes: &[Modification],
-        _after: &mut Entry,
+        ctx: &OpContext<'_>,
+        before: &Entry,
+        changes: &[Modification],
+        after: &mut Entry,
     ) -> Result<(), OpError> {
+        let token = self.token(ctx.forest, ctx.identity);
+        let store = &ctx.forest.store;
+        let mut written_attributes = Vec::new();
+        let mut descriptor_change: Option<&Modification> = None;
+        let mut password_change: Option<&Modification> = None;
+        let mut regular = Vec::new();
+        for change in changes {
+            let definition = self
+                .schema
+                .attribute(&change.attribute)
+                .ok_or_else(diag::unknown_attribute)?;
+            if definition.name == descriptor::ATTRIBUTE {
+                descriptor_change = Some(change);
+            } else if definition.name == accounts::UNICODE_PWD {
+                password_change = Some(change);
+            } else {
+                if !written_attributes
+                    .iter()
+                    .any(|d: &&crate::schema::AttributeDef| d.name == definition.name)
+                {
+                    written_attributes.push(definition);
+                }
+                regular.push(crate::schema::rules::Modification {
+                    op: match change.kind {
+                        ModificationKind::Add => ModOp::Add,
+                        ModificationKind::Delete => ModOp::Delete,
+                        ModificationKind::Replace => ModOp::Replace,
+                        ModificationKind::Increment => ModOp::Increment,
+                    },
+                    attribute: change.attribute.clone(),
+                    values: change.values.clone(),
+                });
+            }
+        }
+        access::check_write(&self.schema, &token, before, &written_attributes)?;
+        let sd_flags = ctx
+            .controls
+            .sd_flags
+            .unwrap_or(flags::OWNER | flags::GROUP | flags::DACL);
+        if descriptor_change.is_some() {
+            access::check_write_descriptor(&token, before, sd_flags)?;
+        }
+        if password_change.is_some() {
+            if !ctx.tls {
+                return Err(accounts::password_needs_protection());
+            }
+            access::check_reset_password(&self.schema, &token, before)?;
+        }
+        let exists = |dn: &Dn| store.get(dn).is_some();
+        let context = self.directory_context(&exists);
+        let mut result = if regular.is_empty() {
+            before.clone()
+        } else {
+            self.schema
+                .apply_modify(&context, before, &regular, ctx.controls.permissive_modify)?
+        };
+        if let Some(change) = descriptor_change {
+            let value = match (change.kind, change.values.as_slice()) {
+                (ModificationKind::Replace | ModificationKind::Add, [value]) => value,
+                _ => return Err(diag::unwilling()),
+            };
+            let written =
+                SecurityDescriptor::from_bytes(value).map_err(|_| diag::invalid_syntax())?;
+            let current = descriptor::of_entry(before).unwrap_or_default();
+            let parent_sd = before
+                .dn
+                .parent()
+                .and_then(|p| store.get(&p))
+                .and_then(|p| descriptor::of_entry(&p));
+            let class_guid = self
+                .most_specific_class(before)
+                .map(|c| c.guid)
+                .unwrap_or(devwb_model::Guid::NIL);
+            let merged = descriptor::merge_write(
+                &current,
+                &written,
+                sd_flags,
+                parent_sd.as_ref(),
+                &class_guid,
+            );
+            let bytes = merged.to_bytes().map_err(|_| diag::invalid_syntax())?;
+            result
+                .attrs
+                .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+            self.propagate(store, &before.dn, &merged);
+        }
+        if let Some(change) = password_change {
+            let value = change.values.last().ok_or_else(diag::invalid_syntax)?;
+            let password = accounts::decode_unicode_pwd(value)?;
+            store.set_secret(&before.dn, Secret::new(password.into_inner()));
+            result.attrs.remove(accounts::UNICODE_PWD);
+        }
+        // Keep what the handler maintains outside the schema rules (whenChanged is stamped
+        // after this call; uSNChanged by the store).
+        *after = result;
+        self.memberships_may_change(before);
         Ok(())
+    }
+
+    /// Re-inherits the descriptors below `dn` after its descriptor became `sd` (AD's SD
+    /// propagator, done synchronously).
+    fn propagate(&self, store: &Store, dn: &Dn, sd: &SecurityDescriptor) {
+        let mut parents: HashMap<String, SecurityDescriptor> = HashMap::new();
+        parents.insert(dn.normalized().to_string(), sd.clone());
+        for child in store.subtree(dn) {
+            if child.dn == *dn {
+                continue;
+            }
+            let Some(parent_dn) = child.dn.parent() else {
+                continue;
+            };
+            let Some(parent_sd) = parents.get(parent_dn.normalized()).cloned() else {
+                continue;
+            };
+            let Some(own) = descriptor::of_entry(&child) else {
+                continue;
+            };
+            let class_guid = self
+                .most_specific_class(&child)
+                .map(|c| c.guid)
+                .unwrap_or(devwb_model::Guid::NIL);
+            let updated = descriptor::reinherit(&own, Some(&parent_sd), &class_guid);
+            parents.insert(child.dn.normalized().to_string(), updated.clone());
+            if updated == own {
+                continue;
+            }
+            let Ok(bytes) = updated.to_bytes() else {
+                continue;
+            };
+            let mut changed = (*child).clone();
+            changed
+                .attrs
+                .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+            if let Err(error) = store.replace(&child, changed) {
+                tracing::warn!(dn = %child.dn, %error, "security descriptor propagation skipped an entry changed meanwhile");
+            }
+        }
     }
 
     /// Step 3 of a delete (`tree` for a tree delete).
     pub fn check_delete(
         &self,
-        _ctx: &OpContext<'_>,
-        _entry: &Entry,
-        _parent: Option<&Entry>,
-        _tree: bool,
+        ctx: &OpContext<'_>,
+        entry: &Entry,
+        parent: Option<&Entry>,
+        tree: bool,
     ) -> Result<(), OpError> {
+        let token = self.token(ctx.forest, ctx.identity);
+        if tree {
+            access::check_delete_tree(&token, entry)?;
+        } else {
+            access::check_delete(&self.schema, &token, entry, parent)?;
+        }
+        self.memberships_may_change(entry);
         Ok(())
     }
 
     /// Steps 3 and 4 of a modify DN: `renamed` is the entry with its new DN and RDN value.
     pub fn check_modify_dn(
         &self,
-        _ctx: &OpContext<'_>,
-        _entry: &Entry,
-        _new_parent: &Entry,
-        _renamed: &mut Entry,
+        ctx: &OpContext<'_>,
+        entry: &Entry,
+        new_parent: &Entry,
+        renamed: &mut Entry,
     ) -> Result<(), OpError> {
+        let token = self.token(ctx.forest, ctx.identity);
+        let store = &ctx.forest.store;
+        let class = self
+            .most_specific_class(entry)
+            .cloned()
+            .ok_or_else(diag::unwilling)?;
+        let mut written: Vec<&crate::schema::AttributeDef> = Vec::new();
+        for name in ["name", class.rdn_attribute.as_str()] {
+            if let Some(definition) = self.schema.attribute(name) {
+                written.push(definition);
+            }
+        }
+        access::check_write(&self.schema, &token, entry, &written)?;
+        let old_parent = entry.dn.parent();
+        let moved = old_parent.as_ref() != Some(&new_parent.dn);
+        if moved {
+            access::check_create_child(&token, new_parent, &class)?;
+            let old_parent_entry = old_parent.and_then(|p| store.get(&p));
+            access::check_delete(&self.schema, &token, entry, old_parent_entry.as_deref())?;
+            let parent_classes = text_values(new_parent, "objectClass");
+            if !self
+                .schema
+                .may_be_child_of(&class, parent_classes.iter().map(String::as_str))
+            {
+                return Err(diag::naming_violation(
+                    diag::naming_win32::ILLEGAL_SUPERIOR,
+                    &new_parent.dn.to_string(),
+                ));
+            }
+        }
+        if let Some(rdn) = renamed.dn.rdn() {
+            if !rdn.attr().eq_ignore_ascii_case(&class.rdn_attribute) {
+                return Err(diag::naming_violation(
+                    diag::naming_win32::NAMING,
+                    &new_parent.dn.to_string(),
+                ));
+            }
+        }
+        if moved {
+            if let Some(own) = descriptor::of_entry(entry) {
+                let updated = descriptor::reinherit(
+                    &own,
+                    descriptor::of_entry(new_parent).as_ref(),
+                    &class.guid,
+                );
+                if let Ok(bytes) = updated.to_bytes() {
+                    renamed
+                        .attrs
+                        .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+                }
+            }
+        }
         Ok(())
     }
 
-    /// Whether a search may return `entry` at all.
-    pub fn can_see(&self, _ctx: &OpContext<'_>, _entry: &Entry) -> bool {
-        true
+    /// Whether a search may return `entry` at all: LIST_CONTENTS on its parent. Naming
+    /// context heads and the rootDSE are always visible to a bound client; an anonymous one
+    /// sees only the rootDSE.
+    pub fn can_see(&self, ctx: &OpContext<'_>, entry: &Entry) -> bool {
+        if entry.dn.is_root() {
+            return true;
+        }
+        if ctx.identity.is_anonymous() {
+            return false;
+        }
+        let Some(parent) = entry
+            .dn
+            .parent()
+            .filter(|p| !p.is_root())
+            .and_then(|p| ctx.forest.store.get(&p))
+        else {
+            return true;
+        };
+        // A search asks this for every candidate, mostly with the same parent in a row.
+        let key: VisibleKey = (
+            ctx.identity.dn.clone(),
+            parent.dn.normalized().to_string(),
+            parent
+                .attrs
+                .values(descriptor::ATTRIBUTE)
+                .first()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        VISIBLE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some((cached, visible)) = cache.as_ref() {
+                if *cached == key {
+                    return *visible;
+                }
+            }
+            let token = self.token(ctx.forest, ctx.identity);
+            let visible = access::can_list_children(&token, &parent);
+            *cache = Some((key, visible));
+            visible
+        })
     }
 
     /// Whether a search or compare may read `attribute` of `entry` (also in filters).
-    pub fn can_read(&self, _ctx: &OpContext<'_>, _entry: &Entry, _attribute: &str) -> bool {
-        true
+    pub fn can_read(&self, ctx: &OpContext<'_>, entry: &Entry, attribute: &str) -> bool {
+        if entry.dn.is_root() {
+            return true;
+        }
+        if ctx.identity.is_anonymous() {
+            return false;
+        }
+        READABLE.with(|cache| {
+            let key = readable_key(ctx.identity, entry);
+            let mut cache = cache.borrow_mut();
+            if cache.as_ref().map(|(k, _)| k) != Some(&key) {
+                let token = self.token(ctx.forest, ctx.identity);
+                let names = access::readable_attributes(&self.schema, &token, entry);
+                *cache = Some((key, names));
+            }
+            cache
+                .as_ref()
+                .is_some_and(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(attribute)))
+        })
     }
 
-    /// How `attribute`'s values compare.
+    /// How `attribute`'s values compare: by its schema syntax.
     pub fn matching(&self, attribute: &str) -> Matching {
         let is = |list: &[&str]| list.iter().any(|a| a.eq_ignore_ascii_case(attribute));
-        if is(OCTET_STRING_ATTRIBUTES) {
-            Matching::OctetString
-        } else if is(INTEGER_ATTRIBUTES) {
+        if let Some(definition) = self.schema.attribute(attribute) {
+            return match definition.syntax {
+                Syntax::Boolean => Matching::Boolean,
+                Syntax::Integer | Syntax::LargeInteger => Matching::Integer,
+                Syntax::OctetString | Syntax::Sid | Syntax::SecurityDescriptor => {
+                    Matching::OctetString
+                }
+                Syntax::Dn => Matching::DistinguishedName,
+                Syntax::Time { .. } => Matching::GeneralizedTime,
+                _ => Matching::CaseIgnoreString,
+            };
+        }
+        if is(NON_SCHEMA_INTEGERS) {
             Matching::Integer
-        } else if is(BOOLEAN_ATTRIBUTES) {
-            Matching::Boolean
-        } else if is(DN_ATTRIBUTES) {
-            Matching::DistinguishedName
-        } else if is(TIME_ATTRIBUTES) {
+        } else if is(NON_SCHEMA_TIMES) {
             Matching::GeneralizedTime
+        } else if is(NON_SCHEMA_BOOLEANS) {
+            Matching::Boolean
+        } else if is(NON_SCHEMA_DNS) {
+            Matching::DistinguishedName
         } else {
             Matching::CaseIgnoreString
         }
@@ -365,9 +857,14 @@ impl Semantics {
         self.matching(attribute) == Matching::OctetString
     }
 
-    /// The `objectCategory` DN of a new entry of structural class `class`.
+    /// The `objectCategory` DN of a new entry of structural class `class`: the DN of its
+    /// `defaultObjectCategory` (for `user`, `CN=Person`).
     pub fn object_category(&self, class: &str) -> Dn {
-        match devwb_model::Rdn::new("CN", class) {
+        let cn = self
+            .schema
+            .class(class)
+            .map_or(class, |c| c.default_object_category.as_str());
+        match devwb_model::Rdn::new("CN", cn) {
             Ok(rdn) => self.schema_dn.child(rdn),
             Err(_) => self.schema_dn.clone(),
         }
@@ -375,6 +872,56 @@ impl Semantics {
 
     /// A filter's short `objectCategory` value (`msDS-Device`) as the DN it stands for.
     pub fn expand_object_category(&self, short_name: &str) -> Bytes {
-        Bytes::from(self.object_category(short_name).to_string())
+        match self
+            .schema
+            .object_category_for_filter(short_name, &self.schema_dn)
+        {
+            Some(dn) => Bytes::from(dn),
+            None => Bytes::from(self.object_category(short_name).to_string()),
+        }
     }
+
+    /// The descriptor value a read returns with SD flags `sd_flags` (the parts asked for).
+    pub fn descriptor_for_read(&self, value: &[u8], sd_flags: u32) -> Option<Bytes> {
+        let sd = SecurityDescriptor::from_bytes(value).ok()?;
+        descriptor::for_read(&sd, sd_flags)
+            .to_bytes()
+            .ok()
+            .map(Bytes::from)
+    }
+}
+
+/// Who reads which version of which entry: the key of the readable-attributes cache.
+type ReadableKey = (Option<Dn>, String, Bytes);
+
+/// Who lists the children of which parent, under which descriptor.
+type VisibleKey = (Option<Dn>, String, Bytes);
+
+thread_local! {
+    /// The last LIST_CONTENTS decision on this thread.
+    static VISIBLE: std::cell::RefCell<Option<(VisibleKey, bool)>> = const { std::cell::RefCell::new(None) };
+    /// The readable attributes of the last entry checked on this thread: a search asks
+    /// `can_read` once per attribute of the same entry in a row.
+    static READABLE: std::cell::RefCell<Option<(ReadableKey, Vec<String>)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn readable_key(identity: &Identity, entry: &Entry) -> ReadableKey {
+    let version = entry
+        .attrs
+        .values("uSNChanged")
+        .first()
+        .cloned()
+        .unwrap_or_else(|| {
+            entry
+                .attrs
+                .values(descriptor::ATTRIBUTE)
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        });
+    (
+        identity.dn.clone(),
+        entry.dn.normalized().to_string(),
+        version,
+    )
 }

@@ -373,6 +373,10 @@ pub fn apply_ldif(forest: &Arc<Forest>, text: &str, source: &str) -> Result<(), 
 fn import(forest: &Forest, given: Entry) -> Result<(), OpError> {
     let mut entry = given.clone();
     forest.stamp_new(&mut entry);
+    let parent = entry.dn.parent().and_then(|p| forest.store.get(&p));
+    forest
+        .semantics
+        .complete_seed(parent.as_deref(), &mut entry);
     for attribute in given.attrs.iter() {
         if !attribute.name.eq_ignore_ascii_case("uSNCreated")
             && !attribute.name.eq_ignore_ascii_case("uSNChanged")

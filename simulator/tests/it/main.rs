@@ -17,3 +17,6 @@ mod openldap_tools;
 
 // The adsim binary: listeners, seed and dump.
 mod adsim;
+
+// AD semantics: schema levels, content rules, ACLs from nTSecurityDescriptor, faults, several forests.
+mod ad_semantics;

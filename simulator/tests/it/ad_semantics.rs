@@ -1,0 +1,666 @@
+//! AD semantics over the wire (issue 4's "Done means"): schema levels, content rules,
+//! security descriptors and the access checks of a normal user, the connector ACE of device
+//! writeback, object ACEs, faults, several forests side by side.
+
+use std::collections::HashSet;
+
+use devwb_model::sd::{parse_rights, AccessMask, Ace, AceFlags, SecurityDescriptor};
+use devwb_model::{SchemaLevel, Sid};
+use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
+use devwb_simulator::{SimHandle, Simulator};
+use ldap3::controls::RawControl;
+use ldap3::{LdapConn, LdapConnSettings, Mod, Scope, SearchEntry};
+
+use super::support::admin;
+
+const PASSWORD: &str = "Connector-Passw0rd";
+
+/// The SD flags control asking for the DACL only (`SEQUENCE { INTEGER 4 }`).
+fn dacl_flags() -> RawControl {
+    RawControl {
+        ctype: "1.2.840.113556.1.4.801".into(),
+        crit: true,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x04]),
+    }
+}
+
+fn set<'a>(values: &[&'a str]) -> HashSet<&'a str> {
+    values.iter().copied().collect()
+}
+
+fn bind(sim: &SimHandle, name: &str, password: &str) -> LdapConn {
+    let mut conn = LdapConn::with_settings(
+        LdapConnSettings::new().set_no_tls_verify(true),
+        &sim.ldaps_url(),
+    )
+    .expect("connects over LDAPS");
+    conn.simple_bind(name, password)
+        .expect("bind sent")
+        .success()
+        .expect("bind succeeds");
+    conn
+}
+
+fn container_dn(sim: &SimHandle) -> String {
+    format!("CN=RegisteredDevices,{}", sim.domain_dn())
+}
+
+/// Adds a device with every mandatory attribute; the result code (0 for success).
+fn add_device(conn: &mut LdapConn, parent: &str, cn: &str) -> ldap3::LdapResult {
+    let id: Vec<u8> = cn.bytes().cycle().take(16).collect();
+    let attributes: Vec<(Vec<u8>, HashSet<Vec<u8>>)> = vec![
+        (
+            b"objectClass".to_vec(),
+            [b"msDS-Device".to_vec()].into_iter().collect(),
+        ),
+        (b"msDS-DeviceID".to_vec(), [id].into_iter().collect()),
+        (
+            b"msDS-IsEnabled".to_vec(),
+            [b"TRUE".to_vec()].into_iter().collect(),
+        ),
+        (
+            b"displayName".to_vec(),
+            [cn.as_bytes().to_vec()].into_iter().collect(),
+        ),
+        (
+            b"altSecurityIdentities".to_vec(),
+            [b"X509:<SHA1-TP-PUBKEY>0123456789abcdef0123456789abcdef01234567".to_vec()]
+                .into_iter()
+                .collect(),
+        ),
+    ];
+    conn.add(&format!("CN={cn},{parent}"), attributes)
+        .expect("add sent")
+}
+
+fn modify_display_name(conn: &mut LdapConn, dn: &str, value: &str) -> ldap3::LdapResult {
+    conn.modify(dn, vec![Mod::Replace("displayName", set(&[value]))])
+        .expect("modify sent")
+}
+
+/// The forest with a device container and a connector account, and the admin connection.
+fn prepared(level: SchemaLevel) -> (SimHandle, LdapConn, Sid) {
+    let sim = Simulator::builder()
+        .seed(11)
+        .schema_level(level)
+        .start_blocking()
+        .expect("simulator starts");
+    let mut conn = admin(&sim);
+    conn.add(
+        &container_dn(&sim),
+        vec![("objectClass", set(&["top", "msDS-DeviceContainer"]))],
+    )
+    .expect("add sent")
+    .success()
+    .expect("the admin creates the device container");
+    let (_, sid) = sim
+        .add_user("svc-connector", PASSWORD)
+        .expect("connector account");
+    (sim, conn, sid)
+}
+
+fn read_dacl(conn: &mut LdapConn, dn: &str) -> SecurityDescriptor {
+    let (entries, _) = conn
+        .with_controls(dacl_flags())
+        .search(
+            dn,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["nTSecurityDescriptor"],
+        )
+        .expect("search sent")
+        .success()
+        .expect("descriptor read");
+    let entry = SearchEntry::construct(entries.into_iter().next().expect("the entry"));
+    let bytes = entry
+        .bin_attrs
+        .get("nTSecurityDescriptor")
+        .and_then(|v| v.first())
+        .expect("nTSecurityDescriptor returned");
+    SecurityDescriptor::from_bytes(bytes).expect("a valid descriptor")
+}
+
+/// Reads the DACL with SD flags, adds `ace`, writes it back with SD flags, as prepare does.
+fn grant(conn: &mut LdapConn, dn: &str, ace: Ace) {
+    let mut sd = read_dacl(conn, dn);
+    assert!(sd.owner.is_none(), "SD flags 4 returns the DACL only");
+    sd.dacl
+        .get_or_insert_with(Default::default)
+        .insert_explicit(ace);
+    let value: HashSet<Vec<u8>> = [sd.to_bytes().expect("encodes")].into_iter().collect();
+    conn.with_controls(dacl_flags())
+        .modify(
+            dn,
+            vec![Mod::Replace(b"nTSecurityDescriptor".to_vec(), value)],
+        )
+        .expect("modify sent")
+        .success()
+        .expect("the admin writes the DACL");
+}
+
+fn assert_denied(result: ldap3::LdapResult, what: &str) {
+    assert_eq!(result.rc, 50, "{what}: {result:?}");
+    assert!(
+        result.text.starts_with(
+            "00002098: SecErr: DSID-03150F93, problem 4003 (INSUFF_ACCESS_RIGHTS), data 0"
+        ),
+        "{what}: {}",
+        result.text
+    );
+}
+
+#[test]
+fn the_connector_ace_lets_a_normal_user_write_devices_there_and_nowhere_else() {
+    let (sim, mut admin, sid) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let mut user = bind(&sim, &format!("svc-connector@{}", "contoso.lab"), PASSWORD);
+    assert_denied(
+        add_device(&mut user, &container, "before"),
+        "add before the grant",
+    );
+
+    let rights = parse_rights("RPWPCCDCLCLORCSDDTSW").expect("rights");
+    assert_eq!(rights, AccessMask(0x000300FF));
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(sid, rights, AceFlags::CONTAINER_INHERIT),
+    );
+    let stored = read_dacl(&mut admin, &container);
+    assert!(stored
+        .dacl
+        .as_ref()
+        .expect("dacl")
+        .grants(&sid, rights, AceFlags::CONTAINER_INHERIT));
+
+    add_device(&mut user, &container, "dev1")
+        .success()
+        .expect("add after the grant");
+    let device = format!("CN=dev1,{container}");
+    modify_display_name(&mut user, &device, "renamed")
+        .success()
+        .expect("modify a device");
+    user.delete(&device)
+        .expect("delete sent")
+        .success()
+        .expect("delete a device");
+    add_device(&mut user, &container, "dev2")
+        .success()
+        .expect("add again");
+    // CONTAINER_INHERIT without INHERIT_ONLY also covers the container itself.
+    user.modify(
+        &container,
+        vec![Mod::Replace(
+            "description",
+            set(&["written by the connector"]),
+        )],
+    )
+    .expect("modify sent")
+    .success()
+    .expect("modify the container itself");
+    // Not its parent, nor anything outside it.
+    assert_denied(
+        user.modify(
+            &sim.domain_dn(),
+            vec![Mod::Replace("description", set(&["no"]))],
+        )
+        .expect("sent"),
+        "modify the domain head",
+    );
+    assert_denied(
+        user.add(
+            &format!("CN=elsewhere,CN=Users,{}", sim.domain_dn()),
+            vec![("objectClass", set(&["container"]))],
+        )
+        .expect("sent"),
+        "add outside the container",
+    );
+    assert_denied(
+        modify_display_name(
+            &mut user,
+            &format!("CN=Administrator,CN=Users,{}", sim.domain_dn()),
+            "x",
+        ),
+        "modify another account",
+    );
+    // The administrator can do all of it, through the default descriptors.
+    add_device(&mut admin, &container, "admins")
+        .success()
+        .expect("admin adds");
+    modify_display_name(&mut admin, &format!("CN=dev2,{container}"), "by admin")
+        .success()
+        .expect("admin modifies a connector's device");
+    admin
+        .delete(&format!("CN=admins,{container}"))
+        .expect("sent")
+        .success()
+        .expect("admin deletes");
+    admin
+        .modify(
+            &sim.domain_dn(),
+            vec![Mod::Replace("description", set(&["admin"]))],
+        )
+        .expect("sent")
+        .success()
+        .expect("admin writes the head");
+}
+
+#[test]
+fn devices_existing_before_the_grant_inherit_it() {
+    let (sim, mut admin, sid) = prepared(SchemaLevel::W2012R2);
+    let container = container_dn(&sim);
+    add_device(&mut admin, &container, "old")
+        .success()
+        .expect("admin adds a device");
+    let mut user = bind(&sim, "CONTOSO\\svc-connector", PASSWORD);
+    assert_denied(
+        modify_display_name(&mut user, &format!("CN=old,{container}"), "x"),
+        "before the grant",
+    );
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(sid, AccessMask(0x000300FF), AceFlags::CONTAINER_INHERIT),
+    );
+    modify_display_name(&mut user, &format!("CN=old,{container}"), "x")
+        .success()
+        .expect("inherited by the existing device");
+}
+
+#[test]
+fn an_object_ace_for_create_child_only_allows_its_class() {
+    let (sim, mut admin, sid) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let device_class = devwb_model::schema::DEVICE.guid();
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(sid, AccessMask::CREATE_CHILD, AceFlags::NONE).with_object_type(device_class),
+    );
+    let mut user = bind(
+        &sim,
+        &format!("CN=svc-connector,CN=Users,{}", sim.domain_dn()),
+        PASSWORD,
+    );
+    add_device(&mut user, &container, "allowed")
+        .success()
+        .expect("CREATE_CHILD for msDS-Device");
+    assert_denied(
+        user.add(
+            &format!("CN=sub,{container}"),
+            vec![("objectClass", set(&["container"]))],
+        )
+        .expect("sent"),
+        "another class under the same container",
+    );
+    assert_denied(
+        modify_display_name(&mut user, &format!("CN=allowed,{container}"), "x"),
+        "no write without WRITE_PROP",
+    );
+}
+
+#[test]
+fn schema_levels_decide_what_exists() {
+    let old = Simulator::builder()
+        .seed(3)
+        .schema_level(SchemaLevel::W2008R2)
+        .start_blocking()
+        .expect("starts");
+    let mut conn = admin(&old);
+    let refused = add_device(&mut conn, &old.domain_dn(), "dev");
+    assert_eq!(
+        refused.rc, 16,
+        "no msDS-Device class on 2008 R2: {refused:?}"
+    );
+    let refused = conn
+        .add(
+            &container_dn(&old),
+            vec![("objectClass", set(&["msDS-DeviceContainer"]))],
+        )
+        .expect("sent");
+    assert_eq!(refused.rc, 16, "{refused:?}");
+    let schema_class = |conn: &mut LdapConn, sim: &SimHandle| {
+        conn.search(
+            &sim.schema_dn(),
+            Scope::Subtree,
+            "(&(objectClass=classSchema)(lDAPDisplayName=msDS-DeviceContainer))",
+            vec!["governsID", "schemaIDGUID"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search")
+        .0
+        .len()
+    };
+    let version = |conn: &mut LdapConn, sim: &SimHandle| {
+        let entry = conn
+            .search(
+                &sim.schema_dn(),
+                Scope::Base,
+                "(objectClass=*)",
+                vec!["objectVersion"],
+            )
+            .expect("sent")
+            .success()
+            .expect("search")
+            .0;
+        SearchEntry::construct(entry.into_iter().next().expect("head")).attrs["objectVersion"][0]
+            .clone()
+    };
+    assert_eq!(schema_class(&mut conn, &old), 0);
+    assert_eq!(version(&mut conn, &old), "47");
+
+    // A 2012 R2 and a 2016 forest side by side in the same process, each its own domain.
+    let (new, mut new_conn, _) = prepared(SchemaLevel::W2012R2);
+    assert_eq!(schema_class(&mut new_conn, &new), 1);
+    assert_eq!(version(&mut new_conn, &new), "69");
+    let other = Simulator::builder()
+        .seed(5)
+        .forest("fabrikam.lab")
+        .schema_level(SchemaLevel::W2016)
+        .start_blocking()
+        .expect("starts");
+    assert_ne!(other.domain_sid(), new.domain_sid());
+    let mut other_conn = admin(&other);
+    assert_eq!(version(&mut other_conn, &other), "87");
+    // msDS-IsCompliant exists from 2016 only.
+    let container = container_dn(&new);
+    let compliant = |conn: &mut LdapConn, container: &str| {
+        conn.modify(
+            &format!("CN=d,{container}"),
+            vec![Mod::Replace("msDS-IsCompliant", set(&["TRUE"]))],
+        )
+        .expect("sent")
+        .rc
+    };
+    add_device(&mut new_conn, &container, "d")
+        .success()
+        .expect("device on 2012 R2");
+    assert_eq!(compliant(&mut new_conn, &container), 16);
+    other_conn
+        .add(
+            &container_dn(&other),
+            vec![("objectClass", set(&["msDS-DeviceContainer"]))],
+        )
+        .expect("sent")
+        .success()
+        .expect("container");
+    add_device(&mut other_conn, &container_dn(&other), "d")
+        .success()
+        .expect("device on 2016");
+    assert_eq!(compliant(&mut other_conn, &container_dn(&other)), 0);
+}
+
+#[test]
+fn content_rules_answer_with_ads_codes() {
+    let (sim, mut conn, _) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let short_id: HashSet<Vec<u8>> = [vec![1u8; 15]].into_iter().collect();
+    let attributes = |id: HashSet<Vec<u8>>| -> Vec<(Vec<u8>, HashSet<Vec<u8>>)> {
+        vec![
+            (
+                b"objectClass".to_vec(),
+                [b"msDS-Device".to_vec()].into_iter().collect(),
+            ),
+            (b"msDS-DeviceID".to_vec(), id),
+            (
+                b"msDS-IsEnabled".to_vec(),
+                [b"TRUE".to_vec()].into_iter().collect(),
+            ),
+            (
+                b"displayName".to_vec(),
+                [b"x".to_vec()].into_iter().collect(),
+            ),
+            (
+                b"altSecurityIdentities".to_vec(),
+                [b"X509:<SHA1-TP-PUBKEY>00".to_vec()].into_iter().collect(),
+            ),
+        ]
+    };
+    assert_eq!(
+        conn.add(&format!("CN=short,{container}"), attributes(short_id))
+            .expect("sent")
+            .rc,
+        19,
+        "msDS-DeviceID is 16 bytes"
+    );
+    let missing = conn
+        .add(
+            &format!("CN=missing,{container}"),
+            vec![
+                ("objectClass", set(&["msDS-Device"])),
+                ("displayName", set(&["x"])),
+            ],
+        )
+        .expect("sent");
+    assert_eq!(missing.rc, 65, "mandatory attributes missing: {missing:?}");
+    let misplaced = add_device(
+        &mut conn,
+        &format!("CN=Users,{}", sim.domain_dn()),
+        "misplaced",
+    );
+    assert_eq!(
+        misplaced.rc, 64,
+        "msDS-Device only under msDS-DeviceContainer: {misplaced:?}"
+    );
+    let nested = conn
+        .add(
+            &format!("CN=nested,{container}"),
+            vec![("objectClass", set(&["msDS-DeviceContainer"]))],
+        )
+        .expect("sent");
+    assert_eq!(
+        nested.rc, 64,
+        "msDS-DeviceContainer only under domainDNS: {nested:?}"
+    );
+    add_device(&mut conn, &container, "ok")
+        .success()
+        .expect("a valid device");
+    let device = format!("CN=ok,{container}");
+    assert_eq!(
+        conn.modify(&device, vec![Mod::Replace("msDS-IsEnabled", set(&["yes"]))])
+            .expect("sent")
+            .rc,
+        21
+    );
+    assert_eq!(
+        conn.modify(&device, vec![Mod::Add("displayName", set(&["second"]))])
+            .expect("sent")
+            .rc,
+        19
+    );
+    assert_eq!(
+        conn.modify(&device, vec![Mod::Replace("noSuchAttribute", set(&["x"]))])
+            .expect("sent")
+            .rc,
+        16
+    );
+    // objectClass top first, most specific last; objectCategory filters take the short name.
+    let (entries, _) = conn
+        .search(
+            &container,
+            Scope::OneLevel,
+            "(objectCategory=msDS-Device)",
+            vec!["objectClass", "objectCategory"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search");
+    let entry = SearchEntry::construct(entries.into_iter().next().expect("the device"));
+    assert_eq!(entry.attrs["objectClass"], vec!["top", "msDS-Device"]);
+    assert_eq!(
+        entry.attrs["objectCategory"],
+        vec![format!("CN=ms-DS-Device,{}", sim.schema_dn())]
+    );
+}
+
+#[test]
+fn a_wrong_password_gets_ads_text_and_anonymous_sees_only_the_root_dse() {
+    let (sim, _, _) = prepared(SchemaLevel::W2016);
+    let mut conn = LdapConn::with_settings(
+        LdapConnSettings::new().set_no_tls_verify(true),
+        &sim.ldaps_url(),
+    )
+    .expect("connects");
+    let refused = conn
+        .simple_bind("svc-connector@contoso.lab", "wrong")
+        .expect("sent");
+    assert_eq!(refused.rc, 49);
+    assert!(refused.text.starts_with("80090308: LdapErr: DSID-0C090447, comment: AcceptSecurityContext error, data 52e, v3839"), "{}", refused.text);
+    let root = conn
+        .search(
+            "",
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["defaultNamingContext"],
+        )
+        .expect("sent")
+        .success()
+        .expect("rootDSE")
+        .0;
+    assert_eq!(root.len(), 1);
+    let hidden = conn
+        .search(
+            &sim.domain_dn(),
+            Scope::Subtree,
+            "(objectClass=*)",
+            vec!["cn"],
+        )
+        .expect("sent");
+    assert!(hidden.0.is_empty(), "anonymous sees no directory entry");
+}
+
+#[test]
+fn reads_hide_what_the_acl_hides() {
+    let (sim, mut admin, sid) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    add_device(&mut admin, &container, "secret")
+        .success()
+        .expect("device");
+    let device = format!("CN=secret,{container}");
+    let display_name = devwb_simulator::schema::Schema::for_level(SchemaLevel::W2016)
+        .attribute("displayName")
+        .expect("displayName")
+        .guid;
+    // Deny the connector READ_PROP on displayName of this device, and LIST_CONTENTS on CN=Users.
+    let mut sd = read_dacl(&mut admin, &device);
+    if let Some(dacl) = sd.dacl.as_mut() {
+        dacl.aces.insert(
+            0,
+            Ace::deny(sid, AccessMask::READ_PROPERTY, AceFlags::NONE)
+                .with_object_type(display_name),
+        );
+    }
+    let value: HashSet<Vec<u8>> = [sd.to_bytes().expect("encodes")].into_iter().collect();
+    admin
+        .with_controls(dacl_flags())
+        .modify(
+            &device,
+            vec![Mod::Replace(b"nTSecurityDescriptor".to_vec(), value)],
+        )
+        .expect("sent")
+        .success()
+        .expect("written");
+    let users = format!("CN=Users,{}", sim.domain_dn());
+    let mut users_sd = read_dacl(&mut admin, &users);
+    if let Some(dacl) = users_sd.dacl.as_mut() {
+        dacl.aces
+            .insert(0, Ace::deny(sid, AccessMask::LIST_CONTENTS, AceFlags::NONE));
+    }
+    let value: HashSet<Vec<u8>> = [users_sd.to_bytes().expect("encodes")]
+        .into_iter()
+        .collect();
+    admin
+        .with_controls(dacl_flags())
+        .modify(
+            &users,
+            vec![Mod::Replace(b"nTSecurityDescriptor".to_vec(), value)],
+        )
+        .expect("sent")
+        .success()
+        .expect("written");
+
+    let mut user = bind(&sim, "svc-connector@contoso.lab", PASSWORD);
+    let (entries, _) = user
+        .search(
+            &device,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["displayName", "cn"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search")
+        .0
+        .into_iter()
+        .fold((Vec::new(), ()), |(mut v, _), e| {
+            v.push(SearchEntry::construct(e));
+            (v, ())
+        });
+    let entry = entries.first().expect("the device is visible");
+    assert!(
+        !entry.attrs.contains_key("displayName"),
+        "READ_PROP denied: {:?}",
+        entry.attrs
+    );
+    assert_eq!(entry.attrs["cn"], vec!["secret"]);
+    let by_filter = user
+        .search(
+            &container,
+            Scope::OneLevel,
+            "(displayName=secret)",
+            vec!["cn"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search")
+        .0;
+    assert!(
+        by_filter.is_empty(),
+        "an unreadable attribute does not match in filters"
+    );
+    let listed = user
+        .search(&users, Scope::OneLevel, "(objectClass=*)", vec!["cn"])
+        .expect("sent")
+        .success()
+        .expect("search")
+        .0;
+    assert!(
+        listed.is_empty(),
+        "no LIST_CONTENTS on CN=Users: nothing listed"
+    );
+    let _ = admin
+        .search(&users, Scope::OneLevel, "(objectClass=*)", vec!["cn"])
+        .expect("sent")
+        .success()
+        .expect("admin lists");
+}
+
+#[test]
+fn injected_faults_answer_with_the_chosen_code() {
+    let (sim, mut conn, _) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let subtree = devwb_model::Dn::parse(&container).expect("dn");
+    sim.forest().semantics.set_faults(FaultConfig {
+        seed: 1,
+        rules: vec![
+            FaultRule::always(FaultAction::Fail(devwb_simulator::ResultCode::BUSY))
+                .on(&["add"])
+                .under(subtree),
+        ],
+        ..FaultConfig::default()
+    });
+    let busy = add_device(&mut conn, &container, "d");
+    assert_eq!(busy.rc, 51, "{busy:?}");
+    conn.modify(
+        &sim.domain_dn(),
+        vec![Mod::Replace("description", set(&["still works"]))],
+    )
+    .expect("sent")
+    .success()
+    .expect("other operations proceed");
+    sim.forest().semantics.set_faults(FaultConfig::default());
+    add_device(&mut conn, &container, "d")
+        .success()
+        .expect("faults cleared");
+}
