@@ -34,6 +34,18 @@ devwb_docker_stop_started_daemon() {
     local pid=$devwb_docker_started_pid
     [ -n "$pid" ] || return 0
     if kill -0 "$pid" 2>/dev/null; then
+        # Containers of the Samba image that a killed test run left behind (testcontainers removes the
+        # others when their handles drop). Only on the daemon this run started.
+        local image leftovers
+        image=$(cargo xtask samba-image --print-ref 2>/dev/null)
+        if [ -n "$image" ]; then
+            leftovers=$(docker ps -aq --filter "ancestor=$image" --filter "label=org.testcontainers.managed-by=testcontainers" 2>/dev/null)
+            if [ -n "$leftovers" ]; then
+                devwb_docker_say "removing leftover Samba containers: $(echo "$leftovers" | tr '\n' ' ')"
+                # shellcheck disable=SC2086 # one id a word
+                docker rm -f $leftovers >/dev/null 2>&1
+            fi
+        fi
         devwb_docker_say "stopping the dockerd this run started (pid $pid)"
         kill -TERM "$pid" 2>/dev/null
         local _
