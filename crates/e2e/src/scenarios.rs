@@ -8,8 +8,11 @@ use devwb_model::schema::attr;
 use devwb_model::{Dn, Guid, SchemaLevel};
 use devwb_prepare::{PlanOptions, PrepareRequest, Refusal};
 use devwb_verify::{CollectOptions, Expected, Report, Status};
-use devwb_writeback::synthetic::{write_export, ExportLayout, SyntheticConfig, SyntheticDevices};
-use devwb_writeback::{DeviceSource, WritebackOptions};
+use devwb_writeback::apply::Target;
+use devwb_writeback::synthetic::{
+    write_export, ExportLayout, SyntheticConfig, SyntheticDevice, SyntheticDevices,
+};
+use devwb_writeback::{DeviceSource, WritebackOptions, WritebackPlan, WritebackReport};
 
 use crate::{Forest, Outcome};
 
@@ -296,17 +299,20 @@ fn duplicate_registration_service_is_named(forest: &Forest) -> Outcome {
     }
 }
 
+/// Writes the generated devices as one Graph page; `edit` may change a device and returns
+/// whether it stays in the export. Returns the ids of the devices written.
 fn write_devices(
     path: &Path,
     config: SyntheticConfig,
-    change: impl Fn(usize, &mut devwb_writeback::synthetic::SyntheticDevice),
+    edit: impl Fn(usize, &mut SyntheticDevice) -> bool,
 ) -> Result<Vec<Guid>, String> {
     let mut ids = Vec::new();
     let mut values = Vec::new();
     for (index, mut device) in SyntheticDevices::new(config).enumerate() {
-        change(index, &mut device);
-        ids.push(device.device_id);
-        values.push(device.to_json());
+        if edit(index, &mut device) {
+            ids.push(device.device_id);
+            values.push(device.to_json());
+        }
     }
     let mut file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     write_export(values.into_iter(), ExportLayout::Page, &mut file)
@@ -314,36 +320,46 @@ fn write_devices(
     Ok(ids)
 }
 
+/// Plans and applies a writeback of the export at `path` as the connector.
+fn writeback(
+    connector: &Client,
+    target: &Target,
+    path: &Path,
+    what: &str,
+) -> Result<(WritebackPlan, WritebackReport), String> {
+    let source = DeviceSource::open(path).map_err(|e| format!("{what}: {e}"))?;
+    devwb_writeback::apply::run(
+        connector,
+        target,
+        &source,
+        Default::default(),
+        &WritebackOptions::default(),
+        &mut |_| {},
+    )
+    .map_err(|e| format!("{what}: {e}"))
+}
+
 fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outcome {
-    const COUNT: u64 = 1000;
+    const COUNT: usize = 1000;
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     prepare(forest)?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let export = work.path().join("devices.json");
-    let config = SyntheticConfig::new(COUNT, 7, forest.domain_sid()?);
-    let ids = write_devices(&export, config.clone(), |_, _| {})?;
+    let config = SyntheticConfig::new(COUNT as u64, 7, forest.domain_sid()?);
+    write_devices(&export, config.clone(), |_, _| true)?;
 
     let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
     let target = devwb_writeback::apply::discover(&connector, None)
         .map_err(|e| format!("writeback discover: {e}"))?;
-    let source = DeviceSource::open(&export).map_err(|e| e.to_string())?;
-    let options = WritebackOptions::default();
-    let (plan, report) = devwb_writeback::apply::run(
-        &connector,
-        &target,
-        &source,
-        Default::default(),
-        &options,
-        &mut |_| {},
-    )
-    .map_err(|e| format!("first writeback: {e}"))?;
-    expect(plan.adds.len() == COUNT as usize, || {
+    let (plan, report) = writeback(&connector, &target, &export, "first writeback")?;
+    expect(plan.adds.len() == COUNT, || {
         format!("first plan has {} adds, expected {COUNT}", plan.adds.len())
     })?;
-    expect(report.succeeded() && report.added == COUNT, || {
+    expect(report.succeeded() && report.added == COUNT as u64, || {
         format!("first writeback: {report:?}")
     })?;
 
+    let source = DeviceSource::open(&export).map_err(|e| e.to_string())?;
     let again = devwb_writeback::apply::plan(&connector, &target, &source, Default::default())
         .map_err(|e| e.to_string())?;
     expect(
@@ -353,38 +369,13 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
 
     // Every tenth device renamed, the last ten gone from Entra.
     let changed = work.path().join("changed.json");
-    write_devices(&changed, config, |index, device| {
+    let kept = write_devices(&changed, config, |index, device| {
         if index % 10 == 0 {
             device.display_name = format!("{}-renamed", device.display_name);
         }
+        index < COUNT - 10
     })?;
-    let mut text = std::fs::read_to_string(&changed).map_err(|e| e.to_string())?;
-    let kept: Vec<Guid> = ids[..ids.len() - 10].to_vec();
-    for gone in &ids[ids.len() - 10..] {
-        let needle = format!("\"deviceId\":\"{gone}\"");
-        if let Some(start) = text.find(&needle) {
-            // Each device is one line of the page; drop that line.
-            let line_start = text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-            let line_end = text[start..]
-                .find('\n')
-                .map(|i| start + i + 1)
-                .unwrap_or(text.len());
-            text.replace_range(line_start..line_end, "");
-        }
-    }
-    // The removed last line may leave a trailing comma before the closing bracket.
-    let text = text.replace(",\n\n]}", "\n]}").replace(",\n]}", "\n]}");
-    std::fs::write(&changed, text).map_err(|e| e.to_string())?;
-    let source = DeviceSource::open(&changed).map_err(|e| e.to_string())?;
-    let (delta, report) = devwb_writeback::apply::run(
-        &connector,
-        &target,
-        &source,
-        Default::default(),
-        &options,
-        &mut |_| {},
-    )
-    .map_err(|e| format!("delta writeback: {e}"))?;
+    let (delta, report) = writeback(&connector, &target, &changed, "delta writeback")?;
     expect(delta.adds.is_empty(), || {
         format!("the delta planned {} adds", delta.adds.len())
     })?;
