@@ -1,5 +1,8 @@
 //! Integration tests of the client against the in-process simulator: real LDAP over a socket.
 
+// Set-up helpers outside #[test] functions panic on failure by design: a broken set-up is a failed test.
+#![allow(clippy::unwrap_used)]
+
 // Connecting over LDAPS and StartTLS, certificate checks, bind name forms, bind failures.
 mod connect;
 // Paged search, rootDSE, schema discovery.

@@ -1,6 +1,5 @@
 use devwb_ldap::SdFlags;
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
-use devwb_model::{Dn, Rdn};
 
 use crate::support::lab;
 

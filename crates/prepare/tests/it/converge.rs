@@ -78,7 +78,7 @@ fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
             &service_dn,
             vec![Modification::replace_str(
                 attr::DEVICE_LOCATION,
-                "OU=Domain Controllers,DC=contoso,DC=lab",
+                "CN=Users,DC=contoso,DC=lab",
             )],
         )
         .unwrap();

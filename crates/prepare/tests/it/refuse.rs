@@ -71,7 +71,7 @@ fn a_connector_account_from_a_second_forest_is_refused() {
     for connector in [
         format!("{}\\{CONNECTOR}", fabrikam.sim.netbios_name()),
         fabrikam_dn.to_string(),
-        format!("svc-fabrikam@fabrikam.lab"),
+        "svc-fabrikam@fabrikam.lab".to_string(),
     ] {
         let request = devwb_prepare::PrepareRequest {
             domain: None,
