@@ -12,6 +12,10 @@
 //!   parent's order, each marked INHERITED (the rules are on [`inherited_copies`]);
 //! - SE_DACL_AUTO_INHERITED (and SE_SACL_AUTO_INHERITED) set, as AD stores them.
 //!
+//! Called with an object's stored descriptor as `explicit`, it is AD's SD propagator: the
+//! inherited ACEs are replaced by what the (new) parent passes on, the explicit ones stay, and a
+//! second call changes nothing.
+//!
 //! Every AD object is a container, so CONTAINER_INHERIT always applies and OBJECT_INHERIT
 //! alone only propagates (inherit-only) to the next level. An inherited-object-type GUID is
 //! compared with the new object's most specific structural class only (so an ACE for `user`

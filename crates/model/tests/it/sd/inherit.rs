@@ -244,3 +244,46 @@ fn three_levels_deep() {
         vec![format!("AceFlags(0x12 CIID) {}", Sid::AUTHENTICATED_USERS)]
     );
 }
+
+#[test]
+fn inherit_again_is_the_sd_propagator() {
+    // The simulator re-inherits a subtree when a container's DACL changes by passing the
+    // child's stored descriptor as the explicit one: inherited ACEs are replaced, explicit
+    // ones kept, and doing it twice changes nothing.
+    let admins = domain_admins();
+    let class = guid(MS_DS_DEVICE);
+    let with_creator_owner = format!("{}(A;CI;WP;;;CO)(D;;DT;;;WD)", class_default("msDS-Device"));
+    for default_text in [class_default("msDS-Device"), with_creator_owner.as_str()] {
+        let default = sd(default_text);
+        let before = sd(&format!(
+            "D:(A;CI;RPWPCCDCLCLORCSDDTSW;;;{})(A;CIIO;SD;;;CO)",
+            connector()
+        ));
+        let after = sd("D:(A;CI;RP;;;AU)(OA;CIIO;WP;;bf967aba-0de6-11d0-a285-00aa003049e2;RU)");
+        let child = inherit(&default, Some(&before), &class, &admins, &admins);
+        let again = inherit(&child, Some(&before), &class, &admins, &admins);
+        assert_eq!(again, child, "idempotent for {default_text}");
+        let moved = inherit(&child, Some(&after), &class, &admins, &admins);
+        assert_eq!(
+            moved,
+            inherit(&default, Some(&after), &class, &admins, &admins),
+            "{default_text}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn inheriting_twice_changes_nothing(
+        explicit in super::sddl::any_sd(false),
+        parent in super::sddl::any_sd(false),
+        class in proptest::prelude::any::<u128>(),
+    ) {
+        let admins = domain_admins();
+        let class = devwb_model::Guid::from_u128(class);
+        let child = inherit(&explicit, Some(&parent), &class, &admins, &admins);
+        let again = inherit(&child, Some(&parent), &class, &admins, &admins);
+        proptest::prop_assert_eq!(&again, &child);
+        proptest::prop_assert!(child.dacl.as_ref().is_none_or(|acl| acl.is_canonical()));
+    }
+}
