@@ -740,3 +740,25 @@ fn devices_compared_with_the_export() {
         "#]],
     );
 }
+
+#[test]
+fn location_in_another_domain_than_the_one_named_warns() {
+    let mut observed = prepared();
+    let child = dn("DC=eu,DC=contoso,DC=lab");
+    observed.forest.domains.push(child.clone());
+    observed.domain = child;
+    observed.registered_devices = None;
+    let report = run(&observed, &no_devices());
+    let check = report.check(ids::DEVICE_LOCATION_TARGET).expect("check");
+    assert_eq!(check.status, Status::Warn);
+    assert!(check
+        .remedy
+        .as_ref()
+        .is_some_and(|r| r.summary.contains("DC=eu,DC=contoso,DC=lab")));
+    // The ACEs are checked on the container the location names, which is in order.
+    assert_eq!(
+        report.check(ids::DEVICE_CONTAINER_ACE).map(|c| &c.status),
+        Some(&Status::Pass)
+    );
+    assert_eq!(report.outcome, devwb_verify::Outcome::Passed);
+}
