@@ -31,7 +31,7 @@ struct Options {
 fn parse_options(args: &[String]) -> Result<Options> {
     let mut options = Options {
         targets: Vec::new(),
-        iterations: 50_000,
+        iterations: 200_000,
         seconds: 30,
         seed: 0x5eed_d3b1,
         libfuzzer: false,
