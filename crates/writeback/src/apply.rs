@@ -46,8 +46,11 @@ pub struct Target {
 
 /// Finds the target of a writeback on the connected forest (see the module documentation).
 pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, WritebackError> {
-    let root = client.root_dse()?;
-    let version = client.schema_version(&root.schema_nc)?;
+    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
+    let root = reads.call("read the rootDSE", Client::root_dse)?;
+    let version = reads.call("read the schema version", |c| {
+        c.schema_version(&root.schema_nc)
+    })?;
     let schema_level = match version.level() {
         Some(level) if level >= SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK => level,
         _ => {
@@ -58,12 +61,14 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
             )))
         }
     };
-    let domains = client.forest_domains(&root)?;
+    let domains = reads.call("read the forest's domains", |c| c.forest_domains(&root))?;
     let mut domain_sids: Vec<Sid> = domains.domains.iter().filter_map(|d| d.sid).collect();
     // The naming contexts this server holds that are domain heads give their SID too: a
     // fallback for a server whose crossRefs cannot be read, and never wrong.
     for nc in &root.naming_contexts {
-        if let Ok(Some(head)) = client.read(nc, &["objectSid"]) {
+        if let Ok(Some(head)) =
+            reads.call("read a naming context head", |c| c.read(nc, &["objectSid"]))
+        {
             if let Some(sid) = head
                 .first_bytes("objectSid")
                 .and_then(|b| Sid::from_bytes(b).ok())
@@ -82,9 +87,14 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
     }
     let container = match container {
         Some(dn) => dn,
-        None => device_location(client, &root.configuration_nc, &root.root_domain_nc)?,
+        None => device_location(&mut reads, &root.configuration_nc, &root.root_domain_nc)?,
     };
-    if client.read(&container, &["objectClass"])?.is_none() {
+    if reads
+        .call("read the device container", |c| {
+            c.read(&container, &["objectClass"])
+        })?
+        .is_none()
+    {
         return Err(WritebackError::Forest(format!(
             "the device container {container} does not exist: run `devwb prepare` first"
         )));
@@ -100,7 +110,7 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
 
 /// The `msDS-DeviceLocation` of the forest's DeviceRegistrationService.
 fn device_location(
-    client: &Client,
+    reads: &mut Retrying<'_>,
     configuration_nc: &Dn,
     root_domain: &Dn,
 ) -> Result<Dn, WritebackError> {
@@ -113,8 +123,10 @@ fn device_location(
             dns.registration_service
         ))
     };
-    let service = client
-        .read(&dns.registration_service, &[attribute])?
+    let service = reads
+        .call("read the DeviceRegistrationService", |c| {
+            c.read(&dns.registration_service, &[attribute])
+        })?
         .ok_or_else(not_prepared)?;
     let location = service.first_dn(attribute)?.ok_or_else(not_prepared)?;
     Ok(location)
@@ -125,11 +137,16 @@ pub fn observe(client: &Client, target: &Target) -> Result<ObservedDevices, Writ
     let started = Instant::now();
     let mut observed = ObservedDevices::new(target.container.clone(), target.scope.schema_level);
     let attributes = search_attributes(target.scope.schema_level);
-    let entries = client.search(
-        &target.container,
-        Scope::OneLevel,
-        DEVICE_FILTER,
-        &attributes,
+    let entries = Retrying::new(client, devwb_ldap::RetryPolicy::default()).call(
+        "read the device container",
+        |c| {
+            c.search(
+                &target.container,
+                Scope::OneLevel,
+                DEVICE_FILTER,
+                &attributes,
+            )
+        },
     )?;
     for entry in entries {
         let dn = entry.dn.to_string();
@@ -403,9 +420,12 @@ fn converge_existing(
     }
     let attributes = search_attributes(plan.schema_level);
     let mut modifies = Vec::new();
+    let mut reader = Retrying::new(client, options.apply.retry.clone());
     for add in existing {
         let dn = parse_dn(&add.dn)?;
-        let Some(entry) = client.read(&dn, &attributes)? else {
+        let Some(entry) =
+            reader.call("re-read an existing device", |c| c.read(&dn, &attributes))?
+        else {
             // Gone again between the add and the re-read: the next run adds it.
             report.failures.push(WritebackFailure {
                 dn: add.dn.clone(),
@@ -477,6 +497,51 @@ fn converge_existing(
         }
     }
     Ok(())
+}
+
+/// Runs reads with retries: busy and unavailable answers are retried with backoff, and a lost
+/// connection is reopened first (a bulk apply may have seen the client's own connection drop,
+/// and a read in the middle of a run should not end it).
+pub(crate) struct Retrying<'c> {
+    client: &'c Client,
+    reconnected: Option<Client>,
+    retry: devwb_ldap::RetryPolicy,
+}
+
+impl<'c> Retrying<'c> {
+    pub(crate) fn new(client: &'c Client, retry: devwb_ldap::RetryPolicy) -> Retrying<'c> {
+        Retrying {
+            client,
+            reconnected: None,
+            retry,
+        }
+    }
+
+    pub(crate) fn call<T>(
+        &mut self,
+        what: &str,
+        operation: impl Fn(&Client) -> Result<T, devwb_ldap::Error>,
+    ) -> Result<T, WritebackError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let client = self.reconnected.as_ref().unwrap_or(self.client);
+            match operation(client) {
+                Ok(value) => return Ok(value),
+                Err(error) if error.is_retryable() && attempt < self.retry.max_attempts => {
+                    tracing::debug!(what, attempt, %error, "read failed, retrying");
+                    std::thread::sleep(self.retry.backoff(attempt));
+                    if error.is_connection_lost() {
+                        match self.client.reconnect() {
+                            Ok(fresh) => self.reconnected = Some(fresh),
+                            Err(error) => tracing::debug!(%error, "reconnect failed"),
+                        }
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
 }
 
 /// Discovers, plans and applies in one call (what `devwb writeback` does without `--dry-run`).

@@ -207,3 +207,44 @@ fn bad_records_are_reported_and_skipped_and_nothing_is_written_for_them() {
         .unwrap_or("")
         .contains("without a readable deviceId"));
 }
+
+#[test]
+fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
+    use devwb_writeback::apply::{apply, plan};
+    use devwb_writeback::WritebackOptions;
+    let forest = Forest::start();
+    let devices = forest.devices(30, 21);
+    let (_, source) = forest.export("devices.json", devices.iter().map(|d| d.to_json()));
+    let client = forest.connector_client();
+    let target = forest.target(&client);
+    let planned = plan(&client, &target, &source, PlanOptions::default()).unwrap();
+    assert_eq!(planned.adds.len(), 30);
+    // Between plan and apply another run (or our own lost attempt) created five of them, two
+    // with stale values.
+    let admin = forest.admin_client();
+    for (n, add) in planned.adds.iter().take(5).enumerate() {
+        let mut attrs: Vec<(String, Vec<Vec<u8>>)> = add
+            .attributes()
+            .into_iter()
+            .map(|(a, v)| (a.to_owned(), v))
+            .collect();
+        if n < 2 {
+            for (name, values) in &mut attrs {
+                if name == "displayName" {
+                    *values = vec![b"stale name".to_vec()];
+                }
+            }
+        }
+        admin
+            .add(&devwb_model::Dn::parse(&add.dn).unwrap(), attrs)
+            .unwrap();
+    }
+    let report = apply(&client, &planned, &WritebackOptions::default(), &mut |_| {}).unwrap();
+    assert!(report.succeeded(), "{:?}", report.failures);
+    assert_eq!((report.added, report.converged_existing), (25, 5));
+    assert_eq!(forest.devices_in_directory(), ids_of(&devices));
+    assert!(
+        forest.dry_run(&source).is_empty(),
+        "the stale names were corrected"
+    );
+}
