@@ -533,6 +533,8 @@ impl SimHandle {
     /// Puts the directory back to a snapshot (per-test reset without a restart).
     pub fn restore(&self, snapshot: &Snapshot) {
         self.forest.store.restore(snapshot);
+        // Tokens cached from memberships the snapshot does not have must go.
+        self.forest.semantics.reset_caches();
     }
 
     /// Connections open right now.

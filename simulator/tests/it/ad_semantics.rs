@@ -664,3 +664,59 @@ fn injected_faults_answer_with_the_chosen_code() {
         .success()
         .expect("faults cleared");
 }
+
+#[test]
+fn a_restored_snapshot_takes_back_devices_grants_and_memberships() {
+    let (sim, mut admin, sid) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let snapshot = sim.snapshot();
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(sid, AccessMask(0x000300FF), AceFlags::CONTAINER_INHERIT),
+    );
+    let connector = format!("CN=svc-connector,CN=Users,{}", sim.domain_dn());
+    admin
+        .modify(
+            &format!("CN=Domain Admins,CN=Users,{}", sim.domain_dn()),
+            vec![Mod::Add("member", set(&[connector.as_str()]))],
+        )
+        .expect("sent")
+        .success()
+        .expect("the connector joins Domain Admins");
+    let mut user = bind(&sim, "svc-connector@contoso.lab", PASSWORD);
+    add_device(&mut user, &container, "during")
+        .success()
+        .expect("granted");
+    user.modify(
+        &sim.domain_dn(),
+        vec![Mod::Replace("description", set(&["admin now"]))],
+    )
+    .expect("sent")
+    .success()
+    .expect("a Domain Admin writes the domain head");
+
+    sim.restore(&snapshot);
+    let mut user = bind(&sim, "svc-connector@contoso.lab", PASSWORD);
+    let gone = user
+        .search(
+            &format!("CN=during,{container}"),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["cn"],
+        )
+        .expect("sent");
+    assert_eq!(gone.1.rc, 32, "the device added after the snapshot is gone");
+    assert_denied(
+        add_device(&mut user, &container, "after"),
+        "the grant is gone",
+    );
+    assert_denied(
+        user.modify(
+            &sim.domain_dn(),
+            vec![Mod::Replace("description", set(&["no"]))],
+        )
+        .expect("sent"),
+        "the membership is gone",
+    );
+}
