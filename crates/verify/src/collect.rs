@@ -161,12 +161,7 @@ pub fn to_observed(
             root_domain: forest.root_dse.root_domain_nc.clone(),
             configuration: forest.root_dse.configuration_nc.clone(),
             schema: forest.root_dse.schema_nc.clone(),
-            domains: forest
-                .forest
-                .domains
-                .iter()
-                .map(|domain| domain.nc.clone())
-                .collect(),
+            domains: domain_heads(forest),
         },
         domain: forest.domain.clone(),
         schema: SchemaObservation {
@@ -193,6 +188,33 @@ pub fn to_observed(
             .and_then(object)
     });
     observed
+}
+
+/// The forest's domain heads: the crossRefs' naming contexts, the root and default naming
+/// contexts of the rootDSE, and the parents of the observed containers that are `domainDNS`
+/// objects (so a server whose crossRefs cannot be read still gets "directly under a domain
+/// head" right).
+fn domain_heads(forest: &ForestObservation) -> Vec<Dn> {
+    let mut heads: Vec<Dn> = forest
+        .forest
+        .domains
+        .iter()
+        .map(|domain| domain.nc.clone())
+        .collect();
+    heads.push(forest.root_dse.root_domain_nc.clone());
+    heads.push(forest.root_dse.default_nc.clone());
+    for object in std::iter::once(&forest.device_container).chain(forest.location_targets.iter()) {
+        if object.parent_is_domain_head() {
+            heads.extend(object.dn.parent());
+        }
+    }
+    let mut unique: Vec<Dn> = Vec::new();
+    for head in heads {
+        if !unique.contains(&head) {
+            unique.push(head);
+        }
+    }
+    unique
 }
 
 /// Names (`DOMAIN\sAMAccountName`) of the ordinary accounts holding ACEs on the containers
