@@ -79,6 +79,11 @@ impl Forest {
         })
     }
 
+    /// The simulator's certificate as a PEM file to trust; `None` for Samba.
+    pub fn ca_pem_path(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_ref().map(|file| file.path())
+    }
+
     /// A client bound as the administrator.
     pub fn admin_client(&self) -> Result<Client, String> {
         Client::connect(&self.options()?, Some(&self.admin))

@@ -50,6 +50,11 @@ pub const ALL: &[Scenario] = &[
         run: duplicate_registration_service_is_named,
     },
     Scenario {
+        name: "prepared_forest_reads_back_with_ldapsearch",
+        level: SchemaLevel::W2012R2,
+        run: prepared_forest_reads_back_with_ldapsearch,
+    },
+    Scenario {
         name: "writeback_of_1000_devices_then_no_change_then_delta",
         level: SchemaLevel::W2012R2,
         run: writeback_of_1000_devices_then_no_change_then_delta,
@@ -400,4 +405,128 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     expect(status == Status::Pass, || {
         format!("verify's device comparison was {status:?} after the delta")
     })
+}
+
+/// Runs OpenLDAP's `ldapsearch` against the forest as the administrator, with AD's SD flags
+/// control asking for the DACL, and returns its LDIF output.
+fn ldapsearch(forest: &Forest, base: &str, attrs: &[&str]) -> Result<String, String> {
+    use std::io::Write as _;
+    // The password goes through a file (-y), not the command line other processes can read.
+    let mut password = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    password
+        .write_all(forest.admin.password.expose().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let password_path = password.path().to_string_lossy().into_owned();
+    let mut command = std::process::Command::new("ldapsearch");
+    command
+        .args(["-LLL", "-o", "ldif-wrap=no", "-x", "-H", &forest.ldaps_url])
+        .args(["-D", &forest.admin.bind_name, "-y", &password_path])
+        // SD flags (1.2.840.113556.1.4.801) = SEQUENCE { INTEGER 4 }: the DACL only.
+        .args([
+            "-E",
+            "!1.2.840.113556.1.4.801=::MAMCAQQ=",
+            "-s",
+            "base",
+            "-b",
+            base,
+        ])
+        .args(attrs);
+    match forest.ca_pem_path() {
+        Some(path) => command.env("LDAPTLS_CACERT", path),
+        // Samba's certificate is self-signed: the test skips verification, explicitly.
+        None => command.env("LDAPTLS_REQCERT", "never"),
+    };
+    let output = command.output().map_err(|e| format!("ldapsearch: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "ldapsearch -b {base:?} exited {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("ldapsearch output: {e}"))
+}
+
+/// The first value of `name` in single-entry LDIF, base64 values decoded.
+fn ldif_value(ldif: &str, name: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    ldif.lines().find_map(|line| {
+        let (key, rest) = line.split_once(':')?;
+        if !key.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        match rest.strip_prefix(':') {
+            Some(encoded) => base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok(),
+            None => Some(rest.trim_start().as_bytes().to_vec()),
+        }
+    })
+}
+
+/// What issue 7 asks to see with a real client: after prepare, `ldapsearch` shows the objects of
+/// the reference's section 1 and the connector's two ACEs of section 2.
+fn prepared_forest_reads_back_with_ldapsearch(forest: &Forest) -> Outcome {
+    use devwb_model::sd::{AccessMask, AceFlags, SecurityDescriptor};
+    if let Err(why) = std::process::Command::new("ldapsearch").arg("-VV").output() {
+        // Not a failure of devwb: the client is missing here (ldap-utils; .ci/run installs it).
+        println!(
+            "prepared_forest_reads_back_with_ldapsearch: not run: ldapsearch unavailable: {why}"
+        );
+        return Ok(());
+    }
+    let (_, connector_sid) = forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    prepare(forest)?;
+    let configuration = forest
+        .admin_client()?
+        .root_dse()
+        .map_err(|e| e.to_string())?
+        .configuration_nc;
+    let devices = format!("CN=RegisteredDevices,{}", forest.domain);
+    let registration = format!("CN=Device Registration Configuration,CN=Services,{configuration}");
+    let service =
+        format!("CN=DeviceRegistrationService,CN=Device Registration Services,{registration}");
+
+    let ldif = ldapsearch(
+        forest,
+        &service,
+        &["objectClass", "msDS-DeviceLocation", "msDS-IsEnabled"],
+    )?;
+    let location =
+        ldif_value(&ldif, "msDS-DeviceLocation").map(|v| String::from_utf8_lossy(&v).into_owned());
+    let location = location.and_then(|text| Dn::parse(&text).ok());
+    expect(location == Dn::parse(&devices).ok(), || {
+        format!("{service} read back as:\n{ldif}")
+    })?;
+    expect(
+        ldif_value(&ldif, "msDS-IsEnabled").as_deref() == Some(b"TRUE".as_slice()),
+        || format!("msDS-IsEnabled is not TRUE:\n{ldif}"),
+    )?;
+
+    for (dn, class, mask) in [
+        (&devices, "msDS-DeviceContainer", AccessMask(0x0003_00FF)),
+        (&registration, "container", AccessMask(0x0002_00BC)),
+    ] {
+        let ldif = ldapsearch(forest, dn, &["objectClass", "nTSecurityDescriptor"])?;
+        let classes: Vec<&str> = ldif
+            .lines()
+            .filter_map(|l| l.strip_prefix("objectClass: "))
+            .collect();
+        expect(classes.last() == Some(&class), || {
+            format!("{dn} has classes {classes:?}, expected {class} last")
+        })?;
+        let bytes = ldif_value(&ldif, "nTSecurityDescriptor")
+            .ok_or_else(|| format!("no nTSecurityDescriptor on {dn}:\n{ldif}"))?;
+        let sd = SecurityDescriptor::from_bytes(&bytes).map_err(|e| format!("{dn}: {e}"))?;
+        let dacl = sd.dacl.ok_or_else(|| format!("{dn} has no DACL"))?;
+        expect(
+            dacl.grants(&connector_sid, mask, AceFlags::CONTAINER_INHERIT),
+            || {
+                format!(
+                    "the DACL of {dn} does not grant {connector_sid} {mask:?} container-inherit"
+                )
+            },
+        )?;
+    }
+    Ok(())
 }
