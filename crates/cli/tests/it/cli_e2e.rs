@@ -546,3 +546,36 @@ fn fix_prepares_a_fresh_forest_after_confirmation_and_reports_json() {
         stdout(&again)
     );
 }
+
+#[test]
+fn wrong_bind_password_exits_3_and_does_not_print_the_password() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    let wrong = lab.dir.path().join("wrong-admin.pw");
+    std::fs::write(&wrong, "Wr0ng-Admin-Password\n").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .args([
+            "verify",
+            "--url",
+            &lab.sim.ldaps_url(),
+            "--ca-file",
+            &lab.ca_file.display().to_string(),
+        ])
+        .args([
+            "--bind",
+            &lab.sim.admin_dn(),
+            "--password-file",
+            &wrong.display().to_string(),
+        ])
+        .env_remove("DEVWB_PASSWORD")
+        .output()
+        .expect("devwb runs");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(
+        text.contains("invalidCredentials") || text.contains("(49)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Wr0ng-Admin-Password") && !stdout(&output).contains("Wr0ng-Admin-Password")
+    );
+}
