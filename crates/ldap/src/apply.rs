@@ -239,8 +239,8 @@ impl Client {
         });
         let wanted_connections = options.connections.max(1).min(total.max(1));
         let in_flight = options.in_flight_per_connection.max(1);
-        let own = self.ldap.clone();
-        self.runtime.block_on(async move {
+        let own = self.handle();
+        let (report, own_now) = self.runtime.block_on(async move {
             let mut slots = vec![Arc::new(Slot { current: RwLock::new((0, own)) })];
             let extra: Vec<_> = (1..wanted_connections)
                 .map(|_| {
@@ -323,8 +323,17 @@ impl Client {
                 elapsed_ms = report.elapsed.as_millis() as u64,
                 "batch applied"
             );
-            report
-        })
+            // This client's own connection may have been reopened during the batch: keep the new one.
+            let own_now = {
+                let current = slots[0].current.read().await;
+                (current.0 > 0).then(|| current.1.clone())
+            };
+            (report, own_now)
+        });
+        if let Some(ldap) = own_now {
+            self.replace_handle(ldap);
+        }
+        report
     }
 }
 

@@ -57,7 +57,10 @@ pub type Attributes = Vec<(String, Vec<Vec<u8>>)>;
 #[derive(Debug)]
 pub struct Client {
     pub(crate) runtime: Arc<OwnedRuntime>,
-    pub(crate) ldap: Ldap,
+    /// The connection's handle; replaced when a bulk apply had to reopen this connection.
+    pub(crate) ldap: std::sync::Mutex<Ldap>,
+    /// Times this client's own connection was reopened after a loss.
+    pub(crate) reconnects: std::sync::atomic::AtomicU64,
     pub(crate) options: ConnectOptions,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) page_size: u32,
@@ -82,11 +85,35 @@ impl Client {
         let ldap = runtime.block_on(open_connection(options, credentials))?;
         Ok(Client {
             runtime,
-            ldap,
+            ldap: std::sync::Mutex::new(ldap),
+            reconnects: std::sync::atomic::AtomicU64::new(0),
             options: options.clone(),
             credentials: credentials.cloned(),
             page_size: DEFAULT_PAGE_SIZE,
         })
+    }
+
+    /// A clone of the connection's handle (clones share the connection).
+    pub(crate) fn handle(&self) -> Ldap {
+        match self.ldap.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Times this client's own connection was reopened after it was lost.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the connection's handle (after a reconnect).
+    pub(crate) fn replace_handle(&self, ldap: Ldap) {
+        self.reconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.ldap.lock() {
+            Ok(mut guard) => *guard = ldap,
+            Err(poisoned) => *poisoned.into_inner() = ldap,
+        }
     }
 
     /// The options this client connected with.
@@ -106,7 +133,7 @@ impl Client {
 
     /// Binds (again) on this connection with other credentials.
     pub fn bind(&mut self, credentials: &Credentials) -> Result<()> {
-        let mut ldap = self.ldap.clone();
+        let mut ldap = self.handle();
         let timeout = self.options.timeout;
         self.runtime
             .block_on(simple_bind(&mut ldap, credentials, timeout))?;
@@ -139,20 +166,19 @@ impl Client {
         let span = tracing::debug_span!("ldap.search", base = %base_text, ?scope, filter);
         let page_size = self.page_size;
         let timeout = self.options.timeout;
-        let ldap = self.ldap.clone();
-        self.runtime.block_on(
+        self.run(true, |ldap| {
             paged_search(
                 ldap,
                 base_text.clone(),
                 scope,
                 filter.to_string(),
                 attrs,
-                controls,
+                controls.clone(),
                 page_size,
                 timeout,
             )
-            .instrument(span),
-        )
+            .instrument(span.clone())
+        })
     }
 
     /// Reads one entry with a base search; `None` when it does not exist.
@@ -170,19 +196,18 @@ impl Client {
         let dn_text = dn.to_string();
         let span = tracing::debug_span!("ldap.read", dn = %dn_text);
         let timeout = self.options.timeout;
-        let ldap = self.ldap.clone();
-        let result = self.runtime.block_on(
+        let result = self.run(true, |ldap| {
             search_once(
                 ldap,
-                dn_text,
+                dn_text.clone(),
                 Scope::Base,
                 "(objectClass=*)".to_string(),
                 attrs,
-                controls,
+                controls.clone(),
                 timeout,
             )
-            .instrument(span),
-        );
+            .instrument(span.clone())
+        });
         match result {
             Ok((entries, _)) => Ok(entries.into_iter().next()),
             Err(error) if matches!(error.kind(), ErrorKind::NoSuchObject { .. }) => Ok(None),
@@ -247,10 +272,39 @@ impl Client {
     pub fn send(&self, change: Change, controls: Vec<RawControl>) -> Result<()> {
         let span =
             tracing::debug_span!("ldap.write", operation = %change.operation(), dn = %change.dn());
-        let mut ldap = self.ldap.clone();
         let timeout = self.options.timeout;
-        self.runtime
-            .block_on(execute(&mut ldap, &change, controls, timeout).instrument(span))
+        // A write is not repeated after a reconnect: it may have been applied before the loss.
+        self.run(false, |mut ldap| {
+            let controls = controls.clone();
+            let change = &change;
+            async move { execute(&mut ldap, change, controls, timeout).await }
+                .instrument(span.clone())
+        })
+    }
+
+    /// Runs `operation` on the connection. When the connection turns out to be lost, reopens it
+    /// (same options, bound again) so the client stays usable, and runs a read once more; a
+    /// write returns the error (it may have been applied before the loss).
+    fn run<T, F, Fut>(&self, retry_after_reconnect: bool, operation: F) -> Result<T>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match self.runtime.block_on(operation(self.handle())) {
+            Err(error) if error.is_connection_lost() => {
+                tracing::info!(%error, url = %self.options.url, "connection lost; reopening it");
+                let ldap = self
+                    .runtime
+                    .block_on(open_connection(&self.options, self.credentials.as_ref()))?;
+                self.replace_handle(ldap);
+                if retry_after_reconnect {
+                    self.runtime.block_on(operation(self.handle()))
+                } else {
+                    Err(error)
+                }
+            }
+            other => other,
+        }
     }
 
     /// Opens another connection with the same options and credentials (for parallel work).
@@ -260,7 +314,8 @@ impl Client {
             .block_on(open_connection(&self.options, self.credentials.as_ref()))?;
         Ok(Client {
             runtime: self.runtime.clone(),
-            ldap,
+            ldap: std::sync::Mutex::new(ldap),
+            reconnects: std::sync::atomic::AtomicU64::new(0),
             options: self.options.clone(),
             credentials: self.credentials.clone(),
             page_size: self.page_size,
@@ -275,7 +330,7 @@ impl Drop for Client {
         if tokio::runtime::Handle::try_current().is_ok() {
             return;
         }
-        let mut ldap = self.ldap.clone();
+        let mut ldap = self.handle();
         let _ = self.runtime.block_on(async move {
             tokio::time::timeout(Duration::from_secs(2), ldap.unbind()).await
         });

@@ -77,3 +77,100 @@ fn a_batch_applies_in_parallel_and_reports_each_change() {
     }
     assert_eq!(failure.attempts, 1, "noSuchObject is not retried");
 }
+
+#[test]
+fn busy_unavailable_and_dropped_connections_are_retried_until_everything_is_applied() {
+    use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
+    use devwb_simulator::ResultCode;
+
+    let lab = lab();
+    let ou = lab.add_ou("Faulty");
+    lab.sim.forest().semantics.set_faults(FaultConfig {
+        seed: 11,
+        rules: vec![
+            FaultRule::always(FaultAction::Fail(ResultCode::BUSY))
+                .on(&["add"])
+                .with_probability(0.10),
+            FaultRule::always(FaultAction::Fail(ResultCode::UNAVAILABLE))
+                .on(&["add"])
+                .with_probability(0.05),
+            FaultRule::always(FaultAction::Drop)
+                .on(&["add"])
+                .with_probability(0.01),
+        ],
+        ..FaultConfig::default()
+    });
+    let options = ApplyOptions {
+        connections: 2,
+        in_flight_per_connection: 4,
+        retry: devwb_ldap::RetryPolicy {
+            max_attempts: 8,
+            initial_backoff: std::time::Duration::from_millis(5),
+            max_backoff: std::time::Duration::from_millis(50),
+        },
+    };
+    let report = lab
+        .client
+        .apply_changes(containers(&ou, 600), &options, &mut |_| {});
+    lab.sim
+        .forest()
+        .semantics
+        .set_faults(FaultConfig::default());
+    // An add retried after a dropped connection may have been applied before the drop: it then
+    // meets its own entry (entryAlreadyExists), which the caller converges.
+    assert_eq!(report.failed, 0, "{:?}", report.failures().next());
+    assert_eq!(report.applied + report.already_existed, 600);
+    assert!(
+        report.retries > 0,
+        "faults were injected, so some changes were retried"
+    );
+    assert!(report.reconnects > 0, "dropped connections were reopened");
+    let found = lab
+        .client
+        .search(
+            &ou,
+            devwb_ldap::Scope::OneLevel,
+            "(objectClass=container)",
+            &["cn"],
+        )
+        .unwrap();
+    assert_eq!(found.len(), 600);
+}
+
+#[test]
+fn an_operation_that_keeps_failing_reports_the_last_code_after_the_allowed_attempts() {
+    use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
+    use devwb_simulator::ResultCode;
+
+    let lab = lab();
+    let ou = lab.add_ou("AlwaysBusy");
+    lab.sim.forest().semantics.set_faults(FaultConfig {
+        rules: vec![FaultRule::always(FaultAction::Fail(ResultCode::BUSY)).on(&["add"])],
+        ..FaultConfig::default()
+    });
+    let options = ApplyOptions {
+        connections: 1,
+        in_flight_per_connection: 2,
+        retry: devwb_ldap::RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: std::time::Duration::from_millis(1),
+            max_backoff: std::time::Duration::from_millis(2),
+        },
+    };
+    let report = lab
+        .client
+        .apply_changes(containers(&ou, 2), &options, &mut |_| {});
+    lab.sim
+        .forest()
+        .semantics
+        .set_faults(FaultConfig::default());
+    assert_eq!(report.failed, 2);
+    for outcome in &report.outcomes {
+        assert_eq!(outcome.attempts, 3);
+        assert!(
+            matches!(&outcome.status, ChangeStatus::Failed { code: Some(51), .. }),
+            "{:?}",
+            outcome.status
+        );
+    }
+}

@@ -60,3 +60,23 @@ fn a_base_search_on_a_missing_object_is_none() {
     let missing = Dn::parse(&format!("CN=nothing-here,{}", lab.sim.domain_dn())).unwrap();
     assert_eq!(lab.client.read(&missing, &["cn"]).unwrap(), None);
 }
+
+#[test]
+fn reads_survive_a_server_that_closes_connections_by_reopening_them() {
+    use devwb_simulator::faults::FaultConfig;
+
+    let lab = lab();
+    lab.sim.forest().semantics.set_faults(FaultConfig {
+        drop_connection_after: Some(3),
+        ..FaultConfig::default()
+    });
+    let domain = Dn::parse(&lab.sim.domain_dn()).unwrap();
+    for round in 0..10 {
+        let entry = lab.client.read(&domain, &["objectSid"]);
+        assert!(matches!(entry, Ok(Some(_))), "round {round}: {entry:?}");
+    }
+    lab.sim
+        .forest()
+        .semantics
+        .set_faults(FaultConfig::default());
+}
