@@ -25,6 +25,21 @@ pub struct Scenario {
     pub level: SchemaLevel,
     /// The scenario.
     pub run: fn(&Forest) -> Outcome,
+    /// Why it cannot run here, when it needs something the machine lacks.
+    pub unavailable: fn() -> Option<String>,
+}
+
+/// For scenarios that need nothing beyond a backend.
+fn always_available() -> Option<String> {
+    None
+}
+
+/// For scenarios that drive OpenLDAP's `ldapsearch` (Debian's ldap-utils, which .ci/run installs).
+fn without_ldapsearch() -> Option<String> {
+    match std::process::Command::new("ldapsearch").arg("-VV").output() {
+        Ok(_) => None,
+        Err(why) => Some(format!("ldapsearch (ldap-utils) cannot be run: {why}")),
+    }
 }
 
 /// Every scenario, in the order they are reported.
@@ -33,31 +48,37 @@ pub const ALL: &[Scenario] = &[
         name: "prepare_then_verify_passes_and_a_second_prepare_plans_nothing",
         level: SchemaLevel::W2012R2,
         run: prepare_then_verify_passes_and_a_second_prepare_plans_nothing,
+        unavailable: always_available,
     },
     Scenario {
         name: "connector_writes_devices_only_after_prepare",
         level: SchemaLevel::W2012R2,
         run: connector_writes_devices_only_after_prepare,
+        unavailable: always_available,
     },
     Scenario {
         name: "old_schema_is_refused_and_fails_verify",
         level: SchemaLevel::W2008R2,
         run: old_schema_is_refused_and_fails_verify,
+        unavailable: always_available,
     },
     Scenario {
         name: "duplicate_registration_service_is_named",
         level: SchemaLevel::W2012R2,
         run: duplicate_registration_service_is_named,
+        unavailable: always_available,
     },
     Scenario {
         name: "prepared_forest_reads_back_with_ldapsearch",
         level: SchemaLevel::W2012R2,
         run: prepared_forest_reads_back_with_ldapsearch,
+        unavailable: without_ldapsearch,
     },
     Scenario {
         name: "writeback_of_1000_devices_then_no_change_then_delta",
         level: SchemaLevel::W2012R2,
         run: writeback_of_1000_devices_then_no_change_then_delta,
+        unavailable: always_available,
     },
 ];
 
@@ -468,13 +489,6 @@ fn ldif_value(ldif: &str, name: &str) -> Option<Vec<u8>> {
 /// the reference's section 1 and the connector's two ACEs of section 2.
 fn prepared_forest_reads_back_with_ldapsearch(forest: &Forest) -> Outcome {
     use devwb_model::sd::{AccessMask, AceFlags, SecurityDescriptor};
-    if let Err(why) = std::process::Command::new("ldapsearch").arg("-VV").output() {
-        // Not a failure of devwb: the client is missing here (ldap-utils; .ci/run installs it).
-        println!(
-            "prepared_forest_reads_back_with_ldapsearch: not run: ldapsearch unavailable: {why}"
-        );
-        return Ok(());
-    }
     let (_, connector_sid) = forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     prepare(forest)?;
     let configuration = forest

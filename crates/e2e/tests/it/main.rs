@@ -18,6 +18,10 @@ pub fn run_table(backend: Backend) {
     }
     let mut failures = Vec::new();
     for scenario in ALL {
+        if let Some(why) = (scenario.unavailable)() {
+            println!("{backend:?} {} did not run: {why}", scenario.name);
+            continue;
+        }
         let started = std::time::Instant::now();
         let outcome = backend
             .start(scenario.level)
