@@ -181,6 +181,35 @@ impl Client {
         })
     }
 
+    /// A paged search that calls `each` for every entry as its page arrives, holding one page
+    /// at a time (for reading containers of 100,000+ objects). Returns the number of entries.
+    pub fn search_each(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        each: &mut dyn FnMut(Entry),
+    ) -> Result<u64> {
+        let base_text = base.to_string();
+        let span = tracing::debug_span!("ldap.search", base = %base_text, ?scope, filter);
+        let ldap = self.handle();
+        self.runtime.block_on(
+            paged_search_each(
+                ldap,
+                base_text,
+                scope,
+                filter.to_string(),
+                attrs,
+                Vec::new(),
+                self.page_size,
+                self.options.timeout,
+                each,
+            )
+            .instrument(span),
+        )
+    }
+
     /// Reads one entry with a base search; `None` when it does not exist.
     pub fn read(&self, dn: &Dn, attrs: &[&str]) -> Result<Option<Entry>> {
         self.read_with_controls(dn, attrs, Vec::new())
@@ -465,14 +494,43 @@ pub(crate) async fn paged_search(
     page_size: u32,
     timeout: Duration,
 ) -> Result<Vec<Entry>> {
-    if scope == Scope::Base {
-        return Ok(
-            search_once(ldap, base, scope, filter, attrs, controls, timeout)
-                .await?
-                .0,
-        );
-    }
     let mut all = Vec::new();
+    paged_search_each(
+        ldap,
+        base,
+        scope,
+        filter,
+        attrs,
+        controls,
+        page_size,
+        timeout,
+        &mut |entry| all.push(entry),
+    )
+    .await?;
+    Ok(all)
+}
+
+/// A paged search that hands each entry to `each` as its page arrives: never more than one page
+/// in memory. Returns the number of entries.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn paged_search_each(
+    ldap: Ldap,
+    base: String,
+    scope: Scope,
+    filter: String,
+    attrs: &[&str],
+    controls: Vec<RawControl>,
+    page_size: u32,
+    timeout: Duration,
+    each: &mut dyn FnMut(Entry),
+) -> Result<u64> {
+    if scope == Scope::Base {
+        let (entries, _) = search_once(ldap, base, scope, filter, attrs, controls, timeout).await?;
+        let count = entries.len() as u64;
+        entries.into_iter().for_each(&mut *each);
+        return Ok(count);
+    }
+    let mut count = 0u64;
     let mut cookie: Vec<u8> = Vec::new();
     let mut pages = 0usize;
     loop {
@@ -488,7 +546,8 @@ pub(crate) async fn paged_search(
             timeout,
         )
         .await?;
-        all.extend(entries);
+        count += entries.len() as u64;
+        entries.into_iter().for_each(&mut *each);
         pages += 1;
         let response = result.ctrls.iter().find(|c| c.1.ctype == PAGED_RESULTS_OID);
         let next = match response.and_then(|c| c.1.val.as_deref()) {
@@ -506,6 +565,6 @@ pub(crate) async fn paged_search(
         }
         cookie = next;
     }
-    tracing::debug!(entries = all.len(), pages, "paged search done");
-    Ok(all)
+    tracing::debug!(entries = count, pages, "paged search done");
+    Ok(count)
 }
