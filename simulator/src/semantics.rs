@@ -810,18 +810,57 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
-        READABLE.with(|cache| {
-            let key = readable_key(ctx.identity, entry);
-            let mut cache = cache.borrow_mut();
-            if cache.as_ref().map(|(k, _)| k) != Some(&key) {
-                let token = self.token(ctx.forest, ctx.identity);
-                let names = access::readable_attributes(&self.schema, &token, entry);
-                *cache = Some((key, names));
-            }
-            cache
+        let class = self.most_specific_class(entry);
+        let first = |name: &str| {
+            entry
+                .attrs
+                .values(name)
+                .first()
+                .cloned()
+                .unwrap_or_default()
+        };
+        let key: RightsKey = (
+            ctx.identity
+                .dn
                 .as_ref()
-                .is_some_and(|(_, names)| names.iter().any(|n| n.eq_ignore_ascii_case(attribute)))
-        })
+                .map(|dn| dn.normalized().to_string())
+                .unwrap_or_default(),
+            self.membership_epoch.load(Ordering::Acquire),
+            class.map(|c| c.name.clone()).unwrap_or_default(),
+            first(descriptor::ATTRIBUTE),
+            first("objectSid"),
+        );
+        let rights = READ_RIGHTS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some(rights) = cache.get(&key) {
+                return Arc::clone(rights);
+            }
+            if cache.len() >= READ_RIGHTS_CAPACITY {
+                cache.clear();
+            }
+            let token = self.token(ctx.forest, ctx.identity);
+            let sd = descriptor::of_entry(entry);
+            let principal_self = access::principal_sid(entry);
+            let rights = Arc::new(access::ReadRights::compute(
+                &self.schema,
+                &token,
+                sd.as_ref(),
+                class,
+                principal_self.as_ref(),
+                entry.attrs.iter().map(|a| a.name.as_str()),
+            ));
+            cache.insert(key, Arc::clone(&rights));
+            rights
+        });
+        match rights.allows(&self.schema, attribute) {
+            Some(allowed) => allowed,
+            None => {
+                let token = self.token(ctx.forest, ctx.identity);
+                access::readable_attributes(&self.schema, &token, entry)
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(attribute))
+            }
+        }
     }
 
     /// How `attribute`'s values compare: by its schema syntax.
@@ -891,37 +930,20 @@ impl Semantics {
     }
 }
 
-/// Who reads which version of which entry: the key of the readable-attributes cache.
-type ReadableKey = (Option<Dn>, String, Bytes);
+/// Who reads objects of which class under which descriptor (and which objectSid, for
+/// PRINCIPAL SELF ACEs): the key of the read-rights cache.
+type RightsKey = (String, u64, String, Bytes, Bytes);
 
 /// Who lists the children of which parent, under which descriptor.
 type VisibleKey = (Option<Dn>, String, Bytes);
 
+/// Read-rights decisions kept per thread before the cache starts over.
+const READ_RIGHTS_CAPACITY: usize = 1024;
+
 thread_local! {
     /// The last LIST_CONTENTS decision on this thread.
     static VISIBLE: std::cell::RefCell<Option<(VisibleKey, bool)>> = const { std::cell::RefCell::new(None) };
-    /// The readable attributes of the last entry checked on this thread: a search asks
-    /// `can_read` once per attribute of the same entry in a row.
-    static READABLE: std::cell::RefCell<Option<(ReadableKey, Vec<String>)>> = const { std::cell::RefCell::new(None) };
-}
-
-fn readable_key(identity: &Identity, entry: &Entry) -> ReadableKey {
-    let version = entry
-        .attrs
-        .values("uSNChanged")
-        .first()
-        .cloned()
-        .unwrap_or_else(|| {
-            entry
-                .attrs
-                .values(descriptor::ATTRIBUTE)
-                .first()
-                .cloned()
-                .unwrap_or_default()
-        });
-    (
-        identity.dn.clone(),
-        entry.dn.normalized().to_string(),
-        version,
-    )
+    /// Read rights per descriptor: a search asks `can_read` for every candidate and attribute.
+    static READ_RIGHTS: std::cell::RefCell<HashMap<RightsKey, Arc<access::ReadRights>>> =
+        std::cell::RefCell::new(HashMap::new());
 }

@@ -36,6 +36,11 @@ pub const NEVER_READABLE: [&str; 5] = [
     "supplementalCredentials",
 ];
 
+/// The `objectSid` of an entry (what PRINCIPAL SELF ACEs match).
+pub fn principal_sid(entry: &Entry) -> Option<Sid> {
+    sid_of(entry)
+}
+
 fn sid_of(entry: &Entry) -> Option<Sid> {
     entry
         .attrs
@@ -257,6 +262,97 @@ pub fn can_list_children(token: &Token, parent: &Entry) -> bool {
         sid_of(parent).as_ref(),
     )
     .is_granted()
+}
+
+/// What a token may read of the objects that share one descriptor and one class: computed once
+/// over every attribute the class allows, then asked per attribute. A search evaluates filters
+/// on many entries whose descriptors are identical (all devices of a container), so the
+/// semantics layer caches these by descriptor.
+#[derive(Clone, Debug)]
+pub struct ReadRights {
+    /// Lowercase names of the attributes the decision covers.
+    covered: std::collections::HashSet<String>,
+    /// Lowercase names of the covered attributes that may be read.
+    readable: std::collections::HashSet<String>,
+    /// READ_PROP on the whole object (for attributes the schema does not know).
+    whole_object: bool,
+    /// READ_CONTROL (for `nTSecurityDescriptor`).
+    read_control: bool,
+}
+
+impl ReadRights {
+    /// The read rights of `token` on an object of `class` with descriptor `sd`, covering the
+    /// class's attributes and `extra` ones.
+    pub fn compute<'a>(
+        schema: &Schema,
+        token: &Token,
+        sd: Option<&SecurityDescriptor>,
+        class: Option<&ClassDef>,
+        principal_self: Option<&Sid>,
+        extra: impl IntoIterator<Item = &'a str>,
+    ) -> ReadRights {
+        let mut definitions: Vec<&AttributeDef> =
+            class.map(|c| schema.allowed(c)).unwrap_or_default();
+        for name in extra {
+            if let Some(definition) = schema.attribute(name) {
+                if !definitions.iter().any(|d| d.name == definition.name) {
+                    definitions.push(definition);
+                }
+            }
+        }
+        let objects = object_types(class, &definitions);
+        let read = check(
+            sd,
+            token,
+            AccessMask::READ_PROPERTY,
+            &objects,
+            principal_self,
+        );
+        let read_control = check(
+            sd,
+            token,
+            AccessMask::READ_CONTROL,
+            &ObjectTypeList::object(),
+            principal_self,
+        )
+        .is_granted();
+        ReadRights {
+            covered: definitions
+                .iter()
+                .map(|d| d.name.to_ascii_lowercase())
+                .collect(),
+            readable: definitions
+                .iter()
+                .filter(|d| read.is_granted_for(&d.guid))
+                .map(|d| d.name.to_ascii_lowercase())
+                .collect(),
+            whole_object: read.is_granted(),
+            read_control,
+        }
+    }
+
+    /// Whether `attribute` may be read; `None` when the decision does not cover it (a schema
+    /// attribute outside the class: compute for the entry itself).
+    pub fn allows(&self, schema: &Schema, attribute: &str) -> Option<bool> {
+        if NEVER_READABLE
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(attribute))
+        {
+            return Some(false);
+        }
+        if attribute.eq_ignore_ascii_case(descriptor::ATTRIBUTE) {
+            return Some(self.read_control);
+        }
+        let Some(definition) = schema.attribute(attribute) else {
+            return Some(self.whole_object);
+        };
+        let key = definition.name.to_ascii_lowercase();
+        if self.covered.contains(&key) {
+            Some(self.readable.contains(&key))
+        } else {
+            None
+        }
+    }
 }
 
 /// The names of the attributes of `entry` that `token` may read (and match in filters), in the
