@@ -7,7 +7,7 @@
 
 use devwb_ldap::controls::SdFlags;
 use devwb_ldap::{Attributes, Client, ErrorKind as LdapErrorKind, Modification};
-use devwb_model::sd::Acl;
+use devwb_model::sd::{Acl, SecurityDescriptor};
 use devwb_model::Dn;
 
 use crate::error::{Error, ErrorKind};
@@ -74,6 +74,35 @@ pub struct Applied {
     pub already_granted: usize,
 }
 
+/// The attributes of an add: objectClass, the text attributes, and the security descriptor.
+fn add_attributes(
+    dn: &Dn,
+    object_class: &str,
+    attributes: &[(String, String)],
+    descriptor: Option<&SecurityDescriptor>,
+) -> Result<Attributes, Error> {
+    let mut attrs: Attributes = vec![(
+        "objectClass".to_string(),
+        vec![object_class.as_bytes().to_vec()],
+    )];
+    for (name, value) in attributes {
+        attrs.push((name.clone(), vec![value.as_bytes().to_vec()]));
+    }
+    if let Some(descriptor) = descriptor {
+        let bytes = descriptor.to_bytes().map_err(|e| {
+            Error::from(ErrorKind::Encode {
+                dn: dn.clone(),
+                what: e.to_string(),
+            })
+        })?;
+        attrs.push((
+            devwb_ldap::sd::NT_SECURITY_DESCRIPTOR.to_string(),
+            vec![bytes],
+        ));
+    }
+    Ok(attrs)
+}
+
 /// Applies the plan's steps in order; stops at the first failure.
 pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
     let mut already_granted = 0;
@@ -88,31 +117,21 @@ pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
                 security_descriptor,
                 ..
             } => {
-                let mut attrs: Attributes = vec![(
-                    "objectClass".to_string(),
-                    vec![object_class.clone().into_bytes()],
-                )];
-                for (name, value) in attributes {
-                    attrs.push((name.clone(), vec![value.clone().into_bytes()]));
-                }
-                match security_descriptor {
-                    Some(descriptor) => match descriptor.to_bytes() {
-                        Ok(bytes) => {
-                            attrs.push((
-                                devwb_ldap::sd::NT_SECURITY_DESCRIPTOR.to_string(),
-                                vec![bytes],
-                            ));
-                            client.add(dn, attrs)
-                        }
-                        Err(e) => {
-                            return Err(ErrorKind::Encode {
-                                dn: dn.clone(),
-                                what: e.to_string(),
-                            }
-                            .into());
-                        }
-                    },
-                    None => client.add(dn, attrs),
+                let attrs =
+                    add_attributes(dn, object_class, attributes, security_descriptor.as_ref())?;
+                client.add(dn, attrs)
+            }
+            Step::Recreate {
+                dn,
+                object_class,
+                attributes,
+                ..
+            } => {
+                let attrs = add_attributes(dn, object_class, attributes, None)?;
+                tracing::warn!(%dn, "deleting and re-creating: msDS-DeviceLocation is system-only");
+                match client.delete(dn) {
+                    Ok(()) => client.add(dn, attrs),
+                    Err(error) => Err(error),
                 }
             }
             Step::SetAttributes { dn, changes } => {

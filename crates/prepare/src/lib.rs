@@ -5,11 +5,13 @@
 //! The flow is `observe` (read the forest, resolve the connector account) → [`plan`] (pure: an
 //! observation in, a [`Plan`] or a [`Refusal`] out) → [`apply`] or [`render_ldif`] /
 //! [`render_ps1`]. Applying converges: a second run plans nothing, and a partial state is
-//! repaired in place. Unlike Microsoft's script, the DeviceRegistrationService object is never
-//! deleted and re-created.
+//! repaired in place. Unlike Microsoft's script, which deletes and re-creates the
+//! DeviceRegistrationService object on every run, prepare keeps it; it re-creates it only when
+//! its `msDS-DeviceLocation` must change, because that attribute is system-only in Microsoft's
+//! schema and AD refuses to modify it (see [`Step::Recreate`]).
 //!
-//! This crate does not check a prepared forest for the user (that is `verify`), and never
-//! deletes anything.
+//! This crate does not check a prepared forest for the user (that is `verify`), and deletes
+//! nothing but that one object in that one case.
 
 pub mod apply;
 pub mod error;

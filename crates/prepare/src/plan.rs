@@ -3,8 +3,9 @@
 //! [`plan`] reads a [`ForestObservation`] and returns the ordered [`Step`]s that bring the forest
 //! to the state of the reference's table (device-writeback.md sections 1 and 2), or a
 //! [`Refusal`] naming what was found and what to do. Objects that exist are kept and repaired in
-//! place (an attribute set, an ACE added); nothing is ever deleted or re-created. A forest that
-//! is already prepared gets an empty plan.
+//! place (an attribute set, an ACE added). The one exception: a DeviceRegistrationService whose
+//! `msDS-DeviceLocation` is wrong or missing is re-created, because that attribute is
+//! system-only and cannot be modified. A forest that is already prepared gets an empty plan.
 
 use std::fmt;
 
@@ -135,6 +136,7 @@ pub struct AttributeChange {
 /// One step of a plan.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Step {
     /// Create an object.
     Create {
@@ -157,6 +159,20 @@ pub enum Step {
         /// The values to set.
         changes: Vec<AttributeChange>,
     },
+    /// Delete an object and create it again with these attributes. Only for the
+    /// DeviceRegistrationService when its `msDS-DeviceLocation` is wrong or missing: that attribute
+    /// is system-only (`systemOnly: TRUE` in Microsoft's schema), so AD refuses to modify it.
+    /// Other attributes the old object had are not carried over.
+    Recreate {
+        /// The object.
+        dn: Dn,
+        /// Its structural class.
+        object_class: String,
+        /// The attributes of the new object besides objectClass.
+        attributes: Vec<(String, String)>,
+        /// What differs from the object found, for display.
+        changes: Vec<AttributeChange>,
+    },
     /// Add the connector's ACE to the DACL of an existing object, in canonical position.
     GrantAce {
         /// The object.
@@ -175,6 +191,7 @@ impl Step {
         match self {
             Step::Create { dn, .. }
             | Step::SetAttributes { dn, .. }
+            | Step::Recreate { dn, .. }
             | Step::GrantAce { dn, .. } => dn,
         }
     }
@@ -266,60 +283,69 @@ pub fn plan(observation: &ForestObservation, options: &PlanOptions) -> Result<Pl
     }
     // 4. CN=DeviceRegistrationService with msDS-DeviceLocation.
     let location = dns.device_container.to_string();
+    let service_attributes = vec![
+        (attr::DEVICE_LOCATION.to_string(), location.clone()),
+        (attr::IS_ENABLED.to_string(), "TRUE".to_string()),
+        (
+            attr::MAXIMUM_REGISTRATION_INACTIVITY_PERIOD.to_string(),
+            "0".to_string(),
+        ),
+        (
+            "adminDescription".to_string(),
+            CREATED_BY_MARKER.to_string(),
+        ),
+    ];
     match observation.registration_services.first() {
         None => steps.push(Step::Create {
             dn: dns.registration_service.clone(),
             object_class: schema::DEVICE_REGISTRATION_SERVICE.name.to_string(),
-            attributes: vec![
-                (attr::DEVICE_LOCATION.to_string(), location),
-                (attr::IS_ENABLED.to_string(), "TRUE".to_string()),
-                (
-                    attr::MAXIMUM_REGISTRATION_INACTIVITY_PERIOD.to_string(),
-                    "0".to_string(),
-                ),
-                (
-                    "adminDescription".to_string(),
-                    CREATED_BY_MARKER.to_string(),
-                ),
-            ],
+            attributes: service_attributes,
             security_descriptor: None,
             ace: None,
         }),
         Some(service) => {
-            let mut changes = Vec::new();
             let points_right = service
                 .device_location_dn()
                 .is_some_and(|dn| dn == dns.device_container);
             if !points_right {
-                changes.push(AttributeChange {
-                    attribute: attr::DEVICE_LOCATION.to_string(),
-                    found: service.device_location.clone(),
-                    wanted: location,
-                });
-            }
-            let enabled = service
-                .is_enabled
-                .as_deref()
-                .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"));
-            if !enabled {
-                changes.push(AttributeChange {
-                    attribute: attr::IS_ENABLED.to_string(),
-                    found: service.is_enabled.clone(),
-                    wanted: "TRUE".to_string(),
-                });
-            }
-            if service.maximum_inactivity_period.is_none() {
-                changes.push(AttributeChange {
-                    attribute: attr::MAXIMUM_REGISTRATION_INACTIVITY_PERIOD.to_string(),
-                    found: None,
-                    wanted: "0".to_string(),
-                });
-            }
-            if !changes.is_empty() {
-                steps.push(Step::SetAttributes {
+                // msDS-DeviceLocation is system-only (systemOnly TRUE in Microsoft's schema): AD
+                // refuses to modify it, so the one way to repoint the service is to re-create it.
+                steps.push(Step::Recreate {
                     dn: service.dn.clone(),
-                    changes,
+                    object_class: schema::DEVICE_REGISTRATION_SERVICE.name.to_string(),
+                    attributes: service_attributes,
+                    changes: vec![AttributeChange {
+                        attribute: attr::DEVICE_LOCATION.to_string(),
+                        found: service.device_location.clone(),
+                        wanted: location,
+                    }],
                 });
+            } else {
+                let mut changes = Vec::new();
+                let enabled = service
+                    .is_enabled
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"));
+                if !enabled {
+                    changes.push(AttributeChange {
+                        attribute: attr::IS_ENABLED.to_string(),
+                        found: service.is_enabled.clone(),
+                        wanted: "TRUE".to_string(),
+                    });
+                }
+                if service.maximum_inactivity_period.is_none() {
+                    changes.push(AttributeChange {
+                        attribute: attr::MAXIMUM_REGISTRATION_INACTIVITY_PERIOD.to_string(),
+                        found: None,
+                        wanted: "0".to_string(),
+                    });
+                }
+                if !changes.is_empty() {
+                    steps.push(Step::SetAttributes {
+                        dn: service.dn.clone(),
+                        changes,
+                    });
+                }
             }
         }
     }
@@ -587,6 +613,18 @@ impl fmt::Display for Plan {
                     }
                     if let Some(descriptor) = security_descriptor {
                         writeln!(f, "   DACL: {}", descriptor.to_sddl(&self.sddl_context))?;
+                    }
+                }
+                Step::Recreate {
+                    dn,
+                    object_class,
+                    changes,
+                    ..
+                } => {
+                    writeln!(f, "re-create {dn} ({object_class}): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified")?;
+                    for change in changes {
+                        let found = change.found.as_deref().unwrap_or("(absent)");
+                        writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
                     }
                 }
                 Step::SetAttributes { dn, changes } => {

@@ -283,7 +283,7 @@ fn granted_ace_goes_after_explicit_denies_and_before_inherited_aces() {
 }
 
 #[test]
-fn partial_state_is_repaired_without_recreating_the_service() {
+fn partial_state_repairs_the_acl_in_place_and_re_creates_a_service_without_location() {
     let mut o = prepared();
     o.device_registration_configuration =
         existing(dns().device_registration_configuration, &["container"], &[]);
@@ -294,11 +294,29 @@ fn partial_state_is_repaired_without_recreating_the_service() {
         expect![[r#"
             forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
             1. add ACE (A;CI;LCSWRPWPLORC;;;S-1-5-21-1000-2000-3000-1105) to the DACL of CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-            2. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+            2. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified
                msDS-DeviceLocation: (absent) -> CN=RegisteredDevices,DC=contoso,DC=lab
-               msDS-IsEnabled: FALSE -> TRUE
-               msDS-MaximumRegistrationInactivityPeriod: (absent) -> 0
         "#]],
+    );
+}
+
+#[test]
+fn a_disabled_service_is_repaired_in_place() {
+    let mut o = prepared();
+    o.registration_services = vec![service(
+        Some("CN=RegisteredDevices,DC=contoso,DC=lab"),
+        Some("FALSE"),
+        false,
+    )];
+    o.registration_services[0].maximum_inactivity_period = None;
+    check(
+        o,
+        expect![[r#"
+        forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
+        1. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+           msDS-IsEnabled: FALSE -> TRUE
+           msDS-MaximumRegistrationInactivityPeriod: (absent) -> 0
+    "#]],
     );
 }
 
@@ -319,7 +337,7 @@ fn location_pointing_at_an_ou_is_repaired() {
         o,
         expect![[r#"
             forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
-            1. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+            1. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified
                msDS-DeviceLocation: OU=Devices,DC=contoso,DC=lab -> CN=RegisteredDevices,DC=contoso,DC=lab
         "#]],
     );
@@ -347,18 +365,18 @@ fn service_pointing_at_another_device_container_is_refused_unless_allowed_or_our
             allow_repoint: true,
         },
         expect![[r#"
-        forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
-        1. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-           msDS-DeviceLocation: CN=RegisteredDevices,DC=emea,DC=contoso,DC=lab -> CN=RegisteredDevices,DC=contoso,DC=lab
-    "#]],
+            forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
+            1. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified
+               msDS-DeviceLocation: CN=RegisteredDevices,DC=emea,DC=contoso,DC=lab -> CN=RegisteredDevices,DC=contoso,DC=lab
+        "#]],
     );
     check(
         pointing_at_another_device_container(true),
         expect![[r#"
-        forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
-        1. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-           msDS-DeviceLocation: CN=RegisteredDevices,DC=emea,DC=contoso,DC=lab -> CN=RegisteredDevices,DC=contoso,DC=lab
-    "#]],
+            forest contoso.lab, devices in DC=contoso,DC=lab, connector CONTOSO\svc-aadc (S-1-5-21-1000-2000-3000-1105)
+            1. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified
+               msDS-DeviceLocation: CN=RegisteredDevices,DC=emea,DC=contoso,DC=lab -> CN=RegisteredDevices,DC=contoso,DC=lab
+        "#]],
     );
 }
 
@@ -468,13 +486,18 @@ fn ldif_of_a_partial_forest() {
         nTSecurityDescriptor:: AQAEgLAAAADMAAAAAAAAABQAAAACAJwABQAAAAAAFACUAAIAAQEAAAAAAAULAAAAAAAkAP8BDwABBQAAAAAABRUAAADoAwAA0AcAALgLAAAAAgAAAAAUAP8BDwABAQAAAAAABRIAAAAAAiQA/wADAAEFAAAAAAAFFQAAAOgDAADQBwAAuAsAAFEEAAAAEiQA/wEPAAEFAAAAAAAFFQAAAOgDAADQBwAAuAsAAAcCAAABBQAAAAAABRUAAADoAwAA0AcAALgLAAAAAgAAAQUAAAAAAAUVAAAA6AMAANAHAAC4CwAAAAIAAA==
         -
 
-        # 2. set attributes of CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+        # 2. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): msDS-DeviceLocation is system-only, so the object is deleted and added again
+        #    msDS-DeviceLocation was absent
         dn: CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
-        changetype: modify
-        # msDS-DeviceLocation was absent
-        replace: msDS-DeviceLocation
+        changetype: delete
+
+        dn: CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+        changetype: add
+        objectClass: msDS-DeviceRegistrationService
         msDS-DeviceLocation: CN=RegisteredDevices,DC=contoso,DC=lab
-        -
+        msDS-IsEnabled: TRUE
+        msDS-MaximumRegistrationInactivityPeriod: 0
+        adminDescription: created by devwb prepare
     "#]]
     .assert_eq(&render_ldif(&planned));
 }

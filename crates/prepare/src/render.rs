@@ -53,23 +53,35 @@ pub fn render_ldif(plan: &Plan) -> String {
                         ace_sddl(ace, &plan.sddl_context)
                     );
                 }
+                ldif_add(
+                    &mut out,
+                    dn,
+                    object_class,
+                    attributes,
+                    security_descriptor.as_ref(),
+                );
+            }
+            Step::Recreate {
+                dn,
+                object_class,
+                attributes,
+                changes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "# {}. re-create {} ({}): msDS-DeviceLocation is system-only, so the object is deleted and added again",
+                    index + 1,
+                    dn,
+                    object_class
+                );
+                for change in changes {
+                    let found = change.found.as_deref().unwrap_or("absent");
+                    let _ = writeln!(out, "#    {} was {}", change.attribute, found);
+                }
                 ldif_line(&mut out, "dn", dn.to_string().as_bytes());
-                let _ = writeln!(out, "changetype: add");
-                ldif_line(&mut out, "objectClass", object_class.as_bytes());
-                for (name, value) in attributes {
-                    ldif_line(&mut out, name, value.as_bytes());
-                }
-                if let Some(descriptor) = security_descriptor {
-                    match descriptor.to_bytes() {
-                        Ok(bytes) => ldif_line(&mut out, "nTSecurityDescriptor", &bytes),
-                        Err(e) => {
-                            let _ = writeln!(
-                                out,
-                                "# ERROR: the security descriptor cannot be encoded: {e}"
-                            );
-                        }
-                    }
-                }
+                let _ = writeln!(out, "changetype: delete");
+                out.push('\n');
+                ldif_add(&mut out, dn, object_class, attributes, None);
             }
             Step::SetAttributes { dn, changes } => {
                 let _ = writeln!(out, "# {}. set attributes of {}", index + 1, dn);
@@ -122,6 +134,52 @@ pub fn render_ldif(plan: &Plan) -> String {
         }
     }
     out
+}
+
+/// An add record: dn, objectClass, the attributes and the security descriptor.
+fn ldif_add(
+    out: &mut String,
+    dn: &Dn,
+    object_class: &str,
+    attributes: &[(String, String)],
+    descriptor: Option<&devwb_model::sd::SecurityDescriptor>,
+) {
+    ldif_line(out, "dn", dn.to_string().as_bytes());
+    let _ = writeln!(out, "changetype: add");
+    ldif_line(out, "objectClass", object_class.as_bytes());
+    for (name, value) in attributes {
+        ldif_line(out, name, value.as_bytes());
+    }
+    if let Some(descriptor) = descriptor {
+        match descriptor.to_bytes() {
+            Ok(bytes) => ldif_line(out, "nTSecurityDescriptor", &bytes),
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "# ERROR: the security descriptor cannot be encoded: {e}"
+                );
+            }
+        }
+    }
+}
+
+/// `New-ADObject` for `dn` with its class and attributes.
+fn ps_new_object(dn: &Dn, object_class: &str, attributes: &[(String, String)]) -> String {
+    let (name, path) = split_dn(dn);
+    let mut command = format!(
+        "New-ADObject -Name {} -Path {} -Type {}",
+        ps_quote(&name),
+        ps_quote(&path),
+        ps_quote(object_class)
+    );
+    if !attributes.is_empty() {
+        let pairs: Vec<String> = attributes
+            .iter()
+            .map(|(k, v)| format!("{} = {}", ps_quote(k), ps_value(v)))
+            .collect();
+        let _ = write!(command, " -OtherAttributes @{{ {} }}", pairs.join("; "));
+    }
+    command
 }
 
 /// The two comment lines both renderings open with: where, and for whom.
@@ -291,26 +349,12 @@ pub fn render_ps1(plan: &Plan) -> String {
                 ..
             } => {
                 let _ = writeln!(out, "# {number}. create {dn} ({object_class})");
-                let (name, path) = split_dn(dn);
                 let _ = writeln!(
                     out,
                     "if (-not (Test-DevwbObject {})) {{",
                     ps_quote(&dn.to_string())
                 );
-                let mut command = format!(
-                    "    New-ADObject -Name {} -Path {} -Type {}",
-                    ps_quote(&name),
-                    ps_quote(&path),
-                    ps_quote(object_class)
-                );
-                if !attributes.is_empty() {
-                    let pairs: Vec<String> = attributes
-                        .iter()
-                        .map(|(k, v)| format!("{} = {}", ps_quote(k), ps_value(v)))
-                        .collect();
-                    let _ = write!(command, " -OtherAttributes @{{ {} }}", pairs.join("; "));
-                }
-                let _ = writeln!(out, "{command}");
+                let _ = writeln!(out, "    {}", ps_new_object(dn, object_class, attributes));
                 let _ = writeln!(out, "}}");
                 if let Some(ace) = ace {
                     let grant = format!("{account}:{}", dsacls_rights(ace.mask));
@@ -321,6 +365,27 @@ pub fn render_ps1(plan: &Plan) -> String {
                         ps_quote(&grant)
                     );
                 }
+            }
+            Step::Recreate {
+                dn,
+                object_class,
+                attributes,
+                changes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "# {number}. re-create {dn} ({object_class}): msDS-DeviceLocation is system-only, so the object is deleted and added again"
+                );
+                for change in changes {
+                    let found = change.found.as_deref().unwrap_or("absent");
+                    let _ = writeln!(out, "#    {} was {}", change.attribute, found);
+                }
+                let _ = writeln!(
+                    out,
+                    "Remove-ADObject -Identity {} -Confirm:$false",
+                    ps_quote(&dn.to_string())
+                );
+                let _ = writeln!(out, "{}", ps_new_object(dn, object_class, attributes));
             }
             Step::SetAttributes { dn, changes } => {
                 let _ = writeln!(out, "# {number}. set attributes of {dn}");

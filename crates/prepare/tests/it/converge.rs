@@ -59,8 +59,21 @@ fn fresh_forest_prepare_then_a_second_prepare_plans_nothing() {
     }
 }
 
+fn kinds(plan: &devwb_prepare::Plan) -> Vec<&'static str> {
+    plan.steps
+        .iter()
+        .map(|s| match s {
+            Step::Create { .. } => "create",
+            Step::SetAttributes { .. } => "set",
+            Step::Recreate { .. } => "recreate",
+            Step::GrantAce { .. } => "grant",
+            _ => "other",
+        })
+        .collect()
+}
+
 #[test]
-fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
+fn a_disabled_service_and_a_missing_ace_are_repaired_in_place() {
     let forest = fresh_2012r2();
     forest.prepare();
     let observation = forest.observe();
@@ -71,15 +84,12 @@ fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
         .unwrap()
         .unwrap();
 
-    // Break it: a wrong location, and the DACL of RegisteredDevices without the connector's ACE.
+    // Break it: the service disabled, and the DACL of RegisteredDevices without the connector's ACE.
     forest
         .admin
         .modify(
             &service_dn,
-            vec![Modification::replace_str(
-                attr::DEVICE_LOCATION,
-                "CN=Users,DC=contoso,DC=lab",
-            )],
+            vec![Modification::replace_str(attr::IS_ENABLED, "FALSE")],
         )
         .unwrap();
     let container = &observation.device_container.dn;
@@ -100,16 +110,7 @@ fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
         .unwrap();
 
     let repair = forest.prepare();
-    let kinds: Vec<&str> = repair
-        .steps
-        .iter()
-        .map(|s| match s {
-            Step::Create { .. } => "create",
-            Step::SetAttributes { .. } => "set",
-            Step::GrantAce { .. } => "grant",
-        })
-        .collect();
-    assert_eq!(kinds, vec!["grant", "set"], "{repair}");
+    assert_eq!(kinds(&repair), vec!["grant", "set"], "{repair}");
     assert!(forest.plan().is_empty());
     let guid_after = forest
         .admin
@@ -120,5 +121,56 @@ fn a_broken_service_and_a_missing_ace_are_repaired_in_place() {
         guid_before.first_bytes("objectGUID"),
         guid_after.first_bytes("objectGUID"),
         "never re-created"
+    );
+}
+
+#[test]
+fn a_service_pointing_at_a_plain_container_is_re_created_because_the_location_is_system_only() {
+    let forest = fresh_2012r2();
+    forest.prepare();
+    let service_dn = forest.observe().registration_services[0].dn.clone();
+    // AD refuses to modify msDS-DeviceLocation (system-only): the simulator must too.
+    let refused = forest.admin.modify(
+        &service_dn,
+        vec![Modification::replace_str(
+            attr::DEVICE_LOCATION,
+            "CN=Users,DC=contoso,DC=lab",
+        )],
+    );
+    assert_eq!(
+        refused.err().and_then(|e| e.result_code()),
+        Some(19),
+        "constraintViolation expected"
+    );
+    // Made wrong by someone else: delete and add with a location that is no device container.
+    forest.admin.delete(&service_dn).unwrap();
+    forest
+        .admin
+        .add(
+            &service_dn,
+            vec![
+                (
+                    "objectClass".into(),
+                    vec![b"msDS-DeviceRegistrationService".to_vec()],
+                ),
+                (
+                    "msDS-DeviceLocation".into(),
+                    vec![b"CN=Users,DC=contoso,DC=lab".to_vec()],
+                ),
+                ("msDS-IsEnabled".into(), vec![b"TRUE".to_vec()]),
+            ],
+        )
+        .unwrap();
+    let repair = forest.prepare();
+    assert_eq!(kinds(&repair), vec!["recreate"], "{repair}");
+    assert!(forest.plan().is_empty(), "converged after the re-creation");
+    let service = &forest.observe().registration_services[0];
+    assert_eq!(
+        service.device_location.as_deref(),
+        Some("CN=RegisteredDevices,DC=contoso,DC=lab")
+    );
+    assert_eq!(
+        service.admin_description.as_deref(),
+        Some(CREATED_BY_MARKER)
     );
 }
