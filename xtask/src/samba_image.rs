@@ -194,6 +194,11 @@ fn mmdebstrap(entrypoint: &Path, packages: &[String], rootfs: &Path) -> Result<(
             entrypoint.display()
         ))
         .arg("--customize-hook=chmod 755 \"$1/usr/local/bin/devwb-samba-entrypoint\"")
+        // Provisions the default forests once, here, so containers with the default settings start
+        // without provisioning (see entrypoint.sh).
+        .arg(
+            "--customize-hook=chroot \"$1\" /usr/local/bin/devwb-samba-entrypoint --make-templates",
+        )
         .arg(SUITE)
         .arg(rootfs)
         .arg(format!("deb {mirror}/debian {SUITE} main"))
