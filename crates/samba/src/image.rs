@@ -64,6 +64,10 @@ impl BaseSchema {
 ///
 /// Defaults: realm `DEVWB.TEST`, NetBIOS domain = the realm's first label (`DEVWB`), administrator
 /// password `Devwb-Admin-Passw0rd!`, base schema 2012 R2. The password is never shown by `Debug`.
+///
+/// With the default realm, domain and password (any base schema), the container copies a forest
+/// provisioned when the image was built and is ready in about 2 s; other settings provision at start,
+/// which takes 4 to 12 s more depending on the machine's load.
 #[derive(Clone)]
 pub struct SambaDc {
     realm: String,
