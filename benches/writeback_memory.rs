@@ -37,13 +37,16 @@ fn child(url: &str, ca: &str, export: &str) {
     let target = discover(&client, None).unwrap();
     let source = DeviceSource::open(Path::new(export)).unwrap();
     let planned = plan(&client, &target, &source, PlanOptions::default()).unwrap();
+    let planned_in = began.elapsed();
     let report = apply(&client, &planned, &WritebackOptions::default(), &mut |_| {}).unwrap();
     assert!(report.succeeded());
     println!(
-        "child: planned {} adds, {} unchanged; applied {} in {:.2?}; peak RSS {} KiB",
+        "child: planned {} adds, {} unchanged in {:.2?}; applied {} in {:.2?}; total {:.2?}; peak RSS {} KiB",
         planned.counts.adds,
         planned.counts.unchanged,
+        planned_in,
         report.added,
+        report.elapsed,
         began.elapsed(),
         peak_rss_kib().unwrap_or(0)
     );

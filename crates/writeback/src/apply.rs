@@ -137,21 +137,24 @@ pub fn observe(client: &Client, target: &Target) -> Result<ObservedDevices, Writ
     let started = Instant::now();
     let mut observed = ObservedDevices::new(target.container.clone(), target.scope.schema_level);
     let attributes = search_attributes(target.scope.schema_level);
-    let entries = Retrying::new(client, devwb_ldap::RetryPolicy::default()).call(
+    // Streamed page by page into the index: the entries themselves are never all in memory.
+    Retrying::new(client, devwb_ldap::RetryPolicy::default()).call(
         "read the device container",
         |c| {
-            c.search(
+            // A retried read starts over.
+            observed = ObservedDevices::new(target.container.clone(), target.scope.schema_level);
+            c.search_each(
                 &target.container,
                 Scope::OneLevel,
                 DEVICE_FILTER,
                 &attributes,
+                &mut |entry| {
+                    let dn = entry.dn.to_string();
+                    observed.insert_entry(&dn, |name| Some(entry.values(name)));
+                },
             )
         },
     )?;
-    for entry in entries {
-        let dn = entry.dn.to_string();
-        observed.insert_entry(&dn, |name| Some(entry.values(name)));
-    }
     tracing::info!(
         devices = observed.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -520,7 +523,7 @@ impl<'c> Retrying<'c> {
     pub(crate) fn call<T>(
         &mut self,
         what: &str,
-        operation: impl Fn(&Client) -> Result<T, devwb_ldap::Error>,
+        mut operation: impl FnMut(&Client) -> Result<T, devwb_ldap::Error>,
     ) -> Result<T, WritebackError> {
         let mut attempt = 0;
         loop {
