@@ -67,17 +67,7 @@ pub fn render_ldif(plan: &Plan) -> String {
                 attributes,
                 changes,
             } => {
-                let _ = writeln!(
-                    out,
-                    "# {}. re-create {} ({}): msDS-DeviceLocation is system-only, so the object is deleted and added again",
-                    index + 1,
-                    dn,
-                    object_class
-                );
-                for change in changes {
-                    let found = change.found.as_deref().unwrap_or("absent");
-                    let _ = writeln!(out, "#    {} was {}", change.attribute, found);
-                }
+                write_recreate_comment(&mut out, index + 1, dn, object_class, changes);
                 ldif_line(&mut out, "dn", dn.to_string().as_bytes());
                 let _ = writeln!(out, "changetype: delete");
                 out.push('\n');
@@ -180,6 +170,24 @@ fn ps_new_object(dn: &Dn, object_class: &str, attributes: &[(String, String)]) -
         let _ = write!(command, " -OtherAttributes @{{ {} }}", pairs.join("; "));
     }
     command
+}
+
+/// The comment both renderings put before a re-creation: why, and what was found.
+fn write_recreate_comment(
+    out: &mut String,
+    number: usize,
+    dn: &Dn,
+    object_class: &str,
+    changes: &[crate::plan::AttributeChange],
+) {
+    let _ = writeln!(
+        out,
+        "# {number}. re-create {dn} ({object_class}): msDS-DeviceLocation is system-only, so the object is deleted and added again"
+    );
+    for change in changes {
+        let found = change.found.as_deref().unwrap_or("absent");
+        let _ = writeln!(out, "#    {} was {}", change.attribute, found);
+    }
 }
 
 /// The two comment lines both renderings open with: where, and for whom.
@@ -372,14 +380,7 @@ pub fn render_ps1(plan: &Plan) -> String {
                 attributes,
                 changes,
             } => {
-                let _ = writeln!(
-                    out,
-                    "# {number}. re-create {dn} ({object_class}): msDS-DeviceLocation is system-only, so the object is deleted and added again"
-                );
-                for change in changes {
-                    let found = change.found.as_deref().unwrap_or("absent");
-                    let _ = writeln!(out, "#    {} was {}", change.attribute, found);
-                }
+                write_recreate_comment(&mut out, number, dn, object_class, changes);
                 let _ = writeln!(
                     out,
                     "Remove-ADObject -Identity {} -Confirm:$false",
