@@ -14,20 +14,50 @@
 use devwb_model::sd::{
     access_check, inherit, AccessMask, ObjectTypeList, SddlContext, SecurityDescriptor, Token,
 };
-use devwb_model::{Guid, Sid};
+use devwb_model::{Dn, Guid, Sid};
 
 /// The checks by name, as the fuzz targets are named. Each returns whether its parser accepted
 /// the input (the drivers count this to show the inputs reach past the first error).
 /// One fuzz check: feeds the bytes to a parser, returns whether it accepted them.
 pub type Check = fn(&[u8]) -> bool;
 
-pub const TARGETS: &[(&str, Check)] = &[("sid", sid), ("sddl", sddl), ("sd_binary", sd_binary)];
+pub const TARGETS: &[(&str, Check)] = &[
+    ("dn", dn),
+    ("sid", sid),
+    ("sddl", sddl),
+    ("sd_binary", sd_binary),
+];
 
 fn context() -> SddlContext {
     SddlContext::with_root(
         Sid::from_parts(5, &[21, 1_004_336_348, 1_177_238_915, 682_003_330]),
         Sid::from_parts(5, &[21, 11, 22, 33]),
     )
+}
+
+/// DN text (`Dn::parse`): whatever parses formats to a string that parses to the same name,
+/// and the parent of a name is an ancestor of it.
+pub fn dn(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return false;
+    };
+    let Ok(dn) = Dn::parse(text) else {
+        return false;
+    };
+    let formatted = dn.to_string();
+    let again = Dn::parse(&formatted);
+    assert_eq!(
+        again.as_ref(),
+        Ok(&dn),
+        "round trip of {text:?} through {formatted:?}"
+    );
+    if let Some(parent) = dn.parent() {
+        assert!(
+            dn.is_descendant_of(&parent),
+            "{formatted:?} is not below its parent"
+        );
+    }
+    true
 }
 
 /// SID text (`Sid::parse`) and binary (`Sid::from_bytes`, `Sid::read_prefix`).

@@ -213,12 +213,23 @@ impl Seeds {
 
     fn for_target(&self, target: &str) -> Vec<Vec<u8>> {
         match target {
+            "dn" => DN_SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect(),
             "sid" => self.sids.clone(),
             "sddl" => self.sddl.clone(),
             _ => self.binary.clone(),
         }
     }
 }
+
+/// DNs with every kind of escape the parser knows, for the `dn` target to mutate.
+const DN_SEEDS: &[&str] = &[
+    "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab",
+    "CN=RegisteredDevices, DC=contoso, DC=lab",
+    r"CN=Smith\, John+UID=js,OU=a\2Cb,DC=x",
+    r"CN=\#hash\ ,CN=\ lead,CN=q\22uote\3Cx\3E\3B\3D\5C,DC=x",
+    "CN=#04024869,DC=x",
+    r"CN=caf\C3\A9,1.2.840.113556.1.4.1=v,DC=x",
+];
 
 /// xorshift64*: deterministic and dependency-free; quality is plenty for mutation choices.
 struct XorShift(u64);

@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod fuzz;
 mod gen_devices;
 mod gen_schema;
 mod samba_image;
@@ -18,10 +19,12 @@ usage: cargo xtask <command> [args]
 commands:
   test          fmt check, clippy, the workspace tests, then the suites that need
                 something from outside (each says plainly when it cannot run)
-  gen-devices   write a realistic Graph /devices export of N devices, deterministic under
-                --seed (json page, jsonl, or a directory of pages)
+  fuzz          bounded fuzz loop over the model's parsers (dn, sid, sddl, sd_binary);
+                --libfuzzer runs cargo-fuzz on nightly instead
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
                 LDFs (samba-ad-provision); --check fails when the committed file is stale
+  gen-devices   write a realistic Graph /devices export of N devices, deterministic under
+                --seed (json page, jsonl, or a directory of pages)
   samba-image   build the Samba AD DC image with mmdebstrap and docker import (no registry);
                 reuses an existing image of the pinned tag unless --force
 ";
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test::run(rest),
+        "fuzz" => fuzz::run(rest),
         "gen-devices" => gen_devices::run(rest),
         "gen-schema" => gen_schema::run(rest),
         "samba-image" => samba_image::run(rest),

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
-//! Steps: `cargo fmt --check`, `cargo clippy --workspace --all-targets -D warnings`, then
+//! Steps: `cargo fmt --check`, `cargo clippy --workspace --all-targets -D warnings`, the
+//! generated schema table's check mode, a bounded fuzz loop over the model's parsers, then
 //! `cargo test --workspace`. The suites that need something from outside the workspace
 //! (Docker for Samba, OpenLDAP's tools) live in the crates' own tests, which check their
 //! precondition and print plainly why they did not run.
@@ -26,8 +27,24 @@ pub fn run(args: &[String]) -> Result<()> {
         cargo("format check", &["fmt", "--all", "--", "--check"])?;
         cargo(
             "clippy",
-            &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
         )?;
+    }
+    if !quick {
+        // Generated files have a check mode: a stale committed schema table fails here.
+        println!("xtask test: generated schema table: cargo xtask gen-schema --check");
+        crate::gen_schema::run(&["--check".to_string()])?;
+        // A bounded, deterministic fuzz loop over every parser of the model (about a second each).
+        println!("xtask test: fuzz smoke: cargo xtask fuzz");
+        crate::fuzz::run(&[])?;
     }
     let mut test_args = vec!["test", "--workspace", "--locked"];
     test_args.extend(passthrough.iter().map(String::as_str));

@@ -37,7 +37,11 @@ impl Ava {
     }
 
     fn normalized(&self) -> String {
-        format!("{}={}", self.attr.to_lowercase(), escape_value(&self.value.to_lowercase()))
+        format!(
+            "{}={}",
+            self.attr.to_lowercase(),
+            escape_value(&self.value.to_lowercase())
+        )
     }
 }
 
@@ -52,6 +56,9 @@ impl Rdn {
     pub fn new(attr: &str, value: &str) -> Result<Rdn, DnError> {
         let text = format!("{}={}", attr, escape_value(value));
         check_attr_type(attr).map_err(|kind| DnError::new(&text, 0, kind))?;
+        if value.is_empty() {
+            return Err(DnError::new(&text, attr.len() + 1, DnErrorKind::EmptyValue));
+        }
         Ok(Rdn {
             avas: vec![Ava {
                 attr: attr.to_string(),
@@ -123,7 +130,11 @@ impl Dn {
 
     /// Builds a DN from RDNs, most specific first.
     pub fn from_rdns(rdns: Vec<Rdn>) -> Dn {
-        let normalized = rdns.iter().map(Rdn::normalized).collect::<Vec<_>>().join(",");
+        let normalized = rdns
+            .iter()
+            .map(Rdn::normalized)
+            .collect::<Vec<_>>()
+            .join(",");
         Dn { rdns, normalized }
     }
 
@@ -142,7 +153,11 @@ impl Dn {
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !valid {
-                return Err(DnError::new(domain, offset, DnErrorKind::BadDnsLabel(label.to_string())));
+                return Err(DnError::new(
+                    domain,
+                    offset,
+                    DnErrorKind::BadDnsLabel(label.to_string()),
+                ));
             }
             rdns.push(Rdn::new("DC", label)?);
             offset += label.len() + 1;
@@ -217,7 +232,10 @@ impl Dn {
         }
         // Compare RDN by RDN, not by text, so an escaped comma can never fake a boundary.
         let skip = self.rdns.len() - suffix.rdns.len();
-        self.rdns[skip..].iter().zip(&suffix.rdns).all(|(a, b)| a == b)
+        self.rdns[skip..]
+            .iter()
+            .zip(&suffix.rdns)
+            .all(|(a, b)| a == b)
     }
 
     /// The lowercased canonical form that equality and hashing use.
@@ -374,8 +392,12 @@ fn check_attr_type(attr: &str) -> Result<(), DnErrorKind> {
         attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     } else if first.is_ascii_digit() {
         // A numeric OID: digits separated by single dots.
-        let oid = attr.strip_prefix("OID.").or(attr.strip_prefix("oid.")).unwrap_or(attr);
-        oid.split('.').all(|arc| !arc.is_empty() && arc.chars().all(|c| c.is_ascii_digit()))
+        let oid = attr
+            .strip_prefix("OID.")
+            .or(attr.strip_prefix("oid."))
+            .unwrap_or(attr);
+        oid.split('.')
+            .all(|arc| !arc.is_empty() && arc.chars().all(|c| c.is_ascii_digit()))
     } else {
         false
     };
@@ -451,7 +473,10 @@ impl<'a> Parser<'a> {
     fn parse_ava(&mut self) -> Result<Ava, DnError> {
         self.skip_spaces();
         let start = self.pos;
-        if matches!(self.bytes.get(self.pos), None | Some(b',') | Some(b';') | Some(b'+')) {
+        if matches!(
+            self.bytes.get(self.pos),
+            None | Some(b',') | Some(b';') | Some(b'+')
+        ) {
             return Err(self.error(start, DnErrorKind::EmptyRdn));
         }
         while let Some(&b) = self.bytes.get(self.pos) {
@@ -488,7 +513,10 @@ impl<'a> Parser<'a> {
         }
         let hex = &self.text[hex_start..self.pos];
         self.skip_spaces();
-        if !matches!(self.bytes.get(self.pos), None | Some(b',') | Some(b';') | Some(b'+')) {
+        if !matches!(
+            self.bytes.get(self.pos),
+            None | Some(b',') | Some(b';') | Some(b'+')
+        ) {
             return Err(self.error(self.pos, DnErrorKind::BadHexValue));
         }
         if hex.is_empty() || hex.len() % 2 != 0 {
@@ -496,13 +524,20 @@ impl<'a> Parser<'a> {
         }
         let mut ber = Vec::with_capacity(hex.len() / 2);
         for pair in hex.as_bytes().chunks(2) {
-            let text = std::str::from_utf8(pair).map_err(|_| self.error(start, DnErrorKind::BadHexValue))?;
-            let byte = u8::from_str_radix(text, 16).map_err(|_| self.error(start, DnErrorKind::BadHexValue))?;
+            let text = std::str::from_utf8(pair)
+                .map_err(|_| self.error(start, DnErrorKind::BadHexValue))?;
+            let byte = u8::from_str_radix(text, 16)
+                .map_err(|_| self.error(start, DnErrorKind::BadHexValue))?;
             ber.push(byte);
         }
         // Only primitive string types with a short or long definite length are accepted: a
         // DN value that is not a string has no meaning to AD.
-        let content = ber_string_content(&ber).ok_or_else(|| self.error(start, DnErrorKind::BadHexValue))?;
+        let content =
+            ber_string_content(&ber).ok_or_else(|| self.error(start, DnErrorKind::BadHexValue))?;
+        if content.is_empty() {
+            // An RDN value is never empty, whichever form wrote it.
+            return Err(self.error(start, DnErrorKind::EmptyValue));
+        }
         String::from_utf8(content.to_vec()).map_err(|_| self.error(start, DnErrorKind::InvalidUtf8))
     }
 
@@ -531,7 +566,8 @@ impl<'a> Parser<'a> {
                                 self.pos += 2;
                             }
                             None => {
-                                let shown = self.text.get(self.pos..(self.pos + 2).min(self.text.len()));
+                                let shown =
+                                    self.text.get(self.pos..(self.pos + 2).min(self.text.len()));
                                 return Err(self.error(
                                     self.pos - 1,
                                     DnErrorKind::BadEscape(shown.unwrap_or("").to_string()),
@@ -543,7 +579,9 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                     } else {
                         let ch = self.text[self.pos..].chars().next().unwrap_or('?');
-                        return Err(self.error(self.pos - 1, DnErrorKind::BadEscape(ch.to_string())));
+                        return Err(
+                            self.error(self.pos - 1, DnErrorKind::BadEscape(ch.to_string()))
+                        );
                     }
                     keep = raw.len();
                 }
@@ -585,7 +623,9 @@ fn ber_string_content(ber: &[u8]) -> Option<&[u8]> {
         if count == 0 || count > 4 || rest.len() < count {
             return None;
         }
-        let len = rest[..count].iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
         (len, &rest[count..])
     };
     (rest.len() == len).then_some(rest)
@@ -616,22 +656,42 @@ mod tests {
             "CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab",
             &["DeviceRegistrationService", "Device Registration Services", "Device Registration Configuration", "Services", "Configuration", "contoso", "lab"],
         );
-        check_ok("CN=RegisteredDevices, DC=contoso, DC=lab", "CN=RegisteredDevices,DC=contoso,DC=lab", &["RegisteredDevices", "contoso", "lab"]);
+        check_ok(
+            "CN=RegisteredDevices, DC=contoso, DC=lab",
+            "CN=RegisteredDevices,DC=contoso,DC=lab",
+            &["RegisteredDevices", "contoso", "lab"],
+        );
         check_ok("cn = a , dc = b", "cn=a,dc=b", &["a", "b"]);
         check_ok("", "", &[]);
     }
 
     #[test]
     fn escapes_round_trip() {
-        check_ok(r"CN=Smith\, John,DC=x", r"CN=Smith\, John,DC=x", &["Smith, John", "x"]);
+        check_ok(
+            r"CN=Smith\, John,DC=x",
+            r"CN=Smith\, John,DC=x",
+            &["Smith, John", "x"],
+        );
         check_ok(r"CN=a\2Cb,DC=x", r"CN=a\,b,DC=x", &["a,b", "x"]);
         check_ok(r"CN=\#hash\ ,DC=x", r"CN=\#hash\ ,DC=x", &["#hash ", "x"]);
         check_ok(r"CN=\ lead,DC=x", r"CN=\ lead,DC=x", &[" lead", "x"]);
-        check_ok(r"CN=q\22uote\3Cx\3E\3B\3D\5C,DC=x", r#"CN=q\"uote\<x\>\;\=\\,DC=x"#, &["q\"uote<x>;=\\", "x"]);
-        check_ok(r"CN=nul\00byte,DC=x", r"CN=nul\00byte,DC=x", &["nul\0byte", "x"]);
+        check_ok(
+            r"CN=q\22uote\3Cx\3E\3B\3D\5C,DC=x",
+            r#"CN=q\"uote\<x\>\;\=\\,DC=x"#,
+            &["q\"uote<x>;=\\", "x"],
+        );
+        check_ok(
+            r"CN=nul\00byte,DC=x",
+            r"CN=nul\00byte,DC=x",
+            &["nul\0byte", "x"],
+        );
         check_ok(r"CN=caf\C3\A9,DC=x", "CN=café,DC=x", &["café", "x"]);
         check_ok("CN=#04024869,DC=x", "CN=Hi,DC=x", &["Hi", "x"]);
-        check_ok("CN=trailing   ,DC=x", "CN=trailing,DC=x", &["trailing", "x"]);
+        check_ok(
+            "CN=trailing   ,DC=x",
+            "CN=trailing,DC=x",
+            &["trailing", "x"],
+        );
     }
 
     #[test]
@@ -644,19 +704,54 @@ mod tests {
 
     #[test]
     fn rejects_malformed_names() {
-        check_err("CN=a,,DC=b", r#"invalid DN "CN=a,,DC=b": empty RDN at byte 5"#);
+        check_err(
+            "CN=a,,DC=b",
+            r#"invalid DN "CN=a,,DC=b": empty RDN at byte 5"#,
+        );
         check_err("CN=a,", r#"invalid DN "CN=a,": empty RDN at byte 5"#);
-        check_err("CNa,DC=b", r#"invalid DN "CNa,DC=b": missing '=' after the attribute type at byte 3"#);
+        check_err(
+            "CNa,DC=b",
+            r#"invalid DN "CNa,DC=b": missing '=' after the attribute type at byte 3"#,
+        );
         check_err("=a", r#"invalid DN "=a": empty attribute type at byte 0"#);
-        check_err("C N=a", r#"invalid DN "C N=a": invalid attribute type "C N" at byte 0"#);
-        check_err("CN=,DC=b", r#"invalid DN "CN=,DC=b": empty attribute value at byte 3"#);
-        check_err("CN=a\\", r#"invalid DN "CN=a\\": backslash at the end of the input at byte 4"#);
-        check_err("CN=a\\zz", r#"invalid DN "CN=a\\zz": invalid escape \z at byte 4"#);
-        check_err("CN=a\\4", r#"invalid DN "CN=a\\4": invalid escape \4 at byte 4"#);
-        check_err("CN=a<b", r#"invalid DN "CN=a<b": unescaped '<' in an attribute value at byte 4"#);
+        check_err(
+            "C N=a",
+            r#"invalid DN "C N=a": invalid attribute type "C N" at byte 0"#,
+        );
+        check_err(
+            "CN=,DC=b",
+            r#"invalid DN "CN=,DC=b": empty attribute value at byte 3"#,
+        );
+        check_err(
+            "CN=a\\",
+            r#"invalid DN "CN=a\\": backslash at the end of the input at byte 4"#,
+        );
+        check_err(
+            "CN=a\\zz",
+            r#"invalid DN "CN=a\\zz": invalid escape \z at byte 4"#,
+        );
+        check_err(
+            "CN=a\\4",
+            r#"invalid DN "CN=a\\4": invalid escape \4 at byte 4"#,
+        );
+        check_err(
+            "CN=a<b",
+            r#"invalid DN "CN=a<b": unescaped '<' in an attribute value at byte 4"#,
+        );
         check_ok("CN=a=b,DC=x", r"CN=a\=b,DC=x", &["a=b", "x"]);
-        check_err("CN=a\\FF", r#"invalid DN "CN=a\\FF": escaped bytes are not UTF-8 at byte 3"#);
-        check_err("CN=#0402", r##"invalid DN "CN=#0402": invalid hex-encoded (#) value at byte 3"##);
+        check_err(
+            "CN=a\\FF",
+            r#"invalid DN "CN=a\\FF": escaped bytes are not UTF-8 at byte 3"#,
+        );
+        // Found by `cargo xtask fuzz dn`: a #hex value holding an empty string.
+        check_err(
+            "CN=#0400",
+            r##"invalid DN "CN=#0400": empty attribute value at byte 3"##,
+        );
+        check_err(
+            "CN=#0402",
+            r##"invalid DN "CN=#0402": invalid hex-encoded (#) value at byte 3"##,
+        );
     }
 
     #[test]
@@ -676,7 +771,10 @@ mod tests {
         assert_eq!(domain.to_string(), "DC=contoso,DC=lab");
         assert_eq!(domain.to_dns_domain().as_deref(), Some("contoso.lab"));
         let devices = domain.child(Rdn::new("CN", "RegisteredDevices").expect("valid rdn"));
-        assert_eq!(devices.to_string(), "CN=RegisteredDevices,DC=contoso,DC=lab");
+        assert_eq!(
+            devices.to_string(),
+            "CN=RegisteredDevices,DC=contoso,DC=lab"
+        );
         assert_eq!(devices.parent(), Some(domain.clone()));
         assert!(devices.is_descendant_of(&domain));
         assert!(devices.is_descendant_of(&Dn::root()));
@@ -697,13 +795,22 @@ mod tests {
         assert!(Dn::from_dns_domain("").is_err());
         assert!(Dn::from_dns_domain("a..b").is_err());
         assert!(Dn::from_dns_domain("-a.b").is_err());
-        assert_eq!(Dn::from_dns_domain("Corp.Contoso.COM.").expect("valid").to_string(), "DC=Corp,DC=Contoso,DC=COM");
+        assert_eq!(
+            Dn::from_dns_domain("Corp.Contoso.COM.")
+                .expect("valid")
+                .to_string(),
+            "DC=Corp,DC=Contoso,DC=COM"
+        );
     }
 
     #[test]
     fn rdn_new_validates_type_and_escapes_value() {
         assert!(Rdn::new("", "x").is_err());
+        assert!(Rdn::new("CN", "").is_err());
         assert!(Rdn::new("1.2.840.113556.1.4.1", "x").is_ok());
-        assert_eq!(Rdn::new("CN", "a,b").expect("valid").to_string(), r"CN=a\,b");
+        assert_eq!(
+            Rdn::new("CN", "a,b").expect("valid").to_string(),
+            r"CN=a\,b"
+        );
     }
 }

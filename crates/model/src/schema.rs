@@ -58,7 +58,11 @@ impl SchemaLevel {
     /// The newest known level whose objectVersion is at most `version`; `None` below 2008 R2.
     /// An unknown newer version maps to the newest level we know.
     pub fn from_object_version(version: u32) -> Option<SchemaLevel> {
-        SchemaLevel::ALL.iter().rev().copied().find(|level| level.object_version() <= version)
+        SchemaLevel::ALL
+            .iter()
+            .rev()
+            .copied()
+            .find(|level| level.object_version() <= version)
     }
 
     /// Whether the device classes (`msDS-Device`, `msDS-DeviceContainer`, ...) exist.
@@ -216,7 +220,8 @@ pub mod attr {
     pub const KEY_CREDENTIAL_LINK: &str = "msDS-KeyCredentialLink";
     /// On the DeviceRegistrationService object: the DN of the device container.
     pub const DEVICE_LOCATION: &str = "msDS-DeviceLocation";
-    pub const MAXIMUM_REGISTRATION_INACTIVITY_PERIOD: &str = "msDS-MaximumRegistrationInactivityPeriod";
+    pub const MAXIMUM_REGISTRATION_INACTIVITY_PERIOD: &str =
+        "msDS-MaximumRegistrationInactivityPeriod";
 }
 
 /// The fixed names of the preparation's objects (device-writeback.md section 1).
@@ -240,12 +245,21 @@ mod tests {
     #[test]
     fn object_versions_round_trip() {
         for level in SchemaLevel::ALL {
-            assert_eq!(SchemaLevel::from_object_version(level.object_version()), Some(level));
+            assert_eq!(
+                SchemaLevel::from_object_version(level.object_version()),
+                Some(level)
+            );
             assert_eq!(level.short_name().parse::<SchemaLevel>(), Ok(level));
         }
         assert_eq!(SchemaLevel::from_object_version(30), None);
-        assert_eq!(SchemaLevel::from_object_version(68), Some(SchemaLevel::W2012));
-        assert_eq!(SchemaLevel::from_object_version(120), Some(SchemaLevel::W2025));
+        assert_eq!(
+            SchemaLevel::from_object_version(68),
+            Some(SchemaLevel::W2012)
+        );
+        assert_eq!(
+            SchemaLevel::from_object_version(120),
+            Some(SchemaLevel::W2025)
+        );
         assert_eq!("2012_R2".parse::<SchemaLevel>(), Ok(SchemaLevel::W2012R2));
         assert!("2003".parse::<SchemaLevel>().is_err());
     }
