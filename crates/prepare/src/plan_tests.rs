@@ -558,3 +558,35 @@ fn powershell_of_a_fresh_forest() {
         Write-Host 'Device writeback preparation of contoso.lab done.'
     "##]].assert_eq(&render_ps1(&planned));
 }
+
+#[test]
+fn powershell_of_a_partial_forest() {
+    let mut o = prepared();
+    o.device_registration_configuration =
+        existing(dns().device_registration_configuration, &["container"], &[]);
+    o.registration_services = vec![service(
+        Some("CN=Users,DC=contoso,DC=lab"),
+        Some("TRUE"),
+        false,
+    )];
+    o.location_targets = vec![existing(
+        dn("CN=Users,DC=contoso,DC=lab"),
+        &["container"],
+        &[],
+    )];
+    let planned = plan(&o, &PlanOptions::default()).unwrap();
+    let script = render_ps1(&planned);
+    let steps = script
+        .split("\n\n")
+        .filter(|block| block.starts_with("# 1.") || block.starts_with("# 2."))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    expect![[r#"
+        # 1. add ACE (A;CI;LCSWRPWPLORC;;;S-1-5-21-1000-2000-3000-1105) to the DACL of CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab
+        Grant-DevwbAce 'CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab' 'CONTOSO\svc-aadc:GRGW'
+
+        # 2. re-create CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab (msDS-DeviceRegistrationService): msDS-DeviceLocation is system-only, so the object is deleted and added again
+        #    msDS-DeviceLocation was CN=Users,DC=contoso,DC=lab
+        Remove-ADObject -Identity 'CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab' -Confirm:$false
+        New-ADObject -Name 'DeviceRegistrationService' -Path 'CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab' -Type 'msDS-DeviceRegistrationService' -OtherAttributes @{ 'msDS-DeviceLocation' = 'CN=RegisteredDevices,DC=contoso,DC=lab'; 'msDS-IsEnabled' = $true; 'msDS-MaximumRegistrationInactivityPeriod' = 0; 'adminDescription' = 'created by devwb prepare' }"#]].assert_eq(&steps);
+}
