@@ -210,12 +210,13 @@ impl Error {
         match &*self.kind {
             ErrorKind::Ldap { code, .. } => matches!(*code, code::BUSY | code::UNAVAILABLE),
             ErrorKind::ConnectionLost { .. } | ErrorKind::Timeout { .. } => true,
-            ErrorKind::Connect { source, .. } => {
-                matches!(
-                    source,
-                    ldap3::LdapError::Io { .. } | ldap3::LdapError::Timeout { .. }
-                )
-            }
+            // A refused or reset TCP connection may work later; a TLS failure (tokio-rustls reports
+            // it as InvalidData: an unknown issuer, a wrong name) fails the same way again.
+            ErrorKind::Connect { source, .. } => match source {
+                ldap3::LdapError::Io { source } => source.kind() != std::io::ErrorKind::InvalidData,
+                ldap3::LdapError::Timeout { .. } => true,
+                _ => false,
+            },
             _ => false,
         }
     }

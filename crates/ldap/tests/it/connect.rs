@@ -36,6 +36,12 @@ fn an_unknown_certificate_is_refused_unless_verification_is_skipped() {
     // The platform trust store does not know the simulator's self-signed certificate.
     let untrusted = ConnectOptions::new(&lab.sim.ldaps_url()).unwrap();
     match Client::connect(&untrusted, None) {
+        Err(error) if matches!(error.kind(), ErrorKind::Connect { .. }) => {
+            assert!(
+                !error.is_retryable(),
+                "a certificate failure is not retried: {error}"
+            );
+        }
         Err(error) => assert!(
             matches!(
                 error.kind(),
