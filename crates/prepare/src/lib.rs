@@ -2,8 +2,8 @@
 //! reference's table (device-writeback.md sections 1 and 2), then applies the plan through the
 //! client crate, or writes it out as LDIF (`ldapmodify`) or a PowerShell script.
 //!
-//! The flow is `observe` (read the forest, resolve the connector account) → [`plan`] (pure: an
-//! observation in, a [`Plan`] or a [`Refusal`] out) → [`apply`] or [`render_ldif`] /
+//! The flow is [`observe()`] (read the forest, resolve the connector account) → [`plan()`] (pure: an
+//! observation in, a [`Plan`] or a [`Refusal`] out) → [`apply()`] or [`render_ldif`] /
 //! [`render_ps1`]. Applying converges: a second run plans nothing, and a partial state is
 //! repaired in place. Unlike Microsoft's script, which deletes and re-creates the
 //! DeviceRegistrationService object on every run, prepare keeps it; it re-creates it only when
