@@ -193,7 +193,12 @@ pub struct Semantics {
     faults: RwLock<Arc<Faults>>,
     /// Bumped whenever a group membership may have changed; tokens older than it are recomputed.
     membership_epoch: AtomicU64,
+    /// The store's highest USN when a membership last started to change: caches built before
+    /// the store moves past it may have missed the change.
+    membership_dirty_usn: AtomicU64,
     tokens: Mutex<HashMap<String, (u64, Token)>>,
+    /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
+    member_of: RwLock<(u64, Arc<HashMap<String, Vec<Bytes>>>)>,
 }
 
 /// The store seen through the security layer's [`Directory`] trait.
@@ -247,7 +252,9 @@ impl Semantics {
             sids: DomainSids::single(names.domain_sid),
             faults: RwLock::new(Arc::new(Faults::default())),
             membership_epoch: AtomicU64::new(0),
+            membership_dirty_usn: AtomicU64::new(0),
             tokens: Mutex::new(HashMap::new()),
+            member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
         }
     }
 
@@ -296,11 +303,11 @@ impl Semantics {
         let Some(dn) = &identity.dn else {
             return Token::anonymous();
         };
-        let epoch = self.membership_epoch.load(Ordering::Acquire);
+        let generation = self.settled_generation(&forest.store);
         let key = dn.normalized().to_string();
-        if let Ok(tokens) = self.tokens.lock() {
+        if let (Some(generation), Ok(tokens)) = (generation, self.tokens.lock()) {
             if let Some((at, token)) = tokens.get(&key) {
-                if *at == epoch {
+                if *at == generation {
                     return token.clone();
                 }
             }
@@ -309,14 +316,73 @@ impl Semantics {
             Some(entry) => accounts::token_for(&StoreDirectory(&forest.store), &self.sids, &entry),
             None => Token::authenticated(identity.sid.unwrap_or(Sid::ANONYMOUS), []),
         };
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.insert(key, (epoch, token.clone()));
+        if let (Some(generation), Ok(mut tokens)) = (generation, self.tokens.lock()) {
+            tokens.insert(key, (generation, token.clone()));
         }
         token
     }
 
-    fn memberships_may_change(&self, entry: &Entry) {
+    /// The membership generation caches may be keyed on, or `None` while a membership change
+    /// may still be on its way into the store (then nothing is cached).
+    fn settled_generation(&self, store: &Store) -> Option<u64> {
+        let epoch = self.membership_epoch.load(Ordering::Acquire);
+        (store.highest_usn() > self.membership_dirty_usn.load(Ordering::Acquire)).then_some(epoch)
+    }
+
+    /// The `memberOf` index of the current membership epoch, built from the groups' `member`
+    /// values when memberships changed since the last build.
+    fn member_of_index(&self, store: &Store) -> Arc<HashMap<String, Vec<Bytes>>> {
+        let generation = self.settled_generation(store);
+        if let (Some(generation), Ok(current)) = (generation, self.member_of.read()) {
+            if current.0 == generation {
+                return Arc::clone(&current.1);
+            }
+        }
+        let mut index: HashMap<String, Vec<Bytes>> = HashMap::new();
+        for group in store
+            .all()
+            .into_iter()
+            .filter(|e| e.attrs.contains("member"))
+        {
+            for member in group.attrs.values("member") {
+                let Some(dn) = std::str::from_utf8(member)
+                    .ok()
+                    .and_then(|t| Dn::parse(t).ok())
+                else {
+                    continue;
+                };
+                index
+                    .entry(dn.normalized().to_string())
+                    .or_default()
+                    .push(Bytes::from(group.dn.to_string()));
+            }
+        }
+        let index = Arc::new(index);
+        if let (Some(generation), Ok(mut current)) = (generation, self.member_of.write()) {
+            *current = (generation, Arc::clone(&index));
+        }
+        index
+    }
+
+    /// The entry as reads see it: with `memberOf`, the back link AD maintains from the groups'
+    /// `member` values. Searches and compares call this on each candidate before filtering and
+    /// projecting; it returns the same entry when there is nothing to add.
+    pub fn decorate(&self, ctx: &OpContext<'_>, entry: &Arc<Entry>) -> Arc<Entry> {
+        let index = self.member_of_index(&ctx.forest.store);
+        match index.get(entry.dn.normalized()) {
+            Some(groups) if !groups.is_empty() => {
+                let mut decorated = (**entry).clone();
+                decorated.attrs.set("memberOf", groups.clone());
+                Arc::new(decorated)
+            }
+            _ => Arc::clone(entry),
+        }
+    }
+
+    fn memberships_may_change(&self, store: &Store, entry: &Entry) {
         if entry.is_a("group") || entry.attrs.contains("member") {
+            self.membership_dirty_usn
+                .store(store.highest_usn(), Ordering::Release);
             self.membership_epoch.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -525,7 +591,7 @@ impl Semantics {
                     .set_secret(&new.dn, Secret::new(password.into_inner()));
             }
         }
-        self.memberships_may_change(new);
+        self.memberships_may_change(&ctx.forest.store, new);
         Ok(())
     }
 
@@ -634,7 +700,7 @@ impl Semantics {
         // Keep what the handler maintains outside the schema rules (whenChanged is stamped
         // after this call; uSNChanged by the store).
         *after = result;
-        self.memberships_may_change(before);
+        self.memberships_may_change(store, before);
         Ok(())
     }
 
@@ -692,7 +758,7 @@ impl Semantics {
         } else {
             access::check_delete(&self.schema, &token, entry, parent)?;
         }
-        self.memberships_may_change(entry);
+        self.memberships_may_change(&ctx.forest.store, entry);
         Ok(())
     }
 
@@ -777,27 +843,32 @@ impl Semantics {
         else {
             return true;
         };
-        // A search asks this for every candidate, mostly with the same parent in a row.
-        let key: VisibleKey = (
-            ctx.identity.dn.clone(),
-            parent.dn.normalized().to_string(),
-            parent
-                .attrs
-                .values(descriptor::ATTRIBUTE)
-                .first()
-                .cloned()
-                .unwrap_or_default(),
-        );
+        // A search asks this for every candidate, mostly with the same parent in a row: the
+        // last decision is kept and compared without allocating.
+        let generation = self.settled_generation(&ctx.forest.store);
+        let sd = parent.attrs.values(descriptor::ATTRIBUTE).first();
         VISIBLE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if let Some((cached, visible)) = cache.as_ref() {
-                if *cached == key {
-                    return *visible;
+            if let (Some(generation), Some(last)) = (generation, cache.as_ref()) {
+                if last.generation == generation
+                    && last.identity.as_ref() == ctx.identity.dn.as_ref()
+                    && last.parent == parent.dn
+                    && Some(&last.descriptor) == sd
+                {
+                    return last.visible;
                 }
             }
             let token = self.token(ctx.forest, ctx.identity);
             let visible = access::can_list_children(&token, &parent);
-            *cache = Some((key, visible));
+            if let Some(generation) = generation {
+                *cache = Some(VisibleSlot {
+                    identity: ctx.identity.dn.clone(),
+                    generation,
+                    parent: parent.dn.clone(),
+                    descriptor: sd.cloned().unwrap_or_default(),
+                    visible,
+                });
+            }
             visible
         })
     }
@@ -810,6 +881,27 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
+        let generation = self.settled_generation(&ctx.forest.store);
+        let classes = entry.attrs.values("objectClass");
+        let descriptor_value = entry.attrs.values(descriptor::ATTRIBUTE).first();
+        let sid_value = entry.attrs.values("objectSid").first();
+        // The last decision, compared without allocating: a search evaluates many entries
+        // with the same descriptor and classes in a row.
+        let last = LAST_READ.with(|slot| {
+            let slot = slot.borrow();
+            let last = slot.as_ref()?;
+            (Some(last.generation) == generation
+                && last.identity.as_ref() == ctx.identity.dn.as_ref()
+                && last.classes.as_slice() == classes
+                && last.descriptor.as_ref() == descriptor_value
+                && last.sid.as_ref() == sid_value)
+                .then(|| Arc::clone(&last.rights))
+        });
+        if let Some(rights) = last {
+            if let Some(allowed) = rights.allows(&self.schema, attribute) {
+                return allowed;
+            }
+        }
         let class = self.most_specific_class(entry);
         let first = |name: &str| {
             entry
@@ -819,39 +911,60 @@ impl Semantics {
                 .cloned()
                 .unwrap_or_default()
         };
-        let key: RightsKey = (
-            ctx.identity
-                .dn
-                .as_ref()
-                .map(|dn| dn.normalized().to_string())
-                .unwrap_or_default(),
-            self.membership_epoch.load(Ordering::Acquire),
-            class.map(|c| c.name.clone()).unwrap_or_default(),
-            first(descriptor::ATTRIBUTE),
-            first("objectSid"),
-        );
-        let rights = READ_RIGHTS.with(|cache| {
-            let mut cache = cache.borrow_mut();
-            if let Some(rights) = cache.get(&key) {
-                return Arc::clone(rights);
-            }
-            if cache.len() >= READ_RIGHTS_CAPACITY {
-                cache.clear();
-            }
+        let compute = || {
             let token = self.token(ctx.forest, ctx.identity);
             let sd = descriptor::of_entry(entry);
             let principal_self = access::principal_sid(entry);
-            let rights = Arc::new(access::ReadRights::compute(
+            Arc::new(access::ReadRights::compute(
                 &self.schema,
                 &token,
                 sd.as_ref(),
                 class,
                 principal_self.as_ref(),
                 entry.attrs.iter().map(|a| a.name.as_str()),
-            ));
-            cache.insert(key, Arc::clone(&rights));
-            rights
-        });
+            ))
+        };
+        // While a membership change is on its way into the store, nothing is cached.
+        let rights = match self.settled_generation(&ctx.forest.store) {
+            None => compute(),
+            Some(generation) => {
+                let key: RightsKey = (
+                    ctx.identity
+                        .dn
+                        .as_ref()
+                        .map(|dn| dn.normalized().to_string())
+                        .unwrap_or_default(),
+                    generation,
+                    class.map(|c| c.name.clone()).unwrap_or_default(),
+                    first(descriptor::ATTRIBUTE),
+                    first("objectSid"),
+                );
+                READ_RIGHTS.with(|cache| {
+                    let mut cache = cache.borrow_mut();
+                    if let Some(rights) = cache.get(&key) {
+                        return Arc::clone(rights);
+                    }
+                    if cache.len() >= READ_RIGHTS_CAPACITY {
+                        cache.clear();
+                    }
+                    let rights = compute();
+                    cache.insert(key, Arc::clone(&rights));
+                    rights
+                })
+            }
+        };
+        if let Some(generation) = generation {
+            LAST_READ.with(|slot| {
+                *slot.borrow_mut() = Some(ReadSlot {
+                    identity: ctx.identity.dn.clone(),
+                    generation,
+                    classes: classes.to_vec(),
+                    descriptor: descriptor_value.cloned(),
+                    sid: sid_value.cloned(),
+                    rights: Arc::clone(&rights),
+                });
+            });
+        }
         match rights.allows(&self.schema, attribute) {
             Some(allowed) => allowed,
             None => {
@@ -934,15 +1047,33 @@ impl Semantics {
 /// PRINCIPAL SELF ACEs): the key of the read-rights cache.
 type RightsKey = (String, u64, String, Bytes, Bytes);
 
-/// Who lists the children of which parent, under which descriptor.
-type VisibleKey = (Option<Dn>, String, Bytes);
+/// The last LIST_CONTENTS decision of a thread.
+struct VisibleSlot {
+    identity: Option<Dn>,
+    generation: u64,
+    parent: Dn,
+    descriptor: Bytes,
+    visible: bool,
+}
+
+/// The last read-rights decision of a thread, with what it was decided for.
+struct ReadSlot {
+    identity: Option<Dn>,
+    generation: u64,
+    classes: Vec<Bytes>,
+    descriptor: Option<Bytes>,
+    sid: Option<Bytes>,
+    rights: Arc<access::ReadRights>,
+}
 
 /// Read-rights decisions kept per thread before the cache starts over.
 const READ_RIGHTS_CAPACITY: usize = 1024;
 
 thread_local! {
     /// The last LIST_CONTENTS decision on this thread.
-    static VISIBLE: std::cell::RefCell<Option<(VisibleKey, bool)>> = const { std::cell::RefCell::new(None) };
+    static VISIBLE: std::cell::RefCell<Option<VisibleSlot>> = const { std::cell::RefCell::new(None) };
+    /// The last read-rights decision on this thread.
+    static LAST_READ: std::cell::RefCell<Option<ReadSlot>> = const { std::cell::RefCell::new(None) };
     /// Read rights per descriptor: a search asks `can_read` for every candidate and attribute.
     static READ_RIGHTS: std::cell::RefCell<HashMap<RightsKey, Arc<access::ReadRights>>> =
         std::cell::RefCell::new(HashMap::new());
