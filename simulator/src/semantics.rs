@@ -198,7 +198,7 @@ pub struct Semantics {
     membership_dirty_usn: AtomicU64,
     tokens: Mutex<HashMap<String, (u64, Token)>>,
     /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
-    member_of: RwLock<(u64, Arc<HashMap<String, Vec<Bytes>>>)>,
+    member_of: RwLock<(u64, Arc<MemberOfIndex>)>,
 }
 
 /// The store seen through the security layer's [`Directory`] trait.
@@ -331,7 +331,7 @@ impl Semantics {
 
     /// The `memberOf` index of the current membership epoch, built from the groups' `member`
     /// values when memberships changed since the last build.
-    fn member_of_index(&self, store: &Store) -> Arc<HashMap<String, Vec<Bytes>>> {
+    fn member_of_index(&self, store: &Store) -> Arc<MemberOfIndex> {
         let generation = self.settled_generation(store);
         if let (Some(generation), Ok(current)) = (generation, self.member_of.read()) {
             if current.0 == generation {
@@ -1046,6 +1046,9 @@ impl Semantics {
 /// Who reads objects of which class under which descriptor (and which objectSid, for
 /// PRINCIPAL SELF ACEs): the key of the read-rights cache.
 type RightsKey = (String, u64, String, Bytes, Bytes);
+
+/// Normalised member DN -> the DNs of the groups that list it.
+type MemberOfIndex = HashMap<String, Vec<Bytes>>;
 
 /// The last LIST_CONTENTS decision of a thread.
 struct VisibleSlot {
