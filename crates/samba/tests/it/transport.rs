@@ -1,5 +1,6 @@
 use devwb_samba::SambaDc;
-use ldap3::{LdapConn, LdapConnSettings};
+use ldap3::{LdapConn, LdapConnSettings, Scope, SearchEntry};
+use testcontainers::runners::SyncRunner;
 
 use crate::{samba_suite_skip_reason, TestResult};
 
@@ -51,4 +52,37 @@ fn invalid_realm_fails_before_docker() {
         error,
         Err("invalid Samba DC setting realm: \"NODOTS\" is not a dotted DNS name such as DEVWB.TEST".to_string())
     );
+}
+
+/// The community-module contract: `SambaDc::default()` started by testcontainers' own runner (no
+/// helper of this crate) comes up ready and answers LDAPS on its mapped port.
+#[test]
+fn default_image_runs_with_the_plain_testcontainers_runner() -> TestResult {
+    if samba_suite_skip_reason("default_image_runs_with_the_plain_testcontainers_runner").is_some()
+    {
+        return Ok(());
+    }
+    let container = SyncRunner::start(SambaDc::default())?;
+    let port = container.get_host_port_ipv4(devwb_samba::LDAPS_PORT)?;
+    let settings = LdapConnSettings::new().set_no_tls_verify(true);
+    let mut ldap = LdapConn::with_settings(settings, &format!("ldaps://127.0.0.1:{port}"))?;
+    let (entries, _) = ldap
+        .search(
+            "",
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["defaultNamingContext"],
+        )?
+        .success()?;
+    let naming: Vec<Vec<String>> = entries
+        .into_iter()
+        .map(|entry| {
+            SearchEntry::construct(entry)
+                .attrs
+                .remove("defaultNamingContext")
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(naming, vec![vec!["DC=devwb,DC=test".to_string()]]);
+    Ok(())
 }
