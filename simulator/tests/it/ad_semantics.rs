@@ -720,3 +720,91 @@ fn a_restored_snapshot_takes_back_devices_grants_and_memberships() {
         "the membership is gone",
     );
 }
+
+fn quoted_utf16(password: &str) -> Vec<u8> {
+    format!("\"{password}\"")
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect()
+}
+
+fn user_attributes(password: &str, control: &str) -> Vec<(Vec<u8>, HashSet<Vec<u8>>)> {
+    let one = |v: &[u8]| -> HashSet<Vec<u8>> { [v.to_vec()].into_iter().collect() };
+    vec![
+        (b"objectClass".to_vec(), one(b"user")),
+        (b"sAMAccountName".to_vec(), one(b"ann")),
+        (b"userPrincipalName".to_vec(), one(b"ann@contoso.lab")),
+        (b"unicodePwd".to_vec(), one(&quoted_utf16(password))),
+        (b"userAccountControl".to_vec(), one(control.as_bytes())),
+    ]
+}
+
+#[test]
+fn passwords_are_set_through_unicode_pwd_over_tls_only() {
+    let sim = Simulator::builder()
+        .seed(13)
+        .allow_plain_bind(true)
+        .start_blocking()
+        .expect("starts");
+    let ann = format!("CN=Ann,CN=Users,{}", sim.domain_dn());
+    let mut plain = LdapConn::new(&sim.url()).expect("connects");
+    plain
+        .simple_bind(&sim.admin_dn(), sim.admin_password())
+        .expect("sent")
+        .success()
+        .expect("plain bind allowed by the builder");
+    let refused = plain
+        .add(&ann, user_attributes("Ann-Passw0rd", "512"))
+        .expect("sent");
+    assert_eq!(refused.rc, 53, "a password over plain LDAP: {refused:?}");
+
+    let mut conn = admin(&sim);
+    conn.add(&ann, user_attributes("Ann-Passw0rd", "512"))
+        .expect("sent")
+        .success()
+        .expect("the admin creates a user with a password over LDAPS");
+    let mut user = bind(&sim, "ann@contoso.lab", "Ann-Passw0rd");
+    let (entries, _) = user
+        .search(
+            &ann,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["*", "unicodePwd"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search");
+    let entry = SearchEntry::construct(entries.into_iter().next().expect("ann"));
+    assert!(!entry.bin_attrs.contains_key("unicodePwd") && !entry.attrs.contains_key("unicodePwd"));
+    assert_eq!(
+        entry.attrs["objectClass"],
+        vec!["top", "person", "organizationalPerson", "user"]
+    );
+    // The admin resets it; a disabled account cannot bind.
+    let new_password: HashSet<Vec<u8>> = [quoted_utf16("Second-Passw0rd")].into_iter().collect();
+    conn.modify(
+        &ann,
+        vec![Mod::Replace(b"unicodePwd".to_vec(), new_password)],
+    )
+    .expect("sent")
+    .success()
+    .expect("password reset");
+    let _ = bind(&sim, "CONTOSO\\ann", "Second-Passw0rd");
+    conn.modify(
+        &ann,
+        vec![Mod::Replace("userAccountControl", set(&["514"]))],
+    )
+    .expect("sent")
+    .success()
+    .expect("disabled");
+    let mut anonymous = LdapConn::with_settings(
+        LdapConnSettings::new().set_no_tls_verify(true),
+        &sim.ldaps_url(),
+    )
+    .expect("connects");
+    let disabled = anonymous
+        .simple_bind("ann@contoso.lab", "Second-Passw0rd")
+        .expect("sent");
+    assert_eq!(disabled.rc, 49);
+    assert!(disabled.text.contains("data 533"), "{}", disabled.text);
+}
