@@ -5,6 +5,9 @@
 //! synchronous code. Bulk writes ([`crate::apply`]) run many operations at once on the same
 //! runtime over several connections.
 //!
+//! A connection found lost is reopened and bound again with the same options and credentials:
+//! a read is then run once more, a write reports the loss (it may have been applied before it).
+//!
 //! Each operation is logged in its own tracing span (operation and DN, never a password).
 //! Do not call these methods from inside an async task: they block on the client's runtime.
 
