@@ -196,6 +196,8 @@ pub struct Semantics {
     /// The store's highest USN when a membership last started to change: caches built before
     /// the store moves past it may have missed the change.
     membership_dirty_usn: AtomicU64,
+    /// The last membership epoch seen settled (the store moved past its dirty USN).
+    settled_epoch: AtomicU64,
     tokens: Mutex<HashMap<String, (u64, Token)>>,
     /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
     member_of: RwLock<(u64, Arc<MemberOfIndex>)>,
@@ -253,6 +255,7 @@ impl Semantics {
             faults: RwLock::new(Arc::new(Faults::default())),
             membership_epoch: AtomicU64::new(0),
             membership_dirty_usn: AtomicU64::new(0),
+            settled_epoch: AtomicU64::new(u64::MAX),
             tokens: Mutex::new(HashMap::new()),
             member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
         }
@@ -326,7 +329,15 @@ impl Semantics {
     /// may still be on its way into the store (then nothing is cached).
     fn settled_generation(&self, store: &Store) -> Option<u64> {
         let epoch = self.membership_epoch.load(Ordering::Acquire);
-        (store.highest_usn() > self.membership_dirty_usn.load(Ordering::Acquire)).then_some(epoch)
+        // Once a generation was seen settled it stays so until the next change: no store lock.
+        if self.settled_epoch.load(Ordering::Acquire) == epoch {
+            return Some(epoch);
+        }
+        if store.highest_usn() > self.membership_dirty_usn.load(Ordering::Acquire) {
+            self.settled_epoch.store(epoch, Ordering::Release);
+            return Some(epoch);
+        }
+        None
     }
 
     /// The `memberOf` index of the current membership epoch, built from the groups' `member`

@@ -343,6 +343,11 @@ impl ReadRights {
         if attribute.eq_ignore_ascii_case(descriptor::ATTRIBUTE) {
             return Some(self.read_control);
         }
+        // The common case, an lDAPDisplayName in any case, without a schema lookup.
+        let lower = attribute.to_ascii_lowercase();
+        if self.covered.contains(&lower) {
+            return Some(self.readable.contains(&lower));
+        }
         let Some(definition) = schema.attribute(attribute) else {
             return Some(self.whole_object);
         };
