@@ -8,8 +8,11 @@ use testcontainers::Image;
 
 use crate::Error;
 
-/// The image name. The image exists only locally: `cargo xtask samba-image` builds it.
-pub const NAME: &str = "devwb/samba-ad-dc";
+/// The image name. The image exists only locally: `cargo xtask samba-image` builds it. The `localhost/`
+/// prefix names a registry that does not exist, so when the image is missing, Docker's automatic pull
+/// (testcontainers pulls an image it cannot find) fails at once instead of fetching whatever a
+/// public registry holds under a look-alike name.
+pub const NAME: &str = "localhost/devwb-samba-ad-dc";
 
 /// The image tag: `bookworm-` and a short hash of `docker/samba/{Dockerfile,entrypoint.sh,packages.txt}`
 /// (computed by this crate's build script), so a changed entrypoint or package list never reuses a stale
