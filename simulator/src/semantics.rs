@@ -199,6 +199,9 @@ pub struct Semantics {
     /// The last membership epoch seen settled (the store moved past its dirty USN).
     settled_epoch: AtomicU64,
     tokens: Mutex<HashMap<String, (u64, Token)>>,
+    /// Descriptor values shared between entries: the many entries with identical descriptors
+    /// (every device of a container) hold one allocation, which reads compare by address.
+    interned: Mutex<std::collections::HashSet<Bytes>>,
     /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
     member_of: RwLock<(u64, Arc<MemberOfIndex>)>,
 }
@@ -257,6 +260,7 @@ impl Semantics {
             membership_dirty_usn: AtomicU64::new(0),
             settled_epoch: AtomicU64::new(u64::MAX),
             tokens: Mutex::new(HashMap::new()),
+            interned: Mutex::new(std::collections::HashSet::new()),
             member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
         }
     }
@@ -291,6 +295,22 @@ impl Semantics {
             schema_nc: &self.schema_dn,
             exists,
         }
+    }
+
+    /// The shared value for descriptor bytes (see `interned`).
+    fn intern(&self, bytes: Vec<u8>) -> Bytes {
+        let Ok(mut interned) = self.interned.lock() else {
+            return Bytes::from(bytes);
+        };
+        if let Some(existing) = interned.get(bytes.as_slice()) {
+            return existing.clone();
+        }
+        if interned.len() >= INTERNED_CAPACITY {
+            interned.clear();
+        }
+        let value = Bytes::from(bytes);
+        interned.insert(value.clone());
+        value
     }
 
     /// Forgets cached tokens (after a snapshot is restored: memberships may differ).
@@ -450,7 +470,7 @@ impl Semantics {
             if let Ok(bytes) = sd.to_bytes() {
                 entry
                     .attrs
-                    .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+                    .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
             }
         }
     }
@@ -590,7 +610,7 @@ impl Semantics {
         )?;
         let bytes = sd.to_bytes().map_err(|_| diag::invalid_syntax())?;
         new.attrs
-            .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+            .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
         if let Some(password) = new.attrs.remove(accounts::UNICODE_PWD) {
             let value = password.values.first().ok_or_else(diag::invalid_syntax)?;
             let password = accounts::decode_unicode_pwd(value)?;
@@ -699,7 +719,7 @@ impl Semantics {
             let bytes = merged.to_bytes().map_err(|_| diag::invalid_syntax())?;
             result
                 .attrs
-                .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+                .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
             self.propagate(store, &before.dn, &merged);
         }
         if let Some(change) = password_change {
@@ -748,7 +768,7 @@ impl Semantics {
             let mut changed = (*child).clone();
             changed
                 .attrs
-                .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+                .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
             if let Err(error) = store.replace(&child, changed) {
                 tracing::warn!(dn = %child.dn, %error, "security descriptor propagation skipped an entry changed meanwhile");
             }
@@ -829,7 +849,7 @@ impl Semantics {
                 if let Ok(bytes) = updated.to_bytes() {
                     renamed
                         .attrs
-                        .set(descriptor::ATTRIBUTE, vec![Bytes::from(bytes)]);
+                        .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
                 }
             }
         }
@@ -846,6 +866,23 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
+        // Nothing changed in the store since the last decision on this thread, and the entry
+        // is a child of the same parent: the same answer, without looking the parent up.
+        let usn = ctx.forest.store.highest_usn();
+        let generation = self.settled_generation(&ctx.forest.store);
+        let repeated = VISIBLE.with(|cache| {
+            let cache = cache.borrow();
+            let last = cache.as_ref()?;
+            (Some(last.generation) == generation
+                && last.usn == usn
+                && last.identity.as_ref() == ctx.identity.dn.as_ref()
+                && entry.dn.depth() == last.parent.depth() + 1
+                && entry.dn.is_descendant_of(&last.parent))
+            .then_some(last.visible)
+        });
+        if let Some(visible) = repeated {
+            return visible;
+        }
         let Some(parent) = entry
             .dn
             .parent()
@@ -856,16 +893,16 @@ impl Semantics {
         };
         // A search asks this for every candidate, mostly with the same parent in a row: the
         // last decision is kept and compared without allocating.
-        let generation = self.settled_generation(&ctx.forest.store);
         let sd = parent.attrs.values(descriptor::ATTRIBUTE).first();
         VISIBLE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if let (Some(generation), Some(last)) = (generation, cache.as_ref()) {
+            if let (Some(generation), Some(last)) = (generation, cache.as_mut()) {
                 if last.generation == generation
                     && last.identity.as_ref() == ctx.identity.dn.as_ref()
                     && last.parent == parent.dn
-                    && Some(&last.descriptor) == sd
+                    && sd.is_some_and(|sd| same_bytes(&last.descriptor, sd))
                 {
+                    last.usn = usn;
                     return last.visible;
                 }
             }
@@ -875,6 +912,7 @@ impl Semantics {
                 *cache = Some(VisibleSlot {
                     identity: ctx.identity.dn.clone(),
                     generation,
+                    usn,
                     parent: parent.dn.clone(),
                     descriptor: sd.cloned().unwrap_or_default(),
                     visible,
@@ -904,7 +942,11 @@ impl Semantics {
             (Some(last.generation) == generation
                 && last.identity.as_ref() == ctx.identity.dn.as_ref()
                 && last.classes.as_slice() == classes
-                && last.descriptor.as_ref() == descriptor_value
+                && match (last.descriptor.as_ref(), descriptor_value) {
+                    (Some(a), Some(b)) => same_bytes(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
                 && last.sid.as_ref() == sid_value)
                 .then(|| Arc::clone(&last.rights))
         });
@@ -1065,6 +1107,7 @@ type MemberOfIndex = HashMap<String, Vec<Bytes>>;
 struct VisibleSlot {
     identity: Option<Dn>,
     generation: u64,
+    usn: u64,
     parent: Dn,
     descriptor: Bytes,
     visible: bool,
@@ -1078,6 +1121,14 @@ struct ReadSlot {
     descriptor: Option<Bytes>,
     sid: Option<Bytes>,
     rights: Arc<access::ReadRights>,
+}
+
+/// Distinct descriptor values kept shared before the table starts over.
+const INTERNED_CAPACITY: usize = 4096;
+
+/// Byte equality that first compares addresses (interned descriptors share one allocation).
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 /// Read-rights decisions kept per thread before the cache starts over.
