@@ -95,21 +95,46 @@ fn object_types(class: Option<&ClassDef>, attributes: &[&AttributeDef]) -> Objec
     list
 }
 
-/// CREATE_CHILD of `class` on `parent`.
-pub fn check_create_child(token: &Token, parent: &Entry, class: &ClassDef) -> Result<(), OpError> {
-    let sd = descriptor::of_entry(parent);
-    let result = check(
-        sd.as_ref(),
-        token,
-        AccessMask::CREATE_CHILD,
-        &ObjectTypeList::class(class.guid),
-        sid_of(parent).as_ref(),
-    );
-    if result.is_granted() {
+/// The access check of `token` for `desired` on `entry` (its descriptor and objectSid) over
+/// `objects`.
+fn check_entry(
+    entry: &Entry,
+    token: &Token,
+    desired: AccessMask,
+    objects: &ObjectTypeList,
+) -> devwb_model::sd::AccessResult {
+    let sd = descriptor::of_entry(entry);
+    check(sd.as_ref(), token, desired, objects, sid_of(entry).as_ref())
+}
+
+/// `Ok` when granted, else AD's insufficientAccessRights.
+fn require(granted: bool) -> Result<(), OpError> {
+    if granted {
         Ok(())
     } else {
         Err(diag::insufficient_access())
     }
+}
+
+/// The object type list of `entry`'s class alone.
+fn class_of(schema: &Schema, entry: &Entry) -> ObjectTypeList {
+    match schema.structural_class(entry) {
+        Some(class) => ObjectTypeList::class(class.guid),
+        None => ObjectTypeList::object(),
+    }
+}
+
+/// CREATE_CHILD of `class` on `parent`.
+pub fn check_create_child(token: &Token, parent: &Entry, class: &ClassDef) -> Result<(), OpError> {
+    require(
+        check_entry(
+            parent,
+            token,
+            AccessMask::CREATE_CHILD,
+            &ObjectTypeList::class(class.guid),
+        )
+        .is_granted(),
+    )
 }
 
 /// WRITE_PROP on every attribute of `attributes` of `entry` (the descriptor and passwords
@@ -123,24 +148,13 @@ pub fn check_write(
     if attributes.is_empty() {
         return Ok(());
     }
-    let class = schema.structural_class(entry);
-    let objects = object_types(class, attributes);
-    let sd = descriptor::of_entry(entry);
-    let result = check(
-        sd.as_ref(),
-        token,
-        AccessMask::WRITE_PROPERTY,
-        &objects,
-        sid_of(entry).as_ref(),
-    );
-    if attributes
-        .iter()
-        .all(|attribute| result.is_granted_for(&attribute.guid))
-    {
-        Ok(())
-    } else {
-        Err(diag::insufficient_access())
-    }
+    let objects = object_types(schema.structural_class(entry), attributes);
+    let result = check_entry(entry, token, AccessMask::WRITE_PROPERTY, &objects);
+    require(
+        attributes
+            .iter()
+            .all(|attribute| result.is_granted_for(&attribute.guid)),
+    )
 }
 
 /// The rights writing `nTSecurityDescriptor` with SD flags `sd_flags` needs.
@@ -160,42 +174,24 @@ pub fn descriptor_write_rights(sd_flags: u32) -> AccessMask {
 
 /// WRITE_DAC / WRITE_OWNER / ACCESS_SYSTEM_SECURITY on `entry` as `sd_flags` selects.
 pub fn check_write_descriptor(token: &Token, entry: &Entry, sd_flags: u32) -> Result<(), OpError> {
-    let sd = descriptor::of_entry(entry);
-    let result = check(
-        sd.as_ref(),
-        token,
-        descriptor_write_rights(sd_flags),
-        &ObjectTypeList::object(),
-        sid_of(entry).as_ref(),
-    );
-    if result.is_granted() {
-        Ok(())
-    } else {
-        Err(diag::insufficient_access())
-    }
+    require(
+        check_entry(
+            entry,
+            token,
+            descriptor_write_rights(sd_flags),
+            &ObjectTypeList::object(),
+        )
+        .is_granted(),
+    )
 }
 
 /// The Reset Password right on `entry` (a `unicodePwd` replace by someone else).
 pub fn check_reset_password(schema: &Schema, token: &Token, entry: &Entry) -> Result<(), OpError> {
-    let class = schema.structural_class(entry);
-    let objects = match class {
-        Some(class) => ObjectTypeList::class(class.guid),
-        None => ObjectTypeList::object(),
-    }
-    .with_attribute(RESET_PASSWORD);
-    let sd = descriptor::of_entry(entry);
-    let result = check(
-        sd.as_ref(),
-        token,
-        AccessMask::CONTROL_ACCESS,
-        &objects,
-        sid_of(entry).as_ref(),
-    );
-    if result.is_granted_for(&RESET_PASSWORD) {
-        Ok(())
-    } else {
-        Err(diag::insufficient_access())
-    }
+    let objects = class_of(schema, entry).with_attribute(RESET_PASSWORD);
+    require(
+        check_entry(entry, token, AccessMask::CONTROL_ACCESS, &objects)
+            .is_granted_for(&RESET_PASSWORD),
+    )
 }
 
 /// DELETE on `entry`, or DELETE_CHILD for its class on `parent`.
@@ -205,61 +201,42 @@ pub fn check_delete(
     entry: &Entry,
     parent: Option<&Entry>,
 ) -> Result<(), OpError> {
-    let sd = descriptor::of_entry(entry);
-    if check(
-        sd.as_ref(),
-        token,
-        AccessMask::DELETE,
-        &ObjectTypeList::object(),
-        sid_of(entry).as_ref(),
-    )
-    .is_granted()
-    {
-        return Ok(());
-    }
-    if let (Some(parent), Some(class)) = (parent, schema.structural_class(entry)) {
-        let parent_sd = descriptor::of_entry(parent);
-        let result = check(
-            parent_sd.as_ref(),
-            token,
-            AccessMask::DELETE_CHILD,
-            &ObjectTypeList::class(class.guid),
-            sid_of(parent).as_ref(),
-        );
-        if result.is_granted() {
-            return Ok(());
-        }
-    }
-    Err(diag::insufficient_access())
+    let on_object =
+        || check_entry(entry, token, AccessMask::DELETE, &ObjectTypeList::object()).is_granted();
+    let on_parent = || {
+        parent.is_some_and(|parent| {
+            check_entry(
+                parent,
+                token,
+                AccessMask::DELETE_CHILD,
+                &class_of(schema, entry),
+            )
+            .is_granted()
+        })
+    };
+    require(on_object() || on_parent())
 }
 
 /// DELETE_TREE on the root of a tree delete.
 pub fn check_delete_tree(token: &Token, root: &Entry) -> Result<(), OpError> {
-    let sd = descriptor::of_entry(root);
-    if check(
-        sd.as_ref(),
-        token,
-        AccessMask::DELETE_TREE,
-        &ObjectTypeList::object(),
-        sid_of(root).as_ref(),
+    require(
+        check_entry(
+            root,
+            token,
+            AccessMask::DELETE_TREE,
+            &ObjectTypeList::object(),
+        )
+        .is_granted(),
     )
-    .is_granted()
-    {
-        Ok(())
-    } else {
-        Err(diag::insufficient_access())
-    }
 }
 
 /// Whether `token` may see the children of `parent` (LIST_CONTENTS).
 pub fn can_list_children(token: &Token, parent: &Entry) -> bool {
-    let sd = descriptor::of_entry(parent);
-    check(
-        sd.as_ref(),
+    check_entry(
+        parent,
         token,
         AccessMask::LIST_CONTENTS,
         &ObjectTypeList::object(),
-        sid_of(parent).as_ref(),
     )
     .is_granted()
 }
