@@ -78,7 +78,8 @@ pub enum Filter {
 pub enum IndexedLookup {
     Guid(Bytes),
     Sid(Bytes),
-    DeviceId(Bytes),
+    /// An equality on an attribute the store indexes: its index number and the value.
+    Value(usize, Bytes),
 }
 
 fn text(value: &[u8]) -> String {
@@ -192,10 +193,9 @@ impl Filter {
                     Some(IndexedLookup::Guid(value.clone()))
                 } else if attr.name.eq_ignore_ascii_case("objectSid") {
                     Some(IndexedLookup::Sid(value.clone()))
-                } else if attr.name.eq_ignore_ascii_case("msDS-DeviceID") {
-                    Some(IndexedLookup::DeviceId(value.clone()))
                 } else {
-                    None
+                    crate::store::indexed_attribute(&attr.name)
+                        .map(|index| IndexedLookup::Value(index, value.clone()))
                 }
             }
             Filter::And(items) => items.iter().find_map(Filter::indexed_lookup),

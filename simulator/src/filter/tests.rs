@@ -220,10 +220,13 @@ fn depth_limit_and_index_lookup() {
     .unwrap();
     assert_eq!(
         indexed.indexed_lookup(),
-        Some(IndexedLookup::DeviceId(Bytes::from(vec![1u8; 16])))
+        Some(IndexedLookup::Value(
+            crate::store::indexed_attribute("msDS-DeviceID").unwrap(),
+            Bytes::from(vec![1u8; 16])
+        ))
     );
     assert_eq!(
-        Filter::compile(&F::Present("cn".into()), &semantics(), 32)
+        Filter::compile(&F::Present("description".into()), &semantics(), 32)
             .unwrap()
             .indexed_lookup(),
         None

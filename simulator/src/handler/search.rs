@@ -451,17 +451,29 @@ impl Handler {
     ) -> Vec<Arc<Entry>> {
         let store = &self.forest.store;
         if let Some(lookup) = filter.indexed_lookup() {
-            let found = match lookup {
-                IndexedLookup::Guid(v) => store.get_by_guid(&v),
-                IndexedLookup::Sid(v) => store.get_by_sid(&v),
-                IndexedLookup::DeviceId(v) => store.get_by_device_id(&v),
+            let found: Vec<Arc<Entry>> = match lookup {
+                IndexedLookup::Guid(v) => store.get_by_guid(&v).into_iter().collect(),
+                IndexedLookup::Sid(v) => store.get_by_sid(&v).into_iter().collect(),
+                IndexedLookup::Value(index, v) => store.get_by_value(index, &v),
+            };
+            // Naming contexts below the base are other partitions: a subtree search does not
+            // enter them (it returns references instead), found by index or not.
+            let nested: Vec<Dn> = if base.is_root() {
+                Vec::new()
+            } else {
+                store
+                    .naming_contexts()
+                    .iter()
+                    .map(|nc| nc.dn.clone())
+                    .filter(|nc| nc.is_descendant_of(base))
+                    .collect()
             };
             let in_scope = |e: &Entry| match scope {
                 SearchRequestScope::BaseObject => e.dn == *base,
                 SearchRequestScope::SingleLevel => e.dn.parent().as_ref() == Some(base),
-                _ => e.dn.is_within(base),
+                _ => e.dn.is_within(base) && !nested.iter().any(|nc| e.dn.is_within(nc)),
             };
-            return found.filter(|e| in_scope(e)).into_iter().collect();
+            return found.into_iter().filter(|e| in_scope(e)).collect();
         }
         match (scope, base_entry) {
             (SearchRequestScope::BaseObject, Some(entry)) => vec![entry],

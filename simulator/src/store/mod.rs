@@ -65,7 +65,9 @@ struct Tree {
     naming_contexts: BTreeSet<String>,
     by_guid: HashMap<[u8; 16], String>,
     by_sid: HashMap<Bytes, String>,
-    by_device_id: HashMap<Bytes, String>,
+    /// Equality index of the attributes in [`INDEXED_ATTRIBUTES`]: (attribute number, folded
+    /// value) to the entries holding that value.
+    by_value: HashMap<(usize, Vec<u8>), BTreeSet<String>>,
     secrets: HashMap<String, Secret>,
     usn: u64,
 }
@@ -98,6 +100,35 @@ impl fmt::Debug for Store {
     }
 }
 
+/// Attributes with an equality index, and whether their values fold case (strings) or compare
+/// as bytes. A filter on one of them looks up candidates instead of scanning a container.
+pub const INDEXED_ATTRIBUTES: &[(&str, bool)] = &[
+    ("cn", true),
+    ("sAMAccountName", true),
+    ("userPrincipalName", true),
+    ("msDS-DeviceID", false),
+    ("displayName", true),
+];
+
+/// The position of `attribute` in [`INDEXED_ATTRIBUTES`].
+pub fn indexed_attribute(attribute: &str) -> Option<usize> {
+    INDEXED_ATTRIBUTES
+        .iter()
+        .position(|(name, _)| name.eq_ignore_ascii_case(attribute))
+}
+
+/// The index form of a value of indexed attribute number `index`.
+pub fn index_value(index: usize, value: &[u8]) -> Vec<u8> {
+    let fold = INDEXED_ATTRIBUTES.get(index).is_some_and(|(_, fold)| *fold);
+    if !fold {
+        return value.to_vec();
+    }
+    match std::str::from_utf8(value) {
+        Ok(text) if !text.is_ascii() => text.to_lowercase().into_bytes(),
+        _ => value.to_ascii_lowercase(),
+    }
+}
+
 fn guid_key(value: &[u8]) -> Option<[u8; 16]> {
     value.try_into().ok()
 }
@@ -115,8 +146,13 @@ impl Tree {
         if let Some(sid) = entry.attrs.values("objectSid").first() {
             self.by_sid.insert(sid.clone(), key.to_string());
         }
-        if let Some(device_id) = entry.attrs.values("msDS-DeviceID").first() {
-            self.by_device_id.insert(device_id.clone(), key.to_string());
+        for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
+            for value in entry.attrs.values(name) {
+                self.by_value
+                    .entry((index, index_value(index, value)))
+                    .or_default()
+                    .insert(key.to_string());
+            }
         }
     }
 
@@ -132,8 +168,17 @@ impl Tree {
         if let Some(sid) = entry.attrs.values("objectSid").first() {
             self.by_sid.remove(sid);
         }
-        if let Some(device_id) = entry.attrs.values("msDS-DeviceID").first() {
-            self.by_device_id.remove(device_id);
+        let key = entry.dn.normalized();
+        for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
+            for value in entry.attrs.values(name) {
+                let slot = (index, index_value(index, value));
+                if let Some(keys) = self.by_value.get_mut(&slot) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        self.by_value.remove(&slot);
+                    }
+                }
+            }
         }
     }
 
@@ -265,9 +310,21 @@ impl Store {
 
     /// The entry whose `msDS-DeviceID` is `device_id`.
     pub fn get_by_device_id(&self, device_id: &[u8]) -> Option<Arc<Entry>> {
+        let index = indexed_attribute("msDS-DeviceID")?;
+        self.get_by_value(index, device_id).into_iter().next()
+    }
+
+    /// The entries holding `value` in indexed attribute number `index` (see [`indexed_attribute`]).
+    pub fn get_by_value(&self, index: usize, value: &[u8]) -> Vec<Arc<Entry>> {
         let tree = self.read();
-        let key = tree.by_device_id.get(device_id)?;
-        tree.entries.get(key).cloned()
+        tree.by_value
+            .get(&(index, index_value(index, value)))
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| tree.entries.get(k).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The deepest existing ancestor of `dn`, for `noSuchObject`'s matched DN.

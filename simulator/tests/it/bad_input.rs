@@ -334,3 +334,98 @@ fn a_thousand_connections_opened_and_dropped_while_another_client_works() {
     assert_eq!(sim.open_connections(), 1, "connections left open");
     still_serves(&sim);
 }
+
+#[test]
+fn abandon_stops_a_running_search() {
+    let sim = start_plain();
+    let ou = format!("OU=Abandon,{}", sim.domain_dn());
+    {
+        let mut conn = admin(&sim);
+        conn.add(
+            &ou,
+            vec![(
+                "objectClass",
+                ["top", "organizationalUnit"].into_iter().collect(),
+            )],
+        )
+        .unwrap()
+        .success()
+        .unwrap();
+        for i in 0..2000 {
+            conn.add(
+                &format!("CN=a{i},{ou}"),
+                vec![("objectClass", ["top", "container"].into_iter().collect())],
+            )
+            .unwrap()
+            .success()
+            .unwrap();
+        }
+    }
+    let mut stream = raw(&sim);
+    let bind = rasn_ldap::LdapMessage::new(
+        1,
+        rasn_ldap::ProtocolOp::BindRequest(rasn_ldap::BindRequest::new(
+            3,
+            sim.admin_dn().into(),
+            rasn_ldap::AuthenticationChoice::Simple(sim.admin_password().as_bytes().into()),
+        )),
+    );
+    stream
+        .write_all(&rasn::ber::encode(&bind).unwrap())
+        .unwrap();
+    let _ = read_message(&mut stream);
+    let paged_value = vec![0x30, 0x06, 0x02, 0x02, 0x07, 0xd0, 0x04, 0x00]; // page size 2000 (capped at 1000)
+    let mut search = rasn_ldap::LdapMessage::new(
+        2,
+        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+            ou.clone().into(),
+            rasn_ldap::SearchRequestScope::SingleLevel,
+            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+            0,
+            0,
+            false,
+            rasn_ldap::Filter::Present("objectClass".into()),
+            vec!["*".into()],
+        )),
+    );
+    search.controls = Some(vec![rasn_ldap::Control::new(
+        b"1.2.840.113556.1.4.319".as_slice().into(),
+        false,
+        Some(paged_value.into()),
+    )]);
+    let abandon = rasn_ldap::LdapMessage::new(
+        3,
+        rasn_ldap::ProtocolOp::AbandonRequest(rasn_ldap::AbandonRequest(2)),
+    );
+    let root = rasn_ldap::LdapMessage::new(
+        4,
+        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+            "".into(),
+            rasn_ldap::SearchRequestScope::BaseObject,
+            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+            0,
+            0,
+            false,
+            rasn_ldap::Filter::Present("objectClass".into()),
+            vec!["dnsHostName".into()],
+        )),
+    );
+    let mut pipelined = rasn::ber::encode(&search).unwrap();
+    pipelined.extend(rasn::ber::encode(&abandon).unwrap());
+    pipelined.extend(rasn::ber::encode(&root).unwrap());
+    stream.write_all(&pipelined).unwrap();
+    let (mut abandoned_entries, mut abandoned_done) = (0, false);
+    loop {
+        let message = decode(&read_message(&mut stream));
+        match (message.message_id, &message.protocol_op) {
+            (2, rasn_ldap::ProtocolOp::SearchResEntry(_)) => abandoned_entries += 1,
+            (2, rasn_ldap::ProtocolOp::SearchResDone(_)) => abandoned_done = true,
+            (4, rasn_ldap::ProtocolOp::SearchResDone(_)) => break,
+            _ => {}
+        }
+    }
+    assert!(
+        abandoned_entries < 1000 && !abandoned_done,
+        "the abandoned search stopped: {abandoned_entries} entries, done {abandoned_done}"
+    );
+}
