@@ -50,17 +50,6 @@ pub enum WritebackError {
     Forest(String),
 }
 
-impl WritebackError {
-    pub(crate) fn json(file: &str, error: &serde_json::Error) -> WritebackError {
-        WritebackError::Json {
-            file: file.to_owned(),
-            line: error.line(),
-            column: error.column(),
-            message: error.to_string(),
-        }
-    }
-}
-
 /// Where a record sits in the export: the position in a page's `value` array, or a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

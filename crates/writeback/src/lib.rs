@@ -25,6 +25,7 @@ pub mod apply;
 pub mod diff;
 pub mod error;
 pub mod mapping;
+mod page;
 pub mod source;
 pub mod synthetic;
 

@@ -11,18 +11,19 @@
 //! `onPremisesSecurityIdentifier` selected) or, when the expansion holds only owner ids, from a
 //! separate users export in any of the same shapes ([`DeviceSource::with_users_export`]).
 //!
-//! Nothing here holds a whole file: a page is walked with serde_json's streaming deserializer and a
-//! visitor over the `value` sequence, one device at a time, so a million devices need the memory
+//! Nothing here holds a whole file: a page is walked by a small streaming scanner ([`crate::page`])
+//! that cuts the `value` array into elements, each parsed on its own, one device at a time, so a million devices need the memory
 //! of one. Each record is checked into an [`EntraDevice`] or reported as a [`RecordError`] that
 //! names the file, the record (index or line) and the field; a bad record never stops the others.
-//! A document that is not JSON at all stops the run ([`WritebackError::Json`]): nothing after a
-//! syntax error can be trusted.
+//! A page whose structure is broken (unbalanced brackets, a missing comma between devices) stops
+//! the run ([`WritebackError::Json`], with line and column): nothing after it can be trusted. A
+//! record that is not JSON inside well-formed brackets, or a JSON Lines line that is not JSON, is
+//! one bad record.
 //!
 //! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,10 +31,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use devwb_model::{Guid, Sid};
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{FieldProblem, RecordError, RecordLocation, RecordRef, WritebackError};
+use crate::page::PageScanner;
 
 /// The longest `displayName` AD takes (its `rangeUpper`).
 pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
@@ -464,103 +465,43 @@ fn read_page(
     reader: Box<dyn BufRead + '_>,
     visit: &mut dyn FnMut(RecordRef, Value),
 ) -> Result<PageTotals, WritebackError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let mut page = PageVisitor {
-        name,
-        visit,
-        records: 0,
-        next_link: None,
-        saw_value: false,
-    };
-    (&mut page)
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| WritebackError::json(name, &e))?;
-    if !page.saw_value {
+    let mut records = 0u64;
+    let mut scanner = PageScanner::new(name, reader);
+    let shape = scanner.scan(&mut |element| {
+        let record = RecordRef {
+            file: name.clone(),
+            location: RecordLocation::Index(records),
+        };
+        records += 1;
+        // Inside balanced brackets, JSON that does not parse is one bad record.
+        let value = serde_json::from_slice::<Value>(element.bytes).unwrap_or_else(|error| {
+            Value::String(format!(
+                "{NOT_JSON_MARKER}{} (the record starts on line {})",
+                strip_position(&error),
+                element.line
+            ))
+        });
+        visit(record, value);
+    })?;
+    if !shape.saw_value {
         return Err(WritebackError::Export {
             file: name.to_string(),
             message: "a Graph page needs a \"value\" array of devices".to_owned(),
         });
     }
     Ok(PageTotals {
-        records: page.records,
-        next_link: page.next_link,
+        records,
+        next_link: shape.next_link,
     })
 }
 
-/// Walks one page: `value` element by element, `@odata.nextLink` remembered, the rest skipped.
-struct PageVisitor<'a, 'v> {
-    name: &'a Arc<str>,
-    visit: &'v mut dyn FnMut(RecordRef, Value),
-    records: u64,
-    next_link: Option<String>,
-    saw_value: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for &mut PageVisitor<'_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for &mut PageVisitor<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Graph page object with \"value\", or an array of devices")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "value" => {
-                    self.saw_value = true;
-                    map.next_value_seed(ValueArray(&mut *self))?;
-                }
-                "@odata.nextLink" => self.next_link = map.next_value::<Option<String>>()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
-        self.saw_value = true;
-        ValueArray(self).visit_seq(seq)
-    }
-}
-
-/// The `value` array: hands each element to the visitor as soon as it is parsed.
-struct ValueArray<'p, 'a, 'v>(&'p mut PageVisitor<'a, 'v>);
-
-impl<'de> DeserializeSeed<'de> for ValueArray<'_, '_, '_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueArray<'_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of devices")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let page = self.0;
-        while let Some(value) = seq.next_element::<Value>()? {
-            let record = RecordRef {
-                file: page.name.clone(),
-                location: RecordLocation::Index(page.records),
-            };
-            page.records += 1;
-            (page.visit)(record, value);
-        }
-        Ok(())
+/// serde_json's message without its " at line L column C" suffix (positions inside one record
+/// mean little to a reader of the whole file).
+fn strip_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
     }
 }
 
@@ -996,17 +937,30 @@ mod tests {
     }
 
     #[test]
-    fn a_page_that_is_not_json_stops_the_run_naming_line_and_column() {
-        let source = DeviceSource::bundled(
-            "broken.json",
-            b"{\"value\": [\n{\"a\": }]}",
+    fn a_broken_record_inside_a_page_is_one_bad_record_and_a_broken_page_stops_the_run() {
+        let text = format!(
+            "{{\"value\": [\n{{\"a\": }},\n{}]}}",
+            good("01234567-89ab-cdef-0123-456789abcdee")
+        );
+        check(
             SourceFormat::GraphPage,
+            &text,
+            &[
+                "bad export.json: record 0: field (record): not JSON: expected value (the record starts on line 2)",
+                "ok export.json: record 1 01234567-89ab-cdef-0123-456789abcdee",
+            ],
         );
-        let error = source.read_all().expect_err("not JSON");
-        assert_eq!(
-            error.to_string(),
-            "broken.json: line 2, column 7: not valid JSON: expected value at line 2 column 7"
-        );
+        let cases: [(&[u8], &str); 4] = [
+            (b"{\"value\": [\n{} {}]}", "broken.json: line 2, column 4: not valid JSON: expected ',' or ']' after a device"),
+            (b"{\"value\": [{\"a\": \"b}", "broken.json: line 1, column 21: not valid JSON: the file ends inside a value"),
+            (b"{\"value\": 3}", "broken.json: line 1, column 11: not valid JSON: \"value\" must be an array of devices"),
+            (b"{\"count\": 3}", "broken.json: a Graph page needs a \"value\" array of devices"),
+        ];
+        for (bytes, expected) in cases {
+            let source = DeviceSource::bundled("broken.json", bytes, SourceFormat::GraphPage);
+            let error = source.read_all().expect_err("broken");
+            assert_eq!(error.to_string(), expected);
+        }
     }
 
     #[test]

@@ -86,9 +86,11 @@ impl Forest {
     }
 
     fn options(&self) -> ConnectOptions {
+        // Generous: the tests of this binary run in parallel on two cores against debug builds.
         ConnectOptions::new(&self.sim.ldaps_url())
             .unwrap()
             .with_ca_file(self.ca_file.path())
+            .with_timeout(std::time::Duration::from_secs(300))
     }
 
     pub fn admin_client(&self) -> Client {

@@ -20,7 +20,10 @@ const TEST_NAME: &str = "resume::a_run_killed_mid_apply_converges_when_rerun";
 
 /// The child's role: plan and apply, printing `done <n>` as changes complete.
 fn child(url: &str, ca_file: &str, export: &str) {
-    let options = ConnectOptions::new(url).unwrap().with_ca_file(ca_file);
+    let options = ConnectOptions::new(url)
+        .unwrap()
+        .with_ca_file(ca_file)
+        .with_timeout(std::time::Duration::from_secs(300));
     let credentials = Credentials::new(
         format!("{CONNECTOR}@contoso.lab"),
         Password::new(CONNECTOR_PASSWORD),
