@@ -46,7 +46,7 @@ pub use entry::Entry;
 pub use error::{result_code_name, Error, ErrorKind, Operation, Result};
 pub use ldap3::Scope;
 pub use observe::{
-    observe_device_registration, ForestObservation, ObservedObject, PreparationDns,
-    RegistrationService,
+    observe_device_registration, observe_device_registration_in, ForestObservation, ObservedObject,
+    PreparationDns, RegistrationService,
 };
 pub use rootdse::{RootDse, SchemaVersion};

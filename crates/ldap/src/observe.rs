@@ -234,10 +234,23 @@ pub fn observe_device_registration(
     domain: Option<&Dn>,
     connector: Option<&Account>,
 ) -> Result<ForestObservation> {
-    let span = tracing::info_span!("observe_device_registration");
-    let _entered = span.enter();
     let root_dse = client.root_dse()?;
     let forest = client.forest_domains(&root_dse)?;
+    observe_device_registration_in(client, root_dse, forest, domain, connector)
+}
+
+/// [`observe_device_registration`] for a caller that has already read the rootDSE and the
+/// forest's domains (to resolve the connector account first): they are not read again, which
+/// saves a rootDSE read, the crossRef search and one domain head read per domain.
+pub fn observe_device_registration_in(
+    client: &Client,
+    root_dse: RootDse,
+    forest: ForestDomains,
+    domain: Option<&Dn>,
+    connector: Option<&Account>,
+) -> Result<ForestObservation> {
+    let span = tracing::info_span!("observe_device_registration");
+    let _entered = span.enter();
     let domain = domain
         .cloned()
         .unwrap_or_else(|| root_dse.root_domain_nc.clone());

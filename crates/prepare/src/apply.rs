@@ -61,8 +61,14 @@ pub fn observe(
             .into());
         }
     };
-    devwb_ldap::observe_device_registration(client, request.domain.as_ref(), Some(&connector))
-        .map_err(|e| ErrorKind::Observe(e).into())
+    devwb_ldap::observe_device_registration_in(
+        client,
+        root_dse,
+        forest,
+        request.domain.as_ref(),
+        Some(&connector),
+    )
+    .map_err(|e| ErrorKind::Observe(e).into())
 }
 
 /// What [`apply`] did.

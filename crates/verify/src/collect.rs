@@ -1,7 +1,8 @@
 //! Fills [`Observed`] from a live directory, through the client crate.
 //!
-//! The forest's device registration setup comes from [`devwb_ldap::observe_device_registration`],
-//! the same reading prepare plans from; this module adds what only verify needs: the connector
+//! The forest's device registration setup comes from
+//! [`devwb_ldap::observe_device_registration_in`] (given the rootDSE and domains read here to
+//! resolve the connector, so they are read once), the same reading prepare plans from; this module adds what only verify needs: the connector
 //! account's lookup outcome (a name that resolves nowhere is a finding, not an error), a bind as
 //! the connector when its password is given, the names of the accounts that hold ACEs on the
 //! containers, and the device ids in the device container.
@@ -91,9 +92,14 @@ pub fn collect(client: &Client, options: &CollectOptions) -> Result<Collected, E
         account = found;
     }
 
-    let forest =
-        observe::observe_device_registration(client, options.domain.as_ref(), account.as_ref())
-            .map_err(|e| Error::directory("the device registration configuration", e))?;
+    let forest = observe::observe_device_registration_in(
+        client,
+        root_dse,
+        domains,
+        options.domain.as_ref(),
+        account.as_ref(),
+    )
+    .map_err(|e| Error::directory("the device registration configuration", e))?;
     let mut observed = to_observed(&forest, connector);
     observed.account_names = account_names(client, &forest.forest, &observed);
     if options.read_devices {

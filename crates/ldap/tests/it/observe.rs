@@ -1,4 +1,4 @@
-use devwb_ldap::observe_device_registration;
+use devwb_ldap::{observe_device_registration, observe_device_registration_in};
 
 use crate::support::lab;
 
@@ -29,4 +29,20 @@ fn a_fresh_forest_has_the_schema_but_no_device_registration_objects() {
     let json = serde_json::to_string(&observation).unwrap();
     let back: devwb_ldap::ForestObservation = serde_json::from_str(&json).unwrap();
     assert_eq!(back, observation);
+}
+
+#[test]
+fn observing_with_the_rootdse_and_domains_already_read_gives_the_same_observation() {
+    let lab = lab();
+    lab.sim.add_user("svc-aadc", "Passw0rd!").unwrap();
+    let root = lab.client.root_dse().unwrap();
+    let forest = lab.client.forest_domains(&root).unwrap();
+    let connector = lab
+        .client
+        .resolve_account("svc-aadc@contoso.lab", &forest)
+        .unwrap();
+    let read_again = observe_device_registration(&lab.client, None, Some(&connector)).unwrap();
+    let given =
+        observe_device_registration_in(&lab.client, root, forest, None, Some(&connector)).unwrap();
+    assert_eq!(given, read_again);
 }
