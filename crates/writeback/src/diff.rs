@@ -486,6 +486,9 @@ pub struct Planner {
     scope: ForestScope,
     options: PlanOptions,
     seen: HashMap<u128, RecordRef>,
+    /// The container's DN as text, formatted once: every add's DN is `CN=<deviceId>,` + this
+    /// (a GUID's text needs no escaping).
+    container_text: String,
     adds: Vec<DeviceAdd>,
     modifies: Vec<DeviceModify>,
     skipped: Vec<SkippedDevice>,
@@ -499,7 +502,9 @@ impl Planner {
     /// A planner over the observed state of a container.
     pub fn new(observed: ObservedDevices, scope: ForestScope, options: PlanOptions) -> Planner {
         let observed_count = (observed.by_id.len() + observed.duplicates.len()) as u64;
+        let container_text = observed.container.to_string();
         Planner {
+            container_text,
             observed,
             scope,
             options,
@@ -567,7 +572,11 @@ impl Planner {
         let container = &self.observed.container;
         match self.observed.by_id.get_mut(&id.as_u128()) {
             None => self.adds.push(DeviceAdd {
-                dn: device_dn(container, &id).to_string(),
+                dn: format!(
+                    "CN={},{}",
+                    mapping::device_rdn_value(&id),
+                    self.container_text
+                ),
                 device: desired,
             }),
             Some(slot) => {
