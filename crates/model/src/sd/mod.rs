@@ -73,7 +73,9 @@ use crate::sid::Sid;
 pub use access::{access_check, AccessResult, ObjectTypeList, Token};
 pub use inherit::inherit;
 pub use mask::AccessMask;
-pub use sddl::{format_rights, parse_rights, sid_alias, SddlContext, SID_ALIASES};
+pub use sddl::{
+    format_ace_with_trustee, format_rights, parse_rights, sid_alias, SddlContext, SID_ALIASES,
+};
 
 /// Why a security descriptor could not be read or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -382,24 +382,37 @@ fn format_acl_flags(
 
 fn format_aces(acl: &Acl, context: &SddlContext, out: &mut String) {
     for ace in &acl.aces {
-        out.push('(');
-        out.push_str(ace_type_code(ace.encoded_type()));
-        out.push(';');
-        out.push_str(&format_ace_flags(ace.flags));
-        out.push(';');
-        out.push_str(&format_rights(ace.mask));
-        out.push(';');
-        if let Some(guid) = &ace.object_type {
-            out.push_str(&guid.to_string());
-        }
-        out.push(';');
-        if let Some(guid) = &ace.inherited_object_type {
-            out.push_str(&guid.to_string());
-        }
-        out.push(';');
-        format_sid(&ace.sid, context, out);
-        out.push(')');
+        write_ace(ace, out, |out| format_sid(&ace.sid, context, out));
     }
+}
+
+/// One ACE in SDDL's shape with `trustee` written in the SID's place, for evidence that names
+/// the trustee: `(A;CI;CCDC;;;CONTOSO\svc (S-1-5-21-...))`. The type, flags, rights and GUIDs
+/// are exactly what [`SecurityDescriptor::to_sddl`](super::SecurityDescriptor::to_sddl) writes.
+pub fn format_ace_with_trustee(ace: &Ace, trustee: &str) -> String {
+    let mut out = String::new();
+    write_ace(ace, &mut out, |out| out.push_str(trustee));
+    out
+}
+
+fn write_ace(ace: &Ace, out: &mut String, trustee: impl FnOnce(&mut String)) {
+    out.push('(');
+    out.push_str(ace_type_code(ace.encoded_type()));
+    out.push(';');
+    out.push_str(&format_ace_flags(ace.flags));
+    out.push(';');
+    out.push_str(&format_rights(ace.mask));
+    out.push(';');
+    if let Some(guid) = &ace.object_type {
+        out.push_str(&guid.to_string());
+    }
+    out.push(';');
+    if let Some(guid) = &ace.inherited_object_type {
+        out.push_str(&guid.to_string());
+    }
+    out.push(';');
+    trustee(out);
+    out.push(')');
 }
 
 /// A cursor over the SDDL text that builds errors naming the position.

@@ -10,7 +10,7 @@
 //! is not known, so both are accepted). Membership of the account in a group that holds the
 //! grant is not followed: the wizard grants the account itself.
 
-use devwb_model::sd::{AccessMask, Ace, AceFlags, AceType, Acl};
+use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl};
 use devwb_model::Sid;
 
 use super::service::prepare_remedy;
@@ -70,40 +70,10 @@ pub(crate) fn holders(acl: &Acl, rights: AccessMask) -> Vec<Sid> {
     found
 }
 
-fn flag_letters(flags: AceFlags) -> String {
-    [
-        (AceFlags::OBJECT_INHERIT, "OI"),
-        (AceFlags::CONTAINER_INHERIT, "CI"),
-        (AceFlags::NO_PROPAGATE_INHERIT, "NP"),
-        (AceFlags::INHERIT_ONLY, "IO"),
-        (AceFlags::INHERITED, "ID"),
-    ]
-    .iter()
-    .filter(|(flag, _)| flags.contains(*flag))
-    .map(|(_, letters)| *letters)
-    .collect()
-}
-
 /// An ACE in SDDL's shape, with the trustee named when known:
 /// `(A;CI;CCDCLCSWRPWPDTLOSDRC;;;CONTOSO\svc (S-1-5-21-...))`.
 pub(crate) fn describe_ace(ace: &Ace, observed: &Observed) -> String {
-    let kind = match ace.ace_type {
-        AceType::AccessAllowed => "A",
-        AceType::AccessDenied => "D",
-        AceType::SystemAudit => "AU",
-        AceType::AccessAllowedObject => "OA",
-        AceType::AccessDeniedObject => "OD",
-        AceType::SystemAuditObject => "OU",
-    };
-    let guid = |g: Option<devwb_model::Guid>| g.map(|g| g.to_string()).unwrap_or_default();
-    format!(
-        "({kind};{};{};{};{};{})",
-        flag_letters(ace.flags),
-        rights_letters(ace.mask),
-        guid(ace.object_type),
-        guid(ace.inherited_object_type),
-        observed.describe_sid(&ace.sid)
-    )
+    devwb_model::sd::format_ace_with_trustee(ace, &observed.describe_sid(&ace.sid))
 }
 
 /// The rights of a mask as SDDL letters (`CCDCLCSWRPWPDTLOSDRC`), for evidence.

@@ -506,3 +506,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_ace_with_a_named_trustee_keeps_the_sddl_shape() {
+    let ace = Ace {
+        ace_type: AceType::AccessAllowed,
+        flags: AceFlags::CONTAINER_INHERIT,
+        mask: AccessMask(0x0002_00BC),
+        object_type: None,
+        inherited_object_type: None,
+        sid: Sid::parse("S-1-5-21-1-2-3-1105").unwrap(),
+    };
+    assert_eq!(
+        devwb_model::sd::format_ace_with_trustee(&ace, "CONTOSO\\svc (S-1-5-21-1-2-3-1105)"),
+        "(A;CI;LCSWRPWPLORC;;;CONTOSO\\svc (S-1-5-21-1-2-3-1105))"
+    );
+    // An ACE with an object type is written as the object type, as to_sddl writes it.
+    let object_ace = Ace {
+        object_type: Some(guid(MS_DS_DEVICE)),
+        ..ace
+    };
+    assert_eq!(
+        devwb_model::sd::format_ace_with_trustee(&object_ace, "x"),
+        format!("(OA;CI;LCSWRPWPLORC;{MS_DS_DEVICE};;x)")
+    );
+}
