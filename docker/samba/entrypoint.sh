@@ -19,8 +19,9 @@
 #
 # `entrypoint.sh --make-templates` (run once when the image is built) provisions the default
 # settings for each base schema and keeps the result under /usr/share/devwb-samba/templates. A
-# container whose settings are exactly the defaults copies that forest instead of provisioning,
-# which saves the 3 to 10 s provisioning takes; any other setting provisions as described above.
+# container whose settings are exactly the defaults copies that forest (TLS key included) instead of
+# provisioning, which saves the 3 to 10 s provisioning takes; any other setting provisions as
+# described above.
 #
 # Everything goes to stdout. The password is never printed. Exit status: 64 on a bad setting, 70
 # when provisioning fails, 71 when LDAPS does not answer in time, otherwise Samba's own exit status.
@@ -81,6 +82,29 @@ provision() {
     say "provisioned in $(($(date +%s) - started)) s"
 }
 
+# Starts Samba in the background (samba_pid) and returns once an anonymous rootDSE query over LDAPS
+# returns defaultNamingContext: the readiness condition. The certificate is Samba's self-signed one
+# (generated at its first start), hence LDAPTLS_REQCERT=never; timeout guards against a hang.
+start_samba_and_wait_for_ldaps() {
+    samba -i -M single --debug-stdout &
+    samba_pid=$!
+    # docker stop sends SIGTERM to PID 1: pass it on so Samba stops cleanly.
+    trap 'kill -TERM "$samba_pid" 2>/dev/null' TERM INT
+    local deadline=$(($(date +%s) + READY_TIMEOUT))
+    until LDAPTLS_REQCERT=never timeout 10 \
+        ldapsearch -LLL -o nettimeout=5 -H ldaps://127.0.0.1 -x -b '' -s base defaultNamingContext 2>/dev/null |
+        grep -q '^defaultNamingContext: '; do
+        if ! kill -0 "$samba_pid" 2>/dev/null; then
+            wait "$samba_pid" || true
+            fail 71 "samba exited before LDAPS answered"
+        fi
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            fail 71 "LDAPS did not answer a rootDSE query within $READY_TIMEOUT s"
+        fi
+        sleep 0.2
+    done
+}
+
 if [ "${1:-}" = "--make-templates" ]; then
     mkdir -p "$TEMPLATES/pristine"
     cp -a --parents "${STATE_PATHS[@]}" "$TEMPLATES/pristine"
@@ -89,6 +113,12 @@ if [ "${1:-}" = "--make-templates" ]; then
         ADMIN_PASSWORD=$DEFAULT_ADMIN_PASSWORD
         say "making the template for realm $REALM, base schema $BASE_SCHEMA"
         provision
+        # One start checks the forest serves LDAPS and makes Samba generate its TLS key and
+        # certificate, which then need not be generated at each container start.
+        start_samba_and_wait_for_ldaps
+        kill -TERM "$samba_pid"
+        wait "$samba_pid" || true
+        trap - TERM INT
         mkdir -p "$TEMPLATES/$BASE_SCHEMA"
         cp -a --parents "${STATE_PATHS[@]}" "$TEMPLATES/$BASE_SCHEMA"
         # Back to the packages' state for the next template and for containers that provision.
@@ -126,26 +156,7 @@ else
     provision
 fi
 
-samba -i -M single --debug-stdout &
-samba_pid=$!
-# docker stop sends SIGTERM to PID 1: pass it on so Samba stops cleanly.
-trap 'kill -TERM "$samba_pid" 2>/dev/null' TERM INT
-
-deadline=$(($(date +%s) + READY_TIMEOUT))
-# The readiness condition: an anonymous rootDSE query over LDAPS returns defaultNamingContext. The
-# certificate is Samba's self-signed one, hence LDAPTLS_REQCERT=never; timeout guards against a hang.
-until LDAPTLS_REQCERT=never timeout 10 \
-    ldapsearch -LLL -o nettimeout=5 -H ldaps://127.0.0.1 -x -b '' -s base defaultNamingContext 2>/dev/null |
-    grep -q '^defaultNamingContext: '; do
-    if ! kill -0 "$samba_pid" 2>/dev/null; then
-        wait "$samba_pid" || true
-        fail 71 "samba exited before LDAPS answered"
-    fi
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-        fail 71 "LDAPS did not answer a rootDSE query within $READY_TIMEOUT s"
-    fi
-    sleep 0.2
-done
+start_samba_and_wait_for_ldaps
 printf '%s\n' "$READY_LINE"
 
 # wait returns early when the TERM trap runs: keep waiting until Samba itself has exited.

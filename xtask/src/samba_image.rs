@@ -11,8 +11,9 @@
 //! `--print-ref` only prints `name:tag` (for `docker build -t "$(cargo xtask samba-image --print-ref)"`).
 //! `DEVWB_DEBIAN_MIRROR` replaces `http://deb.debian.org` (for a local mirror or proxy).
 //!
-//! Needs: a reachable Docker daemon, mmdebstrap, and root (mmdebstrap's root mode; as another user
-//! mmdebstrap picks its unshare mode, which needs user namespaces).
+//! Needs: a reachable Docker daemon, mmdebstrap, `unshare` and `ip` (util-linux, iproute2), and root
+//! (mmdebstrap's root mode; as another user mmdebstrap picks its unshare mode, which needs user
+//! namespaces).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -195,10 +196,13 @@ fn mmdebstrap(entrypoint: &Path, packages: &[String], rootfs: &Path) -> Result<(
         ))
         .arg("--customize-hook=chmod 755 \"$1/usr/local/bin/devwb-samba-entrypoint\"")
         // Provisions the default forests once, here, so containers with the default settings start
-        // without provisioning (see entrypoint.sh).
-        .arg(
-            "--customize-hook=chroot \"$1\" /usr/local/bin/devwb-samba-entrypoint --make-templates",
-        )
+        // without provisioning (see entrypoint.sh). That starts Samba once per forest: in a network
+        // namespace of its own (loopback only), so it neither collides with the host's LDAP ports
+        // nor answers, or asks, anything on the host.
+        .arg(concat!(
+            "--customize-hook=unshare --net sh -c 'ip link set lo up && exec chroot \"$1\" ",
+            "/usr/local/bin/devwb-samba-entrypoint --make-templates' sh \"$1\""
+        ))
         .arg(SUITE)
         .arg(rootfs)
         .arg(format!("deb {mirror}/debian {SUITE} main"))

@@ -15,8 +15,8 @@ use crate::Error;
 pub const NAME: &str = "localhost/devwb-samba-ad-dc";
 
 /// The image tag: `bookworm-` and a short hash of `docker/samba/{Dockerfile,entrypoint.sh,packages.txt}`
-/// (computed by this crate's build script), so a changed entrypoint or package list never reuses a stale
-/// image. Samba's version is the one of Debian bookworm (4.17).
+/// and `xtask/src/samba_image.rs` (computed by this crate's build script), so a changed entrypoint,
+/// package list or build recipe never reuses a stale image. Samba's version is the one of Debian bookworm (4.17).
 pub const TAG: &str = env!("DEVWB_SAMBA_IMAGE_TAG");
 
 /// The line the entrypoint prints once an LDAPS rootDSE query made inside the container has succeeded.
