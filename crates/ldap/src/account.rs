@@ -261,14 +261,7 @@ impl Client {
                     "(userPrincipalName={})",
                     escape_filter_value(&format!("{user}@{realm}"))
                 );
-                let mut hits = Vec::new();
-                for domain in &forest.domains {
-                    for entry in
-                        self.search(&domain.nc, Scope::Subtree, &filter, &ACCOUNT_ATTRIBUTES)?
-                    {
-                        hits.push((entry, domain));
-                    }
-                }
+                let mut hits = self.search_every_domain(forest, &filter)?;
                 if hits.is_empty() {
                     // AD also accepts user@dnsdomain as a bind name without a userPrincipalName.
                     if let Some(domain) = forest.by_dns(realm) {
@@ -281,25 +274,14 @@ impl Client {
                         )));
                     }
                 } else if hits.len() > 1 {
-                    return Err(ErrorKind::AmbiguousAccount {
-                        name: name.to_string(),
-                        dns: hits.iter().map(|(e, _)| e.dn.to_string()).collect(),
-                    }
-                    .into());
+                    return Err(ambiguous(name, hits.iter().map(|(entry, _)| entry)));
                 } else {
                     hits.swap_remove(0)
                 }
             }
             AccountName::Sam(user) => {
                 let filter = format!("(sAMAccountName={})", escape_filter_value(user));
-                let mut hits = Vec::new();
-                for domain in &forest.domains {
-                    for entry in
-                        self.search(&domain.nc, Scope::Subtree, &filter, &ACCOUNT_ATTRIBUTES)?
-                    {
-                        hits.push((entry, domain));
-                    }
-                }
+                let mut hits = self.search_every_domain(forest, &filter)?;
                 match hits.len() {
                     0 => {
                         return Err(ErrorKind::AccountNotFound {
@@ -309,13 +291,7 @@ impl Client {
                         .into())
                     }
                     1 => hits.swap_remove(0),
-                    _ => {
-                        return Err(ErrorKind::AmbiguousAccount {
-                            name: name.to_string(),
-                            dns: hits.iter().map(|(e, _)| e.dn.to_string()).collect(),
-                        }
-                        .into())
-                    }
+                    _ => return Err(ambiguous(name, hits.iter().map(|(entry, _)| entry))),
                 }
             }
         };
@@ -331,13 +307,33 @@ impl Client {
             }
             .into()),
             1 => Ok(hits.swap_remove(0)),
-            _ => Err(ErrorKind::AmbiguousAccount {
-                name: name.to_string(),
-                dns: hits.iter().map(|e| e.dn.to_string()).collect(),
-            }
-            .into()),
+            _ => Err(ambiguous(name, &hits)),
         }
     }
+
+    /// Every account entry matching `filter` in each of the forest's domains, with its domain.
+    fn search_every_domain<'forest>(
+        &self,
+        forest: &'forest ForestDomains,
+        filter: &str,
+    ) -> Result<Vec<(Entry, &'forest ForestDomain)>> {
+        let mut hits = Vec::new();
+        for domain in &forest.domains {
+            for entry in self.search(&domain.nc, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)? {
+                hits.push((entry, domain));
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// `name` matched every entry of `hits`.
+fn ambiguous<'a>(name: &str, hits: impl IntoIterator<Item = &'a Entry>) -> Error {
+    ErrorKind::AmbiguousAccount {
+        name: name.to_string(),
+        dns: hits.into_iter().map(|entry| entry.dn.to_string()).collect(),
+    }
+    .into()
 }
 
 fn account_from_entry(name: &str, entry: Entry, domain: &ForestDomain) -> Result<Account> {
