@@ -11,7 +11,7 @@ use devwb_model::sd::{Acl, SecurityDescriptor};
 use devwb_model::Dn;
 
 use crate::error::{Error, ErrorKind};
-use crate::plan::{Plan, Refusal, Step};
+use crate::plan::{describe_domains, Plan, Refusal, Step};
 
 /// What the user asked to prepare.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,20 +37,10 @@ pub fn observe(
         Ok(account) => account,
         Err(error) => {
             if let LdapErrorKind::NotInForest { name, reason } = error.kind() {
-                let domains: Vec<String> = forest
-                    .domains
-                    .iter()
-                    .map(|d| d.dns_root.clone().unwrap_or_else(|| d.nc.to_string()))
-                    .collect();
-                let domains = if domains.is_empty() {
-                    "no domain crossRef found".to_string()
-                } else {
-                    domains.join(", ")
-                };
                 return Err(ErrorKind::Refused(Refusal::ConnectorNotInForest {
                     account: name.clone(),
                     sid: format!("unknown: {reason}"),
-                    forest_domains: domains,
+                    forest_domains: describe_domains(&forest),
                 })
                 .into());
             }

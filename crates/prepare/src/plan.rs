@@ -10,7 +10,7 @@
 use std::fmt;
 
 use devwb_ldap::observe::{ForestObservation, ObservedObject, PreparationDns};
-use devwb_ldap::Account;
+use devwb_ldap::{Account, ForestDomains};
 use devwb_model::schema::{self, attr, SchemaLevel};
 use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl, SddlContext, SecurityDescriptor};
 use devwb_model::{Dn, Sid};
@@ -227,7 +227,7 @@ impl Plan {
 /// Plans the preparation of the observed forest.
 pub fn plan(observation: &ForestObservation, options: &PlanOptions) -> Result<Plan, Refusal> {
     check_schema(observation)?;
-    let forest_domains = describe_forest(observation);
+    let forest_domains = describe_domains(&observation.forest);
     if observation.forest.by_nc(&observation.domain).is_none() {
         return Err(Refusal::DomainNotInForest {
             domain: observation.domain.to_string(),
@@ -351,7 +351,7 @@ pub fn plan(observation: &ForestObservation, options: &PlanOptions) -> Result<Pl
     }
 
     Ok(Plan {
-        forest: domain_name(observation, &observation.root_dse.root_domain_nc),
+        forest: domain_name(&observation.forest, &observation.root_dse.root_domain_nc),
         root_domain: observation.root_dse.root_domain_nc.clone(),
         configuration_nc: observation.root_dse.configuration_nc.clone(),
         domain: observation.domain.clone(),
@@ -557,12 +557,12 @@ fn plan_container_with_ace(
     Ok(())
 }
 
-fn describe_forest(observation: &ForestObservation) -> String {
-    let names: Vec<String> = observation
-        .forest
+/// The forest's domains by DNS name, for refusals: `contoso.lab, emea.contoso.lab`.
+pub(crate) fn describe_domains(forest: &ForestDomains) -> String {
+    let names: Vec<String> = forest
         .domains
         .iter()
-        .map(|d| domain_name(observation, &d.nc))
+        .map(|d| domain_name(forest, &d.nc))
         .collect();
     if names.is_empty() {
         "none found".to_string()
@@ -571,9 +571,8 @@ fn describe_forest(observation: &ForestObservation) -> String {
     }
 }
 
-fn domain_name(observation: &ForestObservation, nc: &Dn) -> String {
-    observation
-        .forest
+fn domain_name(forest: &ForestDomains, nc: &Dn) -> String {
+    forest
         .by_nc(nc)
         .and_then(|d| d.dns_root.clone())
         .or_else(|| nc.to_dns_domain())

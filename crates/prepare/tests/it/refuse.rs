@@ -82,5 +82,10 @@ fn a_connector_account_from_a_second_forest_is_refused() {
             matches!(error.refusal(), Some(Refusal::ConnectorNotInForest { .. })),
             "{connector}: {error}"
         );
+        // The refusal names the forest's domains as the plan's own refusals do.
+        assert!(
+            error.to_string().contains("(its domains: contoso.lab)"),
+            "{connector}: {error}"
+        );
     }
 }
