@@ -33,8 +33,8 @@ pub struct ConnectionArgs {
 
     /// The bind password on the command line. INSECURE: it is visible in shell history and
     /// to other users through the process list. Prefer DEVWB_PASSWORD or --password-file.
-    #[arg(long, value_name = "PASSWORD")]
-    pub password_insecure_cli: Option<String>,
+    #[arg(long, value_name = "PASSWORD", value_parser = parse_password)]
+    pub password_insecure_cli: Option<Password>,
 
     /// Upgrade a plain `ldap://` connection with StartTLS before binding.
     #[arg(long, conflicts_with = "plain_ldap_insecure")]
@@ -112,7 +112,7 @@ impl ConnectionArgs {
             read_password_file(path)?
         } else if let Some(password) = &self.password_insecure_cli {
             tracing::warn!("--password-insecure-cli: the password is visible in the process list and shell history");
-            Password::new(password.clone())
+            password.clone()
         } else if let Some(password) = std::env::var_os("DEVWB_PASSWORD") {
             let password = password
                 .into_string()
@@ -152,6 +152,12 @@ pub fn read_password_file(path: &Path) -> anyhow::Result<Password> {
         bail!("the password file {} is empty", path.display());
     }
     Ok(Password::new(line.to_string()))
+}
+
+/// Holds a password given on the command line in [`Password`] from the start, so the arguments'
+/// derived `Debug` prints `********` rather than the password.
+fn parse_password(text: &str) -> Result<Password, std::convert::Infallible> {
+    Ok(Password::new(text))
 }
 
 /// A domain given as a DNS name (`contoso.lab`) or a DN (`DC=contoso,DC=lab`).
@@ -244,6 +250,17 @@ mod tests {
         );
         assert!(parse_domain("DC=a,,DC=b")
             .is_err_and(|e| e.contains("neither a DNS domain name nor a DN")));
+    }
+
+    #[test]
+    fn a_password_given_on_the_command_line_never_reaches_debug_output() {
+        let mut args = connection("ldaps://dc1", false, false);
+        args.password_insecure_cli = Some(parse_password("Secret123!").expect("infallible"));
+        args.bind = Some("CONTOSO\\admin".into());
+        let debug = format!("{args:?}");
+        assert!(!debug.contains("Secret123!"), "{debug}");
+        let credentials = args.credentials().expect("credentials").expect("bound");
+        assert_eq!(credentials.password.expose(), "Secret123!");
     }
 
     #[test]
