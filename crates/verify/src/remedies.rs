@@ -8,16 +8,21 @@
 
 use devwb_model::Dn;
 
+/// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
+pub(crate) fn domain_name(domain: &Dn) -> String {
+    domain.to_dns_domain().unwrap_or_else(|| domain.to_string())
+}
+
 /// `devwb prepare` for this domain and connector account (connection options left to the user).
 pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> String {
-    let domain_name = domain.to_dns_domain().unwrap_or_else(|| domain.to_string());
+    let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!("devwb prepare --domain {domain_name} --connector-account '{connector}'{extra}")
 }
 
 /// Microsoft's documented equivalent of `devwb prepare`.
 pub fn initialize_adsync_device_writeback(domain: &Dn, connector: Option<&str>) -> String {
-    let domain_name = domain.to_dns_domain().unwrap_or_else(|| domain.to_string());
+    let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!("Initialize-ADSyncDeviceWriteback -DomainName {domain_name} -AdConnectorAccount '{connector}'")
 }

@@ -3,6 +3,7 @@
 
 use super::{ids, CheckBuilder};
 use crate::observed::{BindAttempt, Observed};
+use crate::remedies;
 use crate::report::{Check, Fixable, Remedy};
 
 /// `connector-account-forest`: the named account resolves to an account of this forest.
@@ -14,11 +15,7 @@ pub(super) fn forest(observed: &Observed) -> Check {
     let Some(connector) = &observed.connector else {
         return check.skip("no connector account named (--connector-account)");
     };
-    let forest_name = observed
-        .forest
-        .root_domain
-        .to_dns_domain()
-        .unwrap_or_else(|| observed.forest.root_domain.to_string());
+    let forest_name = remedies::domain_name(&observed.forest.root_domain);
     let check = check.evidence("named", &connector.named);
     let Some(account) = &connector.account else {
         let check = match &connector.lookup_note {

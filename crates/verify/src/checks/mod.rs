@@ -98,13 +98,8 @@ pub fn run(observed: &Observed, expected: &Expected) -> Report {
         access::connector_grant(observed),
         devices::matches(observed, expected),
     ];
-    let forest = observed
-        .forest
-        .root_domain
-        .to_dns_domain()
-        .unwrap_or_else(|| observed.forest.root_domain.to_string());
     Report::new(
-        forest,
+        crate::remedies::domain_name(&observed.forest.root_domain),
         observed.domain.to_string(),
         observed
             .connector
