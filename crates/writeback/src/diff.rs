@@ -52,6 +52,23 @@ pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
     }
 }
 
+/// Whether `dn` is `CN=<device_id>,<container>`. The fast path compares text (servers return
+/// the DN as it was written, and ours is written in this exact form); anything else is parsed
+/// and compared as DNs compare (case, spacing, escaping).
+fn is_canonical_dn(dn: &str, container: &Dn, device_id: &Guid) -> bool {
+    let rdn = mapping::device_rdn_value(device_id);
+    let fast = dn.len() > rdn.len() + 4
+        && dn.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("CN="))
+        && dn
+            .get(3..3 + rdn.len())
+            .is_some_and(|v| v.eq_ignore_ascii_case(&rdn))
+        && dn.get(3 + rdn.len()..4 + rdn.len()) == Some(",")
+        && dn
+            .get(4 + rdn.len()..)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(container.normalized()));
+    fast || Dn::parse(dn).is_ok_and(|parsed| parsed == device_dn(container, device_id))
+}
+
 /// What the diff keeps of one existing device object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObservedDevice {
@@ -91,10 +108,10 @@ impl ObservedDevice {
         let anchor = values(DeviceAttribute::CloudAnchor.ldap_name())
             .and_then(|v| v.first())
             .map(Vec::as_slice);
-        let canonical = device_dn(container, &device_id);
-        let odd_dn = match Dn::parse(dn) {
-            Ok(parsed) if parsed == canonical => None,
-            _ => Some(Box::from(dn)),
+        let odd_dn = if is_canonical_dn(dn, container, &device_id) {
+            None
+        } else {
+            Some(Box::from(dn))
         };
         Ok((
             device_id,
@@ -866,6 +883,37 @@ mod tests {
             .deletes_withheld
             .unwrap()
             .contains("1 bad record(s) without a readable deviceId"));
+    }
+
+    #[test]
+    fn canonical_dns_are_recognised_in_any_spelling_and_others_are_not() {
+        let id = Guid::parse("00112233-4455-6677-8899-aabbccddeeff").unwrap();
+        let cases = [
+            (
+                "CN=00112233-4455-6677-8899-aabbccddeeff,CN=RegisteredDevices,DC=contoso,DC=lab",
+                true,
+            ),
+            (
+                "cn=00112233-4455-6677-8899-AABBCCDDEEFF,cn=registereddevices,dc=CONTOSO,dc=lab",
+                true,
+            ),
+            (
+                "CN=00112233-4455-6677-8899-aabbccddeeff, CN=RegisteredDevices, DC=contoso, DC=lab",
+                true,
+            ),
+            (
+                "CN=00112233-4455-6677-8899-aabbccddeef0,CN=RegisteredDevices,DC=contoso,DC=lab",
+                false,
+            ),
+            (
+                "CN=00112233-4455-6677-8899-aabbccddeeff,CN=Computers,DC=contoso,DC=lab",
+                false,
+            ),
+            ("CN=laptop,CN=RegisteredDevices,DC=contoso,DC=lab", false),
+        ];
+        for (dn, expected) in cases {
+            assert_eq!(is_canonical_dn(dn, &container(), &id), expected, "{dn}");
+        }
     }
 
     #[test]
