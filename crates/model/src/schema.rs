@@ -224,6 +224,18 @@ pub mod attr {
         "msDS-MaximumRegistrationInactivityPeriod";
 }
 
+/// The rights the AD connector account is granted, container inherit, for device writeback
+/// (device-writeback.md section 2). `prepare` grants them and `verify` checks them: they are
+/// stated once, here.
+pub mod connector_rights {
+    use crate::sd::AccessMask;
+
+    /// On `CN=RegisteredDevices`: CC DC LC SW RP WP DT LO SD RC (dsacls `GRGWCCDCSDDT`).
+    pub const DEVICE_CONTAINER: AccessMask = AccessMask(0x0003_00FF);
+    /// On `CN=Device Registration Configuration`: LC SW RP WP LO RC (dsacls `GRGW`).
+    pub const REGISTRATION_CONFIGURATION: AccessMask = AccessMask(0x0002_00BC);
+}
+
 /// The fixed names of the preparation's objects (device-writeback.md section 1).
 pub mod names {
     /// RDN value of the device container under the domain head.

@@ -20,9 +20,10 @@ use devwb_model::{Dn, Sid};
 pub const CREATED_BY_MARKER: &str = "created by devwb prepare";
 
 /// The connector's rights on `CN=RegisteredDevices` (CC DC LC SW RP WP DT LO SD RC).
-pub const DEVICE_CONTAINER_MASK: AccessMask = AccessMask(0x0003_00FF);
+pub const DEVICE_CONTAINER_MASK: AccessMask = schema::connector_rights::DEVICE_CONTAINER;
 /// The connector's rights on `CN=Device Registration Configuration` (LC SW RP WP LO RC).
-pub const REGISTRATION_CONFIGURATION_MASK: AccessMask = AccessMask(0x0002_00BC);
+pub const REGISTRATION_CONFIGURATION_MASK: AccessMask =
+    schema::connector_rights::REGISTRATION_CONFIGURATION;
 
 /// What the user asked for beyond the observation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -10,6 +10,7 @@
 //! is not known, so both are accepted). Membership of the account in a group that holds the
 //! grant is not followed: the wizard grants the account itself.
 
+use devwb_model::schema::connector_rights;
 use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl};
 use devwb_model::Sid;
 
@@ -20,9 +21,9 @@ use crate::remedies;
 use crate::report::{Check, Fixable, Remedy};
 
 /// The rights the connector needs on the device container: CC DC LC SW RP WP DT LO SD RC.
-pub const DEVICE_CONTAINER_RIGHTS: AccessMask = AccessMask(0x0003_00FF);
+pub const DEVICE_CONTAINER_RIGHTS: AccessMask = connector_rights::DEVICE_CONTAINER;
 /// The rights the connector needs on the Device Registration Configuration container: LC SW RP WP LO RC.
-pub const CONFIGURATION_CONTAINER_RIGHTS: AccessMask = AccessMask(0x0002_00BC);
+pub const CONFIGURATION_CONTAINER_RIGHTS: AccessMask = connector_rights::REGISTRATION_CONFIGURATION;
 
 /// The device container whose ACL matters: the object `msDS-DeviceLocation` names when it is
 /// an `msDS-DeviceContainer`, else `CN=RegisteredDevices,<domain>`.
