@@ -88,17 +88,28 @@ impl SchemaLevel {
     }
 }
 
-impl fmt::Display for SchemaLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
+impl SchemaLevel {
+    /// The Windows Server release(s) of this level: `Windows Server 2012 R2`.
+    pub fn product_name(self) -> &'static str {
+        match self {
             SchemaLevel::W2008R2 => "Windows Server 2008 R2",
             SchemaLevel::W2012 => "Windows Server 2012",
             SchemaLevel::W2012R2 => "Windows Server 2012 R2",
             SchemaLevel::W2016 => "Windows Server 2016",
             SchemaLevel::W2019 => "Windows Server 2019/2022",
             SchemaLevel::W2025 => "Windows Server 2025",
-        };
-        write!(f, "{name} (objectVersion {})", self.object_version())
+        }
+    }
+}
+
+impl fmt::Display for SchemaLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (objectVersion {})",
+            self.product_name(),
+            self.object_version()
+        )
     }
 }
 
@@ -274,6 +285,18 @@ mod tests {
         );
         assert_eq!("2012_R2".parse::<SchemaLevel>(), Ok(SchemaLevel::W2012R2));
         assert!("2003".parse::<SchemaLevel>().is_err());
+    }
+
+    #[test]
+    fn display_is_the_product_name_and_the_object_version() {
+        assert_eq!(
+            SchemaLevel::W2012R2.product_name(),
+            "Windows Server 2012 R2"
+        );
+        assert_eq!(
+            SchemaLevel::W2012R2.to_string(),
+            "Windows Server 2012 R2 (objectVersion 69)"
+        );
     }
 
     #[test]

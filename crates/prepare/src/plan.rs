@@ -377,7 +377,7 @@ fn check_schema(observation: &ForestObservation) -> Result<(), Refusal> {
     }
     let version = match schema.object_version {
         Some(v) => match SchemaLevel::from_object_version(v) {
-            Some(level) => format!("at objectVersion {v} ({})", level_name(level)),
+            Some(level) => format!("at objectVersion {v} ({})", level.product_name()),
             None => format!("at objectVersion {v} (older than Windows Server 2008 R2)"),
         },
         None => "at an unreadable objectVersion".to_string(),
@@ -392,15 +392,6 @@ fn check_schema(observation: &ForestObservation) -> Result<(), Refusal> {
         device_container_class: schema.device_container_class,
         found: format!("{version}, {class}"),
     })
-}
-
-fn level_name(level: SchemaLevel) -> String {
-    // SchemaLevel's Display repeats the objectVersion; keep only the product name.
-    let text = level.to_string();
-    text.split(" (objectVersion")
-        .next()
-        .unwrap_or(&text)
-        .to_string()
 }
 
 fn check_connector(
