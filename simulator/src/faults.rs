@@ -253,6 +253,14 @@ impl Faults {
         Decision::Proceed
     }
 
+    /// Whether a connection that is about to run its `on_connection`-th operation (1-based)
+    /// should be closed instead.
+    pub fn drop_connection_before(&self, on_connection: u64) -> bool {
+        self.config
+            .drop_connection_after
+            .is_some_and(|limit| on_connection > limit)
+    }
+
     /// Whether a search that has sent `entries_sent` entries should lose its connection now.
     pub fn drop_mid_search(&self, entries_sent: u64) -> bool {
         self.config

@@ -55,6 +55,7 @@ pub struct SimulatorBuilder {
     ids: Option<Arc<dyn IdSource>>,
     limits: Limits,
     handler: HandlerConfig,
+    faults: crate::faults::FaultConfig,
 }
 
 impl fmt::Debug for SimulatorBuilder {
@@ -92,11 +93,19 @@ impl Default for SimulatorBuilder {
             ids: None,
             limits: Limits::default(),
             handler: HandlerConfig::default(),
+            faults: crate::faults::FaultConfig::default(),
         }
     }
 }
 
 impl SimulatorBuilder {
+    /// Faults to inject (latency, result codes, dropped or refused connections; see
+    /// [`crate::faults`]). Default: none. [`SimHandle::set_faults`] changes them later.
+    pub fn faults(mut self, faults: crate::faults::FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
     /// The forest's DNS name (default `contoso.lab`).
     pub fn forest(mut self, dns_name: &str) -> Self {
         self.forest = dns_name.to_string();
@@ -190,6 +199,7 @@ impl SimulatorBuilder {
             self.clock.clone(),
             ids,
         )?);
+        forest.semantics.set_faults(self.faults.clone());
         for path in &self.seed_ldif {
             let text = std::fs::read_to_string(path).map_err(|source| SimError::File {
                 path: path.display().to_string(),
@@ -523,6 +533,11 @@ impl SimHandle {
             ldif::write_entry(&mut out, &entry, &|name| semantics.is_binary(name));
         }
         out
+    }
+
+    /// Replaces the injected faults while the simulator runs.
+    pub fn set_faults(&self, faults: crate::faults::FaultConfig) {
+        self.forest.semantics.set_faults(faults);
     }
 
     /// A copy of the directory's state, for [`SimHandle::restore`].

@@ -50,6 +50,23 @@ struct Args {
     /// Seed for deterministic GUIDs and SIDs.
     #[arg(long)]
     id_seed: Option<u64>,
+    /// A fault to inject, repeatable: `;`-separated `op=add,modify`, `dn=<subtree>`,
+    /// `p=<fraction>` and one action `latency=<ms>`, `code=busy|unavailable|unwillingToPerform|<n>`
+    /// or `drop`. Example: `op=add;p=0.1;code=busy`.
+    #[arg(long = "fault", value_name = "RULE")]
+    faults: Vec<String>,
+    /// Seed of the faults' probabilistic decisions.
+    #[arg(long, default_value_t = 0)]
+    fault_seed: u64,
+    /// Close each connection after it has sent this many operations.
+    #[arg(long)]
+    drop_after_ops: Option<u64>,
+    /// Close a connection in the middle of a search after this many entries.
+    #[arg(long)]
+    drop_search_after: Option<u64>,
+    /// Refuse every new connection (accept and close at once).
+    #[arg(long)]
+    refuse_connections: bool,
 }
 
 #[allow(clippy::print_stdout)]
@@ -83,6 +100,19 @@ fn main() -> anyhow::Result<()> {
     if let Some(seed) = args.id_seed {
         builder = builder.seed(seed);
     }
+    let rules = args
+        .faults
+        .iter()
+        .map(|text| devwb_simulator::faults::FaultRule::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+    builder = builder.faults(devwb_simulator::faults::FaultConfig {
+        seed: args.fault_seed,
+        rules,
+        drop_connection_after: args.drop_after_ops,
+        drop_search_after_entries: args.drop_search_after,
+        refuse_connections: args.refuse_connections,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -128,6 +128,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if shared.handler.forest().semantics.faults().refuses_connections() {
+                    debug!(%peer, "fault injection: connection refused");
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown.clone();
@@ -173,6 +178,7 @@ async fn connection(
         abandoned: Mutex::new(HashSet::new()),
         searches: AtomicUsize::new(0),
     });
+    let mut operations: u64 = 0;
     loop {
         // Handle every complete message already read.
         loop {
@@ -191,6 +197,19 @@ async fn connection(
                 }
             };
             let frame = buffer.split_to(length).freeze();
+            operations += 1;
+            if shared
+                .handler
+                .forest()
+                .semantics
+                .faults()
+                .drop_connection_before(operations)
+            {
+                debug!(operations, "fault injection: connection dropped");
+                conn.write_all(&out).await.ok();
+                conn.shutdown().await.ok();
+                return Ok(());
+            }
             match dispatch(&frame, &mut session, shared, &tx, &outstanding, &mut out).await {
                 Next::Continue => {}
                 Next::Close => {
@@ -227,9 +246,21 @@ async fn connection(
                 return Ok(());
             }
             Some(first) = rx.recv() => {
+                if first.is_empty() {
+                    // A search task's fault injection: close in the middle of the results.
+                    conn.write_all(&out).await.ok();
+                    conn.shutdown().await.ok();
+                    return Ok(());
+                }
                 out.extend_from_slice(&first);
                 while out.len() < 256 * 1024 {
                     match rx.try_recv() {
+                        Ok(more) if more.is_empty() => {
+                            // The fault-injection close, queued behind these responses.
+                            conn.write_all(&out).await.ok();
+                            conn.shutdown().await.ok();
+                            return Ok(());
+                        }
                         Ok(more) => out.extend_from_slice(&more),
                         Err(_) => break,
                     }
@@ -335,7 +366,21 @@ async fn dispatch(
         tokio::spawn(
             async move {
                 let responses = handler.handle(&mut search_session, message);
+                let faults = handler.forest().semantics.faults();
+                let mut entries_sent: u64 = 0;
                 for response in responses {
+                    if faults.drop_mid_search(entries_sent) {
+                        debug!(
+                            id,
+                            entries_sent, "fault injection: connection dropped mid-search"
+                        );
+                        // An empty message tells the connection loop to close.
+                        let _ = tx.send(Bytes::new()).await;
+                        break;
+                    }
+                    if matches!(response.op, ResponseOp::SearchEntry(_)) {
+                        entries_sent += 1;
+                    }
                     let abandoned = outstanding
                         .abandoned
                         .lock()

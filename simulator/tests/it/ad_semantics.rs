@@ -808,3 +808,71 @@ fn passwords_are_set_through_unicode_pwd_over_tls_only() {
     assert_eq!(disabled.rc, 49);
     assert!(disabled.text.contains("data 533"), "{}", disabled.text);
 }
+
+#[test]
+fn connections_are_dropped_and_refused_as_configured() {
+    let sim = Simulator::builder()
+        .seed(17)
+        .faults(FaultConfig {
+            drop_connection_after: Some(3),
+            drop_search_after_entries: Some(2),
+            ..FaultConfig::default()
+        })
+        .start_blocking()
+        .expect("starts");
+    // The bind is operation 1, the search 2: cut after two entries.
+    let mut conn = admin(&sim);
+    let cut = conn.search(
+        &format!("CN=Users,{}", sim.domain_dn()),
+        Scope::OneLevel,
+        "(objectClass=*)",
+        vec!["cn"],
+    );
+    assert!(
+        cut.is_err() || cut.is_ok_and(|r| r.1.rc != 0),
+        "the search loses its connection mid-way"
+    );
+    // A new connection: bind (1), two base searches (2, 3), the fourth operation is never answered.
+    sim.set_faults(FaultConfig {
+        drop_connection_after: Some(3),
+        ..FaultConfig::default()
+    });
+    let mut conn = admin(&sim);
+    for _ in 0..2 {
+        conn.search(
+            &sim.domain_dn(),
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["1.1"],
+        )
+        .expect("sent")
+        .success()
+        .expect("within the limit");
+    }
+    let fourth = conn.search(
+        &sim.domain_dn(),
+        Scope::Base,
+        "(objectClass=*)",
+        vec!["1.1"],
+    );
+    assert!(
+        fourth.is_err(),
+        "dropped before the fourth operation: {fourth:?}"
+    );
+    sim.set_faults(FaultConfig {
+        refuse_connections: true,
+        ..FaultConfig::default()
+    });
+    let refused = LdapConn::with_settings(
+        LdapConnSettings::new().set_no_tls_verify(true),
+        &sim.ldaps_url(),
+    )
+    .and_then(|mut c| c.simple_bind(&sim.admin_dn(), sim.admin_password()));
+    assert!(refused.is_err(), "new connections are refused");
+    sim.set_faults(FaultConfig {
+        seed: 3,
+        rules: vec![FaultRule::parse("latency=1").expect("rule")],
+        ..FaultConfig::default()
+    });
+    let _ = admin(&sim);
+}
