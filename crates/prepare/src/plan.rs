@@ -15,6 +15,8 @@ use devwb_model::schema::{self, attr, SchemaLevel};
 use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl, SddlContext, SecurityDescriptor};
 use devwb_model::{Dn, Sid};
 
+use crate::render::one_line;
+
 /// The value devwb writes in `adminDescription` of the DeviceRegistrationService it creates, so
 /// that a later run can tell its own object from one made by AD FS or by hand.
 pub const CREATED_BY_MARKER: &str = "created by devwb prepare";
@@ -614,14 +616,14 @@ impl fmt::Display for Plan {
                 } => {
                     writeln!(f, "re-create {dn} ({object_class}): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified")?;
                     for change in changes {
-                        let found = change.found.as_deref().unwrap_or("(absent)");
+                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
                         writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
                     }
                 }
                 Step::SetAttributes { dn, changes } => {
                     writeln!(f, "set attributes of {dn}")?;
                     for change in changes {
-                        let found = change.found.as_deref().unwrap_or("(absent)");
+                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
                         writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
                     }
                 }

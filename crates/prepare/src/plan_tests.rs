@@ -590,3 +590,38 @@ fn powershell_of_a_partial_forest() {
         Remove-ADObject -Identity 'CN=DeviceRegistrationService,CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab' -Confirm:$false
         New-ADObject -Name 'DeviceRegistrationService' -Path 'CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab' -Type 'msDS-DeviceRegistrationService' -OtherAttributes @{ 'msDS-DeviceLocation' = 'CN=RegisteredDevices,DC=contoso,DC=lab'; 'msDS-IsEnabled' = $true; 'msDS-MaximumRegistrationInactivityPeriod' = 0; 'adminDescription' = 'created by devwb prepare' }"#]].assert_eq(&steps);
 }
+
+#[test]
+fn a_line_break_in_a_value_read_from_the_directory_cannot_add_commands_or_records() {
+    let injected = "CN=Users,DC=contoso,DC=lab\nRemove-ADObject -Identity 'DC=contoso,DC=lab'\r\ndn: DC=contoso,DC=lab";
+    let mut o = prepared();
+    o.registration_services = vec![service(Some(injected), Some("TRUE"), false)];
+    o.forest.domains[0].dns_root = Some("contoso.lab\nRemove-Item C:\\".into());
+    let planned = plan(&o, &PlanOptions::default()).unwrap();
+    let script = render_ps1(&planned);
+    let ldif = render_ldif(&planned);
+    for rendered in [&script, &ldif, &planned.to_string()] {
+        for line in rendered.lines() {
+            assert!(
+                !line.starts_with("Remove-ADObject -Identity 'DC=")
+                    && !line.starts_with("dn: DC=contoso,DC=lab"),
+                "the device location escaped its comment: {line:?}\n{rendered}"
+            );
+        }
+    }
+    assert!(
+        script
+            .contains("#    msDS-DeviceLocation was CN=Users,DC=contoso,DC=lab\\nRemove-ADObject"),
+        "the value is still shown, escaped:\n{script}"
+    );
+    // The forest's DNS name (dnsRoot) in the comments; in the script's string literals a line
+    // break is only text.
+    assert!(
+        !ldif.lines().any(|line| line.starts_with("Remove-Item")),
+        "{ldif}"
+    );
+    assert!(
+        script.contains("# Run as an Enterprise Admin of contoso.lab\\nRemove-Item C:\\ on"),
+        "{script}"
+    );
+}

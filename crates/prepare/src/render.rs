@@ -82,7 +82,7 @@ pub fn render_ldif(plan: &Plan) -> String {
                         out,
                         "# {} was {}",
                         change.attribute,
-                        change.found.as_deref().unwrap_or("absent")
+                        one_line(change.found.as_deref().unwrap_or("absent"))
                     );
                     let _ = writeln!(out, "replace: {}", change.attribute);
                     ldif_line(&mut out, &change.attribute, change.wanted.as_bytes());
@@ -185,7 +185,7 @@ fn write_recreate_comment(
         "# {number}. re-create {dn} ({object_class}): msDS-DeviceLocation is system-only, so the object is deleted and added again"
     );
     for change in changes {
-        let found = change.found.as_deref().unwrap_or("absent");
+        let found = one_line(change.found.as_deref().unwrap_or("absent"));
         let _ = writeln!(out, "#    {} was {}", change.attribute, found);
     }
 }
@@ -195,13 +195,31 @@ fn write_header(out: &mut String, plan: &Plan) {
     let _ = writeln!(
         out,
         "# devwb prepare: forest {}, devices in {}",
-        plan.forest, plan.domain
+        one_line(&plan.forest),
+        plan.domain
     );
     let _ = writeln!(
         out,
         "# connector account {} ({})",
         plan.connector.down_level_name, plan.connector.sid
     );
+}
+
+/// Text read from the directory, made safe to put on one comment line: control characters
+/// (a line break above all) are written as escapes. Otherwise a value such as
+/// `msDS-DeviceLocation`, which anyone with write access to the service object can set, could
+/// end the comment and add its own LDIF records or PowerShell commands to what an enterprise
+/// admin runs. DNs need no such care: their text form escapes control characters already.
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `name: value`, or `name:: base64` when the value is not an RFC 2849 SAFE-STRING.
@@ -297,7 +315,7 @@ pub fn render_ps1(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "# Run as an Enterprise Admin of {} on a machine of that forest.",
-        plan.forest
+        one_line(&plan.forest)
     );
     let _ = writeln!(
         out,
@@ -421,7 +439,7 @@ pub fn render_ps1(plan: &Plan) -> String {
     let _ = writeln!(
         out,
         "Write-Host 'Device writeback preparation of {} done.'",
-        plan.forest.replace('\'', "''")
+        one_line(&plan.forest).replace('\'', "''")
     );
     out
 }
