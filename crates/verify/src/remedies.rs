@@ -5,8 +5,42 @@
 //! ActiveDirectory module or `dsacls`), so an administrator who does not run devwb on the
 //! domain controller can still paste a line. The dsacls grants are those of the wizard's
 //! `CreateDeviceContainer.ps1` (device-writeback.md section 2).
+//!
+//! The commands are PowerShell. Names and DNs in them can come from the directory (a duplicate
+//! service object's DN, an ACE holder's sAMAccountName), so they are quoted so that pasting a
+//! command never runs something a value carries: [`quoted`] keeps the familiar double quotes
+//! only for text in which PowerShell expands nothing, [`single_quoted`] doubles quotes.
 
 use devwb_model::Dn;
+
+/// `"text"` when PowerShell would expand nothing in it, else `'text'` with its single quotes
+/// doubled: in double quotes `$(...)` runs a command and `$name` expands a variable, so a DN
+/// such as `CN=$(Remove-ADObject ...),...` must not be pasted in them.
+pub(crate) fn quoted(text: &str) -> String {
+    let expands = text.chars().any(|c| {
+        matches!(c, '$' | '`' | '"' | '\u{201C}' | '\u{201D}' | '\u{201E}') || c.is_control()
+    });
+    if expands {
+        single_quoted(text)
+    } else {
+        format!("\"{text}\"")
+    }
+}
+
+/// `'text'`, a PowerShell verbatim string: its single quotes (and the typographic ones
+/// PowerShell also takes for quotes) doubled.
+pub(crate) fn single_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
 
 /// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
 pub(crate) fn domain_name(domain: &Dn) -> String {
@@ -17,31 +51,45 @@ pub(crate) fn domain_name(domain: &Dn) -> String {
 pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> String {
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
-    format!("devwb prepare --domain {domain_name} --connector-account '{connector}'{extra}")
+    format!(
+        "devwb prepare --domain {domain_name} --connector-account {}{extra}",
+        single_quoted(connector)
+    )
 }
 
 /// Microsoft's documented equivalent of `devwb prepare`.
 pub fn initialize_adsync_device_writeback(domain: &Dn, connector: Option<&str>) -> String {
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
-    format!("Initialize-ADSyncDeviceWriteback -DomainName {domain_name} -AdConnectorAccount '{connector}'")
+    format!(
+        "Initialize-ADSyncDeviceWriteback -DomainName {domain_name} -AdConnectorAccount {}",
+        single_quoted(connector)
+    )
 }
 
 /// The dsacls grant on the device container: `GRGWCCDCSDDT`, container inherit.
 pub fn dsacls_device_container(container: &Dn, connector: Option<&str>) -> String {
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
-    format!("dsacls \"{container}\" /G \"{connector}:GRGWCCDCSDDT\" /I:T")
+    format!(
+        "dsacls {} /G {} /I:T",
+        quoted(&container.to_string()),
+        quoted(&format!("{connector}:GRGWCCDCSDDT"))
+    )
 }
 
 /// The dsacls grant on the Device Registration Configuration container: `GRGW`, container inherit.
 pub fn dsacls_configuration_container(container: &Dn, connector: Option<&str>) -> String {
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
-    format!("dsacls \"{container}\" /G \"{connector}:GRGW\" /I:T")
+    format!(
+        "dsacls {} /G {} /I:T",
+        quoted(&container.to_string()),
+        quoted(&format!("{connector}:GRGW"))
+    )
 }
 
 /// Removes every ACE of `account` from `dn` (for a grant that went to the wrong account).
 pub fn dsacls_remove(dn: &Dn, account: &str) -> String {
-    format!("dsacls \"{dn}\" /R \"{account}\"")
+    format!("dsacls {} /R {}", quoted(&dn.to_string()), quoted(account))
 }
 
 /// Deletes and re-creates the service object pointing at `container`. `msDS-DeviceLocation`
@@ -58,22 +106,71 @@ pub fn recreate_service(service: &Dn, container: &Dn) -> [String; 2] {
         .map(|parent| parent.to_string())
         .unwrap_or_default();
     [
-        format!("Remove-ADObject -Identity \"{service}\" -Confirm:$false"),
         format!(
-            "New-ADObject -Name '{name}' -Type msDS-DeviceRegistrationService -Path \"{parent}\" -OtherAttributes @{{'msDS-DeviceLocation'='{container}';'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}}"
+            "Remove-ADObject -Identity {} -Confirm:$false",
+            quoted(&service.to_string())
+        ),
+        format!(
+            "New-ADObject -Name {} -Type msDS-DeviceRegistrationService -Path {} -OtherAttributes @{{'msDS-DeviceLocation'={};'msDS-IsEnabled'=$true;'msDS-MaximumRegistrationInactivityPeriod'=0}}",
+            single_quoted(&name),
+            quoted(&parent),
+            single_quoted(&container.to_string())
         ),
     ]
 }
 
 /// Sets `msDS-IsEnabled` to TRUE on the service object.
 pub fn set_is_enabled(service: &Dn) -> String {
-    format!("Set-ADObject -Identity \"{service}\" -Replace @{{'msDS-IsEnabled'=$true}}")
+    format!(
+        "Set-ADObject -Identity {} -Replace @{{'msDS-IsEnabled'=$true}}",
+        quoted(&service.to_string())
+    )
 }
 
 /// Deletes one duplicate configuration object, with PowerShell and with devwb.
 pub fn delete_duplicate(dn: &Dn) -> [String; 2] {
     [
-        format!("devwb verify --fix --delete-duplicate \"{dn}\""),
-        format!("Remove-ADObject -Identity \"{dn}\" -Recursive -Confirm"),
+        format!(
+            "devwb verify --fix --delete-duplicate {}",
+            quoted(&dn.to_string())
+        ),
+        format!(
+            "Remove-ADObject -Identity {} -Recursive -Confirm",
+            quoted(&dn.to_string())
+        ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dn_from_the_directory_never_lands_in_an_expanding_powershell_string() {
+        let hostile = Dn::parse(
+            "CN=$(Invoke-Expression calc),CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab",
+        )
+        .expect("a valid DN");
+        for command in delete_duplicate(&hostile)
+            .into_iter()
+            .chain(recreate_service(
+                &hostile,
+                &Dn::parse("CN=RegisteredDevices,DC=contoso,DC=lab").expect("valid"),
+            ))
+        {
+            assert!(
+                !command.contains("\"CN=$(") && !command.contains("\"$("),
+                "{command}"
+            );
+            assert!(
+                command.contains("'CN=$(Invoke-Expression calc),CN=Device Registration Services,")
+                    || command.contains("-Name '$(Invoke-Expression calc)'"),
+                "{command}"
+            );
+        }
+        assert_eq!(
+            dsacls_remove(&hostile.parent().expect("parent"), "CONTOSO\\PC01$"),
+            "dsacls \"CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab\" /R 'CONTOSO\\PC01$'"
+        );
+    }
 }

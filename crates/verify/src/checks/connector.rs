@@ -26,7 +26,10 @@ pub(super) fn forest(observed: &Observed) -> Check {
             Remedy::new(format!(
                 "Name the AD connector account of forest {forest_name} (DOMAIN\\name, UPN or DN). Device writeback serves one forest, the forest of the users: an account from another forest is unsupported."
             ))
-            .command(format!("Get-ADUser -Identity '{}' -Server {forest_name}", connector.named)),
+            .command(format!(
+                "Get-ADUser -Identity {} -Server {forest_name}",
+                remedies::single_quoted(&connector.named)
+            )),
             Fixable::No,
         );
     };
@@ -77,8 +80,8 @@ pub(super) fn bind(observed: &Observed) -> Check {
                     "Check the connector account's password, and that it is enabled, not locked out and not expired; Entra Connect must be given the same password.",
                 )
                 .command(format!(
-                    "Get-ADUser -Identity '{}' -Properties Enabled,LockedOut,PasswordExpired",
-                    connector.named
+                    "Get-ADUser -Identity {} -Properties Enabled,LockedOut,PasswordExpired",
+                    remedies::single_quoted(&connector.named)
                 )),
                 Fixable::No,
             )
