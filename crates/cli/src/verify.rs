@@ -149,20 +149,15 @@ fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected
         return Ok(Expected::default());
     };
     let forest = &collected.forest;
-    let mut domain_sids: Vec<devwb_model::Sid> = forest
-        .forest
-        .domains
-        .iter()
-        .filter_map(|domain| domain.sid)
-        .collect();
-    domain_sids.extend(
-        forest
-            .domain_sid
-            .iter()
-            .chain(forest.root_domain_sid.iter())
-            .copied(),
-    );
-    domain_sids.dedup();
+    // The crossRefs' domain SIDs, and the two the observation read directly in case the
+    // crossRefs' heads were not readable; each once (dedup() would only drop adjacent repeats).
+    let mut domain_sids: Vec<devwb_model::Sid> = Vec::new();
+    let known = forest.forest.domains.iter().filter_map(|domain| domain.sid);
+    for sid in known.chain(forest.domain_sid).chain(forest.root_domain_sid) {
+        if !domain_sids.contains(&sid) {
+            domain_sids.push(sid);
+        }
+    }
     let schema_level = forest
         .schema
         .object_version
