@@ -8,8 +8,8 @@
 //! | constructed attribute written | 17 undefinedAttributeType on add, 19 on modify |
 //! | back link (`memberOf`) written | 53 unwillingToPerform |
 //! | value not of the syntax | 21 invalidAttributeSyntax |
-//! | value outside rangeLower..rangeUpper, several values in a single-valued attribute, system-only attribute modified, DN value naming nothing | 19 constraintViolation |
-//! | a value twice, or added when present | 20 attributeOrValueExists |
+//! | value outside rangeLower..rangeUpper, several values for a single-valued attribute in an add, system-only attribute modified, DN value naming nothing | 19 constraintViolation |
+//! | a value twice, or added when present, a modify leaving a single-valued attribute with several values | 20 attributeOrValueExists |
 //! | a value or attribute removed that is not there | 16 noSuchAttribute |
 //! | attribute not allowed by the classes, mandatory attribute missing | 65 objectClassViolation |
 //! | RDN attribute not the class's rDNAttID, class not allowed under the parent | 64 namingViolation |
@@ -455,8 +455,11 @@ impl Schema {
                     vec![value]
                 }
             };
+            // A modify that leaves a single-valued attribute with several values answers
+            // attributeOrValueExists (an add request with several values: constraintViolation);
+            // Samba's replmd codes this after Windows.
             if definition.single_valued && updated.len() > 1 {
-                return Err(diag::constraint(name, &definition.oid, win32::SINGLE_VALUE));
+                return Err(diag::value_exists(name, &definition.oid));
             }
             // Keep the attribute's position when it stays; AD's attribute order is not
             // meaningful, but a stable one keeps dumps readable.
@@ -817,7 +820,7 @@ mod tests {
         );
         assert_eq!(
             code(vec![change(ModOp::Add, "displayName", &[b"second"])], false),
-            19
+            20
         );
         assert_eq!(
             code(vec![change(ModOp::Delete, "msDS-IsEnabled", &[])], false),

@@ -467,7 +467,7 @@ fn content_rules_answer_with_ads_codes() {
         conn.modify(&device, vec![Mod::Add("displayName", set(&["second"]))])
             .expect("sent")
             .rc,
-        19
+        20
     );
     assert_eq!(
         conn.modify(&device, vec![Mod::Replace("noSuchAttribute", set(&["x"]))])
