@@ -134,8 +134,9 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<Exit> {
     apply_plan(&client, &plan, args.json)
 }
 
-/// Applies `plan` and reports it; shared by `prepare` and `verify --fix`.
-pub fn apply_plan(
+/// Applies `plan` and reports it. (`verify --fix` applies its plan itself: its JSON reports the
+/// verification before and after, not this outcome.)
+fn apply_plan(
     client: &devwb_ldap::Client,
     plan: &devwb_prepare::Plan,
     json: bool,
