@@ -1,17 +1,25 @@
-use devwb_ldap::{observe_device_registration, observe_device_registration_in};
+use devwb_ldap::{
+    observe_device_registration, observe_device_registration_in, Account, ForestDomains, RootDse,
+};
 
-use crate::support::lab;
+use crate::support::{lab, Lab};
 
-#[test]
-fn a_fresh_forest_has_the_schema_but_no_device_registration_objects() {
-    let lab = lab();
-    let (_, sid) = lab.sim.add_user("svc-aadc", "Passw0rd!").unwrap();
+/// The rootDSE and the forest's domains as read to resolve the connector, and the connector.
+fn resolve_connector(lab: &Lab) -> (RootDse, ForestDomains, Account) {
     let root = lab.client.root_dse().unwrap();
     let forest = lab.client.forest_domains(&root).unwrap();
     let connector = lab
         .client
         .resolve_account("svc-aadc@contoso.lab", &forest)
         .unwrap();
+    (root, forest, connector)
+}
+
+#[test]
+fn a_fresh_forest_has_the_schema_but_no_device_registration_objects() {
+    let lab = lab();
+    let (_, sid) = lab.sim.add_user("svc-aadc", "Passw0rd!").unwrap();
+    let (_, _, connector) = resolve_connector(&lab);
     let observation = observe_device_registration(&lab.client, None, Some(&connector)).unwrap();
     assert_eq!(observation.schema.object_version, Some(69));
     assert!(observation.schema.device_container_class);
@@ -35,12 +43,7 @@ fn a_fresh_forest_has_the_schema_but_no_device_registration_objects() {
 fn observing_with_the_rootdse_and_domains_already_read_gives_the_same_observation() {
     let lab = lab();
     lab.sim.add_user("svc-aadc", "Passw0rd!").unwrap();
-    let root = lab.client.root_dse().unwrap();
-    let forest = lab.client.forest_domains(&root).unwrap();
-    let connector = lab
-        .client
-        .resolve_account("svc-aadc@contoso.lab", &forest)
-        .unwrap();
+    let (root, forest, connector) = resolve_connector(&lab);
     let read_again = observe_device_registration(&lab.client, None, Some(&connector)).unwrap();
     let given =
         observe_device_registration_in(&lab.client, root, forest, None, Some(&connector)).unwrap();
