@@ -372,6 +372,7 @@ impl Handler {
         let entry = self.forest.store.require(&dn)?;
         let ctx = self.context(session, controls, Operation::Compare, &dn);
         let semantics = &self.forest.semantics;
+        let entry = semantics.decorate(&ctx, &entry);
         if !semantics.can_see(&ctx, &entry) {
             return Err(self.forest.store.no_such_object(&dn));
         }

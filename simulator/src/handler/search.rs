@@ -375,6 +375,8 @@ impl Handler {
             if !semantics.can_see(&ctx, &entry) {
                 continue;
             }
+            // What reads see: memberOf, the back link of the groups' member values.
+            let entry = semantics.decorate(&ctx, &entry);
             if !filter.matches(&entry, &|name| semantics.can_read(&ctx, &entry, name)) {
                 continue;
             }

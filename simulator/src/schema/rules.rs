@@ -33,11 +33,12 @@ use crate::store::entry::{Attribute, Entry};
 
 /// Mandatory attributes another layer provides after the content rules run (the security
 /// descriptor, and the account attributes generated for security principals).
-const PROVIDED_LATER: [&str; 4] = [
+const PROVIDED_LATER: [&str; 5] = [
     "nTSecurityDescriptor",
     "objectSid",
     "sAMAccountName",
     "objectGUID",
+    "groupType",
 ];
 
 /// System-only attributes a modify may still name: AD handles these elsewhere (MS-ADTS

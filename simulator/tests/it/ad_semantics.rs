@@ -876,3 +876,51 @@ fn connections_are_dropped_and_refused_as_configured() {
     });
     let _ = admin(&sim);
 }
+
+#[test]
+fn member_of_is_the_back_link_of_member() {
+    let (sim, mut admin, _) = prepared(SchemaLevel::W2016);
+    let connector = format!("CN=svc-connector,CN=Users,{}", sim.domain_dn());
+    let group = format!("CN=Device Writers,CN=Users,{}", sim.domain_dn());
+    admin
+        .add(
+            &group,
+            vec![
+                ("objectClass", set(&["group"])),
+                ("sAMAccountName", set(&["Device Writers"])),
+                ("member", set(&[connector.as_str()])),
+            ],
+        )
+        .expect("sent")
+        .success()
+        .expect("group with a member");
+    let (entries, _) = admin
+        .search(
+            &format!("CN=Users,{}", sim.domain_dn()),
+            Scope::OneLevel,
+            &format!("(memberOf={group})"),
+            vec!["memberOf"],
+        )
+        .expect("sent")
+        .success()
+        .expect("search by memberOf");
+    let entries: Vec<SearchEntry> = entries.into_iter().map(SearchEntry::construct).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].dn, connector);
+    assert_eq!(entries[0].attrs["memberOf"], vec![group.clone()]);
+    admin
+        .modify(
+            &group,
+            vec![Mod::Delete("member", set(&[connector.as_str()]))],
+        )
+        .expect("sent")
+        .success()
+        .expect("member removed");
+    let (entries, _) = admin
+        .search(&connector, Scope::Base, "(objectClass=*)", vec!["memberOf"])
+        .expect("sent")
+        .success()
+        .expect("search");
+    let entry = SearchEntry::construct(entries.into_iter().next().expect("the connector"));
+    assert!(!entry.attrs.contains_key("memberOf"), "{:?}", entry.attrs);
+}
