@@ -340,14 +340,15 @@ pub(super) fn connector_grant(observed: &Observed) -> Check {
             ids::CONFIGURATION_CONTAINER_ACE
         ));
     }
-    let names: Vec<String> = {
-        let mut names: Vec<String> = others
-            .iter()
-            .map(|(sid, _)| observed.describe_sid(sid))
-            .collect();
-        names.dedup();
-        names
-    };
+    // Each account once, in the order met: `others` lists a holder once per container, so two
+    // holders of both containers come as A, B, A, B (which dedup() would keep).
+    let mut names: Vec<String> = Vec::new();
+    for (holder, _) in &others {
+        let name = observed.describe_sid(holder);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let mut remedy = prepare_remedy(
         observed,
         &format!(

@@ -762,3 +762,38 @@ fn location_in_another_domain_than_the_one_named_warns() {
     );
     assert_eq!(report.outcome, devwb_verify::Outcome::Passed);
 }
+
+#[test]
+fn grants_to_two_other_accounts_name_each_once() {
+    let other = devwb_model::Sid::parse("S-1-5-21-1004336348-1177238915-682003330-1106").unwrap();
+    let mut observed = prepared();
+    for object in [
+        &mut observed.location_target,
+        &mut observed.registered_devices,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        object.dacl = acl_with(vec![device_ace(admin_sid()), device_ace(other)]);
+    }
+    if let Some(object) = observed.configuration_container.as_mut() {
+        object.dacl = acl_with(vec![
+            configuration_ace(admin_sid()),
+            configuration_ace(other),
+        ]);
+    }
+    let report = run(&observed, &no_devices());
+    let grant = report
+        .checks
+        .iter()
+        .find(|check| check.id == ids::CONNECTOR_ACCOUNT_GRANT)
+        .unwrap();
+    let summary = &grant.remedy.as_ref().unwrap().summary;
+    assert!(
+        summary.starts_with(&format!(
+            "The grants went to CONTOSO\\admin ({}), {other} instead of",
+            admin_sid()
+        )),
+        "{summary}"
+    );
+}
