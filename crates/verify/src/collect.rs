@@ -277,22 +277,27 @@ fn account_names(
 }
 
 /// The `msDS-DeviceID`s under the device container (one level), or `None` when it cannot be read.
+/// The entries are streamed page by page and only the ids kept: a container of 100,000 devices
+/// is never held as entries.
 fn read_device_ids(client: &Client, observed: &Observed) -> Option<Vec<Guid>> {
     let container = crate::checks::device_container(observed)?;
     let filter = format!("(objectClass={})", DEVICE.name);
-    match client.search(&container.dn, Scope::OneLevel, &filter, &[attr::DEVICE_ID]) {
-        Ok(entries) => Some(
-            entries
-                .iter()
-                .filter_map(|entry| match entry.first_bytes(attr::DEVICE_ID).map(Guid::from_ad_bytes) {
-                    Some(Ok(id)) => Some(id),
-                    _ => {
-                        tracing::warn!(dn = %entry.dn, "device without a 16-byte msDS-DeviceID");
-                        None
-                    }
-                })
-                .collect(),
-        ),
+    let mut ids = Vec::new();
+    let mut keep_id = |entry: devwb_ldap::Entry| match entry
+        .first_bytes(attr::DEVICE_ID)
+        .map(Guid::from_ad_bytes)
+    {
+        Some(Ok(id)) => ids.push(id),
+        _ => tracing::warn!(dn = %entry.dn, "device without a 16-byte msDS-DeviceID"),
+    };
+    match client.search_each(
+        &container.dn,
+        Scope::OneLevel,
+        &filter,
+        &[attr::DEVICE_ID],
+        &mut keep_id,
+    ) {
+        Ok(_) => Some(ids),
         Err(error) => {
             tracing::warn!(container = %container.dn, %error, "cannot list the devices");
             None
