@@ -256,7 +256,9 @@ impl Semantics {
             schema: Schema::for_level(schema_level),
             sids: DomainSids::single(names.domain_sid),
             faults: RwLock::new(Arc::new(Faults::default())),
-            membership_epoch: AtomicU64::new(0),
+            // Each forest's generations live in their own range: the per-thread caches are
+            // shared by every forest of the process and key on the generation.
+            membership_epoch: AtomicU64::new(NEXT_FOREST.fetch_add(1 << 32, Ordering::Relaxed)),
             membership_dirty_usn: AtomicU64::new(0),
             settled_epoch: AtomicU64::new(u64::MAX),
             tokens: Mutex::new(HashMap::new()),
@@ -1122,6 +1124,9 @@ struct ReadSlot {
     sid: Option<Bytes>,
     rights: Arc<access::ReadRights>,
 }
+
+/// The first membership generation of the next forest built in this process.
+static NEXT_FOREST: AtomicU64 = AtomicU64::new(0);
 
 /// Distinct descriptor values kept shared before the table starts over.
 const INTERNED_CAPACITY: usize = 4096;
