@@ -263,10 +263,17 @@ pub fn observe_device_registration_in(
             None
         }
     };
+    // One search for the four classes, each found entry filed under its name as asked.
+    let class_entries = client.class_schemas(&root_dse.schema_nc, &OBSERVED_CLASSES)?;
     let mut default_security_descriptors = BTreeMap::new();
     let mut present_classes = Vec::new();
     for class in OBSERVED_CLASSES {
-        if let Some(entry) = client.class_schema(&root_dse.schema_nc, class)? {
+        let entry = class_entries.iter().find(|entry| {
+            entry
+                .first_str("lDAPDisplayName")
+                .is_some_and(|name| name.eq_ignore_ascii_case(class))
+        });
+        if let Some(entry) = entry {
             present_classes.push(class);
             if let Some(sddl) = entry.first_str("defaultSecurityDescriptor") {
                 default_security_descriptors.insert(class.to_string(), sddl.to_string());

@@ -137,11 +137,23 @@ impl Client {
     /// The classSchema object whose `lDAPDisplayName` is `class`, when it exists (Microsoft's wizard
     /// checks `msDS-DeviceContainer` this way). Reads `defaultSecurityDescriptor` and `schemaIDGUID` too.
     pub fn class_schema(&self, schema_nc: &Dn, class: &str) -> Result<Option<Entry>> {
-        let filter = format!(
-            "(&(objectClass=classSchema)(lDAPDisplayName={}))",
-            escape_filter_value(class)
-        );
-        let mut found = self.search(
+        let mut found = self.class_schemas(schema_nc, &[class])?;
+        Ok(if found.is_empty() {
+            None
+        } else {
+            Some(found.swap_remove(0))
+        })
+    }
+
+    /// The classSchema objects whose `lDAPDisplayName` is one of `classes`, in one search (those
+    /// that exist, in the server's order), with the attributes [`Client::class_schema`] reads.
+    pub fn class_schemas(&self, schema_nc: &Dn, classes: &[&str]) -> Result<Vec<Entry>> {
+        let names: String = classes
+            .iter()
+            .map(|class| format!("(lDAPDisplayName={})", escape_filter_value(class)))
+            .collect();
+        let filter = format!("(&(objectClass=classSchema)(|{names}))");
+        self.search(
             schema_nc,
             Scope::OneLevel,
             &filter,
@@ -151,12 +163,7 @@ impl Client {
                 "schemaIDGUID",
                 "governsID",
             ],
-        )?;
-        Ok(if found.is_empty() {
-            None
-        } else {
-            Some(found.swap_remove(0))
-        })
+        )
     }
 }
 

@@ -55,6 +55,25 @@ fn schema_version_and_device_classes_follow_the_level() {
 }
 
 #[test]
+fn several_classes_are_read_in_one_search_and_a_missing_one_is_left_out() {
+    let lab = lab();
+    let root = lab.client.root_dse().unwrap();
+    let found = lab
+        .client
+        .class_schemas(
+            &root.schema_nc,
+            &["msDS-DeviceContainer", "noSuchClass", "container"],
+        )
+        .unwrap();
+    let mut names: Vec<&str> = found
+        .iter()
+        .filter_map(|entry| entry.first_str("lDAPDisplayName"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["container", "msDS-DeviceContainer"]);
+}
+
+#[test]
 fn a_base_search_on_a_missing_object_is_none() {
     let lab = lab();
     let missing = Dn::parse(&format!("CN=nothing-here,{}", lab.sim.domain_dn())).unwrap();
