@@ -64,7 +64,8 @@ pub fn decode_unicode_pwd(value: &[u8]) -> Result<Password, OpError> {
     }
     let units: Vec<u16> = value
         .chunks_exact(2)
-        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .filter_map(|pair| <[u8; 2]>::try_from(pair).ok())
+        .map(u16::from_le_bytes)
         .collect();
     let text = String::from_utf16(&units).map_err(|_| bad())?;
     let inner = text
