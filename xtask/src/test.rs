@@ -46,6 +46,16 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("xtask test: fuzz smoke: cargo xtask fuzz");
         crate::fuzz::run(&[])?;
     }
+    // Say up front whether the Samba suite will run, and if not, why (the tests say it too, but
+    // cargo hides a passing test's output).
+    match devwb_samba::docker_available() {
+        Ok(()) => println!(
+            "xtask test: the Samba suite runs against {}:{}",
+            devwb_samba::NAME,
+            devwb_samba::TAG
+        ),
+        Err(why) => println!("xtask test: the Samba suite did NOT run: {why}"),
+    }
     let mut test_args = vec!["test", "--workspace", "--locked"];
     test_args.extend(passthrough.iter().map(String::as_str));
     cargo("tests", &test_args)?;
