@@ -6,7 +6,8 @@
 //! runtime over several connections.
 //!
 //! A connection found lost is reopened and bound again with the same options and credentials:
-//! a read is then run once more, a write reports the loss (it may have been applied before it).
+//! a read is then run once more, a write reports the loss (it may have been applied before it),
+//! and so does a streaming search ([`Client::search_each`]), whose entries were already handed out.
 //!
 //! Each operation is logged in its own tracing span (operation and DN, never a password).
 //! Do not call these methods from inside an async task: they block on the client's runtime.
@@ -186,6 +187,9 @@ impl Client {
 
     /// A paged search that calls `each` for every entry as its page arrives, holding one page
     /// at a time (for reading containers of 100,000+ objects). Returns the number of entries.
+    /// Unlike [`Client::search`] it is not run again after a lost connection, because `each` has
+    /// already seen the entries of the pages before the loss: the connection is reopened and
+    /// the loss returned, so the caller can start over.
     pub fn search_each(
         &self,
         base: &Dn,
@@ -197,7 +201,7 @@ impl Client {
         let base_text = base.to_string();
         let span = tracing::debug_span!("ldap.search", base = %base_text, ?scope, filter);
         let ldap = self.handle();
-        self.runtime.block_on(
+        let result = self.runtime.block_on(
             paged_search_each(
                 ldap,
                 base_text,
@@ -210,7 +214,14 @@ impl Client {
                 each,
             )
             .instrument(span),
-        )
+        );
+        match result {
+            Err(error) if error.is_connection_lost() => {
+                self.reopen_after(&error)?;
+                Err(error)
+            }
+            other => other,
+        }
     }
 
     /// Reads one entry with a base search; `None` when it does not exist.
@@ -324,11 +335,7 @@ impl Client {
     {
         match self.runtime.block_on(operation(self.handle())) {
             Err(error) if error.is_connection_lost() => {
-                tracing::info!(%error, url = %self.options.url, "connection lost; reopening it");
-                let ldap = self
-                    .runtime
-                    .block_on(open_connection(&self.options, self.credentials.as_ref()))?;
-                self.replace_handle(ldap);
+                self.reopen_after(&error)?;
                 if retry_after_reconnect {
                     self.runtime.block_on(operation(self.handle()))
                 } else {
@@ -337,6 +344,17 @@ impl Client {
             }
             other => other,
         }
+    }
+
+    /// Reopens this client's connection (same options, bound again) after `lost` showed it
+    /// unusable, so that the next call works on a live connection.
+    fn reopen_after(&self, lost: &Error) -> Result<()> {
+        tracing::info!(error = %lost, url = %self.options.url, "connection lost; reopening it");
+        let ldap = self
+            .runtime
+            .block_on(open_connection(&self.options, self.credentials.as_ref()))?;
+        self.replace_handle(ldap);
+        Ok(())
     }
 
     /// Opens another connection with the same options and credentials (for parallel work).

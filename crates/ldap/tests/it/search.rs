@@ -99,3 +99,47 @@ fn reads_survive_a_server_that_closes_connections_by_reopening_them() {
         .semantics
         .set_faults(FaultConfig::default());
 }
+
+#[test]
+fn a_streaming_search_that_lost_its_connection_leaves_the_client_reconnected() {
+    use devwb_simulator::faults::FaultConfig;
+
+    let lab = lab();
+    lab.sim.forest().semantics.set_faults(FaultConfig {
+        drop_connection_after: Some(3),
+        ..FaultConfig::default()
+    });
+    let domain = Dn::parse(&lab.sim.domain_dn()).unwrap();
+    let mut losses = 0;
+    let mut failed_last_round = false;
+    for round in 0..10 {
+        let mut entries = 0;
+        let result = lab.client.search_each(
+            &domain,
+            devwb_ldap::Scope::Base,
+            "(objectClass=*)",
+            &["objectSid"],
+            &mut |_| entries += 1,
+        );
+        match result {
+            Ok(count) => {
+                assert_eq!((count, entries), (1, 1), "round {round}");
+                failed_last_round = false;
+            }
+            Err(error) => {
+                assert!(error.is_connection_lost(), "round {round}: {error}");
+                assert!(
+                    !failed_last_round,
+                    "round {round}: the connection was not reopened after the last loss: {error}"
+                );
+                losses += 1;
+                failed_last_round = true;
+            }
+        }
+    }
+    assert!(losses > 0, "the server dropped no connection");
+    lab.sim
+        .forest()
+        .semantics
+        .set_faults(FaultConfig::default());
+}
