@@ -2,10 +2,32 @@ use std::process::Command;
 
 use devwb_prepare::render_ldif;
 
-use crate::support::{fresh_2012r2, prepared_state};
+use crate::support::{fresh_2012r2, prepared_state, Forest};
 
 fn ldapmodify_available() -> bool {
     Command::new("ldapmodify").arg("-VV").output().is_ok()
+}
+
+/// Applies `ldif` to `forest` with OpenLDAP's ldapmodify over LDAPS, bound as the admin.
+fn ldapmodify(forest: &Forest, ldif: &str) -> std::process::Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), ldif).unwrap();
+    Command::new("ldapmodify")
+        .env("LDAPTLS_CACERT", forest.ca.path())
+        .env("LDAPTLS_REQCERT", "demand")
+        .args([
+            "-x",
+            "-H",
+            &forest.sim.ldaps_url(),
+            "-D",
+            &forest.sim.admin_dn(),
+            "-w",
+            forest.sim.admin_password(),
+        ])
+        .arg("-f")
+        .arg(file.path())
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -24,24 +46,7 @@ fn the_emitted_ldif_applied_with_ldapmodify_gives_the_same_forest_as_prepare() {
     );
 
     let ldif = render_ldif(&by_ldif.plan());
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &ldif).unwrap();
-    let output = Command::new("ldapmodify")
-        .env("LDAPTLS_CACERT", by_ldif.ca.path())
-        .env("LDAPTLS_REQCERT", "demand")
-        .args([
-            "-x",
-            "-H",
-            &by_ldif.sim.ldaps_url(),
-            "-D",
-            &by_ldif.sim.admin_dn(),
-            "-w",
-            by_ldif.sim.admin_password(),
-        ])
-        .arg("-f")
-        .arg(file.path())
-        .output()
-        .unwrap();
+    let output = ldapmodify(&by_ldif, &ldif);
     assert!(
         output.status.success(),
         "ldapmodify failed:\n{}\n{}\n--- LDIF ---\n{ldif}",
@@ -83,23 +88,7 @@ fn the_ldif_of_a_partial_forest_repairs_it_like_prepare() {
         ldif.contains("control: 1.2.840.113556.1.4.801 true:: MAMCAQQ="),
         "{ldif}"
     );
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), &ldif).unwrap();
-    let output = Command::new("ldapmodify")
-        .env("LDAPTLS_CACERT", by_ldif.ca.path())
-        .args([
-            "-x",
-            "-H",
-            &by_ldif.sim.ldaps_url(),
-            "-D",
-            &by_ldif.sim.admin_dn(),
-            "-w",
-            by_ldif.sim.admin_password(),
-        ])
-        .arg("-f")
-        .arg(file.path())
-        .output()
-        .unwrap();
+    let output = ldapmodify(&by_ldif, &ldif);
     assert!(
         output.status.success(),
         "ldapmodify failed: {}\n{ldif}",
