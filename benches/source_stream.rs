@@ -29,7 +29,10 @@ fn source_stream(c: &mut Criterion) {
     let page = dir.path().join("devices.json");
     let lines = dir.path().join("devices.jsonl");
     let pages = dir.path().join("pages");
-    for (path, layout) in [(&page, ExportLayout::Page), (&lines, ExportLayout::JsonLines)] {
+    for (path, layout) in [
+        (&page, ExportLayout::Page),
+        (&lines, ExportLayout::JsonLines),
+    ] {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
         write_export(devices(), layout, &mut out).unwrap();
         out.flush().unwrap();
@@ -46,7 +49,11 @@ fn source_stream(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Elements(COUNT));
-    for (name, path) in [("one page", &page), ("json lines", &lines), ("999-device pages", &pages)] {
+    for (name, path) in [
+        ("one page", &page),
+        ("json lines", &lines),
+        ("999-device pages", &pages),
+    ] {
         let source = DeviceSource::open(path).unwrap();
         group.bench_function(BenchmarkId::new("stream + check", name), |b| {
             b.iter(|| {

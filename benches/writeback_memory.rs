@@ -41,7 +41,10 @@ fn child(url: &str, ca: &str, export: &str) {
     let planned_in = began.elapsed();
     // DEVWB_BENCH_CHUNK overrides the apply chunk size, to compare time against memory.
     let mut options = WritebackOptions::default();
-    if let Some(chunk) = std::env::var("DEVWB_BENCH_CHUNK").ok().and_then(|c| c.parse().ok()) {
+    if let Some(chunk) = std::env::var("DEVWB_BENCH_CHUNK")
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
         options.chunk_size = chunk;
     }
     let report = apply(&client, &planned, &options, &mut |_| {}).unwrap();
