@@ -207,7 +207,11 @@ pub fn alt_security_identity(key: &[u8]) -> Result<String, &'static str> {
     let Some(rest) = text.strip_prefix(ALT_SECURITY_IDENTITY_PREFIX) else {
         return Err("key text does not start with X509:<SHA1-TP-PUBKEY>");
     };
-    let (thumbprint, public_key_hash) = rest.split_at(rest.len().min(40));
+    // `get` rather than slicing: the text is untrusted and may put a multibyte character at 40.
+    let (thumbprint, public_key_hash) = match (rest.get(..40), rest.get(40..)) {
+        (Some(thumbprint), Some(hash)) => (thumbprint, hash),
+        _ => ("", ""),
+    };
     if thumbprint.len() != 40 || !thumbprint.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("key text lacks the 40-hex-digit SHA-1 thumbprint");
     }
@@ -590,6 +594,20 @@ mod tests {
             map_device(&no_owner, &scope(SchemaLevel::W2012R2)).unwrap_err(),
             SkipReason::NoRegisteredOwner
         );
+    }
+
+    #[test]
+    fn key_text_with_multibyte_characters_is_unusable_not_a_panic() {
+        for text in [
+            "X509:<SHA1-TP-PUBKEY>0123456789ABCDEF0123456789ABCDEF0123456\u{e9}AAAA",
+            "X509:<SHA1-TP-PUBKEY>\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}x",
+        ] {
+            let key: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            assert_eq!(
+                alt_security_identity(&key),
+                Err("key text lacks the 40-hex-digit SHA-1 thumbprint")
+            );
+        }
     }
 
     #[test]
