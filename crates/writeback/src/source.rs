@@ -1045,6 +1045,21 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic_the_page_reader_or_the_line_reader() {
+        let alphabet = b"{}[]\",:\\ \nvalue@odata.nextLinkdeviceId0123-x\xff\xc3\xa9";
+        let mut rng = crate::synthetic::SplitMix64::new(5);
+        for _ in 0..3000 {
+            let len = rng.below(60) as usize;
+            let mut bytes: Vec<u8> = b"{\"value\": [".to_vec();
+            bytes.extend((0..len).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize]));
+            for format in [SourceFormat::GraphPage, SourceFormat::JsonLines] {
+                let source = DeviceSource::bundled("fuzz.json", bytes.clone(), format);
+                let _ = source.read_all();
+            }
+        }
+    }
+
+    #[test]
     fn natural_order_compares_numbers_as_numbers() {
         let mut names = vec!["p10.json", "p2.json", "p1.json", "p02b.json"];
         names.sort_by(|a, b| natural_cmp(a, b));
