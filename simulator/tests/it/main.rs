@@ -15,6 +15,9 @@ mod bad_input;
 // OpenLDAP's command line tools over LDAPS and StartTLS.
 mod openldap_tools;
 
+// Python's ldap3 package over LDAPS and StartTLS.
+mod python_ldap3;
+
 // The adsim binary: listeners, seed and dump.
 mod adsim;
 

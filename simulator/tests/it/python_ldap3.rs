@@ -1,0 +1,98 @@
+//! Python's ldap3 package (pip install ldap3) against the simulator over LDAPS and StartTLS.
+//! When python3 or the package is missing the test says so and does nothing else.
+
+use std::process::Command;
+
+use crate::support::start;
+
+const SCRIPT: &str = r#"
+import sys, ssl
+from ldap3 import Server, Connection, Tls, SUBTREE, LEVEL, MODIFY_REPLACE, NONE
+url, admin, password, domain, starttls = sys.argv[1:6]
+tls = Tls(validate=ssl.CERT_NONE)
+# get_info=NONE: the simulator has no CN=Aggregate subschema entry yet (the rootDSE names it).
+server = Server(url, use_ssl=url.startswith("ldaps"), tls=tls, get_info=NONE)
+conn = Connection(server, user=admin, password=password, auto_bind=False, raise_exceptions=True)
+conn.open()
+if starttls == "1":
+    conn.start_tls()
+conn.bind()
+dn = "CN=py-test,CN=Users," + domain
+conn.add(dn, ["top", "container"], {"description": "from python"})
+conn.modify(dn, {"description": [(MODIFY_REPLACE, ["changed"])]})
+conn.search("CN=Users," + domain, "(cn=py-test)", LEVEL, attributes=["description", "objectGUID", "objectClass"])
+entry = conn.entries[0]
+assert str(entry.description) == "changed", entry
+assert len(entry.objectGUID.raw_values[0]) == 16
+assert list(entry.objectClass.values) == ["top", "container"], entry.objectClass.values
+assert conn.compare(dn, "description", "changed")
+conn.search(domain, "(objectClass=group)", SUBTREE, attributes=["cn"], paged_size=2)
+assert len(conn.entries) == 2
+cookie = conn.result["controls"]["1.2.840.113556.1.4.319"]["value"]["cookie"]
+assert cookie
+total = 0
+for _ in conn.extend.standard.paged_search(domain, "(objectClass=group)", SUBTREE, attributes=["cn"], paged_size=2, generator=True):
+    total += 1
+assert total >= 6, total
+who = conn.extend.standard.who_am_i()
+assert who == "u:CONTOSO\\Administrator", who
+conn.modify_dn(dn, "CN=py-renamed")
+conn.delete("CN=py-renamed,CN=Users," + domain)
+conn.unbind()
+print("ok")
+"#;
+
+fn python_ldap3_present() -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", "import ldap3"])
+        .output();
+    match probe {
+        Ok(output) if output.status.success() => true,
+        _ => {
+            #[allow(clippy::print_stderr)] // The skip message a test without its tools prints.
+            {
+                eprintln!(
+                    "skipped: python3 with the ldap3 package is not available (pip install ldap3)"
+                );
+            }
+            false
+        }
+    }
+}
+
+fn run(starttls: bool) {
+    if !python_ldap3_present() {
+        return;
+    }
+    let sim = start();
+    let url = if starttls { sim.url() } else { sim.ldaps_url() };
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            SCRIPT,
+            &url,
+            &sim.admin_dn(),
+            sim.admin_password(),
+            &sim.domain_dn(),
+            if starttls { "1" } else { "0" },
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "python ldap3 failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "ok");
+}
+
+#[test]
+fn python_ldap3_over_ldaps() {
+    run(false);
+}
+
+#[test]
+fn python_ldap3_over_starttls() {
+    run(true);
+}
