@@ -130,19 +130,7 @@ fn wrong_tags_get_protocol_error_and_the_connection_goes_on() {
     };
     assert_eq!(done.0.result_code, rasn_ldap::ResultCode::ProtocolError);
     // The same connection still answers a rootDSE search (anonymous).
-    let search = rasn_ldap::LdapMessage::new(
-        10,
-        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
-            "".into(),
-            rasn_ldap::SearchRequestScope::BaseObject,
-            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
-            0,
-            0,
-            false,
-            rasn_ldap::Filter::Present("objectClass".into()),
-            vec!["dnsHostName".into()],
-        )),
-    );
+    let search = root_dse_search(10, vec!["dnsHostName".into()]);
     stream
         .write_all(&rasn::ber::encode(&search).unwrap())
         .unwrap();
@@ -255,19 +243,7 @@ fn client_disconnecting_mid_search() {
     }
     for _ in 0..20 {
         let mut stream = raw(&sim);
-        let search = rasn_ldap::LdapMessage::new(
-            1,
-            rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
-                "".into(),
-                rasn_ldap::SearchRequestScope::BaseObject,
-                rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
-                0,
-                0,
-                false,
-                rasn_ldap::Filter::Present("objectClass".into()),
-                vec![],
-            )),
-        );
+        let search = root_dse_search(1, vec![]);
         stream
             .write_all(&rasn::ber::encode(&search).unwrap())
             .unwrap();
@@ -303,6 +279,7 @@ fn a_thousand_connections_opened_and_dropped_while_another_client_works() {
     let sim = start_plain();
     let address = sim.addr().unwrap();
     let mut worker = admin(&sim);
+    let rss_before = resident_kib();
     let churn = std::thread::spawn(move || {
         for _ in 0..1000 {
             let stream = TcpStream::connect(address).unwrap();
@@ -333,6 +310,21 @@ fn a_thousand_connections_opened_and_dropped_while_another_client_works() {
     }
     assert_eq!(sim.open_connections(), 1, "connections left open");
     still_serves(&sim);
+    // Memory comes back: a thousand connection tasks, buffers and TLS state are gone. The
+    // bound is generous because the allocator keeps freed pages and tests run in parallel.
+    if let (Some(before), Some(after)) = (rss_before, resident_kib()) {
+        assert!(
+            after < before + 64 * 1024,
+            "resident memory grew from {before} KiB to {after} KiB"
+        );
+    }
+}
+
+/// This process's resident set size, from /proc (Linux only).
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]
@@ -397,19 +389,7 @@ fn abandon_stops_a_running_search() {
         3,
         rasn_ldap::ProtocolOp::AbandonRequest(rasn_ldap::AbandonRequest(2)),
     );
-    let root = rasn_ldap::LdapMessage::new(
-        4,
-        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
-            "".into(),
-            rasn_ldap::SearchRequestScope::BaseObject,
-            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
-            0,
-            0,
-            false,
-            rasn_ldap::Filter::Present("objectClass".into()),
-            vec!["dnsHostName".into()],
-        )),
-    );
+    let root = root_dse_search(4, vec!["dnsHostName".into()]);
     let mut pipelined = rasn::ber::encode(&search).unwrap();
     pipelined.extend(rasn::ber::encode(&abandon).unwrap());
     pipelined.extend(rasn::ber::encode(&root).unwrap());
@@ -428,4 +408,52 @@ fn abandon_stops_a_running_search() {
         abandoned_entries < 1000 && !abandoned_done,
         "the abandoned search stopped: {abandoned_entries} entries, done {abandoned_done}"
     );
+}
+
+#[test]
+fn start_tls_is_refused_while_a_search_is_outstanding() {
+    let sim = start_plain();
+    let mut stream = raw(&sim);
+    let search = root_dse_search(1, vec![]);
+    let start_tls = rasn_ldap::LdapMessage::new(
+        2,
+        rasn_ldap::ProtocolOp::ExtendedReq(rasn_ldap::ExtendedRequest {
+            request_name: b"1.3.6.1.4.1.1466.20037".as_slice().into(),
+            request_value: None,
+        }),
+    );
+    // Both in one write: the search is still outstanding when StartTLS is read.
+    let mut pipelined = rasn::ber::encode(&search).unwrap();
+    pipelined.extend(rasn::ber::encode(&start_tls).unwrap());
+    stream.write_all(&pipelined).unwrap();
+    let mut start_tls_code = None;
+    let mut search_done = false;
+    while start_tls_code.is_none() || !search_done {
+        let message = decode(&read_message(&mut stream));
+        match message.protocol_op {
+            rasn_ldap::ProtocolOp::ExtendedResp(response) => {
+                start_tls_code = Some(response.result_code)
+            }
+            rasn_ldap::ProtocolOp::SearchResDone(_) => search_done = true,
+            _ => {}
+        }
+    }
+    assert_eq!(start_tls_code, Some(rasn_ldap::ResultCode::OperationsError));
+}
+
+/// A base search of the rootDSE for `attributes`, as message `id`.
+fn root_dse_search(id: u32, attributes: Vec<rasn_ldap::LdapString>) -> rasn_ldap::LdapMessage {
+    rasn_ldap::LdapMessage::new(
+        id,
+        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+            "".into(),
+            rasn_ldap::SearchRequestScope::BaseObject,
+            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+            0,
+            0,
+            false,
+            rasn_ldap::Filter::Present("objectClass".into()),
+            attributes,
+        )),
+    )
 }
