@@ -8,6 +8,7 @@
 
 pub mod ber;
 pub mod frame;
+pub mod increment;
 
 use bytes::Bytes;
 use rasn_ldap::LdapMessage;

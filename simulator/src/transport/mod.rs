@@ -294,7 +294,16 @@ async fn dispatch(
     let message = match codec::decode(frame, &shared.limits) {
         Ok(message) => message,
         Err(Undecodable::Answer(response)) => {
-            codec::encode_into(out, &response);
+            // rasn-ldap cannot represent RFC 4525's increment: such a modify is read by hand.
+            let raw = matches!(response.op, ResponseOp::Modify(_))
+                .then(|| codec::increment::decode_modify(frame))
+                .flatten();
+            match raw {
+                Some(request) => {
+                    codec::encode_into(out, &shared.handler.handle_raw_modify(session, &request))
+                }
+                None => codec::encode_into(out, &response),
+            }
             return Next::Continue;
         }
         Err(Undecodable::Disconnect(notice)) => {

@@ -196,6 +196,31 @@ fn every_tool_over(starttls: bool) {
     assert_ok(&rename, "ldapmodrdn");
     let renamed = format!("CN=tools-renamed,CN=Users,{domain}");
 
+    // RFC 4525 increment, which rasn-ldap cannot decode and the codec reads by hand.
+    let (user, _) = sim.add_user("inc-test", "Passw0rd!1").unwrap();
+    let increment = tool(&sim, "ldapmodify", starttls, &[], Some(&format!("dn: {user}\nchangetype: modify\nincrement: userAccountControl\nuserAccountControl: 2\n-\n\n")));
+    assert_ok(&increment, "ldapmodify increment");
+    let after = tool(
+        &sim,
+        "ldapsearch",
+        starttls,
+        &[
+            "-LLL",
+            "-b",
+            &user.to_string(),
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "userAccountControl",
+        ],
+        None,
+    );
+    assert!(
+        stdout(&after).contains("userAccountControl: 514"),
+        "{}",
+        stdout(&after)
+    );
+
     let who = tool(&sim, "ldapwhoami", starttls, &[], None);
     assert_ok(&who, "ldapwhoami");
     assert_eq!(stdout(&who).trim(), "u:CONTOSO\\Administrator");
