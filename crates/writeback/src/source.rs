@@ -294,20 +294,48 @@ impl DeviceSource {
         &self,
         visit: &mut dyn FnMut(SourceRecord),
     ) -> Result<SourceSummary, WritebackError> {
-        let mut bad = 0;
-        let mut summary = self.for_each_raw(&mut |record, value| match check_device(
-            record,
-            &value,
-            self.owners.as_ref(),
-        ) {
-            Ok(device) => visit(SourceRecord::Device(Box::new(device))),
-            Err(error) => {
-                bad += 1;
-                visit(SourceRecord::Bad(error));
+        // Two stages on two threads: this one hands records to `visit` (the planner maps and
+        // diffs), a reader thread scans, parses and checks the next ones meanwhile. Batches keep
+        // the channel cheap; the bound keeps memory at a few batches.
+        const BATCH: usize = 256;
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SourceRecord>>(8);
+            let reader = scope.spawn(move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut bad = 0u64;
+                let mut receiver_gone = false;
+                let result = self.for_each_raw(&mut |record, value| {
+                    let checked = match check_device(record, &value, self.owners.as_ref()) {
+                        Ok(device) => SourceRecord::Device(Box::new(device)),
+                        Err(error) => {
+                            bad += 1;
+                            SourceRecord::Bad(error)
+                        }
+                    };
+                    batch.push(checked);
+                    if batch.len() == BATCH && !receiver_gone {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        receiver_gone = sender.send(full).is_err();
+                    }
+                });
+                if !batch.is_empty() && !receiver_gone {
+                    let _ = sender.send(batch);
+                }
+                result.map(|mut summary| {
+                    summary.bad_records = bad;
+                    summary
+                })
+            });
+            for batch in receiver {
+                batch.into_iter().for_each(&mut *visit);
             }
-        })?;
-        summary.bad_records = bad;
-        Ok(summary)
+            reader.join().unwrap_or_else(|_| {
+                Err(WritebackError::Export {
+                    file: "(export)".to_owned(),
+                    message: "the export reader stopped unexpectedly".to_owned(),
+                })
+            })
+        })
     }
 
     /// Reads the whole export into memory. For tests and small exports only.
