@@ -20,6 +20,10 @@
 //! record that is not JSON inside well-formed brackets, or a JSON Lines line that is not JSON, is
 //! one bad record.
 //!
+//! [`DeviceSource::for_each`] runs the reading, parsing and checking on a reader thread of its own
+//! and hands records over in small batches through a bounded channel, so that the caller's mapping
+//! and diffing of one batch overlaps with the reading of the next (two cores, two stages).
+//!
 //! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
 
 use std::borrow::Cow;
