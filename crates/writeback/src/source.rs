@@ -11,7 +11,7 @@
 //! `onPremisesSecurityIdentifier` selected) or, when the expansion holds only owner ids, from a
 //! separate users export in any of the same shapes ([`DeviceSource::with_users_export`]).
 //!
-//! Nothing here holds a whole file: a page is walked by a small streaming scanner ([`crate::page`])
+//! Nothing here holds a whole file: a page is walked by a small streaming scanner (the private `page` module)
 //! that cuts the `value` array into elements, each parsed on its own, one device at a time, so a million devices need the memory
 //! of one. Each record is checked into an [`EntraDevice`] or reported as a [`RecordError`] that
 //! names the file, the record (index or line) and the field; a bad record never stops the others.
