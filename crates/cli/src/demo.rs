@@ -154,7 +154,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
 
     let written = report.map(|r| r.added).unwrap_or(0);
     out_line(&format!(
-        "\nDone: {written} devices written back; the skipped ones above say why (same-forest rule, no usable key)."
+        "\nDone: {written} devices written back; the skipped ones, on standard error, say why (same-forest rule, no usable key)."
     ));
     out_line("Where to look next: README.md, docs/cli.md; run it against your own forest with `devwb prepare`, `devwb writeback --export <graph export>`, `devwb verify`.");
     let exit = match (writeback_exit, verdict.outcome) {

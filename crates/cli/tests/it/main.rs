@@ -8,3 +8,5 @@ mod usage;
 mod cli_e2e;
 // The same scenarios through the libraries (devwb-prepare, devwb-verify) instead of the binary.
 mod library_e2e;
+// The README's first command, `devwb demo`, run as a user would.
+mod demo;
