@@ -205,15 +205,32 @@ impl Dn {
         if self.rdns.is_empty() {
             return None;
         }
-        Some(Dn::from_rdns(self.rdns[1..].to_vec()))
+        // The normalized form is the RDNs' forms joined by ',', so the parent's is a suffix of
+        // ours: slice it instead of lowercasing every ancestor again (the simulator asks for
+        // parents on every add and search).
+        let first = self.rdns[0].normalized().len();
+        let normalized = self
+            .normalized
+            .get(first + 1..)
+            .unwrap_or_default()
+            .to_string();
+        Some(Dn {
+            rdns: self.rdns[1..].to_vec(),
+            normalized,
+        })
     }
 
     /// This DN with `rdn` prepended.
     pub fn child(&self, rdn: Rdn) -> Dn {
+        let mut normalized = rdn.normalized();
+        if !self.normalized.is_empty() {
+            normalized.push(',');
+            normalized.push_str(&self.normalized);
+        }
         let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
         rdns.push(rdn);
         rdns.extend(self.rdns.iter().cloned());
-        Dn::from_rdns(rdns)
+        Dn { rdns, normalized }
     }
 
     /// True when `self` lies strictly below `ancestor`. Every non-empty DN lies below the root.

@@ -77,3 +77,18 @@ proptest! {
         let _ = Dn::parse(&text);
     }
 }
+
+proptest! {
+    /// `parent` and `child` build the normalized form by slicing and joining; it must be the one
+    /// a fresh parse computes, or equality and hashing would disagree between the two.
+    #[test]
+    fn derived_names_normalize_like_parsed_ones(name in dn(), attr in attr_type(), value in attr_value()) {
+        let child = name.child(Rdn::new(&attr, &value).expect("valid RDN"));
+        let reparsed = Dn::parse(&child.to_string()).expect("formatted DN parses");
+        prop_assert_eq!(child.normalized(), reparsed.normalized());
+        if let Some(parent) = name.parent() {
+            let reparsed = Dn::parse(&parent.to_string()).expect("formatted DN parses");
+            prop_assert_eq!(parent.normalized(), reparsed.normalized());
+        }
+    }
+}
