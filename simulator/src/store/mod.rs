@@ -16,7 +16,6 @@ pub mod entry;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use bytes::Bytes;
@@ -58,49 +57,12 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// FxHash (rustc's hasher): the maps below are keyed by DNs and values that a test controls,
-/// and SipHash's protection against chosen collisions costs a tenth of an add here.
-#[derive(Clone, Copy, Default)]
-struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ (rest.len() as u64) << 56);
-        }
-    }
-
-    fn write_u8(&mut self, value: u8) {
-        self.add(u64::from(value));
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// FxHash (rustc's hasher, from rustc-hash): the maps below are keyed by DNs and values that a
+/// test controls, and SipHash's protection against chosen collisions costs a tenth of an add
+/// here. rustc-hash 2's `finish` rotates the product so that the low bits hashbrown picks
+/// buckets by depend on the whole key: a plain Fx multiply leaves them depending on the last
+/// word's low bytes only, and 100,000 `bench-000nnnnn` names then share a few buckets.
+type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// The normalized DN of the parent, from a normalized DN, without building a `Dn`: the text
 /// after the first RDN separator that is not escaped. `""` (the root) for a one-RDN name.
