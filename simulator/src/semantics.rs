@@ -202,6 +202,10 @@ pub struct Semantics {
     /// Descriptor values shared between entries: the many entries with identical descriptors
     /// (every device of a container) hold one allocation, which reads compare by address.
     interned: Mutex<std::collections::HashSet<Bytes>>,
+    /// The descriptor computed for a new entry with no descriptor in its add request, by what
+    /// it depends on: its class, its parent's descriptor and the owner and group its creator
+    /// gives it. Every device written into one container shares one key.
+    new_descriptors: Mutex<NewDescriptorCache>,
     /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
     member_of: RwLock<(u64, Arc<MemberOfIndex>)>,
 }
@@ -263,6 +267,7 @@ impl Semantics {
             settled_epoch: AtomicU64::new(u64::MAX),
             tokens: Mutex::new(HashMap::new()),
             interned: Mutex::new(std::collections::HashSet::new()),
+            new_descriptors: Mutex::new(NewDescriptorCache::default()),
             member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
         }
     }
@@ -587,7 +592,6 @@ impl Semantics {
     ) -> Result<(), OpError> {
         let class = self
             .most_specific_class(new)
-            .cloned()
             .ok_or_else(|| diag::object_class_violation(diag::class_win32::OBJ_CLASS_VIOLATION))?;
         let classes: Vec<String> = text_values(new, "objectClass");
         let class_names: Vec<&str> = classes.iter().map(String::as_str).collect();
@@ -602,17 +606,42 @@ impl Semantics {
         }
         let token = self.token(ctx.forest, ctx.identity);
         let requested = new.attrs.values(descriptor::ATTRIBUTE).first().cloned();
-        let parent_sd = descriptor::of_entry(parent);
-        let sd = descriptor::for_new_entry(
-            &class,
-            requested.as_deref(),
-            parent_sd.as_ref(),
-            &self.sids,
-            &token,
-        )?;
-        let bytes = sd.to_bytes().map_err(|_| diag::invalid_syntax())?;
-        new.attrs
-            .set(descriptor::ATTRIBUTE, vec![self.intern(bytes)]);
+        let value = match requested {
+            Some(requested) => self.new_descriptor(class, Some(&requested), parent, &token)?,
+            None => {
+                let (owner, group) = descriptor::default_owner_and_group(&token, &self.sids);
+                let key = NewDescriptorKey {
+                    class: class.guid,
+                    parent: parent
+                        .attrs
+                        .values(descriptor::ATTRIBUTE)
+                        .first()
+                        .cloned()
+                        .unwrap_or_default(),
+                    owner,
+                    group,
+                };
+                let cached = self
+                    .new_descriptors
+                    .lock()
+                    .ok()
+                    .and_then(|cache| cache.get(&key).cloned());
+                match cached {
+                    Some(value) => value,
+                    None => {
+                        let value = self.new_descriptor(class, None, parent, &token)?;
+                        if let Ok(mut cache) = self.new_descriptors.lock() {
+                            if cache.len() >= NEW_DESCRIPTORS_CAPACITY {
+                                cache.clear();
+                            }
+                            cache.insert(key, value.clone());
+                        }
+                        value
+                    }
+                }
+            }
+        };
+        new.attrs.set(descriptor::ATTRIBUTE, vec![value]);
         if let Some(password) = new.attrs.remove(accounts::UNICODE_PWD) {
             let value = password.values.first().ok_or_else(diag::invalid_syntax)?;
             let password = accounts::decode_unicode_pwd(value)?;
@@ -626,6 +655,22 @@ impl Semantics {
         }
         self.memberships_may_change(&ctx.forest.store, new);
         Ok(())
+    }
+
+    /// The encoded, interned descriptor of a new entry of `class` below `parent` (see
+    /// [`descriptor::for_new_entry`]).
+    fn new_descriptor(
+        &self,
+        class: &ClassDef,
+        requested: Option<&[u8]>,
+        parent: &Entry,
+        token: &Token,
+    ) -> Result<Bytes, OpError> {
+        let parent_sd = descriptor::of_entry(parent);
+        let sd =
+            descriptor::for_new_entry(class, requested, parent_sd.as_ref(), &self.sids, token)?;
+        let bytes = sd.to_bytes().map_err(|_| diag::invalid_syntax())?;
+        Ok(self.intern(bytes))
     }
 
     /// Steps 3 and 4 of a modify: `after` is `before` with `changes` applied by the handler;
@@ -868,19 +913,23 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
-        // Nothing changed in the store since the last decision on this thread, and the entry
-        // is a child of the same parent: the same answer, without looking the parent up.
+        // Nothing changed in the store since a decision on this thread about the entry's
+        // parent: the same answer, without looking the parent up. A search asks for its base
+        // and then for each candidate, so a thread keeps a few parents' decisions.
         let usn = ctx.forest.store.highest_usn();
         let generation = self.settled_generation(&ctx.forest.store);
         let repeated = VISIBLE.with(|cache| {
-            let cache = cache.borrow();
-            let last = cache.as_ref()?;
-            (Some(last.generation) == generation
-                && last.usn == usn
-                && last.identity.as_ref() == ctx.identity.dn.as_ref()
-                && entry.dn.depth() == last.parent.depth() + 1
-                && entry.dn.is_descendant_of(&last.parent))
-            .then_some(last.visible)
+            cache
+                .borrow()
+                .iter()
+                .find(|last| {
+                    Some(last.generation) == generation
+                        && last.usn == usn
+                        && last.identity.as_ref() == ctx.identity.dn.as_ref()
+                        && entry.dn.depth() == last.parent.depth() + 1
+                        && entry.dn.is_descendant_of(&last.parent)
+                })
+                .map(|last| last.visible)
         });
         if let Some(visible) = repeated {
             return visible;
@@ -893,17 +942,18 @@ impl Semantics {
         else {
             return true;
         };
-        // A search asks this for every candidate, mostly with the same parent in a row: the
-        // last decision is kept and compared without allocating.
+        // The store changed since: the decision holds while the parent's descriptor is the
+        // same (descriptors are interned, so this compares addresses).
         let sd = parent.attrs.values(descriptor::ATTRIBUTE).first();
         VISIBLE.with(|cache| {
             let mut cache = cache.borrow_mut();
-            if let (Some(generation), Some(last)) = (generation, cache.as_mut()) {
-                if last.generation == generation
-                    && last.identity.as_ref() == ctx.identity.dn.as_ref()
-                    && last.parent == parent.dn
-                    && sd.is_some_and(|sd| same_bytes(&last.descriptor, sd))
-                {
+            if let Some(generation) = generation {
+                if let Some(last) = cache.iter_mut().find(|last| {
+                    last.generation == generation
+                        && last.identity.as_ref() == ctx.identity.dn.as_ref()
+                        && last.parent == parent.dn
+                        && sd.is_some_and(|sd| same_bytes(&last.descriptor, sd))
+                }) {
                     last.usn = usn;
                     return last.visible;
                 }
@@ -911,7 +961,10 @@ impl Semantics {
             let token = self.token(ctx.forest, ctx.identity);
             let visible = access::can_list_children(&token, &parent);
             if let Some(generation) = generation {
-                *cache = Some(VisibleSlot {
+                if cache.len() >= VISIBLE_SLOTS {
+                    cache.remove(0);
+                }
+                cache.push(VisibleSlot {
                     identity: ctx.identity.dn.clone(),
                     generation,
                     usn,
@@ -1105,7 +1158,7 @@ type RightsKey = (String, u64, String, Bytes, Bytes);
 /// Normalised member DN -> the DNs of the groups that list it.
 type MemberOfIndex = HashMap<String, Vec<Bytes>>;
 
-/// The last LIST_CONTENTS decision of a thread.
+/// A LIST_CONTENTS decision of a thread.
 struct VisibleSlot {
     identity: Option<Dn>,
     generation: u64,
@@ -1131,17 +1184,35 @@ static NEXT_FOREST: AtomicU64 = AtomicU64::new(0);
 /// Distinct descriptor values kept shared before the table starts over.
 const INTERNED_CAPACITY: usize = 4096;
 
+/// What the descriptor of a new entry without a requested descriptor depends on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct NewDescriptorKey {
+    class: devwb_model::Guid,
+    /// The parent's descriptor bytes (interned, so most comparisons are by address).
+    parent: Bytes,
+    owner: Sid,
+    group: Sid,
+}
+
+type NewDescriptorCache = HashMap<NewDescriptorKey, Bytes, rustc_hash::FxBuildHasher>;
+
+/// How many new-entry descriptors are kept (distinct classes times parents times creators).
+const NEW_DESCRIPTORS_CAPACITY: usize = 1024;
+
 /// Byte equality that first compares addresses (interned descriptors share one allocation).
 fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
+/// LIST_CONTENTS decisions kept per thread (the oldest goes first).
+const VISIBLE_SLOTS: usize = 8;
+
 /// Read-rights decisions kept per thread before the cache starts over.
 const READ_RIGHTS_CAPACITY: usize = 1024;
 
 thread_local! {
-    /// The last LIST_CONTENTS decision on this thread.
-    static VISIBLE: std::cell::RefCell<Option<VisibleSlot>> = const { std::cell::RefCell::new(None) };
+    /// The latest LIST_CONTENTS decisions on this thread, oldest first.
+    static VISIBLE: std::cell::RefCell<Vec<VisibleSlot>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The last read-rights decision on this thread.
     static LAST_READ: std::cell::RefCell<Option<ReadSlot>> = const { std::cell::RefCell::new(None) };
     /// Read rights per descriptor: a search asks `can_read` for every candidate and attribute.

@@ -105,7 +105,7 @@ impl Schema {
         context: &DirectoryContext<'_>,
         parent: Option<&Entry>,
         entry: &mut Entry,
-    ) -> Result<ClassDef, OpError> {
+    ) -> Result<&ClassDef, OpError> {
         let Some(classes) = entry
             .attrs
             .get("objectClass")
@@ -133,9 +133,8 @@ impl Schema {
             .filter(|c| c.category == ClassCategory::Structural)
             .max_by_key(|c| self.chain(c).len())
             .copied()
-            .ok_or_else(|| diag::object_class_violation(class_win32::OBJ_CLASS_VIOLATION))?
-            .clone();
-        let chain: Vec<&ClassDef> = self.chain(&structural);
+            .ok_or_else(|| diag::object_class_violation(class_win32::OBJ_CLASS_VIOLATION))?;
+        let chain: Vec<&ClassDef> = self.chain(structural);
         let auxiliary: Vec<&ClassDef> = named
             .iter()
             .filter(|c| c.category == ClassCategory::Auxiliary)
@@ -218,7 +217,7 @@ impl Schema {
                         .collect()
                 })
                 .unwrap_or_default();
-            if !self.may_be_child_of(&structural, parent_classes) {
+            if !self.may_be_child_of(structural, parent_classes) {
                 return Err(diag::naming_violation(
                     naming_win32::ILLEGAL_SUPERIOR,
                     &parent.dn.to_string(),
@@ -231,7 +230,7 @@ impl Schema {
             normalised.set(
                 "objectCategory",
                 vec![Bytes::from(
-                    self.default_object_category(&structural, context.schema_nc),
+                    self.default_object_category(structural, context.schema_nc),
                 )],
             );
         }

@@ -17,10 +17,15 @@ const PASSWORD: &str = "Connector-Passw0rd";
 
 /// The SD flags control asking for the DACL only (`SEQUENCE { INTEGER 4 }`).
 fn dacl_flags() -> RawControl {
+    sd_flags(0x4)
+}
+
+/// The SD flags control asking for the parts in `flags` (1 owner, 2 group, 4 DACL, 8 SACL).
+fn sd_flags(flags: u8) -> RawControl {
     RawControl {
         ctype: "1.2.840.113556.1.4.801".into(),
         crit: true,
-        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x04]),
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, flags]),
     }
 }
 
@@ -100,8 +105,13 @@ fn prepared(level: SchemaLevel) -> (SimHandle, LdapConn, Sid) {
 }
 
 fn read_dacl(conn: &mut LdapConn, dn: &str) -> SecurityDescriptor {
+    read_descriptor(conn, 0x4, dn)
+}
+
+/// The parts of `dn`'s descriptor that the SD flags `flags` select.
+fn read_descriptor(conn: &mut LdapConn, flags: u8, dn: &str) -> SecurityDescriptor {
     let (entries, _) = conn
-        .with_controls(dacl_flags())
+        .with_controls(sd_flags(flags))
         .search(
             dn,
             Scope::Base,
@@ -265,6 +275,64 @@ fn devices_existing_before_the_grant_inherit_it() {
     modify_display_name(&mut user, &format!("CN=old,{container}"), "x")
         .success()
         .expect("inherited by the existing device");
+}
+
+// Regression test for the simulator's cache of new entries' descriptors: one container, two
+// creators, and a container whose ACL changes between two adds.
+#[test]
+fn each_new_device_has_its_creators_owner_and_the_containers_current_acl() {
+    let (sim, mut admin, connector) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    let domain_admins = sim.domain_sid().with_rid(512);
+    let rights = AccessMask(0x000300FF);
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(connector, rights, AceFlags::CONTAINER_INHERIT),
+    );
+    let mut user = bind(&sim, "CONTOSO\\svc-connector", PASSWORD);
+    for cn in ["admin-1", "admin-2"] {
+        add_device(&mut admin, &container, cn)
+            .success()
+            .expect("admin adds");
+    }
+    for cn in ["connector-1", "connector-2"] {
+        add_device(&mut user, &container, cn)
+            .success()
+            .expect("connector adds");
+    }
+    let (_, reader) = sim
+        .add_user("svc-reader", PASSWORD)
+        .expect("second account");
+    grant(
+        &mut admin,
+        &container,
+        Ace::allow(reader, AccessMask(0x00020094), AceFlags::CONTAINER_INHERIT),
+    );
+    add_device(&mut admin, &container, "admin-3")
+        .success()
+        .expect("admin adds after the second grant");
+
+    for (cn, owner) in [
+        ("admin-1", domain_admins),
+        ("admin-2", domain_admins),
+        ("connector-1", connector),
+        ("connector-2", connector),
+        ("admin-3", domain_admins),
+    ] {
+        let sd = read_descriptor(&mut admin, 0x5, &format!("CN={cn},{container}"));
+        assert_eq!(sd.owner, Some(owner), "owner of {cn}");
+        let dacl = sd.dacl.expect("a DACL");
+        for (sid, name) in [(connector, "connector"), (reader, "reader")] {
+            assert!(
+                dacl.aces
+                    .iter()
+                    .any(|ace| ace.sid == sid && ace.flags.contains(AceFlags::INHERITED)),
+                "{cn} inherits the {name}'s ACE (new entries take the container's current ACL, \
+                 existing ones get it by propagation): {dacl:?}"
+            );
+        }
+    }
 }
 
 #[test]
