@@ -197,6 +197,10 @@ impl Handler {
         ) {
             return FaultDecision::Proceed;
         }
+        // Most servers run with no faults: then the target is not even parsed.
+        if !self.forest.semantics.faults().is_active() {
+            return FaultDecision::Proceed;
+        }
         let target = Dn::parse(target).unwrap_or_else(|_| Dn::root());
         let controls = RequestControls::default();
         self.forest

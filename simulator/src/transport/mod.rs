@@ -1,10 +1,10 @@
 //! The transport: TCP listeners (plain LDAP and LDAPS), StartTLS, and one task per
 //! connection that frames, decodes and dispatches requests and writes responses.
 //!
-//! A connection may carry several outstanding requests: searches run in their own task and
-//! stream their entries through a channel, so an Abandon request read meanwhile stops them
-//! between two entries; the other operations run in order on the connection's task, each
-//! quick and never holding a lock across an `.await`. StartTLS is refused while a search is
+//! A connection may carry several outstanding requests. Every operation is evaluated in order
+//! on the connection's task, each quick and never holding a lock across an `.await`; a search
+//! with more than a few results then streams them from a task of its own through a channel,
+//! so an Abandon request read meanwhile stops it between two entries. StartTLS is refused while a search is
 //! outstanding. Shutdown is a message (a `watch` channel), not an abort: every connection
 //! sends a Notice of Disconnection and closes.
 
@@ -148,6 +148,10 @@ pub async fn serve(
         }
     }
 }
+
+/// The most responses (entries, references and the final one) of a search answered in line
+/// rather than streamed by a task of its own.
+const INLINE_SEARCH_RESPONSES: usize = 16;
 
 /// The state of one connection shared with its search tasks.
 struct Outstanding {
@@ -367,15 +371,23 @@ async fn dispatch(
         _ => {}
     }
     if matches!(message.protocol_op, ProtocolOp::SearchRequest(_)) {
+        let faults = shared.handler.forest().semantics.faults();
+        let responses = shared.handler.handle(session, message);
+        // A search with a few results is answered in line, like the other operations: a task
+        // and a channel would cost more than the search. Longer ones (and every search while
+        // faults are injected, which may drop the connection between two entries) are sent by
+        // a task, so that an Abandon read meanwhile stops them between two entries.
+        if responses.len() <= INLINE_SEARCH_RESPONSES && !faults.is_active() {
+            for response in &responses {
+                codec::encode_into(out, response);
+            }
+            return Next::Continue;
+        }
         outstanding.searches.fetch_add(1, Ordering::AcqRel);
-        let handler = shared.handler.clone();
-        let mut search_session = session.clone();
         let tx = tx.clone();
         let outstanding = outstanding.clone();
         tokio::spawn(
             async move {
-                let responses = handler.handle(&mut search_session, message);
-                let faults = handler.forest().semantics.faults();
                 let mut entries_sent: u64 = 0;
                 for response in responses {
                     if faults.drop_mid_search(entries_sent) {

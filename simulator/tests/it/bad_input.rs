@@ -215,32 +215,7 @@ fn push_length(out: &mut Vec<u8>, length: usize) {
 #[test]
 fn client_disconnecting_mid_search() {
     let sim = start_plain();
-    {
-        let mut conn = admin(&sim);
-        let ou = format!("OU=Big,{}", sim.domain_dn());
-        conn.add(
-            &ou,
-            vec![(
-                "objectClass",
-                ["top", "organizationalUnit"].into_iter().collect(),
-            )],
-        )
-        .unwrap()
-        .success()
-        .unwrap();
-        for i in 0..900 {
-            conn.add(
-                &format!("CN=b{i},{ou}"),
-                vec![
-                    ("objectClass", ["top", "container"].into_iter().collect()),
-                    ("description", [&*"x".repeat(500)].into_iter().collect()),
-                ],
-            )
-            .unwrap()
-            .success()
-            .unwrap();
-        }
-    }
+    ou_with_containers(&sim, "Big", 900, 500);
     for _ in 0..20 {
         let mut stream = raw(&sim);
         let search = root_dse_search(1, vec![]);
@@ -330,42 +305,8 @@ fn resident_kib() -> Option<u64> {
 #[test]
 fn abandon_stops_a_running_search() {
     let sim = start_plain();
-    let ou = format!("OU=Abandon,{}", sim.domain_dn());
-    {
-        let mut conn = admin(&sim);
-        conn.add(
-            &ou,
-            vec![(
-                "objectClass",
-                ["top", "organizationalUnit"].into_iter().collect(),
-            )],
-        )
-        .unwrap()
-        .success()
-        .unwrap();
-        for i in 0..2000 {
-            conn.add(
-                &format!("CN=a{i},{ou}"),
-                vec![("objectClass", ["top", "container"].into_iter().collect())],
-            )
-            .unwrap()
-            .success()
-            .unwrap();
-        }
-    }
-    let mut stream = raw(&sim);
-    let bind = rasn_ldap::LdapMessage::new(
-        1,
-        rasn_ldap::ProtocolOp::BindRequest(rasn_ldap::BindRequest::new(
-            3,
-            sim.admin_dn().into(),
-            rasn_ldap::AuthenticationChoice::Simple(sim.admin_password().as_bytes().into()),
-        )),
-    );
-    stream
-        .write_all(&rasn::ber::encode(&bind).unwrap())
-        .unwrap();
-    let _ = read_message(&mut stream);
+    let ou = ou_with_containers(&sim, "Abandon", 2000, 0);
+    let mut stream = raw_as_admin(&sim);
     let paged_value = vec![0x30, 0x06, 0x02, 0x02, 0x07, 0xd0, 0x04, 0x00]; // page size 2000 (capped at 1000)
     let mut search = rasn_ldap::LdapMessage::new(
         2,
@@ -413,10 +354,25 @@ fn abandon_stops_a_running_search() {
 #[test]
 fn start_tls_is_refused_while_a_search_is_outstanding() {
     let sim = start_plain();
-    let mut stream = raw(&sim);
-    let search = root_dse_search(1, vec![]);
-    let start_tls = rasn_ldap::LdapMessage::new(
+    // More results than the connection's response channel holds (256): the search's task
+    // cannot have finished when the StartTLS request behind it is read.
+    let ou = ou_with_containers(&sim, "Outstanding", 300, 0);
+    let mut stream = raw_as_admin(&sim);
+    let search = rasn_ldap::LdapMessage::new(
         2,
+        rasn_ldap::ProtocolOp::SearchRequest(rasn_ldap::SearchRequest::new(
+            ou.into(),
+            rasn_ldap::SearchRequestScope::SingleLevel,
+            rasn_ldap::SearchRequestDerefAliases::NeverDerefAliases,
+            0,
+            0,
+            false,
+            rasn_ldap::Filter::Present("objectClass".into()),
+            vec!["1.1".into()],
+        )),
+    );
+    let start_tls = rasn_ldap::LdapMessage::new(
+        3,
         rasn_ldap::ProtocolOp::ExtendedReq(rasn_ldap::ExtendedRequest {
             request_name: b"1.3.6.1.4.1.1466.20037".as_slice().into(),
             request_value: None,
@@ -439,6 +395,58 @@ fn start_tls_is_refused_while_a_search_is_outstanding() {
         }
     }
     assert_eq!(start_tls_code, Some(rasn_ldap::ResultCode::OperationsError));
+}
+
+/// `OU=<name>` below the domain with `count` containers in it, each with a description of
+/// `description_len` characters when not 0, created as the Administrator.
+fn ou_with_containers(
+    sim: &devwb_simulator::SimHandle,
+    name: &str,
+    count: usize,
+    description_len: usize,
+) -> String {
+    let ou = format!("OU={name},{}", sim.domain_dn());
+    let mut conn = admin(sim);
+    conn.add(
+        &ou,
+        vec![(
+            "objectClass",
+            ["top", "organizationalUnit"].into_iter().collect(),
+        )],
+    )
+    .unwrap()
+    .success()
+    .unwrap();
+    let description = "x".repeat(description_len);
+    for i in 0..count {
+        let mut attributes = vec![("objectClass", ["top", "container"].into_iter().collect())];
+        if description_len > 0 {
+            attributes.push(("description", [description.as_str()].into_iter().collect()));
+        }
+        conn.add(&format!("CN=a{i},{ou}"), attributes)
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+    ou
+}
+
+/// A raw connection bound as the Administrator (message id 1 used).
+fn raw_as_admin(sim: &devwb_simulator::SimHandle) -> TcpStream {
+    let mut stream = raw(sim);
+    let bind = rasn_ldap::LdapMessage::new(
+        1,
+        rasn_ldap::ProtocolOp::BindRequest(rasn_ldap::BindRequest::new(
+            3,
+            sim.admin_dn().into(),
+            rasn_ldap::AuthenticationChoice::Simple(sim.admin_password().as_bytes().into()),
+        )),
+    );
+    stream
+        .write_all(&rasn::ber::encode(&bind).unwrap())
+        .unwrap();
+    let _ = read_message(&mut stream);
+    stream
 }
 
 /// A base search of the rootDSE for `attributes`, as message `id`.
