@@ -241,12 +241,18 @@ async fn phase(
     make: impl Fn(usize) -> ProtocolOp,
 ) -> f64 {
     let per_connection = options.adds / options.connections;
+    // Requests are encoded before the clock starts: the rate is the server's, not the
+    // client's encoder's.
+    let encoded: Vec<Vec<Vec<u8>>> = (0..options.connections)
+        .map(|c| {
+            (0..per_connection)
+                .map(|i| encode(2 + i as u32, make(c * per_connection + i)))
+                .collect()
+        })
+        .collect();
     let mut tasks = Vec::new();
     let started = Instant::now();
-    for c in 0..options.connections {
-        let requests: Vec<Vec<u8>> = (0..per_connection)
-            .map(|i| encode(2 + i as u32, make(c * per_connection + i)))
-            .collect();
+    for requests in encoded {
         tasks.push(tokio::spawn(drive(
             url.to_string(),
             options.bind_dn.clone(),
@@ -292,10 +298,6 @@ fn main() {
                     .await
                     .expect("simulator starts");
                 let container = format!("CN=RegisteredDevices,{}", sim.domain_dn());
-                let entry = devwb_simulator::store::Entry::new(
-                    devwb_model::Dn::parse(&container).expect("valid DN"),
-                );
-                let _ = entry;
                 options.bind_dn = sim.admin_dn();
                 options.password = sim.admin_password().to_string();
                 options.base = container.clone();
