@@ -145,16 +145,46 @@ struct ClassFacts {
     poss_superiors: Vec<String>,
 }
 
+/// Schema names (lDAPDisplayNames, OIDs, cns) to indexes, looked up in any case without
+/// allocating: every request looks up each of its attribute names here.
+#[derive(Debug, Default)]
+struct NameIndex(HashMap<String, usize, rustc_hash::FxBuildHasher>);
+
+impl NameIndex {
+    fn insert(&mut self, name: &str, index: usize) {
+        self.0.insert(name.to_ascii_lowercase(), index);
+    }
+
+    fn insert_if_absent(&mut self, name: &str, index: usize) {
+        self.0.entry(name.to_ascii_lowercase()).or_insert(index);
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        // Schema names are short: lowercase them on the stack.
+        let mut buffer = [0u8; 96];
+        match buffer.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                // ASCII lowercasing keeps UTF-8 valid.
+                let lower = std::str::from_utf8(lower).ok()?;
+                self.0.get(lower).copied()
+            }
+            None => self.0.get(&name.to_ascii_lowercase()).copied(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     level: SchemaLevel,
     attributes: Vec<AttributeDef>,
     classes: Vec<ClassDef>,
     facts: Vec<ClassFacts>,
-    /// Lowercase lDAPDisplayName and OID -> attribute index.
-    attribute_index: HashMap<String, usize>,
-    /// Lowercase lDAPDisplayName, OID and cn -> class index.
-    class_index: HashMap<String, usize>,
+    /// lDAPDisplayName and OID, any case -> attribute index.
+    attribute_index: NameIndex,
+    /// lDAPDisplayName, OID and cn, any case -> class index.
+    class_index: NameIndex,
     /// Lowercase cn -> attribute index (schema NC names).
     attribute_cn_index: HashMap<String, usize>,
 }
@@ -231,20 +261,18 @@ impl Schema {
                 ObjectKind::Class => classes.push(class_def(raw)),
             }
         }
-        let mut attribute_index = HashMap::new();
+        let mut attribute_index = NameIndex::default();
         let mut attribute_cn_index = HashMap::new();
         for (index, attribute) in attributes.iter().enumerate() {
-            attribute_index.insert(attribute.name.to_ascii_lowercase(), index);
-            attribute_index.insert(attribute.oid.to_ascii_lowercase(), index);
+            attribute_index.insert(&attribute.name, index);
+            attribute_index.insert(&attribute.oid, index);
             attribute_cn_index.insert(attribute.cn.to_ascii_lowercase(), index);
         }
-        let mut class_index = HashMap::new();
+        let mut class_index = NameIndex::default();
         for (index, class) in classes.iter().enumerate() {
-            class_index.insert(class.name.to_ascii_lowercase(), index);
-            class_index.insert(class.oid.to_ascii_lowercase(), index);
-            class_index
-                .entry(class.cn.to_ascii_lowercase())
-                .or_insert(index);
+            class_index.insert(&class.name, index);
+            class_index.insert(&class.oid, index);
+            class_index.insert_if_absent(&class.cn, index);
         }
         let mut inner = Inner {
             level,
@@ -275,7 +303,7 @@ impl Schema {
 
     /// The attribute named `name` (lDAPDisplayName or OID, any case).
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        let index = *self.inner.attribute_index.get(&name.to_ascii_lowercase())?;
+        let index = self.inner.attribute_index.get(name)?;
         self.inner.attributes.get(index)
     }
 
@@ -296,10 +324,7 @@ impl Schema {
     }
 
     fn class_index(&self, name: &str) -> Option<usize> {
-        self.inner
-            .class_index
-            .get(&name.to_ascii_lowercase())
-            .copied()
+        self.inner.class_index.get(name)
     }
 
     fn facts(&self, class: &ClassDef) -> Option<&ClassFacts> {
@@ -337,15 +362,11 @@ impl Schema {
 
     /// Whether an instance of `class` may hold `attribute` (mandatory or optional).
     pub fn allows(&self, class: &ClassDef, attribute: &AttributeDef) -> bool {
-        let Some(index) = self
-            .inner
-            .attribute_index
-            .get(&attribute.name.to_ascii_lowercase())
-        else {
+        let Some(index) = self.inner.attribute_index.get(&attribute.name) else {
             return false;
         };
         self.facts(class)
-            .is_some_and(|facts| facts.allowed.binary_search(index).is_ok())
+            .is_some_and(|facts| facts.allowed.binary_search(&index).is_ok())
     }
 
     /// Every attribute an instance of `class` may hold (mandatory included).
@@ -481,7 +502,7 @@ fn class_def(raw: RawObject) -> ClassDef {
 
 /// Computes the chain, effective must/may and possible superiors of class `index`.
 fn class_facts(inner: &Inner, index: usize) -> ClassFacts {
-    let class_at = |name: &str| inner.class_index.get(&name.to_ascii_lowercase()).copied();
+    let class_at = |name: &str| inner.class_index.get(name);
     // The superclass chain, most specific first while walking, then reversed.
     let mut chain = vec![index];
     let mut current = index;
@@ -519,12 +540,7 @@ fn class_facts(inner: &Inner, index: usize) -> ClassFacts {
             }
         }
     }
-    let attribute_at = |name: &str| {
-        inner
-            .attribute_index
-            .get(&name.to_ascii_lowercase())
-            .copied()
-    };
+    let attribute_at = |name: &str| inner.attribute_index.get(name);
     let mut must: Vec<usize> = Vec::new();
     let mut allowed: Vec<usize> = Vec::new();
     for class in contributing.iter().filter_map(|&i| inner.classes.get(i)) {
@@ -590,6 +606,26 @@ mod tests {
         assert!(schema_2016.allows(device_2016, compliant));
         assert_eq!(schema.object_version(), 69);
         assert_eq!(Schema::for_level(SchemaLevel::W2019).object_version(), 88);
+    }
+
+    #[test]
+    fn names_are_found_in_any_case_and_odd_names_are_not_found() {
+        let schema = Schema::for_level(SchemaLevel::W2016);
+        for name in ["msDS-DeviceID", "MSDS-DEVICEID", "msds-deviceid"] {
+            assert_eq!(
+                schema.attribute(name).map(|a| a.name.as_str()),
+                Some("msDS-DeviceID")
+            );
+        }
+        assert_eq!(
+            schema.class("MSDS-DEVICE").map(|c| c.name.as_str()),
+            Some("msDS-Device")
+        );
+        // Longer than the lookup's stack buffer, non-ASCII, empty: not found, no panic.
+        assert!(schema.attribute(&"a".repeat(500)).is_none());
+        assert!(schema.attribute("displayNäme").is_none());
+        assert!(schema.attribute("").is_none());
+        assert!(schema.class(&"msDS-Device".repeat(20)).is_none());
     }
 
     #[test]

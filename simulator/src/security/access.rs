@@ -103,8 +103,14 @@ fn check_entry(
     desired: AccessMask,
     objects: &ObjectTypeList,
 ) -> devwb_model::sd::AccessResult {
-    let sd = descriptor::of_entry(entry);
-    check(sd.as_ref(), token, desired, objects, sid_of(entry).as_ref())
+    let sd = descriptor::decoded(entry);
+    check(
+        sd.as_deref(),
+        token,
+        desired,
+        objects,
+        sid_of(entry).as_ref(),
+    )
 }
 
 /// `Ok` when granted, else AD's insufficientAccessRights.

@@ -3,6 +3,9 @@
 //! on write as the SD flags control selects, and re-inherited down a subtree when a
 //! container's descriptor changes (AD's SD propagator).
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use devwb_model::sd::{Acl, Control, SecurityDescriptor};
 use devwb_model::{Guid, Sid};
 
@@ -41,6 +44,47 @@ pub fn of_entry(entry: &Entry) -> Option<SecurityDescriptor> {
             None
         }
     }
+}
+
+/// The decoded descriptor of an entry, shared: like [`of_entry`], but a thread keeps the last
+/// few descriptors it decoded, so the access checks of a run of adds into one container, or of
+/// a search through its entries, decode the descriptor they share once.
+pub fn decoded(entry: &Entry) -> Option<Arc<SecurityDescriptor>> {
+    let value = entry.attrs.get(ATTRIBUTE)?.values.first()?;
+    let hit = DECODED.with(|cache| {
+        cache
+            .borrow()
+            .iter()
+            .find(|(bytes, _)| same_value(bytes, value))
+            .map(|(_, sd)| Arc::clone(sd))
+    });
+    if hit.is_some() {
+        return hit;
+    }
+    let sd = Arc::new(of_entry(entry)?);
+    DECODED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= DECODED_SLOTS {
+            cache.remove(0);
+        }
+        cache.push((value.clone(), Arc::clone(&sd)));
+    });
+    Some(sd)
+}
+
+/// Whether two descriptor values are the same: the same allocation (descriptors are interned),
+/// else the same bytes. The cache holds its `Bytes`, so an address it compares is never reused.
+fn same_value(cached: &Bytes, value: &Bytes) -> bool {
+    (cached.as_ptr() == value.as_ptr() && cached.len() == value.len()) || cached == value
+}
+
+/// Decoded descriptors kept per thread (the oldest goes first).
+const DECODED_SLOTS: usize = 16;
+
+thread_local! {
+    /// The latest descriptors this thread decoded, with their bytes, oldest first.
+    static DECODED: std::cell::RefCell<Vec<(Bytes, Arc<SecurityDescriptor>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The owner and group AD gives an object its creator did not name them for: Domain Admins
