@@ -208,10 +208,8 @@ impl Dn {
         // The normalized form is the RDNs' forms joined by ',', so the parent's is a suffix of
         // ours: slice it instead of lowercasing every ancestor again (the simulator asks for
         // parents on every add and search).
-        let first = self.rdns[0].normalized().len();
-        let normalized = self
-            .normalized
-            .get(first + 1..)
+        let normalized = rdn_offset(&self.normalized, 1)
+            .and_then(|start| self.normalized.get(start..))
             .unwrap_or_default()
             .to_string();
         Some(Dn {
@@ -247,18 +245,45 @@ impl Dn {
         if suffix.normalized.is_empty() {
             return true;
         }
-        // Compare RDN by RDN, not by text, so an escaped comma can never fake a boundary.
+        // Compare the normalized forms from the boundary of the RDN where the suffix would
+        // start, found by counting unescaped separators: an escaped comma inside a value can
+        // never fake a boundary.
         let skip = self.rdns.len() - suffix.rdns.len();
-        self.rdns[skip..]
-            .iter()
-            .zip(&suffix.rdns)
-            .all(|(a, b)| a == b)
+        rdn_offset(&self.normalized, skip)
+            .and_then(|start| self.normalized.get(start..))
+            .is_some_and(|tail| tail == suffix.normalized)
     }
 
     /// The lowercased canonical form that equality and hashing use.
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
+}
+
+/// The byte offset in a normalized DN where its RDN number `index` (0 first) starts: after
+/// `index` separators, a separator being a `,` that no backslash escapes.
+fn rdn_offset(normalized: &str, index: usize) -> Option<usize> {
+    if index == 0 {
+        return Some(0);
+    }
+    let bytes = normalized.as_bytes();
+    let mut separators = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // The escaped character (or the first of two hex digits) is never a separator.
+            b'\\' => i += 2,
+            b',' => {
+                separators += 1;
+                i += 1;
+                if separators == index {
+                    return Some(i);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 impl PartialEq for Dn {

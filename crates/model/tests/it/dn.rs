@@ -92,3 +92,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `is_within` and `is_descendant_of` compare normalized text from an RDN boundary; they must
+    /// agree with comparing RDN by RDN, escaped separators in values included.
+    #[test]
+    fn ancestry_is_decided_rdn_by_rdn(name in dn(), other in dn(), cut in 0usize..6) {
+        let by_rdns = |a: &Dn, b: &Dn| {
+            b.depth() <= a.depth() && a.rdns()[a.depth() - b.depth()..] == *b.rdns()
+        };
+        // A real suffix of `name`, and an unrelated name.
+        let suffix = Dn::from_rdns(name.rdns()[cut.min(name.depth())..].to_vec());
+        for candidate in [&suffix, &other] {
+            prop_assert_eq!(name.is_within(candidate), by_rdns(&name, candidate));
+            prop_assert_eq!(
+                name.is_descendant_of(candidate),
+                name.depth() > candidate.depth() && by_rdns(&name, candidate)
+            );
+        }
+        prop_assert!(name.is_within(&suffix));
+    }
+}
+
+#[test]
+fn an_escaped_comma_is_not_an_rdn_boundary() {
+    let name = Dn::parse(r"CN=a\,DC=x,DC=y").expect("valid DN");
+    let look_alike = Dn::parse("DC=x,DC=y").expect("valid DN");
+    assert_eq!(name.depth(), 2);
+    assert!(!name.is_within(&look_alike));
+    assert!(!name.is_descendant_of(&look_alike));
+    assert!(name.is_descendant_of(&Dn::parse("DC=y").expect("valid DN")));
+    assert_eq!(name.parent(), Dn::parse("DC=y").ok());
+    let hex = Dn::parse(r"CN=a\2C\5C,DC=x,DC=y").expect("valid DN");
+    assert_eq!(hex.parent(), Dn::parse("DC=x,DC=y").ok());
+    assert!(hex.is_descendant_of(&look_alike));
+}
