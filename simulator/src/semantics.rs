@@ -222,8 +222,13 @@ impl Directory for StoreDirectory<'_> {
         let wanted = std::str::from_utf8(value)
             .ok()
             .and_then(|text| Dn::parse(text).ok());
-        self.0
-            .all()
+        // Tokens ask for the groups listing a member: the store keeps those entries apart.
+        let candidates = if attribute.eq_ignore_ascii_case("member") {
+            self.0.entries_with_members()
+        } else {
+            self.0.all()
+        };
+        candidates
             .into_iter()
             .filter(|entry| {
                 entry.attrs.values(attribute).iter().any(|v| match &wanted {
@@ -377,11 +382,7 @@ impl Semantics {
             }
         }
         let mut index: HashMap<String, Vec<Bytes>> = HashMap::new();
-        for group in store
-            .all()
-            .into_iter()
-            .filter(|e| e.attrs.contains("member"))
-        {
+        for group in store.entries_with_members() {
             for member in group.attrs.values("member") {
                 let Some(dn) = std::str::from_utf8(member)
                     .ok()

@@ -90,6 +90,9 @@ struct Tree {
     /// Equality index of the attributes in [`INDEXED_ATTRIBUTES`]: (attribute number, folded
     /// value) to the entries holding that value.
     by_value: FastMap<(usize, Vec<u8>), Vec<Arc<str>>>,
+    /// The entries with `member` values (groups that have members): tokens and `memberOf`
+    /// are computed from them, and a directory of 100,000 devices has a few dozen.
+    with_members: BTreeSet<Arc<str>>,
     secrets: FastMap<String, Secret>,
     usn: u64,
 }
@@ -170,6 +173,9 @@ impl Tree {
         if let Some(sid) = entry.attrs.values("objectSid").first() {
             self.by_sid.insert(sid.clone(), key.clone());
         }
+        if entry.attrs.contains("member") {
+            self.with_members.insert(key.clone());
+        }
         for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
             for value in entry.attrs.values(name) {
                 let keys = self
@@ -196,6 +202,7 @@ impl Tree {
             self.by_sid.remove(sid);
         }
         let key = entry.dn.normalized();
+        self.with_members.remove(key);
         for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
             for value in entry.attrs.values(name) {
                 let slot = (index, index_value(index, value));
@@ -591,6 +598,15 @@ impl Store {
             .iter()
             .flat_map(|nc| tree.subtree_keys(nc))
             .filter_map(|k| tree.entries.get(&k).cloned())
+            .collect()
+    }
+
+    /// Every entry that has `member` values, in DN order.
+    pub fn entries_with_members(&self) -> Vec<Arc<Entry>> {
+        let tree = self.read();
+        tree.with_members
+            .iter()
+            .filter_map(|key| tree.entries.get(&**key).cloned())
             .collect()
     }
 
