@@ -1,7 +1,9 @@
 //! Shows a [`Report`] to people: one line per check (status, id, title), the evidence under
 //! it with aligned labels, and the remedy with its commands. Colour is optional and decided by
 //! the caller (the command line turns it on only on a terminal); without it the text is plain
-//! ASCII, which is what the snapshot tests see.
+//! ASCII, which is what the snapshot tests see. Text that comes from the directory (names,
+//! attribute values, error messages) is shown with its control characters escaped, so a value
+//! cannot move the cursor or recolour the terminal of the admin reading the report.
 
 use std::fmt::Write;
 
@@ -34,14 +36,30 @@ fn status_tag(status: &Status, colour: bool) -> String {
     paint(word, code, colour)
 }
 
+/// `text` with control characters (C0, DEL, C1) written as Rust escapes: `\u{1b}`, `\n`.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The report as text for a terminal or a log.
 pub fn render(report: &Report, options: RenderOptions) -> String {
     let mut out = String::new();
     let connector = report.connector_account.as_deref().unwrap_or("(not named)");
     // Writing to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(out, "forest:    {}", report.forest);
-    let _ = writeln!(out, "domain:    {}", report.domain);
-    let _ = writeln!(out, "connector: {connector}");
+    let _ = writeln!(out, "forest:    {}", shown(&report.forest));
+    let _ = writeln!(out, "domain:    {}", shown(&report.domain));
+    let _ = writeln!(out, "connector: {}", shown(connector));
     let _ = writeln!(out);
     let id_width = report
         .checks
@@ -59,7 +77,7 @@ pub fn render(report: &Report, options: RenderOptions) -> String {
         );
         let indent = " ".repeat(6);
         if let Status::Skipped { why } = &check.status {
-            let _ = writeln!(out, "{indent}skipped: {why}");
+            let _ = writeln!(out, "{indent}skipped: {}", shown(why));
         }
         let label_width = check
             .evidence
@@ -71,7 +89,8 @@ pub fn render(report: &Report, options: RenderOptions) -> String {
             let _ = writeln!(
                 out,
                 "{indent}{:<label_width$}  {}",
-                evidence.label, evidence.value
+                evidence.label,
+                shown(&evidence.value)
             );
         }
         if let Some(remedy) = &check.remedy {
@@ -79,10 +98,10 @@ pub fn render(report: &Report, options: RenderOptions) -> String {
                 out,
                 "{indent}{} {}",
                 paint("remedy:", "1", options.colour),
-                remedy.summary
+                shown(&remedy.summary)
             );
             for command in &remedy.commands {
-                let _ = writeln!(out, "{indent}  $ {command}");
+                let _ = writeln!(out, "{indent}  $ {}", shown(command));
             }
         }
     }

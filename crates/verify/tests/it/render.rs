@@ -135,3 +135,18 @@ fn json_shape_is_stable() {
     let back: devwb_verify::Report = serde_json::from_value(json).expect("round trip");
     assert_eq!(back, report);
 }
+
+// Regression test: values read from the directory went to the terminal as they were.
+#[test]
+fn control_characters_from_the_directory_are_escaped() {
+    let mut report = run(&prepared(), &Expected::default());
+    report.domain = "DC=contoso\u{1b}[2J,DC=lab".into();
+    report.checks[0].evidence.push(devwb_verify::Evidence::new(
+        "displayName",
+        "line one\nline two\u{7}\u{9b}",
+    ));
+    let text = render(&report, RenderOptions { colour: false });
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}') && !text.contains('\u{9b}'));
+    assert!(text.contains(r"domain:    DC=contoso\u{1b}[2J,DC=lab"));
+    assert!(text.contains(r"displayName   line one\nline two\u{7}\u{9b}"));
+}
