@@ -39,14 +39,7 @@ fn child(url: &str, ca: &str, export: &str) {
     let source = DeviceSource::open(Path::new(export)).unwrap();
     let planned = plan(&client, &target, &source, PlanOptions::default()).unwrap();
     let planned_in = began.elapsed();
-    // DEVWB_BENCH_CHUNK overrides the apply chunk size, to compare time against memory.
-    let mut options = WritebackOptions::default();
-    if let Some(chunk) = std::env::var("DEVWB_BENCH_CHUNK")
-        .ok()
-        .and_then(|c| c.parse().ok())
-    {
-        options.chunk_size = chunk;
-    }
+    let options = WritebackOptions::default();
     let report = apply(&client, &planned, &options, &mut |_| {}).unwrap();
     assert!(report.succeeded());
     println!(

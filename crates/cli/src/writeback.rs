@@ -110,7 +110,6 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
             in_flight_per_connection: args.in_flight.max(1),
             ..ApplyOptions::default()
         },
-        ..WritebackOptions::default()
     };
     let run = Run {
         client: &client,

@@ -9,13 +9,13 @@
 //! batch must not contain a change that depends on another change of the same batch.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use devwb_model::Dn;
 use ldap3::Ldap;
-use tokio::sync::{mpsc, RwLock};
+use tokio::sync::{mpsc, Mutex, RwLock};
 
 use crate::client::{open_connection, Attributes, Client, Modification};
 use crate::connect::{ConnectOptions, Credentials};
@@ -106,17 +106,33 @@ pub struct ApplyOptions {
     pub in_flight_per_connection: usize,
     /// Retries of busy, unavailable, timed-out and connection-lost operations.
     pub retry: RetryPolicy,
+    /// Keep an outcome in the report for every change, or only for those that did not simply
+    /// apply (already existed, failed). A large batch reports its applied changes as counts
+    /// ([`ApplyReport::applied_by_operation`]) rather than hold a DN for each.
+    pub keep_applied_outcomes: bool,
 }
 
 impl Default for ApplyOptions {
-    /// 4 connections with 32 operations in flight each, default retries.
+    /// 4 connections with 32 operations in flight each, default retries, every outcome kept.
     fn default() -> ApplyOptions {
         ApplyOptions {
             connections: 4,
             in_flight_per_connection: 32,
             retry: RetryPolicy::default(),
+            keep_applied_outcomes: true,
         }
     }
+}
+
+/// Changes applied, by operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OperationCounts {
+    /// Adds.
+    pub adds: usize,
+    /// Modifies.
+    pub modifies: usize,
+    /// Deletes.
+    pub deletes: usize,
 }
 
 /// What became of one change.
@@ -173,10 +189,14 @@ pub struct ApplyProgress {
 /// The outcome of a batch.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplyReport {
-    /// One outcome per change, in batch order.
+    /// One outcome per change, in batch order; without
+    /// [`ApplyOptions::keep_applied_outcomes`], only those of the changes that did not simply
+    /// apply.
     pub outcomes: Vec<ChangeOutcome>,
     /// Changes applied.
     pub applied: usize,
+    /// Changes applied, by operation.
+    pub applied_by_operation: OperationCounts,
     /// Adds that met an existing entry.
     pub already_existed: usize,
     /// Changes that failed.
@@ -206,8 +226,8 @@ struct Slot {
 }
 
 struct Shared {
-    changes: Vec<Change>,
-    next: AtomicUsize,
+    /// The changes still to send, with their positions, fed by the calling thread.
+    queue: Mutex<mpsc::Receiver<(usize, Change)>>,
     retries: AtomicU64,
     reconnects: AtomicU64,
     options: ConnectOptions,
@@ -224,21 +244,39 @@ impl Client {
         options: &ApplyOptions,
         progress: &mut dyn FnMut(&ApplyProgress),
     ) -> ApplyReport {
-        let started = Instant::now();
         let total = changes.len();
+        self.apply_each(total, &mut changes.into_iter(), options, progress)
+    }
+
+    /// Like [`Client::apply_changes`], for changes made as they are sent: `changes` is pulled on
+    /// the calling thread only as fast as the connections take them (a few hundred ahead), so a
+    /// caller can turn a large plan into requests one at a time instead of holding them all.
+    /// `total` is the number of changes expected, for progress; outcomes are numbered in the
+    /// order `changes` yields them.
+    pub fn apply_each(
+        &self,
+        total: usize,
+        changes: &mut dyn Iterator<Item = Change>,
+        options: &ApplyOptions,
+        progress: &mut dyn FnMut(&ApplyProgress),
+    ) -> ApplyReport {
+        let started = Instant::now();
         let span = tracing::info_span!("ldap.apply", total, connections = options.connections);
         let _entered = span.enter();
+        let wanted_connections = options.connections.max(1).min(total.max(1));
+        let in_flight = options.in_flight_per_connection.max(1);
+        // Room for every worker's next change, twice over: the workers never wait for the
+        // calling thread while it keeps up, and memory stays bounded.
+        let (queue_sender, queue) =
+            mpsc::channel::<(usize, Change)>(wanted_connections * in_flight * 2);
         let shared = Arc::new(Shared {
-            changes,
-            next: AtomicUsize::new(0),
+            queue: Mutex::new(queue),
             retries: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
             options: self.options.clone(),
             credentials: self.credentials.clone(),
             retry: options.retry.clone(),
         });
-        let wanted_connections = options.connections.max(1).min(total.max(1));
-        let in_flight = options.in_flight_per_connection.max(1);
         let own = self.handle();
         let (report, own_now) = self.runtime.block_on(async move {
             let mut slots = vec![Arc::new(Slot { current: RwLock::new((0, own)) })];
@@ -266,48 +304,88 @@ impl Client {
                 }
             }
             drop(sender);
-            let mut outcomes: Vec<Option<ChangeOutcome>> = vec![None; total];
+            // The calling thread feeds the queue while it collects outcomes.
+            let keep_applied = options.keep_applied_outcomes;
+            let mut sent: Vec<Operation> = Vec::with_capacity(total);
+            let feed = async {
+                for change in changes {
+                    let index = sent.len();
+                    sent.push(change.operation());
+                    if queue_sender.send((index, change)).await.is_err() {
+                        break; // every worker is gone: what was not sent is reported below
+                    }
+                }
+                drop(queue_sender);
+            };
+            let mut outcomes: Vec<ChangeOutcome> =
+                Vec::with_capacity(if keep_applied { total } else { 0 });
             let mut state = ApplyProgress { total, done: 0, failed: 0, retries: 0 };
             let (mut applied, mut already_existed) = (0usize, 0usize);
-            while let Some(outcome) = receiver.recv().await {
-                state.done += 1;
-                match outcome.status {
-                    ChangeStatus::Applied => applied += 1,
-                    ChangeStatus::AlreadyExists { .. } => already_existed += 1,
-                    ChangeStatus::Failed { .. } => state.failed += 1,
-                }
-                state.retries = shared.retries.load(Ordering::Relaxed);
-                let index = outcome.index;
-                if let Some(slot) = outcomes.get_mut(index) {
-                    *slot = Some(outcome);
-                }
-                progress(&state);
-            }
-            let outcomes: Vec<ChangeOutcome> = outcomes
-                .into_iter()
-                .enumerate()
-                .map(|(index, outcome)| {
-                    outcome.unwrap_or_else(|| {
-                        // Only reachable if a worker task panicked: report it rather than lose the change.
-                        let change = &shared.changes[index];
-                        ChangeOutcome {
-                            index,
-                            dn: change.dn().clone(),
-                            operation: change.operation(),
-                            status: ChangeStatus::Failed {
-                                code: None,
-                                code_name: "internal".into(),
-                                message: "the worker applying this change stopped unexpectedly".into(),
-                            },
-                            attempts: 0,
+            let mut by_operation = OperationCounts::default();
+            let mut reported = vec![false; total];
+            let collect = async {
+                while let Some(outcome) = receiver.recv().await {
+                    state.done += 1;
+                    match outcome.status {
+                        ChangeStatus::Applied => {
+                            applied += 1;
+                            match outcome.operation {
+                                Operation::Add => by_operation.adds += 1,
+                                Operation::Modify => by_operation.modifies += 1,
+                                _ => by_operation.deletes += 1,
+                            }
                         }
-                    })
-                })
-                .collect();
+                        ChangeStatus::AlreadyExists { .. } => already_existed += 1,
+                        ChangeStatus::Failed { .. } => state.failed += 1,
+                    }
+                    state.retries = shared.retries.load(Ordering::Relaxed);
+                    let index = outcome.index;
+                    if reported.len() <= index {
+                        reported.resize(index + 1, false);
+                    }
+                    reported[index] = true;
+                    if keep_applied || !matches!(outcome.status, ChangeStatus::Applied) {
+                        outcomes.push(outcome);
+                    }
+                    progress(&state);
+                }
+            };
+            {
+                // Outcomes end when every worker has ended: normally after the queue closed, or
+                // early if the workers stopped (a panic), and then feeding must stop too.
+                tokio::pin!(feed);
+                tokio::pin!(collect);
+                let mut fed = false;
+                loop {
+                    tokio::select! {
+                        () = &mut feed, if !fed => fed = true,
+                        () = &mut collect => break,
+                    }
+                }
+            }
+            // Only reachable if a worker task panicked: report its change rather than lose it.
+            reported.resize(sent.len(), false);
+            for (index, operation) in sent.into_iter().enumerate() {
+                if !reported[index] {
+                    outcomes.push(ChangeOutcome {
+                        index,
+                        dn: Dn::root(),
+                        operation,
+                        status: ChangeStatus::Failed {
+                            code: None,
+                            code_name: "internal".into(),
+                            message: format!("the worker applying change #{index} of the batch stopped unexpectedly"),
+                        },
+                        attempts: 0,
+                    });
+                }
+            }
+            outcomes.sort_by_key(|outcome| outcome.index);
             let failed = outcomes.iter().filter(|o| matches!(o.status, ChangeStatus::Failed { .. })).count();
             let report = ApplyReport {
                 outcomes,
                 applied,
+                applied_by_operation: by_operation,
                 already_existed,
                 failed,
                 retries: shared.retries.load(Ordering::Relaxed),
@@ -343,10 +421,11 @@ async fn worker(
     sender: mpsc::UnboundedSender<ChangeOutcome>,
 ) {
     loop {
-        let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(change) = shared.changes.get(index) else {
+        let next = shared.queue.lock().await.recv().await;
+        let Some((index, change)) = next else {
             break;
         };
+        let change = &change;
         let mut attempts = 0u32;
         let status = loop {
             attempts += 1;

@@ -37,7 +37,8 @@ pub mod sd;
 
 pub use account::{Account, AccountName, ForestDomain, ForestDomains};
 pub use apply::{
-    ApplyOptions, ApplyProgress, ApplyReport, Change, ChangeOutcome, ChangeStatus, RetryPolicy,
+    ApplyOptions, ApplyProgress, ApplyReport, Change, ChangeOutcome, ChangeStatus, OperationCounts,
+    RetryPolicy,
 };
 pub use client::{Attributes, Client, Modification, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};

@@ -7,7 +7,8 @@
 //!   asking only for the mapped attributes, into [`ObservedDevices`].
 //! - [`apply`] sends the plan through devwb-ldap's bulk apply (several connections, several
 //!   operations in flight on each, retries with backoff on busy/unavailable/lost connections),
-//!   in chunks so that only one chunk's values are copied into requests at a time.
+//!   turning the plan's changes into requests one at a time as the connections take them, so
+//!   only a few hundred requests exist at once.
 //!
 //! Convergence, operation by operation:
 //! - an add that meets `entryAlreadyExists` (an earlier run, or our own attempt whose answer was
@@ -177,21 +178,10 @@ pub fn plan(
 }
 
 /// How to apply a plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WritebackOptions {
     /// Connections, operations in flight, retries: passed to devwb-ldap's bulk apply.
     pub apply: ApplyOptions,
-    /// Changes sent per bulk-apply call; bounds the memory of request copies.
-    pub chunk_size: usize,
-}
-
-impl Default for WritebackOptions {
-    fn default() -> WritebackOptions {
-        WritebackOptions {
-            apply: ApplyOptions::default(),
-            chunk_size: 10_000,
-        }
-    }
 }
 
 /// Progress of an apply, given to the callback as changes complete.
@@ -312,71 +302,79 @@ pub fn apply(
     planned.extend(plan.modifies.iter().map(|_| Planned::Modify));
     planned.extend(plan.deletes.iter().map(|_| Planned::Delete));
     let total = planned.len();
-    let mut base = WritebackProgress {
-        total,
-        done: 0,
-        failed: 0,
-        retries: 0,
-    };
     let mut existing: Vec<&DeviceAdd> = Vec::new();
-    let chunk_size = options.chunk_size.max(1);
-    let mut position = 0usize;
-    while position < total {
-        let end = (position + chunk_size).min(total);
-        let mut changes = Vec::with_capacity(end - position);
-        for index in position..end {
-            changes.push(planned_change(plan, index)?);
+    // The plan's changes become requests one at a time, as the connections take them: memory
+    // holds a few hundred requests, not the whole plan twice.
+    let mut invalid: Option<WritebackError> = None;
+    let mut changes = (0..total).map_while(|index| match planned_change(plan, index) {
+        Ok(change) => Some(change),
+        Err(error) => {
+            invalid = Some(error);
+            None
         }
-        let chunk_base = base;
-        let batch = client.apply_changes(changes, &options.apply, &mut |p: &ApplyProgress| {
+    });
+    // Applied changes come back as counts: 100,000 outcomes with a DN each would cost more
+    // memory than the rest of the run.
+    let apply_options = devwb_ldap::ApplyOptions {
+        keep_applied_outcomes: false,
+        ..options.apply.clone()
+    };
+    let batch = client.apply_each(
+        total,
+        &mut changes,
+        &apply_options,
+        &mut |p: &ApplyProgress| {
             progress(&WritebackProgress {
                 total,
-                done: chunk_base.done + p.done,
-                failed: chunk_base.failed + p.failed,
-                retries: chunk_base.retries + p.retries,
+                done: p.done,
+                failed: p.failed,
+                retries: p.retries,
             });
-        });
-        report.retries += batch.retries;
-        report.reconnects += batch.reconnects;
-        for outcome in &batch.outcomes {
-            let Some(kind) = planned.get(position + outcome.index).copied() else {
-                continue;
-            };
-            match (&outcome.status, kind) {
-                (ChangeStatus::Applied, Planned::Add(_)) => report.added += 1,
-                (ChangeStatus::Applied, Planned::Modify) => report.modified += 1,
-                (ChangeStatus::Applied, Planned::Delete) => report.deleted += 1,
-                (ChangeStatus::AlreadyExists { .. }, Planned::Add(add)) => existing.push(add),
-                (ChangeStatus::Failed { code: Some(32), .. }, Planned::Delete) => {
-                    report.already_deleted += 1;
-                }
-                (
-                    ChangeStatus::Failed {
-                        code_name, message, ..
-                    },
-                    _,
-                ) => {
-                    report.failures.push(WritebackFailure {
-                        dn: outcome.dn.to_string(),
-                        operation: outcome.operation.to_string(),
-                        code_name: code_name.clone(),
-                        message: message.clone(),
-                    });
-                }
-                (ChangeStatus::AlreadyExists { message }, _) => {
-                    report.failures.push(WritebackFailure {
-                        dn: outcome.dn.to_string(),
-                        operation: outcome.operation.to_string(),
-                        code_name: "entryAlreadyExists".to_owned(),
-                        message: message.clone(),
-                    });
-                }
+        },
+    );
+    drop(changes);
+    report.retries += batch.retries;
+    report.reconnects += batch.reconnects;
+    report.added += batch.applied_by_operation.adds as u64;
+    report.modified += batch.applied_by_operation.modifies as u64;
+    report.deleted += batch.applied_by_operation.deletes as u64;
+    for outcome in &batch.outcomes {
+        let Some(kind) = planned.get(outcome.index).copied() else {
+            continue;
+        };
+        match (&outcome.status, kind) {
+            (ChangeStatus::Applied, _) => {}
+            (ChangeStatus::AlreadyExists { .. }, Planned::Add(add)) => existing.push(add),
+            (ChangeStatus::Failed { code: Some(32), .. }, Planned::Delete) => {
+                report.already_deleted += 1;
+            }
+            (
+                ChangeStatus::Failed {
+                    code_name, message, ..
+                },
+                _,
+            ) => {
+                report.failures.push(WritebackFailure {
+                    dn: outcome.dn.to_string(),
+                    operation: outcome.operation.to_string(),
+                    code_name: code_name.clone(),
+                    message: message.clone(),
+                });
+            }
+            (ChangeStatus::AlreadyExists { message }, _) => {
+                report.failures.push(WritebackFailure {
+                    dn: outcome.dn.to_string(),
+                    operation: outcome.operation.to_string(),
+                    code_name: "entryAlreadyExists".to_owned(),
+                    message: message.clone(),
+                });
             }
         }
-        base.done += batch.outcomes.len();
-        base.failed += batch.failed;
-        base.retries += batch.retries;
-        position = end;
+    }
+    // A change the plan could not express stops the sending there; what was sent is applied
+    // and reported, and a rerun plans the rest again.
+    if let Some(error) = invalid {
+        return Err(error);
     }
     converge_existing(client, plan, &existing, options, &mut report)?;
     report.elapsed = started.elapsed();

@@ -18,6 +18,50 @@ fn containers(parent: &Dn, count: usize) -> Vec<Change> {
 }
 
 #[test]
+fn changes_made_as_they_are_sent_report_counts_and_only_what_did_not_apply() {
+    let lab = lab();
+    let ou = lab.add_ou("Stream");
+    // Two already there: they come back as outcomes, the rest as counts.
+    let first = lab
+        .client
+        .apply_changes(containers(&ou, 2), &ApplyOptions::default(), &mut |_| {});
+    assert_eq!(first.applied_by_operation.adds, 2);
+    let made = Cell::new(0usize);
+    let mut changes = containers(&ou, 500).into_iter().inspect(|_| {
+        made.set(made.get() + 1);
+    });
+    let options = ApplyOptions {
+        connections: 2,
+        in_flight_per_connection: 4,
+        keep_applied_outcomes: false,
+        ..ApplyOptions::default()
+    };
+    let made_at_first_outcome = Cell::new(None);
+    let report = lab
+        .client
+        .apply_each(500, &mut changes, &options, &mut |_| {
+            if made_at_first_outcome.get().is_none() {
+                made_at_first_outcome.set(Some(made.get()));
+            }
+        });
+    assert_eq!(made.get(), 500);
+    // Pulled as the connections take them (a queue of 16 and 8 in flight), not all up front.
+    let early = made_at_first_outcome.get().expect("outcomes came");
+    assert!(early < 100, "{early} changes made before the first outcome");
+    assert_eq!(
+        (report.applied, report.already_existed, report.failed),
+        (498, 2, 0)
+    );
+    assert_eq!(report.applied_by_operation.adds, 498);
+    let indexes: Vec<usize> = report.outcomes.iter().map(|o| o.index).collect();
+    assert_eq!(indexes, vec![0, 1]);
+    assert!(report
+        .outcomes
+        .iter()
+        .all(|o| matches!(o.status, ChangeStatus::AlreadyExists { .. })));
+}
+
+#[test]
 fn a_batch_applies_in_parallel_and_reports_each_change() {
     let lab = lab();
     let ou = lab.add_ou("Bulk");
@@ -108,6 +152,7 @@ fn busy_unavailable_and_dropped_connections_are_retried_until_everything_is_appl
             initial_backoff: std::time::Duration::from_millis(5),
             max_backoff: std::time::Duration::from_millis(50),
         },
+        ..ApplyOptions::default()
     };
     let report = lab
         .client
@@ -156,6 +201,7 @@ fn an_operation_that_keeps_failing_reports_the_last_code_after_the_allowed_attem
             initial_backoff: std::time::Duration::from_millis(1),
             max_backoff: std::time::Duration::from_millis(2),
         },
+        ..ApplyOptions::default()
     };
     let report = lab
         .client
