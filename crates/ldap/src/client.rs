@@ -473,7 +473,7 @@ pub(crate) async fn simple_bind(
 
 /// One search request (no paging); returns the entries and the final result.
 pub(crate) async fn search_once(
-    mut ldap: Ldap,
+    ldap: Ldap,
     base: String,
     scope: Scope,
     filter: String,
@@ -482,6 +482,19 @@ pub(crate) async fn search_once(
     timeout: Duration,
 ) -> Result<(Vec<Entry>, ldap3::LdapResult)> {
     let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+    search_once_owned(ldap, base, scope, filter, attrs, controls, timeout).await
+}
+
+/// [`search_once`] with owned arguments, for a search that runs as a task of its own.
+async fn search_once_owned(
+    mut ldap: Ldap,
+    base: String,
+    scope: Scope,
+    filter: String,
+    attrs: Vec<String>,
+    controls: Vec<RawControl>,
+    timeout: Duration,
+) -> Result<(Vec<Entry>, ldap3::LdapResult)> {
     let handle = ldap.with_timeout(timeout);
     if !controls.is_empty() {
         handle.with_controls(controls);
@@ -551,24 +564,33 @@ pub(crate) async fn paged_search_each(
         entries.into_iter().for_each(&mut *each);
         return Ok(count);
     }
-    let mut count = 0u64;
-    let mut cookie: Vec<u8> = Vec::new();
-    let mut pages = 0usize;
-    loop {
+    // Each page is requested as soon as the previous one's cookie arrives, and fetched and
+    // decoded by a task of its own while `each` goes through the previous page: the server
+    // computes page N+1 while the caller digests page N.
+    let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+    let fetch = |cookie: &[u8]| {
         let mut page_controls = controls.clone();
-        page_controls.push(paged_results_control(page_size, &cookie));
-        let (entries, result) = search_once(
+        page_controls.push(paged_results_control(page_size, cookie));
+        tokio::spawn(search_once_owned(
             ldap.clone(),
             base.clone(),
             scope,
             filter.clone(),
-            attrs,
+            attrs.clone(),
             page_controls,
             timeout,
-        )
-        .await?;
-        count += entries.len() as u64;
-        entries.into_iter().for_each(&mut *each);
+        ))
+    };
+    let mut count = 0u64;
+    let mut cookie: Vec<u8> = Vec::new();
+    let mut pages = 0usize;
+    let mut pending = Some(fetch(&cookie));
+    while let Some(page) = pending.take() {
+        let (entries, result) = page.await.map_err(|error| {
+            Error::invalid_response(format!(
+                "paged search of {base}: the page task failed: {error}"
+            ))
+        })??;
         pages += 1;
         let response = result.ctrls.iter().find(|c| c.1.ctype == PAGED_RESULTS_OID);
         let next = match response.and_then(|c| c.1.val.as_deref()) {
@@ -576,14 +598,16 @@ pub(crate) async fn paged_search_each(
             None => Vec::new(),
             Some(value) => crate::controls::decode_paged_value(value)?.1,
         };
-        if next.is_empty() {
-            break;
-        }
-        if next == cookie {
+        if !next.is_empty() && next == cookie {
             return Err(Error::invalid_response(format!(
                 "paged search of {base}: the server repeated the same cookie"
             )));
         }
+        if !next.is_empty() {
+            pending = Some(fetch(&next));
+        }
+        count += entries.len() as u64;
+        entries.into_iter().for_each(&mut *each);
         cookie = next;
     }
     tracing::debug!(entries = count, pages, "paged search done");
