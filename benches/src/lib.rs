@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// The allocator the `devwb` binary uses, so the benches measure what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 
