@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
 mod fuzz;
 mod gen_devices;
 mod gen_schema;
@@ -19,6 +20,8 @@ usage: cargo xtask <command> [args]
 commands:
   test          fmt check, clippy, the workspace tests, then the suites that need
                 something from outside (each says plainly when it cannot run)
+  bench         run the benchmarks docs/benchmarks.md records, with its commands:
+                [writeback|source|simulator|model|client|all], writeback by default
   fuzz          bounded fuzz loop over the model's parsers (dn, sid, sddl, sd_binary);
                 --libfuzzer runs cargo-fuzz on nightly instead
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "test" => test::run(rest),
+        "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "gen-devices" => gen_devices::run(rest),
         "gen-schema" => gen_schema::run(rest),
