@@ -10,6 +10,9 @@
 use std::io::Write;
 use std::time::Duration;
 
+// The benches' global allocator (mimalloc, as the `devwb` binary has) lives in the library.
+use devwb_benches as _;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use devwb_model::{Dn, SchemaLevel};
 use devwb_writeback::synthetic::{

@@ -20,9 +20,10 @@
 //! record that is not JSON inside well-formed brackets, or a JSON Lines line that is not JSON, is
 //! one bad record.
 //!
-//! [`DeviceSource::for_each`] runs the reading, parsing and checking on a reader thread of its own
-//! and hands records over in small batches through a bounded channel, so that the caller's mapping
-//! and diffing of one batch overlaps with the reading of the next (two cores, two stages).
+//! [`DeviceSource::for_each`] reads and parses on one thread of its own and checks on another,
+//! handing records on in small batches through bounded channels, so that the caller's mapping
+//! and diffing of one batch overlaps with the checking and the reading of the next ones (three
+//! stages of about the same cost, for two cores).
 //!
 //! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
 
@@ -298,46 +299,65 @@ impl DeviceSource {
         &self,
         visit: &mut dyn FnMut(SourceRecord),
     ) -> Result<SourceSummary, WritebackError> {
-        // Two stages on two threads: this one hands records to `visit` (the planner maps and
-        // diffs), a reader thread scans, parses and checks the next ones meanwhile. Batches keep
-        // the channel cheap; the bound keeps memory at a few batches.
+        // Three stages on three threads: a reader scans and parses the next records, a checker
+        // checks the ones before, and this thread hands the checked ones to `visit` (the
+        // planner maps and diffs). Parsing and checking cost about the same as mapping and
+        // diffing, so on two cores no stage waits long for another. Batches keep the channels
+        // cheap; the bounds keep memory at a few batches.
         const BATCH: usize = 256;
+        let owners = self.owners.as_ref();
         std::thread::scope(|scope| {
+            let (raw_sender, raw_receiver) =
+                std::sync::mpsc::sync_channel::<Vec<(RecordRef, Value)>>(8);
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SourceRecord>>(8);
             let reader = scope.spawn(move || {
                 let mut batch = Vec::with_capacity(BATCH);
-                let mut bad = 0u64;
-                let mut receiver_gone = false;
+                let mut checker_gone = false;
                 let result = self.for_each_raw(&mut |record, value| {
-                    let checked = match check_device(record, &value, self.owners.as_ref()) {
-                        Ok(device) => SourceRecord::Device(Box::new(device)),
-                        Err(error) => {
-                            bad += 1;
-                            SourceRecord::Bad(error)
-                        }
-                    };
-                    batch.push(checked);
-                    if batch.len() == BATCH && !receiver_gone {
+                    batch.push((record, value));
+                    if batch.len() == BATCH && !checker_gone {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        receiver_gone = sender.send(full).is_err();
+                        checker_gone = raw_sender.send(full).is_err();
                     }
                 });
-                if !batch.is_empty() && !receiver_gone {
-                    let _ = sender.send(batch);
+                if !batch.is_empty() && !checker_gone {
+                    let _ = raw_sender.send(batch);
                 }
-                result.map(|mut summary| {
-                    summary.bad_records = bad;
-                    summary
-                })
+                result
+            });
+            let checker = scope.spawn(move || {
+                let mut bad = 0u64;
+                for raw in raw_receiver {
+                    let checked = raw
+                        .into_iter()
+                        .map(
+                            |(record, value)| match check_device(record, &value, owners) {
+                                Ok(device) => SourceRecord::Device(Box::new(device)),
+                                Err(error) => {
+                                    bad += 1;
+                                    SourceRecord::Bad(error)
+                                }
+                            },
+                        )
+                        .collect();
+                    if sender.send(checked).is_err() {
+                        break;
+                    }
+                }
+                bad
             });
             for batch in receiver {
                 batch.into_iter().for_each(&mut *visit);
             }
-            reader.join().unwrap_or_else(|_| {
-                Err(WritebackError::Export {
-                    file: "(export)".to_owned(),
-                    message: "the export reader stopped unexpectedly".to_owned(),
-                })
+            let stopped = || WritebackError::Export {
+                file: "(export)".to_owned(),
+                message: "the export reader stopped unexpectedly".to_owned(),
+            };
+            let bad = checker.join().map_err(|_| stopped())?;
+            let summary = reader.join().map_err(|_| stopped())??;
+            Ok(SourceSummary {
+                bad_records: bad,
+                ..summary
             })
         })
     }
