@@ -6,7 +6,8 @@
 //! starts from an empty container (the restore is not timed). Timed: discover, read the
 //! container, stream and check the export, map, diff, apply.
 //!
-//! Run: `cargo bench -p devwb-benches --bench writeback_full`.
+//! Run: `cargo bench -p devwb-benches --bench writeback_full` (`DEVWB_BENCH_PHASES=1` in the
+//! environment prints each iteration's plan and apply times).
 
 // A bench that cannot set up or run has nothing to measure: failing loudly is right.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,6 +19,15 @@ use devwb_benches::Lab;
 use devwb_ldap::ApplyOptions;
 use devwb_writeback::apply::{apply, plan};
 use devwb_writeback::{PlanOptions, WritebackOptions};
+
+/// With `DEVWB_BENCH_PHASES` set, each iteration's phases go to standard error: criterion reports
+/// only the totals, and the plan/apply split is what docs/benchmarks.md reasons about.
+#[allow(clippy::print_stderr)]
+fn say_phases(line: impl FnOnce() -> String) {
+    if std::env::var_os("DEVWB_BENCH_PHASES").is_some() {
+        eprintln!("{}", line());
+    }
+}
 
 fn full_writeback(c: &mut Criterion) {
     let lab = Lab::start();
@@ -40,8 +50,18 @@ fn full_writeback(c: &mut Criterion) {
                     let client = lab.connector();
                     let target = lab.target(&client);
                     let planned = plan(&client, &target, &source, PlanOptions::default()).unwrap();
+                    let planned_at = began.elapsed();
                     let report = apply(&client, &planned, &options, &mut |_| {}).unwrap();
+                    let applied_at = began.elapsed();
+                    drop(planned);
                     total += began.elapsed();
+                    say_phases(|| {
+                        format!(
+                            "devwb {count}: plan {planned_at:.2?}, apply {:.2?}, drop the plan {:.2?}",
+                            applied_at - planned_at,
+                            began.elapsed() - applied_at
+                        )
+                    });
                     assert_eq!(report.added, count, "{:?}", report.failures.first());
                 }
                 total
@@ -59,6 +79,7 @@ fn full_writeback(c: &mut Criterion) {
                     let report =
                         client.apply_changes(changes, &ApplyOptions::default(), &mut |_| {});
                     total += began.elapsed();
+                    say_phases(|| format!("peer {count}: {:.2?}", began.elapsed()));
                     assert_eq!(
                         report.applied as u64,
                         count,
