@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use devwb_model::{Guid, Sid};
-use serde_json::{Map, Value};
+use serde_json_borrow::{ObjectAsVec, Value};
 
 use crate::error::{FieldProblem, RecordError, RecordLocation, RecordRef, WritebackError};
 use crate::page::PageScanner;
@@ -273,13 +273,13 @@ impl DeviceSource {
         let users = DeviceSource::open(path)?;
         let mut index = OwnerIndex::default();
         let mut errors = Vec::new();
-        users.for_each_raw(&mut |record, value| match parse_user(&value) {
+        users.for_each_raw(&mut |raw| match parse_user(&raw) {
             Ok(Some((id, sid))) => {
                 index.sids.insert(id, sid);
             }
             Ok(None) => {}
             Err(problems) => errors.push(RecordError {
-                record,
+                record: raw.record,
                 device_id: None,
                 problems,
             }),
@@ -299,28 +299,27 @@ impl DeviceSource {
         &self,
         visit: &mut dyn FnMut(SourceRecord),
     ) -> Result<SourceSummary, WritebackError> {
-        // Three stages on three threads: a reader scans and parses the next records, a checker
-        // checks the ones before, and this thread hands the checked ones to `visit` (the
-        // planner maps and diffs). Parsing and checking cost about the same as mapping and
-        // diffing, so on two cores no stage waits long for another. Batches keep the channels
-        // cheap; the bounds keep memory at a few batches.
+        // Three stages on three threads: a reader finds the records and copies their bytes, a
+        // checker parses and checks the ones before, and this thread hands the checked ones to
+        // `visit` (the planner maps and diffs). The stages cost about the same, so on two cores
+        // no stage waits long for another. Batches (one byte buffer for 256 records) keep the
+        // channels and the allocator cheap; the bounds keep memory at a few batches.
         const BATCH: usize = 256;
         let owners = self.owners.as_ref();
         std::thread::scope(|scope| {
-            let (raw_sender, raw_receiver) =
-                std::sync::mpsc::sync_channel::<Vec<(RecordRef, Value)>>(8);
+            let (raw_sender, raw_receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
             let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SourceRecord>>(8);
             let reader = scope.spawn(move || {
-                let mut batch = Vec::with_capacity(BATCH);
+                let mut batch = RawBatch::with_capacity(BATCH);
                 let mut checker_gone = false;
-                let result = self.for_each_raw(&mut |record, value| {
-                    batch.push((record, value));
-                    if batch.len() == BATCH && !checker_gone {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let result = self.for_each_raw(&mut |raw| {
+                    batch.push(raw);
+                    if batch.records.len() == BATCH && !checker_gone {
+                        let full = std::mem::replace(&mut batch, RawBatch::with_capacity(BATCH));
                         checker_gone = raw_sender.send(full).is_err();
                     }
                 });
-                if !batch.is_empty() && !checker_gone {
+                if !batch.records.is_empty() && !checker_gone {
                     let _ = raw_sender.send(batch);
                 }
                 result
@@ -329,16 +328,14 @@ impl DeviceSource {
                 let mut bad = 0u64;
                 for raw in raw_receiver {
                     let checked = raw
-                        .into_iter()
-                        .map(
-                            |(record, value)| match check_device(record, &value, owners) {
-                                Ok(device) => SourceRecord::Device(Box::new(device)),
-                                Err(error) => {
-                                    bad += 1;
-                                    SourceRecord::Bad(error)
-                                }
-                            },
-                        )
+                        .iter()
+                        .map(|raw| match check_device(&raw, owners) {
+                            Ok(device) => SourceRecord::Device(Box::new(device)),
+                            Err(error) => {
+                                bad += 1;
+                                SourceRecord::Bad(error)
+                            }
+                        })
                         .collect();
                     if sender.send(checked).is_err() {
                         break;
@@ -371,7 +368,7 @@ impl DeviceSource {
 
     fn for_each_raw(
         &self,
-        visit: &mut dyn FnMut(RecordRef, Value),
+        visit: &mut dyn FnMut(RawRecord<'_>),
     ) -> Result<SourceSummary, WritebackError> {
         let mut summary = SourceSummary::default();
         let count = self.inputs.len();
@@ -472,7 +469,7 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 fn read_lines(
     name: &Arc<str>,
     mut reader: Box<dyn BufRead + '_>,
-    visit: &mut dyn FnMut(RecordRef, Value),
+    visit: &mut dyn FnMut(RawRecord<'_>),
 ) -> Result<u64, WritebackError> {
     let mut line = Vec::new();
     let mut number = 0u64;
@@ -498,14 +495,70 @@ fn read_lines(
             location: RecordLocation::Line(number),
         };
         // A line that is not JSON is one bad record, not a broken file: lines are independent.
-        let value = serde_json::from_slice::<Value>(&line)
-            .unwrap_or_else(|error| Value::String(format!("{NOT_JSON_MARKER}{error}")));
-        visit(record, value);
+        visit(RawRecord {
+            record,
+            bytes: &line,
+            starts_on_line: None,
+        });
     }
 }
 
-/// Marks a JSON Lines line that did not parse, so the record check can report it as bad.
-const NOT_JSON_MARKER: &str = "\u{0}not json: ";
+/// One record's bytes as read from the export, not parsed yet.
+pub(crate) struct RawRecord<'b> {
+    record: RecordRef,
+    bytes: &'b [u8],
+    /// For an element of a page: the line it starts on (a JSON Lines record is its own line).
+    starts_on_line: Option<u64>,
+}
+
+impl RawRecord<'_> {
+    /// Parses the record into a borrowed tree (strings without escapes are not copied); JSON
+    /// that does not parse is one bad record, named by the returned problem.
+    fn parse(&self) -> Result<Value<'_>, FieldProblem> {
+        serde_json::from_slice::<Value<'_>>(self.bytes).map_err(|error| FieldProblem {
+            field: "(record)".to_owned(),
+            problem: match self.starts_on_line {
+                None => format!("not JSON: {error}"),
+                Some(line) => format!(
+                    "not JSON: {} (the record starts on line {line})",
+                    strip_position(&error)
+                ),
+            },
+        })
+    }
+}
+
+/// Records on their way from the reader thread to the checker: their bytes in one buffer.
+struct RawBatch {
+    bytes: Vec<u8>,
+    records: Vec<(RecordRef, std::ops::Range<usize>, Option<u64>)>,
+}
+
+impl RawBatch {
+    fn with_capacity(records: usize) -> RawBatch {
+        RawBatch {
+            bytes: Vec::with_capacity(records * 1024),
+            records: Vec::with_capacity(records),
+        }
+    }
+
+    fn push(&mut self, raw: RawRecord<'_>) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(raw.bytes);
+        self.records
+            .push((raw.record, start..self.bytes.len(), raw.starts_on_line));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = RawRecord<'_>> + '_ {
+        self.records
+            .iter()
+            .map(|(record, range, starts_on_line)| RawRecord {
+                record: record.clone(),
+                bytes: &self.bytes[range.clone()],
+                starts_on_line: *starts_on_line,
+            })
+    }
+}
 
 struct PageTotals {
     records: u64,
@@ -515,7 +568,7 @@ struct PageTotals {
 fn read_page(
     name: &Arc<str>,
     reader: Box<dyn BufRead + '_>,
-    visit: &mut dyn FnMut(RecordRef, Value),
+    visit: &mut dyn FnMut(RawRecord<'_>),
 ) -> Result<PageTotals, WritebackError> {
     let mut records = 0u64;
     let mut scanner = PageScanner::new(name, reader);
@@ -526,14 +579,11 @@ fn read_page(
         };
         records += 1;
         // Inside balanced brackets, JSON that does not parse is one bad record.
-        let value = serde_json::from_slice::<Value>(element.bytes).unwrap_or_else(|error| {
-            Value::String(format!(
-                "{NOT_JSON_MARKER}{} (the record starts on line {})",
-                strip_position(&error),
-                element.line
-            ))
+        visit(RawRecord {
+            record,
+            bytes: element.bytes,
+            starts_on_line: Some(element.line),
         });
-        visit(record, value);
     })?;
     if !shape.saw_value {
         return Err(WritebackError::Export {
@@ -559,7 +609,7 @@ fn strip_position(error: &serde_json::Error) -> String {
 
 /// Collects the problems of one record while its fields are read.
 struct Checker<'a> {
-    object: Option<&'a Map<String, Value>>,
+    object: Option<&'a ObjectAsVec<'a>>,
     problems: Vec<FieldProblem>,
 }
 
@@ -571,7 +621,7 @@ impl<'a> Checker<'a> {
         });
     }
 
-    fn get(&self, field: &str) -> Option<&'a Value> {
+    fn get(&self, field: &str) -> Option<&'a Value<'a>> {
         self.object
             .and_then(|o| o.get(field))
             .filter(|v| !v.is_null())
@@ -583,7 +633,7 @@ impl<'a> Checker<'a> {
                 self.problem(field, "missing");
                 None
             }
-            Some(Value::String(s)) => Some(s),
+            Some(Value::Str(s)) => Some(s.as_ref()),
             Some(other) => {
                 self.problem(field, format!("expected a string, found {}", kind(other)));
                 None
@@ -594,7 +644,7 @@ impl<'a> Checker<'a> {
     fn optional_str(&mut self, field: &str, max_chars: usize) -> Option<String> {
         match self.get(field) {
             None => None,
-            Some(Value::String(s)) => {
+            Some(Value::Str(s)) => {
                 let chars = s.chars().count();
                 if chars > max_chars {
                     self.problem(
@@ -603,7 +653,7 @@ impl<'a> Checker<'a> {
                     );
                     None
                 } else {
-                    Some(s.clone())
+                    Some(s.to_string())
                 }
             }
             Some(other) => {
@@ -628,10 +678,10 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional SID string at `field` (null or absent: none).
-    fn sid(&mut self, value: Option<&Value>, field: &str) -> Option<Sid> {
+    fn sid(&mut self, value: Option<&Value<'_>>, field: &str) -> Option<Sid> {
         match value {
             None | Some(Value::Null) => None,
-            Some(Value::String(text)) => match Sid::parse(text) {
+            Some(Value::Str(text)) => match Sid::parse(text) {
                 Ok(sid) => Some(sid),
                 Err(error) => {
                     self.problem(field, error.to_string());
@@ -657,12 +707,12 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
+fn kind(value: &Value<'_>) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
-        Value::String(_) => "a string",
+        Value::Str(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
@@ -670,22 +720,29 @@ fn kind(value: &Value) -> &'static str {
 
 /// Checks one device record. Every problem is collected, so one report names them all.
 fn check_device(
-    record: RecordRef,
-    value: &Value,
+    raw: &RawRecord<'_>,
     owners: Option<&OwnerIndex>,
 ) -> Result<EntraDevice, RecordError> {
+    let record = raw.record.clone();
+    let value = match raw.parse() {
+        Ok(value) => value,
+        Err(problem) => {
+            return Err(RecordError {
+                record,
+                device_id: None,
+                problems: vec![problem],
+            })
+        }
+    };
     let mut c = Checker {
         object: value.as_object(),
         problems: Vec::new(),
     };
     if c.object.is_none() {
-        let problem = match value {
-            Value::String(s) if s.starts_with(NOT_JSON_MARKER) => {
-                format!("not JSON: {}", &s[NOT_JSON_MARKER.len()..])
-            }
-            other => format!("expected a device object, found {}", kind(other)),
-        };
-        c.problem("(record)", problem);
+        c.problem(
+            "(record)",
+            format!("expected a device object, found {}", kind(&value)),
+        );
         return Err(RecordError {
             record,
             device_id: None,
@@ -813,8 +870,8 @@ fn check_alternative_security_ids(c: &mut Checker<'_>) -> Vec<AlternativeSecurit
             .and_then(Value::as_str)
             .map(str::to_owned);
         let key = match entry.get("key") {
-            Some(Value::String(text)) => {
-                match base64::engine::general_purpose::STANDARD.decode(text) {
+            Some(Value::Str(text)) => {
+                match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
                     Ok(bytes) => Some(bytes),
                     Err(error) => {
                         c.problem(field("key"), format!("not base64: {error}"));
@@ -887,7 +944,9 @@ fn check_owner(c: &mut Checker<'_>, owners: Option<&OwnerIndex>) -> Option<Regis
 }
 
 /// Reads one user of a users export: `Ok(None)` for a cloud-only user (no on-premises SID).
-fn parse_user(value: &Value) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
+fn parse_user(raw: &RawRecord<'_>) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
+    let value = raw.parse().map_err(|problem| vec![problem])?;
+    let value = &value;
     let mut c = Checker {
         object: value.as_object(),
         problems: Vec::new(),
@@ -911,6 +970,7 @@ fn parse_user(value: &Value) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     const OWNER: &str = "S-1-5-21-1004336348-1177238915-682003330-1105";
 
