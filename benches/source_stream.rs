@@ -69,7 +69,7 @@ fn source_stream(c: &mut Criterion) {
             b.iter(|| {
                 let observed = ObservedDevices::new(container.clone(), SchemaLevel::W2016);
                 let mut planner = Planner::new(observed, scope.clone(), PlanOptions::default());
-                let summary = source.for_each(&mut |r| planner.push(r)).unwrap();
+                let summary = planner.push_source(&source).unwrap();
                 let plan = planner.finish(&summary);
                 assert_eq!(plan.counts.adds, COUNT);
             })

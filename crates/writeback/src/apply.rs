@@ -173,7 +173,7 @@ pub fn plan(
 ) -> Result<WritebackPlan, WritebackError> {
     let observed = observe(client, target)?;
     let mut planner = Planner::new(observed, target.scope.clone(), options);
-    let summary = source.for_each(&mut |record| planner.push(record))?;
+    let summary = planner.push_source(source)?;
     Ok(planner.finish(&summary))
 }
 

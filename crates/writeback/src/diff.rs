@@ -27,12 +27,12 @@ use base64::Engine as _;
 use devwb_model::{Dn, Guid, Rdn, SchemaLevel};
 use serde::Serialize;
 
-use crate::error::{RecordError, RecordRef};
+use crate::error::{RecordError, RecordRef, WritebackError};
 use crate::mapping::{
     self, attributes_for, map_device, value_set_hash, AttributeValues, DesiredDevice,
     DeviceAttribute, ForestScope, SkipReason, ATTRIBUTE_COUNT, DEVICE_CLASS, MAPPING,
 };
-use crate::source::{SourceRecord, SourceSummary};
+use crate::source::{DeviceSource, SourceRecord, SourceSummary};
 
 /// The LDAP filter that selects device objects in the container.
 pub const DEVICE_FILTER: &str = "(objectClass=msDS-Device)";
@@ -489,6 +489,39 @@ fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result
     }
 }
 
+/// A record of the export after the work that needs no planner state: checked, and mapped for
+/// the forest (or the reason it is out of scope).
+#[derive(Debug)]
+// Nearly every record is a device: boxing that variant would cost an allocation per device.
+#[allow(clippy::large_enum_variant)]
+pub enum PreparedRecord {
+    /// A record that did not pass the checks.
+    Bad(RecordError),
+    /// A device and what it maps to.
+    Device {
+        /// Where it is in the export.
+        record: RecordRef,
+        /// Its device id.
+        device_id: Guid,
+        /// Its AD form for this forest, or why it is skipped.
+        mapped: Result<DesiredDevice, SkipReason>,
+    },
+}
+
+impl PreparedRecord {
+    /// Maps a checked record for a forest.
+    pub fn prepare(record: SourceRecord, scope: &ForestScope) -> PreparedRecord {
+        match record {
+            SourceRecord::Bad(error) => PreparedRecord::Bad(error),
+            SourceRecord::Device(device) => PreparedRecord::Device {
+                mapped: map_device(&device, scope),
+                device_id: device.device_id,
+                record: device.record,
+            },
+        }
+    }
+}
+
 /// Options of a plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -538,8 +571,25 @@ impl Planner {
 
     /// Takes one record of the export.
     pub fn push(&mut self, record: SourceRecord) {
+        let prepared = PreparedRecord::prepare(record, &self.scope);
+        self.push_prepared(prepared);
+    }
+
+    /// Streams a whole export into the plan. The source's checking thread also maps each device
+    /// for the forest (that needs no planner state), so this thread only diffs.
+    pub fn push_source(&mut self, source: &DeviceSource) -> Result<SourceSummary, WritebackError> {
+        let scope = self.scope.clone();
+        source.for_each_prepared(
+            &|record| PreparedRecord::prepare(record, &scope),
+            &mut |prepared| self.push_prepared(prepared),
+        )
+    }
+
+    /// Takes one record of the export, already mapped (see [`PreparedRecord::prepare`], with
+    /// this planner's scope).
+    pub fn push_prepared(&mut self, record: PreparedRecord) {
         match record {
-            SourceRecord::Bad(error) => {
+            PreparedRecord::Bad(error) => {
                 match error.device_id.as_deref().map(Guid::parse) {
                     Some(Ok(id)) => {
                         // Nothing is written for a bad record, and its object is not deleted.
@@ -551,11 +601,14 @@ impl Planner {
                 }
                 self.bad_records.push(error);
             }
-            SourceRecord::Device(device) => {
-                let id = device.device_id;
+            PreparedRecord::Device {
+                record,
+                device_id: id,
+                mapped,
+            } => {
                 if let Some(first) = self.seen.get(&id.as_u128()) {
                     self.skipped.push(SkippedDevice {
-                        record: device.record.clone(),
+                        record,
                         device_id: id,
                         reason: SkipReason::DuplicateDeviceId {
                             first: first.to_string(),
@@ -563,9 +616,9 @@ impl Planner {
                     });
                     return;
                 }
-                self.seen.insert(id.as_u128(), device.record.clone());
-                match map_device(&device, &self.scope) {
-                    Ok(desired) => self.want(device.record.clone(), desired),
+                self.seen.insert(id.as_u128(), record.clone());
+                match mapped {
+                    Ok(desired) => self.want(record, desired),
                     Err(reason) => {
                         if let Some(slot) = self.observed.by_id.get_mut(&id.as_u128()) {
                             if slot.fate == Fate::Unclaimed {
@@ -574,7 +627,7 @@ impl Planner {
                             }
                         }
                         self.skipped.push(SkippedDevice {
-                            record: device.record.clone(),
+                            record,
                             device_id: id,
                             reason,
                         });

@@ -30,7 +30,7 @@ pub mod source;
 pub mod synthetic;
 
 pub use apply::{Target, WritebackOptions, WritebackProgress, WritebackReport};
-pub use diff::{ObservedDevices, PlanOptions, Planner, WritebackPlan};
+pub use diff::{ObservedDevices, PlanOptions, Planner, PreparedRecord, WritebackPlan};
 pub use error::{RecordError, WritebackError};
 pub use mapping::{ForestScope, SkipReason};
 pub use source::{DeviceSource, SourceFormat, SourceRecord};

@@ -299,58 +299,101 @@ impl DeviceSource {
         &self,
         visit: &mut dyn FnMut(SourceRecord),
     ) -> Result<SourceSummary, WritebackError> {
+        self.for_each_prepared(&|record| record, visit)
+    }
+
+    /// Like [`DeviceSource::for_each`], with `prepare` applied to each checked record on the
+    /// checking thread before `visit` sees it: work that needs no state of the caller's (the
+    /// planner maps each device for the forest there) runs beside the caller's.
+    pub fn for_each_prepared<T: Send>(
+        &self,
+        prepare: &(dyn Fn(SourceRecord) -> T + Sync),
+        visit: &mut dyn FnMut(T),
+    ) -> Result<SourceSummary, WritebackError> {
         // Three stages on three threads: a reader finds the records and copies their bytes, a
-        // checker parses and checks the ones before, and this thread hands the checked ones to
+        // checker parses, checks and prepares the ones before, and this thread hands the checked ones to
         // `visit` (the planner maps and diffs). The stages cost about the same, so on two cores
         // no stage waits long for another. Batches (one byte buffer for 256 records) keep the
         // channels and the allocator cheap; the bounds keep memory at a few batches.
         const BATCH: usize = 256;
         let owners = self.owners.as_ref();
+        // Parsing and checking cost the most: batches go round-robin to a few checking
+        // threads, and come back in the same round-robin order, so `visit` sees export order.
+        let checkers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(2, 4);
         std::thread::scope(|scope| {
-            let (raw_sender, raw_receiver) = std::sync::mpsc::sync_channel::<RawBatch>(8);
-            let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<SourceRecord>>(8);
+            let mut raw_senders = Vec::with_capacity(checkers);
+            let mut receivers = Vec::with_capacity(checkers);
+            let mut checking = Vec::with_capacity(checkers);
+            for _ in 0..checkers {
+                let (raw_sender, raw_receiver) = std::sync::mpsc::sync_channel::<RawBatch>(4);
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
+                raw_senders.push(raw_sender);
+                receivers.push(receiver);
+                checking.push(scope.spawn(move || {
+                    let mut bad = 0u64;
+                    for raw in raw_receiver {
+                        let checked = raw
+                            .iter()
+                            .map(|raw| {
+                                prepare(match check_device(&raw, owners) {
+                                    Ok(device) => SourceRecord::Device(Box::new(device)),
+                                    Err(error) => {
+                                        bad += 1;
+                                        SourceRecord::Bad(error)
+                                    }
+                                })
+                            })
+                            .collect();
+                        if sender.send(checked).is_err() {
+                            break;
+                        }
+                    }
+                    bad
+                }));
+            }
             let reader = scope.spawn(move || {
                 let mut batch = RawBatch::with_capacity(BATCH);
+                let mut sent = 0usize;
                 let mut checker_gone = false;
+                let mut send = |batch: RawBatch| {
+                    if !checker_gone {
+                        checker_gone = raw_senders[sent % checkers].send(batch).is_err();
+                        sent += 1;
+                    }
+                };
                 let result = self.for_each_raw(&mut |raw| {
                     batch.push(raw);
-                    if batch.records.len() == BATCH && !checker_gone {
-                        let full = std::mem::replace(&mut batch, RawBatch::with_capacity(BATCH));
-                        checker_gone = raw_sender.send(full).is_err();
+                    if batch.records.len() == BATCH {
+                        send(std::mem::replace(
+                            &mut batch,
+                            RawBatch::with_capacity(BATCH),
+                        ));
                     }
                 });
-                if !batch.records.is_empty() && !checker_gone {
-                    let _ = raw_sender.send(batch);
+                if !batch.records.is_empty() {
+                    send(batch);
                 }
                 result
             });
-            let checker = scope.spawn(move || {
-                let mut bad = 0u64;
-                for raw in raw_receiver {
-                    let checked = raw
-                        .iter()
-                        .map(|raw| match check_device(&raw, owners) {
-                            Ok(device) => SourceRecord::Device(Box::new(device)),
-                            Err(error) => {
-                                bad += 1;
-                                SourceRecord::Bad(error)
-                            }
-                        })
-                        .collect();
-                    if sender.send(checked).is_err() {
-                        break;
-                    }
-                }
-                bad
-            });
-            for batch in receiver {
+            // Batch k is with checker k % checkers; the first channel that ends in that order
+            // ends the export (its checker got no batch k: the reader stopped before).
+            for k in 0.. {
+                let Ok(batch) = receivers[k % checkers].recv() else {
+                    break;
+                };
                 batch.into_iter().for_each(&mut *visit);
             }
+            drop(receivers);
             let stopped = || WritebackError::Export {
                 file: "(export)".to_owned(),
                 message: "the export reader stopped unexpectedly".to_owned(),
             };
-            let bad = checker.join().map_err(|_| stopped())?;
+            let mut bad = 0;
+            for checker in checking {
+                bad += checker.join().map_err(|_| stopped())?;
+            }
             let summary = reader.join().map_err(|_| stopped())??;
             Ok(SourceSummary {
                 bad_records: bad,

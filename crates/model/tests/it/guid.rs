@@ -104,6 +104,19 @@ fn order_is_text_order() {
 
 proptest! {
     #[test]
+    fn text_is_lowercase_8_4_4_4_12(value: u128) {
+        let expected = format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (value >> 96) as u32,
+            (value >> 80) as u16,
+            (value >> 64) as u16,
+            (value >> 48) as u16,
+            value & 0xffff_ffff_ffff
+        );
+        prop_assert_eq!(Guid::from_u128(value).to_string(), expected);
+    }
+
+    #[test]
     fn text_round_trips(value: u128) {
         let guid = Guid::from_u128(value);
         let text = guid.to_string();

@@ -30,7 +30,7 @@ fn check(fixture: &str) {
         scope,
         PlanOptions::default(),
     );
-    let summary = source.for_each(&mut |r| planner.push(r)).unwrap();
+    let summary = planner.push_source(&source).unwrap();
     let plan = planner.finish(&summary);
     let mut actual = String::new();
     let c = &plan.counts;
