@@ -20,10 +20,11 @@
 //! record that is not JSON inside well-formed brackets, or a JSON Lines line that is not JSON, is
 //! one bad record.
 //!
-//! [`DeviceSource::for_each`] reads and parses on one thread of its own and checks on another,
-//! handing records on in small batches through bounded channels, so that the caller's mapping
-//! and diffing of one batch overlaps with the checking and the reading of the next ones (three
-//! stages of about the same cost, for two cores).
+//! [`DeviceSource::for_each`] finds the records on one thread of its own and hands their bytes,
+//! 256 records to a buffer, round-robin to 2 to 4 checking threads, which parse them into
+//! serde_json_borrow's borrowed tree, check them and (with [`DeviceSource::for_each_prepared`])
+//! apply the caller's preparation; the caller reads the batches back in the same round-robin
+//! order, so it sees the export's order. Channels are bounded: memory is a few batches a thread.
 //!
 //! This module does not map to AD attributes (that is [`crate::mapping`]) and does not decide scope.
 
