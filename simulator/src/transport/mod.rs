@@ -195,7 +195,7 @@ async fn connection(
                         ResultCode::PROTOCOL_ERROR,
                         error.to_string(),
                     )));
-                    conn.write_all(&out).await?;
+                    send(&mut conn, &out).await?;
                     conn.shutdown().await.ok();
                     return Ok(());
                 }
@@ -210,20 +210,19 @@ async fn connection(
                 .drop_connection_before(operations)
             {
                 debug!(operations, "fault injection: connection dropped");
-                conn.write_all(&out).await.ok();
+                send(&mut conn, &out).await.ok();
                 conn.shutdown().await.ok();
                 return Ok(());
             }
             match dispatch(&frame, &mut session, shared, &tx, &outstanding, &mut out).await {
                 Next::Continue => {}
                 Next::Close => {
-                    conn.write_all(&out).await?;
+                    send(&mut conn, &out).await?;
                     conn.shutdown().await.ok();
                     return Ok(());
                 }
                 Next::StartTls => {
-                    conn.write_all(&out).await?;
-                    conn.flush().await?;
+                    send(&mut conn, &out).await?;
                     out.clear();
                     let Some(acceptor) = shared.tls.clone() else {
                         return Ok(());
@@ -238,21 +237,21 @@ async fn connection(
             }
         }
         if !out.is_empty() {
-            conn.write_all(&out).await?;
+            send(&mut conn, &out).await?;
             out.clear();
         }
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
                 let notice = Response::notice_of_disconnection(ResultCode::UNAVAILABLE, "the server is shutting down");
-                conn.write_all(&codec::encode(&notice)).await.ok();
+                send(&mut conn, &codec::encode(&notice)).await.ok();
                 conn.shutdown().await.ok();
                 return Ok(());
             }
             Some(first) = rx.recv() => {
                 if first.is_empty() {
                     // A search task's fault injection: close in the middle of the results.
-                    conn.write_all(&out).await.ok();
+                    send(&mut conn, &out).await.ok();
                     conn.shutdown().await.ok();
                     return Ok(());
                 }
@@ -261,7 +260,7 @@ async fn connection(
                     match rx.try_recv() {
                         Ok(more) if more.is_empty() => {
                             // The fault-injection close, queued behind these responses.
-                            conn.write_all(&out).await.ok();
+                            send(&mut conn, &out).await.ok();
                             conn.shutdown().await.ok();
                             return Ok(());
                         }
@@ -269,7 +268,7 @@ async fn connection(
                         Err(_) => break,
                     }
                 }
-                conn.write_all(&out).await?;
+                send(&mut conn, &out).await?;
                 out.clear();
             }
             read = conn.read_buf(&mut buffer) => {
@@ -279,6 +278,14 @@ async fn connection(
             }
         }
     }
+}
+
+/// Writes `bytes` and flushes them. A TLS stream may accept the plaintext while its ciphertext
+/// is still in rustls' buffer (when the socket would block): without the flush, that response
+/// waits for the next write, which may never come, and the client waits for it forever.
+async fn send(conn: &mut Conn, bytes: &[u8]) -> io::Result<()> {
+    conn.write_all(bytes).await?;
+    conn.flush().await
 }
 
 enum Next {

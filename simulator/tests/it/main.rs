@@ -23,3 +23,6 @@ mod adsim;
 
 // AD semantics: schema levels, content rules, ACLs from nTSecurityDescriptor, faults, several forests.
 mod ad_semantics;
+
+// A slow reader over LDAPS: every response reaches it, however full its socket was.
+mod slow_reader;
