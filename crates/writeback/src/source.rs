@@ -311,15 +311,13 @@ impl DeviceSource {
         prepare: &(dyn Fn(SourceRecord) -> T + Sync),
         visit: &mut dyn FnMut(T),
     ) -> Result<SourceSummary, WritebackError> {
-        // Three stages on three threads: a reader finds the records and copies their bytes, a
-        // checker parses, checks and prepares the ones before, and this thread hands the checked ones to
-        // `visit` (the planner maps and diffs). The stages cost about the same, so on two cores
-        // no stage waits long for another. Batches (one byte buffer for 256 records) keep the
-        // channels and the allocator cheap; the bounds keep memory at a few batches.
+        // A reader thread finds the records and copies their bytes, a few checking threads
+        // parse, check and prepare them (the costly part), and this thread hands them to `visit`.
+        // Batches go round-robin to the checkers and are read back in the same round-robin order,
+        // so `visit` sees export order. Batches (one byte buffer for 256 records) keep the
+        // channels and the allocator cheap; the bounds keep memory at a few batches a thread.
         const BATCH: usize = 256;
         let owners = self.owners.as_ref();
-        // Parsing and checking cost the most: batches go round-robin to a few checking
-        // threads, and come back in the same round-robin order, so `visit` sees export order.
         let checkers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(2, 4);
@@ -338,7 +336,7 @@ impl DeviceSource {
                         let checked = raw
                             .iter()
                             .map(|raw| {
-                                prepare(match check_device(&raw, owners) {
+                                prepare(match check_device(raw, owners) {
                                     Ok(device) => SourceRecord::Device(Box::new(device)),
                                     Err(error) => {
                                         bad += 1;
@@ -555,10 +553,10 @@ pub(crate) struct RawRecord<'b> {
     starts_on_line: Option<u64>,
 }
 
-impl RawRecord<'_> {
+impl<'b> RawRecord<'b> {
     /// Parses the record into a borrowed tree (strings without escapes are not copied); JSON
     /// that does not parse is one bad record, named by the returned problem.
-    fn parse(&self) -> Result<Value<'_>, FieldProblem> {
+    fn parse(&self) -> Result<Value<'b>, FieldProblem> {
         serde_json::from_slice::<Value<'_>>(self.bytes).map_err(|error| FieldProblem {
             field: "(record)".to_owned(),
             problem: match self.starts_on_line {
@@ -764,11 +762,12 @@ fn kind(value: &Value<'_>) -> &'static str {
 
 /// Checks one device record. Every problem is collected, so one report names them all.
 fn check_device(
-    raw: &RawRecord<'_>,
+    raw: RawRecord<'_>,
     owners: Option<&OwnerIndex>,
 ) -> Result<EntraDevice, RecordError> {
-    let record = raw.record.clone();
-    let value = match raw.parse() {
+    let parsed = raw.parse();
+    let record = raw.record;
+    let value = match parsed {
         Ok(value) => value,
         Err(problem) => {
             return Err(RecordError {
@@ -989,8 +988,7 @@ fn check_owner(c: &mut Checker<'_>, owners: Option<&OwnerIndex>) -> Option<Regis
 
 /// Reads one user of a users export: `Ok(None)` for a cloud-only user (no on-premises SID).
 fn parse_user(raw: &RawRecord<'_>) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
-    let value = raw.parse().map_err(|problem| vec![problem])?;
-    let value = &value;
+    let value = &raw.parse().map_err(|problem| vec![problem])?;
     let mut c = Checker {
         object: value.as_object(),
         problems: Vec::new(),
