@@ -122,6 +122,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         options: &WritebackOptions::default(),
         dry_run: false,
         json: false,
+        // The demo's forest lives as long as this process: nothing to restore it into later.
+        undo_dir: None,
+        confirm_deletes: false,
     };
     let (report, writeback_exit) = run.execute()?;
     let rerun = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())?;

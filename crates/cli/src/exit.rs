@@ -17,6 +17,10 @@ pub const CONNECTION: u8 = 3;
 /// The directory refused a change while applying; the steps before it were applied and running
 /// the command again continues from there.
 pub const APPLY_FAILED: u8 = 4;
+/// writeback: everything but the deletes was applied; the deletes were withheld because there
+/// were more than --max-deletes or the export could not be the whole tenant (the output says
+/// which). Nothing was lost; fix the export, or allow the deletes, and run again.
+pub const DELETES_WITHHELD: u8 = 5;
 
 /// The text of the exit codes for `--help`.
 pub const HELP: &str = "\
@@ -25,7 +29,9 @@ Exit status:
   1  a check failed, prepare refused, or a change was not confirmed
   2  usage error, or the command could not run (unreadable file, forest not readable)
   3  cannot connect or authenticate (TCP, TLS, bind)
-  4  the directory refused a change while applying (run again to continue)";
+  4  the directory refused a change while applying (run again to continue)
+  5  writeback: deletes withheld (over --max-deletes, or an export that cannot be the
+     whole tenant); everything else was applied";
 
 /// What a subcommand concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +42,8 @@ pub enum Exit {
     Failed,
     /// Applying stopped at a change the directory refused.
     ApplyFailed,
+    /// Everything but the deletes was applied; the deletes were withheld by a guard.
+    DeletesWithheld,
 }
 
 impl Exit {
@@ -45,6 +53,7 @@ impl Exit {
             Exit::Ok => OK,
             Exit::Failed => FAILED,
             Exit::ApplyFailed => APPLY_FAILED,
+            Exit::DeletesWithheld => DELETES_WITHHELD,
         }
     }
 }

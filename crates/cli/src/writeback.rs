@@ -4,7 +4,7 @@
 //! the summary, and picks the exit status.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -12,9 +12,10 @@ use clap::{Args, ValueEnum};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::Dn;
 use devwb_writeback::apply::{apply, discover, plan, Target};
+use devwb_writeback::undo::{write_undo_file, UndoRecord};
 use devwb_writeback::{
-    DeviceSource, PlanOptions, SourceFormat, WritebackOptions, WritebackPlan, WritebackProgress,
-    WritebackReport,
+    DeleteLimit, DeviceSource, PlanOptions, SourceFormat, WritebackOptions, WritebackPlan,
+    WritebackProgress, WritebackReport,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -65,6 +66,23 @@ pub struct WritebackArgs {
     /// Keep device objects whose device left Entra or left scope.
     #[arg(long)]
     pub no_delete: bool,
+
+    /// The most device objects one run may delete: a number, or `none` for no limit. Over it,
+    /// the run applies its adds and modifies, deletes nothing and exits with 5. Default: 500, or
+    /// 10% of the devices writeback owns in the container (at least 10), whichever is smaller.
+    #[arg(long, value_name = "N|none")]
+    pub max_deletes: Option<DeleteLimit>,
+
+    /// Where the undo file of each run goes: every object a run deletes, and the previous values
+    /// of every attribute it modifies, as LDIF for `ldapmodify -a -f`, written before the first
+    /// change. Default: $XDG_STATE_HOME/devwb/undo (~/.local/state/devwb/undo).
+    #[arg(long, value_name = "DIR")]
+    pub undo_dir: Option<PathBuf>,
+
+    /// Do not ask before deleting (on a terminal a run that deletes asks first; without a
+    /// terminal it never asks, and --max-deletes is the guard).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 
     /// Print counts, every skipped device and bad record with its reason, and the outcome as JSON.
     #[arg(long)]
@@ -117,13 +135,32 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
         source: &source,
         plan_options: PlanOptions {
             no_delete: args.no_delete,
+            max_deletes: args.max_deletes.unwrap_or_default(),
         },
         options: &options,
         dry_run: args.dry_run,
         json: args.json,
+        undo_dir: Some(args.undo_dir.clone().unwrap_or_else(default_undo_dir)),
+        confirm_deletes: !args.yes,
     };
     let (_, exit) = run.execute()?;
     Ok(exit)
+}
+
+/// `$XDG_STATE_HOME/devwb/undo`, else `~/.local/state/devwb/undo`, else `./devwb-undo`.
+pub fn default_undo_dir() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| Path::new(&home).join(".local/state"))
+        });
+    match state {
+        Some(state) => state.join("devwb").join("undo"),
+        None => PathBuf::from("devwb-undo"),
+    }
 }
 
 fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
@@ -156,13 +193,32 @@ pub struct Run<'a> {
     pub options: &'a WritebackOptions,
     pub dry_run: bool,
     pub json: bool,
+    /// Where the undo file goes; `None` writes none (the demo's throwaway forest).
+    pub undo_dir: Option<PathBuf>,
+    /// Ask on a terminal before deleting.
+    pub confirm_deletes: bool,
 }
 
 #[derive(serde::Serialize)]
 struct JsonOutcome<'a> {
     plan: devwb_writeback::diff::PlanReport<'a>,
     dry_run: bool,
+    undo_file: Option<&'a Path>,
     applied: Option<&'a WritebackReport>,
+}
+
+/// The exit of a run that went through: deletes withheld by a guard (not by --no-delete) are
+/// worth a status of their own, so that an unattended run that stopped deleting is noticed.
+fn exit_for(plan: &WritebackPlan, report: Option<&WritebackReport>) -> Exit {
+    if report.is_some_and(|r| !r.succeeded()) {
+        Exit::ApplyFailed
+    } else if plan.counts.deletes_withheld > 0
+        && plan.deletes_withheld.as_ref().is_some_and(|w| w.is_guard())
+    {
+        Exit::DeletesWithheld
+    } else {
+        Exit::Ok
+    }
 }
 
 impl Run<'_> {
@@ -177,6 +233,7 @@ impl Run<'_> {
                 out_json(&JsonOutcome {
                     plan: plan.report(),
                     dry_run: true,
+                    undo_file: None,
                     applied: None,
                 })?;
             } else {
@@ -185,7 +242,7 @@ impl Run<'_> {
                 out(&String::from_utf8_lossy(&ldif));
                 out_line("# Dry run: nothing was changed.");
             }
-            return Ok((None, Exit::Ok));
+            return Ok((None, exit_for(&plan, None)));
         }
         if !self.json {
             report_problems(&plan);
@@ -200,6 +257,23 @@ impl Run<'_> {
                 plan.counts.bad_records
             ));
         }
+        if !plan.deletes.is_empty() && self.confirm_deletes && !confirm_deletes(&plan)? {
+            out_line("Nothing was changed.");
+            return Ok((None, Exit::Failed));
+        }
+        let undo = match &self.undo_dir {
+            Some(dir) => write_undo_file(self.client, &plan, dir, std::time::SystemTime::now())
+                .with_context(|| format!("writing the undo file into {}", dir.display()))?,
+            None => None,
+        };
+        if let (Some(undo), false) = (&undo, self.json) {
+            out_line(&format!(
+                "Undo file: {} ({} deleted and {} modified objects as they were; restore with ldapmodify -a -f).",
+                undo.path.display(),
+                undo.deletes,
+                undo.modifies
+            ));
+        }
         let mut progress = Progress::new(plan.operation_count(), self.json);
         let report = apply(self.client, &plan, self.options, &mut |p| {
             progress.update(p)
@@ -210,16 +284,21 @@ impl Run<'_> {
             out_json(&JsonOutcome {
                 plan: plan.report(),
                 dry_run: false,
+                undo_file: undo.as_ref().map(|u: &UndoRecord| u.path.as_path()),
                 applied: Some(&report),
             })?;
         } else {
             summarise(&report);
+            if let Some(why) = plan.deletes_withheld.as_ref().filter(|w| w.is_guard()) {
+                if plan.counts.deletes_withheld > 0 {
+                    out_line(&format!(
+                        "{} deletes withheld: {why}",
+                        plan.counts.deletes_withheld
+                    ));
+                }
+            }
         }
-        let exit = if report.succeeded() {
-            Exit::Ok
-        } else {
-            Exit::ApplyFailed
-        };
+        let exit = exit_for(&plan, Some(&report));
         Ok((Some(report), exit))
     }
 }
@@ -236,11 +315,34 @@ fn report_problems(plan: &WritebackPlan) {
         ));
     }
     if let Some(why) = &plan.deletes_withheld {
-        err_line(&format!("deletes withheld: {why}"));
+        err_line(&format!(
+            "deletes withheld ({} device objects kept): {why}",
+            plan.counts.deletes_withheld
+        ));
     }
     for ignored in &plan.ignored_entries {
         err_line(&format!("left alone: {ignored}"));
     }
+}
+
+/// On a terminal, asks before deleting; `true` to go ahead. Without a terminal it does not ask:
+/// the deletion limit is the guard there.
+fn confirm_deletes(plan: &WritebackPlan) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(true);
+    }
+    let shown = 10;
+    for delete in plan.deletes.iter().take(shown) {
+        err_line(&format!("  delete {} ({})", delete.dn, delete.reason));
+    }
+    if plan.deletes.len() > shown {
+        err_line(&format!("  ... and {} more", plan.deletes.len() - shown));
+    }
+    crate::output::confirm(&format!(
+        "Delete {} device objects from {}? Each is kept in the undo file first.",
+        plan.deletes.len(),
+        plan.container
+    ))
 }
 
 fn summarise(report: &WritebackReport) {

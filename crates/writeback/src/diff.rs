@@ -12,9 +12,15 @@
 //!   (the modify replaces exactly the attributes that differ: `replace` is idempotent, so a
 //!   retried modify converges, where add/delete of single values would fail on the retry);
 //! - delete: present and owned (see [`crate::mapping::is_owned_by_writeback`]) but not desired:
-//!   it left Entra or left scope. Deletes are withheld when the export is incomplete, or when a bad
-//!   record's deviceId could not be read, because then "absent from the export" proves nothing
-//!   (bad input must lose no data); a bad record whose deviceId was readable protects that device;
+//!   it left Entra or left scope. A bad record whose deviceId was readable protects that device.
+//! - deletes are withheld, all of them, when the export cannot be the whole tenant, because then
+//!   "absent from the export" proves nothing and bad input must lose no data (see
+//!   [`DeletesWithheld`]): an export with no device, an export whose devices carry no
+//!   `registeredOwners` (made without the expansion) or whose owners carry no on-premises SID, an
+//!   export the source calls incomplete (a broken page chain, JSON Lines without its end line),
+//!   a bad record whose deviceId could not be read; and when there are more deletes than the
+//!   run's limit ([`DeleteLimit`], 500 by default in the spirit of Entra Connect's export deletion
+//!   threshold). Adds and modifies still go ahead: they lose nothing.
 //! - a present object that writeback does not own is never touched: its device is skipped with
 //!   the reason.
 //!
@@ -300,6 +306,16 @@ pub enum DeleteReason {
     Duplicate,
 }
 
+impl std::fmt::Display for DeleteReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeleteReason::LeftEntra => f.write_str("left Entra"),
+            DeleteReason::LeftScope { reason } => write!(f, "left scope: {reason}"),
+            DeleteReason::Duplicate => f.write_str("duplicate of the device at its canonical DN"),
+        }
+    }
+}
+
 /// A device object to delete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeviceDelete {
@@ -337,6 +353,8 @@ pub struct PlanCounts {
     pub modifies: u64,
     /// Planned deletes.
     pub deletes: u64,
+    /// Deletes the run would have made but withheld (see [`DeletesWithheld`]).
+    pub deletes_withheld: u64,
     /// Devices skipped with a reason.
     pub skipped: u64,
     /// Records reported as bad.
@@ -361,7 +379,9 @@ pub struct WritebackPlan {
     /// Records of the export that failed their checks.
     pub bad_records: Vec<RecordError>,
     /// Why deletes were not planned, when they were withheld (or `--no-delete`).
-    pub deletes_withheld: Option<String>,
+    pub deletes_withheld: Option<DeletesWithheld>,
+    /// The deletes the run would have made had they not been withheld (empty otherwise).
+    pub withheld_deletes: Vec<DeviceDelete>,
     /// Entries of the container that are not usable devices, left alone.
     pub ignored_entries: Vec<String>,
     /// The counts.
@@ -382,7 +402,9 @@ pub struct PlanReport<'p> {
     /// Every planned delete with its reason.
     pub deletes: &'p [DeviceDelete],
     /// Why deletes were withheld, if they were.
-    pub deletes_withheld: Option<&'p str>,
+    pub deletes_withheld: Option<&'p DeletesWithheld>,
+    /// The deletes withheld.
+    pub withheld_deletes: &'p [DeviceDelete],
     /// Entries left alone.
     pub ignored_entries: &'p [String],
 }
@@ -406,7 +428,8 @@ impl WritebackPlan {
             skipped: &self.skipped,
             bad_records: &self.bad_records,
             deletes: &self.deletes,
-            deletes_withheld: self.deletes_withheld.as_deref(),
+            deletes_withheld: self.deletes_withheld.as_ref(),
+            withheld_deletes: &self.withheld_deletes,
             ignored_entries: &self.ignored_entries,
         }
     }
@@ -447,12 +470,11 @@ impl WritebackPlan {
             }
         }
         for delete in &self.deletes {
-            let why = match &delete.reason {
-                DeleteReason::LeftEntra => "left Entra".to_owned(),
-                DeleteReason::LeftScope { reason } => format!("left scope: {reason}"),
-                DeleteReason::Duplicate => "duplicate of the device at its canonical DN".to_owned(),
-            };
-            writeln!(out, "\n# delete device {} ({why})", delete.device_id)?;
+            writeln!(
+                out,
+                "\n# delete device {} ({})",
+                delete.device_id, delete.reason
+            )?;
             writeln!(out, "dn: {}\nchangetype: delete", delete.dn)?;
         }
         for skipped in &self.skipped {
@@ -467,12 +489,19 @@ impl WritebackPlan {
         }
         if let Some(why) = &self.deletes_withheld {
             writeln!(out, "\n# deletes withheld: {why}")?;
+            for delete in &self.withheld_deletes {
+                writeln!(
+                    out,
+                    "# withheld: delete {} (device {}, {})",
+                    delete.dn, delete.device_id, delete.reason
+                )?;
+            }
         }
         Ok(())
     }
 }
 
-fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
+pub(crate) fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
     // RFC 2849 SAFE-STRING: ASCII without NUL, LF, CR, and not starting with space, ':' or '<'.
     let safe = value
         .first()
@@ -505,6 +534,8 @@ pub enum PreparedRecord {
         device_id: Guid,
         /// Its AD form for this forest, or why it is skipped.
         mapped: Result<DesiredDevice, SkipReason>,
+        /// What it says about its owners.
+        owners: OwnerEvidence,
     },
 }
 
@@ -514,6 +545,7 @@ impl PreparedRecord {
         match record {
             SourceRecord::Bad(error) => PreparedRecord::Bad(error),
             SourceRecord::Device(device) => PreparedRecord::Device {
+                owners: OwnerEvidence::of(&device),
                 mapped: map_device(&device, scope),
                 device_id: device.device_id,
                 record: device.record,
@@ -527,6 +559,159 @@ impl PreparedRecord {
 pub struct PlanOptions {
     /// Keep device objects that left Entra or scope (`--no-delete`).
     pub no_delete: bool,
+    /// How many deletes one run may make (`--max-deletes`).
+    pub max_deletes: DeleteLimit,
+}
+
+/// The default most deletes of one run: Entra Connect's export deletion threshold.
+pub const DEFAULT_MAX_DELETES: u64 = 500;
+/// The default most deletes of one run as a percentage of the devices writeback owns in the
+/// container, when that is smaller than [`DEFAULT_MAX_DELETES`].
+pub const DEFAULT_MAX_DELETES_PERCENT: u64 = 10;
+/// The percentage never brings the default below this many, so that a small lab can still lose a
+/// handful of devices without `--max-deletes`.
+pub const DEFAULT_MAX_DELETES_FLOOR: u64 = 10;
+
+/// How many deletes one run may make. Over the limit, the run applies its adds and modifies and
+/// withholds every delete ([`DeletesWithheld::OverLimit`]): deleting "the first 500" of a mass
+/// deletion would be arbitrary, and a mass deletion is what an admin must look at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeleteLimit {
+    /// [`DEFAULT_MAX_DELETES`], or [`DEFAULT_MAX_DELETES_PERCENT`] % of the devices writeback
+    /// owns (never below [`DEFAULT_MAX_DELETES_FLOOR`]), whichever is smaller.
+    #[default]
+    Default,
+    /// At most this many (`--max-deletes N`; 0 withholds every delete).
+    AtMost(u64),
+    /// No limit (`--max-deletes none`).
+    Unlimited,
+}
+
+impl DeleteLimit {
+    /// The limit for a container where writeback owns `owned` devices; `None` when unlimited.
+    pub fn resolve(self, owned: u64) -> Option<u64> {
+        match self {
+            DeleteLimit::Default => {
+                let share = (owned * DEFAULT_MAX_DELETES_PERCENT).div_ceil(100);
+                Some(DEFAULT_MAX_DELETES.min(share.max(DEFAULT_MAX_DELETES_FLOOR)))
+            }
+            DeleteLimit::AtMost(n) => Some(n),
+            DeleteLimit::Unlimited => None,
+        }
+    }
+}
+
+impl std::str::FromStr for DeleteLimit {
+    type Err = String;
+
+    /// `none` (no limit) or a whole number.
+    fn from_str(text: &str) -> Result<DeleteLimit, String> {
+        if text.eq_ignore_ascii_case("none") {
+            return Ok(DeleteLimit::Unlimited);
+        }
+        text.parse::<u64>().map(DeleteLimit::AtMost).map_err(|_| {
+            format!("{text:?} is neither a whole number of deletes nor `none`")
+        })
+    }
+}
+
+/// Why a run's deletes were withheld. Every reason but [`DeletesWithheld::NoDeleteRequested`] is
+/// a guard: the run could not tell that the devices it would delete really left.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeletesWithheld {
+    /// `--no-delete` was given.
+    NoDeleteRequested,
+    /// The export holds no device at all: an empty tenant is far less likely than a failed export.
+    EmptyExport,
+    /// Devices of the export carry no `registeredOwners`: it was made without the expansion.
+    OwnersNotExpanded {
+        /// Devices without the property.
+        devices: u64,
+        /// Devices in the export.
+        of: u64,
+    },
+    /// No registered owner in the export carries `onPremisesSecurityIdentifier`.
+    OwnerSidsMissing,
+    /// The source found the export incomplete (a broken page chain, no end line, ...).
+    IncompleteExport {
+        /// What the source found.
+        detail: String,
+    },
+    /// Bad records whose deviceId could not be read: their devices look like devices that left.
+    UnidentifiedBadRecords {
+        /// How many.
+        count: u64,
+    },
+    /// More deletes than the run's limit.
+    OverLimit {
+        /// Deletes the run would make.
+        planned: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl DeletesWithheld {
+    /// Whether this is a guard (the run could not be sure), not the user's `--no-delete`.
+    pub fn is_guard(&self) -> bool {
+        !matches!(self, DeletesWithheld::NoDeleteRequested)
+    }
+}
+
+impl std::fmt::Display for DeletesWithheld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const EXPAND: &str = "$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)";
+        match self {
+            DeletesWithheld::NoDeleteRequested => f.write_str("--no-delete was given"),
+            DeletesWithheld::EmptyExport => f.write_str(
+                "the export holds no device: an empty export cannot tell which devices left                  Entra (check how it was made; an export of an empty tenant deletes nothing)",
+            ),
+            DeletesWithheld::OwnersNotExpanded { devices, of } => write!(
+                f,
+                "{devices} of {of} devices in the export carry no registeredOwners: the export was                  made without the owners' expansion, so no device can be placed in or out of                  scope; export again with {EXPAND}"
+            ),
+            DeletesWithheld::OwnerSidsMissing => write!(
+                f,
+                "no registered owner in the export carries onPremisesSecurityIdentifier: select it                  in the expansion ({EXPAND}) or give a users export with --users"
+            ),
+            DeletesWithheld::IncompleteExport { detail } => {
+                write!(f, "the export looks incomplete: {detail}")
+            }
+            DeletesWithheld::UnidentifiedBadRecords { count } => write!(
+                f,
+                "{count} bad record(s) without a readable deviceId: their devices cannot be told                  apart from devices that left Entra"
+            ),
+            DeletesWithheld::OverLimit { planned, limit } => write!(
+                f,
+                "{planned} deletes exceed this run's limit of {limit}: look at the planned                  deletes (--dry-run), then allow them with --max-deletes {planned} (or                  --max-deletes none)"
+            ),
+        }
+    }
+}
+
+/// What a device of the export says about its owners, counted to tell an export made without
+/// the owners' expansion from one whose devices simply have none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerEvidence {
+    /// No `registeredOwners` property: not expanded.
+    NotListed,
+    /// `registeredOwners` is there, with no owner or an owner without on-premises SID.
+    ListedWithoutSid,
+    /// An owner with an on-premises SID (from the expansion or the users export).
+    ListedWithSid,
+}
+
+impl OwnerEvidence {
+    /// The evidence of one checked device.
+    pub fn of(device: &crate::source::EntraDevice) -> OwnerEvidence {
+        match (&device.owner, device.registered_owners_listed) {
+            (Some(owner), _) if owner.on_premises_sid.is_some() => OwnerEvidence::ListedWithSid,
+            (_, true) => OwnerEvidence::ListedWithoutSid,
+            (_, false) => OwnerEvidence::NotListed,
+        }
+    }
 }
 
 /// Builds a plan by streaming the export against the observed devices.
@@ -546,6 +731,10 @@ pub struct Planner {
     unidentified_bad_records: u64,
     unchanged: u64,
     observed_count: u64,
+    /// Devices of the export (checked records), and how many of them said what about owners.
+    devices: u64,
+    owners_not_listed: u64,
+    owners_with_sid: u64,
 }
 
 impl Planner {
@@ -566,6 +755,9 @@ impl Planner {
             unidentified_bad_records: 0,
             unchanged: 0,
             observed_count,
+            devices: 0,
+            owners_not_listed: 0,
+            owners_with_sid: 0,
         }
     }
 
@@ -605,7 +797,14 @@ impl Planner {
                 record,
                 device_id: id,
                 mapped,
+                owners,
             } => {
+                self.devices += 1;
+                match owners {
+                    OwnerEvidence::NotListed => self.owners_not_listed += 1,
+                    OwnerEvidence::ListedWithSid => self.owners_with_sid += 1,
+                    OwnerEvidence::ListedWithoutSid => {}
+                }
                 if let Some(first) = self.seen.get(&id.as_u128()) {
                     self.skipped.push(SkippedDevice {
                         record,
@@ -675,54 +874,95 @@ impl Planner {
         }
     }
 
+    /// Why this export cannot decide deletes, if it cannot (the order is the order an admin
+    /// should fix things in: the first reason found is the one reported).
+    fn withhold_reason(&self, source: &SourceSummary) -> Option<DeletesWithheld> {
+        if self.options.no_delete {
+            Some(DeletesWithheld::NoDeleteRequested)
+        } else if let Some(detail) = &source.incomplete {
+            Some(DeletesWithheld::IncompleteExport {
+                detail: detail.clone(),
+            })
+        } else if self.unidentified_bad_records > 0 {
+            Some(DeletesWithheld::UnidentifiedBadRecords {
+                count: self.unidentified_bad_records,
+            })
+        } else if self.devices == 0 {
+            Some(DeletesWithheld::EmptyExport)
+        } else if self.owners_not_listed > 0 {
+            // Graph's expansion gives every device the property, an empty array when it has no
+            // owner: a device without it comes from an export made without the expansion.
+            Some(DeletesWithheld::OwnersNotExpanded {
+                devices: self.owners_not_listed,
+                of: self.devices,
+            })
+        } else if self.owners_with_sid == 0 {
+            Some(DeletesWithheld::OwnerSidsMissing)
+        } else {
+            None
+        }
+    }
+
+    /// Every owned object the export does not want: duplicates, devices that left, devices out
+    /// of scope. Sorted by device id, so plans are reproducible.
+    fn delete_candidates(&self) -> Vec<DeviceDelete> {
+        let container = &self.observed.container;
+        let mut deletes = Vec::new();
+        for (id, dn) in &self.observed.duplicates {
+            deletes.push(DeviceDelete {
+                dn: dn.clone(),
+                device_id: *id,
+                reason: DeleteReason::Duplicate,
+            });
+        }
+        for (&raw, slot) in &self.observed.by_id {
+            if !slot.device.owned {
+                continue;
+            }
+            let id = Guid::from_u128(raw);
+            let reason = match (slot.fate, &slot.scope_reason) {
+                (Fate::Claimed, _) => continue,
+                (Fate::Unclaimed, _) => DeleteReason::LeftEntra,
+                (Fate::OutOfScope, Some(reason)) => DeleteReason::LeftScope {
+                    reason: reason.clone(),
+                },
+                (Fate::OutOfScope, None) => DeleteReason::LeftEntra,
+            };
+            deletes.push(DeviceDelete {
+                dn: slot.device.dn(container, &id),
+                device_id: id,
+                reason,
+            });
+        }
+        // HashMap order is random.
+        deletes.sort_by_key(|d| d.device_id);
+        deletes
+    }
+
     /// Ends the export: plans the deletes and returns the plan. `source` is the source's summary
     /// (an incomplete export withholds deletes).
     pub fn finish(self, source: &SourceSummary) -> WritebackPlan {
         let container = self.observed.container.clone();
-        let withheld = if self.options.no_delete {
-            Some("--no-delete was given".to_owned())
-        } else if let Some(why) = &source.incomplete {
-            Some(format!("the export looks incomplete: {why}"))
-        } else if self.unidentified_bad_records > 0 {
-            Some(format!(
-                "{} bad record(s) without a readable deviceId: their devices cannot be told \
-                 apart from devices that left Entra",
-                self.unidentified_bad_records
-            ))
-        } else {
-            None
-        };
-        let mut deletes = Vec::new();
-        if withheld.is_none() {
-            for (id, dn) in &self.observed.duplicates {
-                deletes.push(DeviceDelete {
-                    dn: dn.clone(),
-                    device_id: *id,
-                    reason: DeleteReason::Duplicate,
-                });
-            }
-            for (&raw, slot) in &self.observed.by_id {
-                if !slot.device.owned {
-                    continue;
+        let candidates = self.delete_candidates();
+        let owned = self.observed.by_id.values().filter(|s| s.device.owned).count() as u64
+            + self.observed.duplicates.len() as u64;
+        let withheld = self.withhold_reason(source).or_else(|| {
+            let planned = candidates.len() as u64;
+            self.options
+                .max_deletes
+                .resolve(owned)
+                .filter(|&limit| planned > limit)
+                .map(|limit| DeletesWithheld::OverLimit { planned, limit })
+        });
+        let (deletes, withheld_deletes) = match &withheld {
+            None => (candidates, Vec::new()),
+            Some(why) => {
+                if !candidates.is_empty() {
+                    tracing::warn!(count = candidates.len(), reason = %why, "deletes withheld");
                 }
-                let id = Guid::from_u128(raw);
-                let reason = match (slot.fate, &slot.scope_reason) {
-                    (Fate::Claimed, _) => continue,
-                    (Fate::Unclaimed, _) => DeleteReason::LeftEntra,
-                    (Fate::OutOfScope, Some(reason)) => DeleteReason::LeftScope {
-                        reason: reason.clone(),
-                    },
-                    (Fate::OutOfScope, None) => DeleteReason::LeftEntra,
-                };
-                deletes.push(DeviceDelete {
-                    dn: slot.device.dn(&container, &id),
-                    device_id: id,
-                    reason,
-                });
+                (Vec::new(), candidates)
             }
-            // HashMap order is random: sort so plans are reproducible.
-            deletes.sort_by_key(|d| d.device_id);
-        }
+        };
         let counts = PlanCounts {
             source_records: source.records,
             observed: self.observed_count,
@@ -730,6 +970,7 @@ impl Planner {
             adds: self.adds.len() as u64,
             modifies: self.modifies.len() as u64,
             deletes: deletes.len() as u64,
+            deletes_withheld: withheld_deletes.len() as u64,
             skipped: self.skipped.len() as u64,
             bad_records: self.bad_records.len() as u64,
         };
@@ -742,6 +983,7 @@ impl Planner {
             skipped: self.skipped,
             bad_records: self.bad_records,
             deletes_withheld: withheld,
+            withheld_deletes,
             ignored_entries: self.observed.unusable,
             counts,
         }
@@ -893,12 +1135,138 @@ mod tests {
             .map(|d| (d.device_id, d.reason.clone()))
             .collect();
         assert_eq!(got, expected);
-        let kept = plan(&remaining, directory, PlanOptions { no_delete: true });
+        let kept = plan(&remaining, directory, PlanOptions {
+            no_delete: true,
+            ..PlanOptions::default()
+        });
         assert_eq!(counts(&kept), (0, 0, 0, 7, 1));
         assert_eq!(
-            kept.deletes_withheld.as_deref(),
-            Some("--no-delete was given")
+            kept.deletes_withheld,
+            Some(DeletesWithheld::NoDeleteRequested)
         );
+    }
+
+    #[test]
+    fn an_export_that_cannot_be_the_whole_tenant_deletes_nothing() {
+        let export = devices(40);
+        let directory = directory_from(&export);
+        let json = |devices: &[SyntheticDevice]| -> Vec<serde_json::Value> {
+            devices.iter().map(SyntheticDevice::to_json).collect()
+        };
+        let without_owners: Vec<_> = json(&export)
+            .into_iter()
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("registeredOwners");
+                v
+            })
+            .collect();
+        let without_sids: Vec<_> = json(&export)
+            .into_iter()
+            .map(|mut v| {
+                v["registeredOwners"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("onPremisesSecurityIdentifier");
+                v
+            })
+            .collect();
+        let mut one_unexpanded = json(&export[..20]);
+        one_unexpanded[7]
+            .as_object_mut()
+            .unwrap()
+            .remove("registeredOwners");
+        let cases = [
+            (Vec::new(), DeletesWithheld::EmptyExport, 40),
+            (
+                without_owners,
+                DeletesWithheld::OwnersNotExpanded { devices: 40, of: 40 },
+                40,
+            ),
+            (without_sids, DeletesWithheld::OwnerSidsMissing, 40),
+            (
+                one_unexpanded,
+                DeletesWithheld::OwnersNotExpanded { devices: 1, of: 20 },
+                21,
+            ),
+        ];
+        for (export, reason, withheld) in cases {
+            let p = plan_values(export, directory.clone(), PlanOptions::default());
+            assert_eq!(p.deletes, [], "{reason}");
+            assert_eq!(p.deletes_withheld.as_ref(), Some(&reason));
+            assert_eq!(p.counts.deletes_withheld, withheld, "{reason}");
+            assert_eq!(p.withheld_deletes.len() as u64, withheld);
+            assert!(reason.is_guard());
+        }
+        // A bare empty array is an empty export too.
+        let mut observed = ObservedDevices::new(container(), SchemaLevel::W2016);
+        for (dn, values) in &directory {
+            observed.insert_entry(dn, |name| {
+                DeviceAttribute::from_ldap_name(name).map(|a| values.get(a))
+            });
+        }
+        let source = DeviceSource::bundled("empty.json", &b"[]"[..], SourceFormat::GraphPage);
+        let mut planner = Planner::new(observed, scope(), PlanOptions::default());
+        let summary = source.for_each(&mut |r| planner.push(r)).unwrap();
+        let p = planner.finish(&summary);
+        assert_eq!(
+            (p.counts.deletes, p.counts.deletes_withheld),
+            (0, 40),
+            "[] deletes nothing"
+        );
+    }
+
+    #[test]
+    fn more_deletes_than_the_limit_withholds_every_delete_and_keeps_adds_and_modifies() {
+        let export = devices(1_000);
+        let directory = directory_from(&export);
+        let mut partial = export[..100].to_vec();
+        partial[0].display_name.push_str("-renamed");
+        partial.extend(devices(1_005).into_iter().skip(1_000));
+        let p = plan(&partial, directory.clone(), PlanOptions::default());
+        assert_eq!((p.counts.adds, p.counts.modifies, p.counts.deletes), (5, 1, 0));
+        assert_eq!(
+            p.deletes_withheld,
+            Some(DeletesWithheld::OverLimit {
+                planned: 900,
+                limit: 100
+            })
+        );
+        assert_eq!(p.counts.deletes_withheld, 900);
+        let with = |max_deletes| PlanOptions {
+            max_deletes,
+            ..PlanOptions::default()
+        };
+        let allowed = plan(&partial, directory.clone(), with(DeleteLimit::AtMost(900)));
+        assert_eq!((allowed.counts.deletes, allowed.deletes_withheld), (900, None));
+        let unlimited = plan(&partial, directory.clone(), with(DeleteLimit::Unlimited));
+        assert_eq!(unlimited.counts.deletes, 900);
+        let one_short = plan(&partial, directory, with(DeleteLimit::AtMost(899)));
+        assert_eq!(one_short.counts.deletes, 0);
+        assert_eq!(one_short.counts.deletes_withheld, 900);
+    }
+
+    #[test]
+    fn the_default_limit_is_500_or_ten_percent_of_what_writeback_owns_but_at_least_10() {
+        for (owned, limit) in [
+            (0, 10),
+            (50, 10),
+            (100, 10),
+            (101, 11),
+            (1_000, 100),
+            (5_000, 500),
+            (1_000_000, 500),
+        ] {
+            assert_eq!(DeleteLimit::Default.resolve(owned), Some(limit), "{owned}");
+        }
+        assert_eq!(DeleteLimit::AtMost(7).resolve(1_000), Some(7));
+        assert_eq!(DeleteLimit::Unlimited.resolve(1_000), None);
+        assert_eq!("none".parse(), Ok(DeleteLimit::Unlimited));
+        assert_eq!("NONE".parse(), Ok(DeleteLimit::Unlimited));
+        assert_eq!("12".parse(), Ok(DeleteLimit::AtMost(12)));
+        for bad in ["-1", "lots", "", "1.5"] {
+            let error = bad.parse::<DeleteLimit>().unwrap_err();
+            assert!(error.contains("neither a whole number"), "{bad}: {error}");
+        }
     }
 
     #[test]
@@ -932,10 +1300,10 @@ mod tests {
         let p = plan_values(values, directory, PlanOptions::default());
         assert_eq!(counts(&p), (0, 0, 0, 1, 0));
         assert_eq!(p.counts.bad_records, 2);
-        assert!(p
-            .deletes_withheld
-            .unwrap()
-            .contains("1 bad record(s) without a readable deviceId"));
+        assert_eq!(
+            p.deletes_withheld,
+            Some(DeletesWithheld::UnidentifiedBadRecords { count: 1 })
+        );
     }
 
     #[test]
@@ -985,7 +1353,7 @@ mod tests {
         assert!(p.skipped[0]
             .reason
             .to_string()
-            .starts_with("duplicate deviceId, first seen at export.json: record 0"));
+            .starts_with("duplicate deviceId, first seen at export.json: record 1"));
     }
 
     #[test]
@@ -997,7 +1365,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(&format!("dn: CN={},CN=RegisteredDevices,DC=contoso,DC=lab\nchangetype: add\nobjectClass: msDS-Device\nmsDS-DeviceID:: ", export[0].device_id)), "{text}");
         assert!(
-            text.contains("msDS-RegisteredOwner:: AQUAAAAAAAUVAAAA"),
+            text.contains(&format!("msDS-RegisteredOwner: {}\n", export[0].owner_sid)),
             "{text}"
         );
         assert!(text.contains(&format!(

@@ -54,8 +54,9 @@ pub enum WritebackError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordLocation {
-    /// 0-based index in the `value` array of a Graph page.
-    Index(u64),
+    /// 1-based position in the `value` array of a Graph page (the first device is record 1, as
+    /// the first line of a JSON Lines file is line 1).
+    Position(u64),
     /// 1-based line of a JSON Lines file.
     Line(u64),
 }
@@ -63,7 +64,7 @@ pub enum RecordLocation {
 impl fmt::Display for RecordLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecordLocation::Index(index) => write!(f, "record {index}"),
+            RecordLocation::Position(position) => write!(f, "record {position}"),
             RecordLocation::Line(line) => write!(f, "line {line}"),
         }
     }

@@ -8,8 +8,13 @@
 //!   (the same-forest rule, a usable key);
 //! - [`diff`]: the directory's devices against the export, into a [`diff::WritebackPlan`] of
 //!   plain data (adds, minimal modifies, deletes of owned objects that left);
+//! - [`undo`]: before anything is deleted or modified, the objects as they were, in an LDIF file
+//!   that `ldapmodify -a` replays;
 //! - [`apply`]: the plan through devwb-ldap's bulk apply, with convergence on
 //!   `entryAlreadyExists`.
+//!
+//! Deletes are guarded: an export that cannot be the whole tenant, or more deletes than the run's
+//! limit, withholds them all (see [`DeletesWithheld`]), and what is deleted can be restored.
 //!
 //! Resumability is a property of the design, not of a journal: every run recomputes the delta from
 //! the directory, and a device's DN is fixed (`CN=<deviceId>,<container>`), so a run killed at any
@@ -28,9 +33,13 @@ pub mod mapping;
 mod page;
 pub mod source;
 pub mod synthetic;
+pub mod undo;
 
 pub use apply::{Target, WritebackOptions, WritebackProgress, WritebackReport};
-pub use diff::{ObservedDevices, PlanOptions, Planner, PreparedRecord, WritebackPlan};
+pub use diff::{
+    DeleteLimit, DeletesWithheld, ObservedDevices, PlanOptions, Planner, PreparedRecord,
+    WritebackPlan,
+};
 pub use error::{RecordError, WritebackError};
 pub use mapping::{ForestScope, SkipReason};
 pub use source::{DeviceSource, SourceFormat, SourceRecord};

@@ -180,8 +180,51 @@ pub fn cloud_anchor(object_id: &Guid) -> Vec<u8> {
 
 /// Whether an existing device object belongs to writeback: its `msDS-CloudAnchor` starts with
 /// `Device_`. Objects made by hand or by another tool lack it and are never modified or deleted.
+///
+/// `[inf]` How Entra Connect encodes the anchor's bytes is not public, so the test is tolerant:
+/// the prefix in ASCII (what devwb writes) or in UTF-16LE (what a .NET writer that used
+/// `Encoding.Unicode` would leave) both mean owned. A value that matches neither is logged, so an
+/// unexpected encoding in a real directory shows itself instead of silently making every object
+/// "not owned".
 pub fn is_owned_by_writeback(cloud_anchor_value: Option<&[u8]>) -> bool {
-    cloud_anchor_value.is_some_and(|v| v.starts_with(CLOUD_ANCHOR_PREFIX.as_bytes()))
+    let Some(value) = cloud_anchor_value else {
+        return false;
+    };
+    if value.starts_with(CLOUD_ANCHOR_PREFIX.as_bytes()) || starts_with_utf16le_prefix(value) {
+        return true;
+    }
+    tracing::debug!(
+        value = %String::from_utf8_lossy(value),
+        "msDS-CloudAnchor matches neither the ASCII nor the UTF-16LE Device_ prefix: not owned"
+    );
+    false
+}
+
+fn starts_with_utf16le_prefix(value: &[u8]) -> bool {
+    let prefix = CLOUD_ANCHOR_PREFIX.as_bytes();
+    value.len() >= prefix.len() * 2
+        && prefix
+            .iter()
+            .zip(value.chunks_exact(2))
+            .all(|(&c, unit)| unit == [c, 0])
+}
+
+/// `msDS-RegisteredOwner` as devwb writes it: the ASCII text of the owner's SID
+/// (`S-1-5-21-...-1105`). The schema calls the attribute a binary SID, but every script found
+/// that reads it from a real directory decodes it as ASCII text, and AD FS reads both forms
+/// (reference/device-writeback.md section 4).
+pub fn registered_owner_value(owner: &Sid) -> Vec<u8> {
+    owner.to_string().into_bytes()
+}
+
+/// The owner an `msDS-RegisteredOwner` value names, whichever form it was written in: SID text
+/// (devwb, AD FS) or a binary SID (earlier devwb versions). `None` for a value that is neither.
+pub fn registered_owner_of(value: &[u8]) -> Option<Sid> {
+    if value.starts_with(b"S-") || value.starts_with(b"s-") {
+        std::str::from_utf8(value).ok().and_then(|t| Sid::parse(t).ok())
+    } else {
+        Sid::from_bytes(value).ok()
+    }
 }
 
 /// The `alternativeSecurityIds` type whose key becomes `altSecurityIdentities`.
@@ -338,6 +381,18 @@ impl AttributeValues {
 /// in no promised order), with lengths mixed in so `["ab"]` and `["a","b"]` differ. Hashes are
 /// compared only within one run, never stored.
 pub fn value_set_hash(attribute: DeviceAttribute, values: &[Vec<u8>]) -> u64 {
+    if attribute == DeviceAttribute::RegisteredOwner {
+        if let [value] = values {
+            // Both forms of the same owner hash alike, so objects written in the binary form
+            // are not rewritten on every run (they are rewritten when the owner changes).
+            if let Some(owner) = registered_owner_of(value) {
+                let canonical = registered_owner_value(&owner);
+                if canonical != *value {
+                    return value_set_hash(attribute, &[canonical]);
+                }
+            }
+        }
+    }
     let mut hasher = DefaultHasher::new();
     hasher.write_usize(attribute.index());
     hasher.write_usize(values.len());
@@ -429,7 +484,7 @@ pub fn map_device(device: &EntraDevice, forest: &ForestScope) -> Result<DesiredD
     );
     put(A::IsManaged, boolean(device.is_managed));
     put(A::IsCompliant, boolean(device.is_compliant));
-    put(A::RegisteredOwner, vec![owner_sid.to_bytes()]);
+    put(A::RegisteredOwner, vec![registered_owner_value(&owner_sid)]);
     put(A::CloudAnchor, vec![cloud_anchor(&device.object_id)]);
     Ok(DesiredDevice {
         device_id: device.device_id,
@@ -484,7 +539,7 @@ mod tests {
         EntraDevice {
             record: RecordRef {
                 file: "t.json".into(),
-                location: RecordLocation::Index(0),
+                location: RecordLocation::Position(1),
             },
             object_id: Guid::parse("11111111-2222-3333-4444-555555555555").unwrap(),
             device_id: Guid::parse("00112233-4455-6677-8899-aabbccddeeff").unwrap(),
@@ -510,6 +565,7 @@ mod tests {
                 id: None,
                 on_premises_sid: owner_sid.map(|s| Sid::parse(s).unwrap()),
             }),
+            registered_owners_listed: true,
         }
     }
 
@@ -554,8 +610,8 @@ mod tests {
                 // [inf] the type-2 key is base64 of UTF-16LE text.
                 &format!("altSecurityIdentities: {ALT}"),
                 "msDS-IsManaged: FALSE",
-                // binary SID of S-1-5-21-1004336348-1177238915-682003330-1105
-                "msDS-RegisteredOwner: 010500000000000515000000dcf4dc3b833d2b46828ba62851040000",
+                // the owner's SID as ASCII text (reference section 4), pinned byte for byte below.
+                "msDS-RegisteredOwner: S-1-5-21-1004336348-1177238915-682003330-1105",
                 // [inf] Device_<objectId> as ASCII bytes.
                 "msDS-CloudAnchor: Device_11111111-2222-3333-4444-555555555555",
             ]
@@ -627,6 +683,55 @@ mod tests {
         assert!(is_owned_by_writeback(Some(b"Device_x")));
         assert!(!is_owned_by_writeback(Some(b"device_x")));
         assert!(!is_owned_by_writeback(None));
+    }
+
+    #[test]
+    fn the_registered_owner_is_written_as_the_ascii_text_of_its_sid() {
+        let owner = format!("{DOMAIN}-1105");
+        let desired = map_device(&device(Some(&owner), ALT), &scope(SchemaLevel::W2016)).unwrap();
+        // Pinned byte for byte: "S-1-5-21-1004336348-1177238915-682003330-1105" in ASCII, no
+        // terminator, no UTF-16.
+        let expected: &[u8] = &[
+            0x53, 0x2d, 0x31, 0x2d, 0x35, 0x2d, 0x32, 0x31, 0x2d, 0x31, 0x30, 0x30, 0x34, 0x33,
+            0x33, 0x36, 0x33, 0x34, 0x38, 0x2d, 0x31, 0x31, 0x37, 0x37, 0x32, 0x33, 0x38, 0x39,
+            0x31, 0x35, 0x2d, 0x36, 0x38, 0x32, 0x30, 0x30, 0x33, 0x33, 0x33, 0x30, 0x2d, 0x31,
+            0x31, 0x30, 0x35,
+        ];
+        assert_eq!(
+            desired.values.get(DeviceAttribute::RegisteredOwner),
+            [expected.to_vec()]
+        );
+    }
+
+    #[test]
+    fn text_and_binary_forms_of_the_same_owner_are_the_same_owner() {
+        let owner = Sid::parse(&format!("{DOMAIN}-1105")).unwrap();
+        let other = Sid::parse(&format!("{DOMAIN}-1106")).unwrap();
+        let text = registered_owner_value(&owner);
+        let binary = owner.to_bytes();
+        assert_eq!(registered_owner_of(&text), Some(owner));
+        assert_eq!(registered_owner_of(&binary), Some(owner));
+        assert_eq!(registered_owner_of(b"banana"), None);
+        let hash = |v: &[u8]| value_set_hash(DeviceAttribute::RegisteredOwner, &[v.to_vec()]);
+        assert_eq!(hash(&text), hash(&binary), "no churn for objects in the binary form");
+        assert_ne!(hash(&text), hash(&other.to_bytes()), "a changed owner is a change");
+        assert_ne!(hash(&text), hash(b"banana"));
+    }
+
+    #[test]
+    fn ownership_accepts_the_prefix_in_ascii_or_utf16le_and_nothing_else() {
+        let utf16: Vec<u8> = "Device_1234".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let cases: [(&[u8], bool); 6] = [
+            (b"Device_11111111-2222-3333-4444-555555555555", true),
+            (&utf16, true),
+            (b"device_x", false),
+            (b"Device", false),
+            (b"Manual_1", false),
+            (&utf16[..10], false),
+        ];
+        for (value, owned) in cases {
+            assert_eq!(is_owned_by_writeback(Some(value)), owned, "{value:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,18 @@
 //! - a directory of such pages, read in `@odata.nextLink` order, which for saved pages is the
 //!   order of their file names compared with numbers as numbers (`page-2.json` before
 //!   `page-10.json`); every page but the last must carry `@odata.nextLink`;
-//! - JSON Lines, one device object a line.
+//! - JSON Lines, one device object a line, ending with the line `{"@odata.count": N}` where N is
+//!   the number of device lines before it.
+//!
+//! Whether an export can be the whole tenant decides whether writeback may delete (see
+//! [`SourceSummary::incomplete`]), so each shape says how a complete one is recognised:
+//! - a page is complete when it has no `@odata.nextLink`;
+//! - a directory of pages is complete when its pages are numbered without gap or repeat (the last
+//!   number in each file name: `page-0001.json`, `page-0002.json`, ...), every page but the last
+//!   has `@odata.nextLink` and the last has none. A missing page anywhere breaks the numbering;
+//! - JSON Lines has no structure that shows a cut at a line boundary, hence the end line: its
+//!   count must match, and no device line may follow it. (`cargo xtask gen-devices --format
+//!   jsonl` writes it; a tool that saves Graph pages as JSON Lines adds it after the last page.)
 //!
 //! Registered owners come expanded in each device (`$expand=registeredOwners` with
 //! `onPremisesSecurityIdentifier` selected) or, when the expansion holds only owner ids, from a
@@ -131,6 +142,10 @@ pub struct EntraDevice {
     pub trust_type: Option<String>,
     /// The first of `registeredOwners`.
     pub owner: Option<RegisteredOwner>,
+    /// Whether the record has a `registeredOwners` property at all (Graph's expansion always
+    /// gives one, an empty array for a device without owner): an export made without the
+    /// expansion cannot place any device in or out of scope.
+    pub registered_owners_listed: bool,
 }
 
 /// What the source hands out, record by record.
@@ -152,8 +167,9 @@ pub struct SourceSummary {
     /// Files read.
     pub files: u64,
     /// Why the export looks incomplete (a last page still pointing at a next one, a page that is
-    /// not the last without `@odata.nextLink`). When set, deletes must be withheld: a device
-    /// missing from an incomplete export has not necessarily left Entra.
+    /// not the last without `@odata.nextLink`, a gap in the pages' numbering, JSON Lines without
+    /// its end line or with a count that does not match). When set, deletes must be withheld: a
+    /// device missing from an incomplete export has not necessarily left Entra.
     pub incomplete: Option<String>,
 }
 
@@ -217,6 +233,8 @@ pub struct DeviceSource {
     format: SourceFormat,
     inputs: Vec<Input>,
     owners: Option<OwnerIndex>,
+    /// What is wrong with the pages' numbering, found when the directory was listed.
+    chain_problem: Option<String>,
 }
 
 impl DeviceSource {
@@ -227,8 +245,13 @@ impl DeviceSource {
 
     /// Opens an export of a given format. For pages, lists the directory's `*.json` files now.
     pub fn open_as(path: &Path, format: SourceFormat) -> Result<DeviceSource, WritebackError> {
+        let mut chain_problem = None;
         let inputs = match format {
-            SourceFormat::GraphPages => list_pages(path)?,
+            SourceFormat::GraphPages => {
+                let pages = list_pages(path)?;
+                chain_problem = page_numbering_problem(&pages);
+                pages.into_iter().map(Input::File).collect()
+            }
             SourceFormat::GraphPage | SourceFormat::JsonLines => {
                 if !path.is_file() {
                     return Err(WritebackError::Io {
@@ -243,6 +266,7 @@ impl DeviceSource {
             format,
             inputs,
             owners: None,
+            chain_problem,
         })
     }
 
@@ -260,6 +284,7 @@ impl DeviceSource {
                 data: data.into(),
             }],
             owners: None,
+            chain_problem: None,
         }
     }
 
@@ -412,7 +437,10 @@ impl DeviceSource {
         &self,
         visit: &mut dyn FnMut(RawRecord<'_>),
     ) -> Result<SourceSummary, WritebackError> {
-        let mut summary = SourceSummary::default();
+        let mut summary = SourceSummary {
+            incomplete: self.chain_problem.clone(),
+            ..SourceSummary::default()
+        };
         let count = self.inputs.len();
         for (n, input) in self.inputs.iter().enumerate() {
             let name: Arc<str> = Arc::from(input.name());
@@ -420,7 +448,11 @@ impl DeviceSource {
             summary.files += 1;
             match self.format {
                 SourceFormat::JsonLines => {
-                    summary.records += read_lines(&name, reader, visit)?;
+                    let lines = read_lines(&name, reader, visit)?;
+                    summary.records += lines.records;
+                    if summary.incomplete.is_none() {
+                        summary.incomplete = lines.incompleteness(&name);
+                    }
                 }
                 SourceFormat::GraphPage | SourceFormat::GraphPages => {
                     let page = read_page(&name, reader, visit)?;
@@ -449,7 +481,7 @@ impl DeviceSource {
 }
 
 /// Lists `*.json` pages in a directory, in the order their names sort with numbers as numbers.
-fn list_pages(dir: &Path) -> Result<Vec<Input>, WritebackError> {
+fn list_pages(dir: &Path) -> Result<Vec<PathBuf>, WritebackError> {
     let io = |source| WritebackError::Io {
         path: dir.to_owned(),
         source,
@@ -472,7 +504,58 @@ fn list_pages(dir: &Path) -> Result<Vec<Input>, WritebackError> {
         });
     }
     pages.sort_by(|a, b| natural_cmp(&a.to_string_lossy(), &b.to_string_lossy()));
-    Ok(pages.into_iter().map(Input::File).collect())
+    Ok(pages)
+}
+
+/// The sequence number of a page: the last run of digits in its file name (`page-0007.json`: 7).
+fn page_number(path: &Path) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    let end = stem.rfind(|c: char| c.is_ascii_digit())? + 1;
+    let start = stem[..end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    stem[start..end].parse().ok()
+}
+
+/// Why the pages (sorted) cannot be a whole chain, judged by their numbers: a number missing
+/// between two pages (a page lost in the middle), a number given twice, or names without numbers
+/// (then nothing shows a lost page).
+fn page_numbering_problem(pages: &[PathBuf]) -> Option<String> {
+    if pages.len() < 2 {
+        return None;
+    }
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    let mut previous: Option<(u64, &PathBuf)> = None;
+    for page in pages {
+        let Some(number) = page_number(page) else {
+            return Some(format!(
+                "{}: the page's name has no sequence number, so a missing page could not be                  noticed (name pages page-1.json, page-2.json, ...)",
+                page.display()
+            ));
+        };
+        if let Some((before, before_page)) = previous {
+            if number == before {
+                return Some(format!(
+                    "{} and {} have the same sequence number {number}: pages of two exports?",
+                    name(before_page),
+                    name(page)
+                ));
+            }
+            if number != before + 1 {
+                return Some(format!(
+                    "no page numbered {} between {} and {}: pages are missing from the middle                      of the export",
+                    before + 1,
+                    name(before_page),
+                    name(page)
+                ));
+            }
+        }
+        previous = Some((number, page));
+    }
+    None
 }
 
 /// Compares names so that runs of digits compare as numbers: `p2` < `p10`.
@@ -508,14 +591,58 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// The field of the end line of a complete JSON Lines export, `{"@odata.count": N}`.
+pub const JSON_LINES_END_FIELD: &str = "@odata.count";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndLine {
+    #[serde(rename = "@odata.count")]
+    count: u64,
+}
+
+/// What reading a JSON Lines file found.
+struct LinesTotals {
+    /// Device lines (non-blank lines other than the end line).
+    records: u64,
+    /// The end line's count and line number, when there was one.
+    end: Option<(u64, u64)>,
+    /// Device lines after the end line.
+    after_end: u64,
+}
+
+impl LinesTotals {
+    fn incompleteness(&self, name: &str) -> Option<String> {
+        match self.end {
+            None => Some(format!(
+                "{name}: no end line {{\"{JSON_LINES_END_FIELD}\": N}}: a JSON Lines export                  cut at a line boundary cannot be told from a whole one without it (add it as                  the last line, N the number of device lines)"
+            )),
+            Some((_, line)) if self.after_end > 0 => Some(format!(
+                "{name}: {} device line(s) after the end line (line {line}): several exports                  joined together?",
+                self.after_end
+            )),
+            Some((count, line)) if count != self.records => Some(format!(
+                "{name}: the end line (line {line}) counts {count} devices, the file has {}",
+                self.records
+            )),
+            Some(_) => None,
+        }
+    }
+}
+
 fn read_lines(
     name: &Arc<str>,
     mut reader: Box<dyn BufRead + '_>,
     visit: &mut dyn FnMut(RawRecord<'_>),
-) -> Result<u64, WritebackError> {
+) -> Result<LinesTotals, WritebackError> {
     let mut line = Vec::new();
     let mut number = 0u64;
-    let mut records = 0u64;
+    let mut totals = LinesTotals {
+        records: 0,
+        end: None,
+        after_end: 0,
+    };
+    let end_marker = format!("\"{JSON_LINES_END_FIELD}\"");
     loop {
         line.clear();
         let read = reader
@@ -525,13 +652,26 @@ fn read_lines(
                 source,
             })?;
         if read == 0 {
-            return Ok(records);
+            return Ok(totals);
         }
         number += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        records += 1;
+        // The end line is short, and only a short line that names its field is parsed twice:
+        // device lines (hundreds of bytes) are not even searched.
+        if line.len() <= 80 && contains(&line, end_marker.as_bytes()) {
+            if let Ok(end) = serde_json::from_slice::<EndLine>(&line) {
+                if totals.end.is_none() {
+                    totals.end = Some((end.count, number));
+                }
+                continue;
+            }
+        }
+        totals.records += 1;
+        if totals.end.is_some() {
+            totals.after_end += 1;
+        }
         let record = RecordRef {
             file: name.clone(),
             location: RecordLocation::Line(number),
@@ -543,6 +683,10 @@ fn read_lines(
             starts_on_line: None,
         });
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 /// One record's bytes as read from the export, not parsed yet.
@@ -617,7 +761,7 @@ fn read_page(
     let shape = scanner.scan(&mut |element| {
         let record = RecordRef {
             file: name.clone(),
-            location: RecordLocation::Index(records),
+            location: RecordLocation::Position(records + 1),
         };
         records += 1;
         // Inside balanced brackets, JSON that does not parse is one bad record.
@@ -828,7 +972,12 @@ fn check_device(
     let alternative_security_ids = check_alternative_security_ids(&mut c);
     let is_managed = c.optional_bool("isManaged");
     let is_compliant = c.optional_bool("isCompliant");
-    let trust_type = c.optional_str("trustType", 64);
+    // Nothing is written from trustType: it is kept as given, whatever its length.
+    let trust_type = c
+        .get("trustType")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let registered_owners_listed = c.get("registeredOwners").is_some();
     let owner = check_owner(&mut c, owners);
 
     match (device_id, object_id, display_name, account_enabled) {
@@ -850,6 +999,7 @@ fn check_device(
                 is_compliant,
                 trust_type,
                 owner,
+                registered_owners_listed,
             })
         }
         _ => Err(RecordError {
@@ -1061,13 +1211,13 @@ mod tests {
             SourceFormat::GraphPage,
             &page.to_string(),
             &[
-                "ok export.json: record 0 01234567-89ab-cdef-0123-456789abcdee",
-                "bad export.json: record 1: field deviceId: missing",
-                "bad export.json: record 2 (deviceId \"nope\"): field deviceId: invalid GUID \"nope\": expected 36 characters (8-4-4-4-12 hex digits)",
-                "bad export.json: record 3 (deviceId \"01234567-89ab-cdef-0123-456789abcdef\"): field alternativeSecurityIds[0].key: not base64: Invalid symbol 32, offset 3.",
-                "bad export.json: record 4 (deviceId \"01234567-89ab-cdef-0123-456789abcde0\"): field displayName: 257 characters, AD allows at most 256",
-                "bad export.json: record 5 (deviceId \"01234567-89ab-cdef-0123-456789abcde1\"): field registeredOwners[0].onPremisesSecurityIdentifier: invalid SID \"S-1-banana\": identifier authority is not a decimal below 2^32",
-                "bad export.json: record 6: field (record): expected a device object, found a number",
+                "ok export.json: record 1 01234567-89ab-cdef-0123-456789abcdee",
+                "bad export.json: record 2: field deviceId: missing",
+                "bad export.json: record 3 (deviceId \"nope\"): field deviceId: invalid GUID \"nope\": expected 36 characters (8-4-4-4-12 hex digits)",
+                "bad export.json: record 4 (deviceId \"01234567-89ab-cdef-0123-456789abcdef\"): field alternativeSecurityIds[0].key: not base64: Invalid symbol 32, offset 3.",
+                "bad export.json: record 5 (deviceId \"01234567-89ab-cdef-0123-456789abcde0\"): field displayName: 257 characters, AD allows at most 256",
+                "bad export.json: record 6 (deviceId \"01234567-89ab-cdef-0123-456789abcde1\"): field registeredOwners[0].onPremisesSecurityIdentifier: invalid SID \"S-1-banana\": identifier authority is not a decimal below 2^32",
+                "bad export.json: record 7: field (record): expected a device object, found a number",
             ],
         );
     }
@@ -1100,8 +1250,8 @@ mod tests {
             SourceFormat::GraphPage,
             &text,
             &[
-                "bad export.json: record 0: field (record): not JSON: expected value (the record starts on line 2)",
-                "ok export.json: record 1 01234567-89ab-cdef-0123-456789abcdee",
+                "bad export.json: record 1: field (record): not JSON: expected value (the record starts on line 2)",
+                "ok export.json: record 2 01234567-89ab-cdef-0123-456789abcdee",
             ],
         );
         let cases: [(&[u8], &str); 4] = [
@@ -1117,50 +1267,114 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pages_are_read_in_numeric_order_and_a_dangling_next_link_marks_the_export_incomplete() {
+    /// Writes pages named `names` (the device of each: its number), each with a nextLink when
+    /// `next(name)` says so, and reads them back: (device ids in read order, incompleteness).
+    fn read_pages(names: &[&str], next: impl Fn(&str) -> bool) -> (Vec<String>, Option<String>) {
         let dir = tempfile::tempdir().unwrap();
-        let page = |ids: &[&str], next: bool| {
-            let mut p =
-                serde_json::json!({"value": ids.iter().map(|i| good(i)).collect::<Vec<_>>()});
-            if next {
-                p["@odata.nextLink"] =
+        for (n, name) in names.iter().enumerate() {
+            let id = format!("00000000-0000-0000-0000-{:012}", n + 1);
+            let mut page = serde_json::json!({"value": [good(&id)]});
+            if next(name) {
+                page["@odata.nextLink"] =
                     "https://graph.microsoft.com/v1.0/devices?$skiptoken=x".into();
             }
-            p.to_string()
-        };
-        std::fs::write(
-            dir.path().join("page-10.json"),
-            page(&["00000000-0000-0000-0000-00000000000a"], true),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("page-2.json"),
-            page(&["00000000-0000-0000-0000-000000000002"], true),
-        )
-        .unwrap();
+            std::fs::write(dir.path().join(name), page.to_string()).unwrap();
+        }
         let source = DeviceSource::open(dir.path()).unwrap();
         assert_eq!(source.format(), SourceFormat::GraphPages);
         let (records, summary) = source.read_all().unwrap();
-        let ids: Vec<String> = records
+        let ids = records
             .iter()
             .filter_map(|r| match r {
                 SourceRecord::Device(d) => Some(d.device_id.to_string()),
                 SourceRecord::Bad(_) => None,
             })
             .collect();
-        assert_eq!(
-            ids,
-            [
-                "00000000-0000-0000-0000-000000000002",
-                "00000000-0000-0000-0000-00000000000a"
-            ]
-        );
-        let why = summary.incomplete.expect("incomplete");
+        (ids, summary.incomplete)
+    }
+
+    #[test]
+    fn pages_are_read_in_numeric_order_and_a_dangling_next_link_marks_the_export_incomplete() {
+        let names: Vec<String> = (1..=10).rev().map(|n| format!("page-{n}.json")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (ids, incomplete) = read_pages(&names, |_| true);
+        // Written 10 down to 1, read 1 up to 10: page-2 before page-10.
+        let expected: Vec<String> = (1..=10)
+            .rev()
+            .map(|n| format!("00000000-0000-0000-0000-{n:012}"))
+            .collect();
+        assert_eq!(ids, expected);
+        let why = incomplete.expect("incomplete");
         assert!(
             why.contains("page-10.json: the last page still has @odata.nextLink"),
             "{why}"
         );
+        let (_, complete) = read_pages(&names, |name| name != "page-10.json");
+        assert_eq!(complete, None);
+    }
+
+    #[test]
+    fn a_page_missing_from_the_middle_repeated_or_unnumbered_marks_the_export_incomplete() {
+        let last_has_none = |last: &'static str| move |name: &str| name != last;
+        let cases: [(&[&str], &str, &str); 4] = [
+            (
+                &["page-0001.json", "page-0002.json", "page-0004.json"],
+                "page-0004.json",
+                "no page numbered 3 between page-0002.json and page-0004.json",
+            ),
+            (
+                &["page-1.json", "page-01.json", "page-2.json"],
+                "page-2.json",
+                "have the same sequence number 1",
+            ),
+            (
+                &["first.json", "second.json"],
+                "second.json",
+                "the page's name has no sequence number",
+            ),
+            (
+                &["p2.json", "p3.json", "p4.json"],
+                "p3.json",
+                "page without @odata.nextLink is followed by more pages",
+            ),
+        ];
+        for (names, last, expected) in cases {
+            let (ids, incomplete) = read_pages(names, last_has_none(last));
+            assert_eq!(ids.len(), names.len(), "every page is still read");
+            let why = incomplete.unwrap_or_default();
+            assert!(why.contains(expected), "{names:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn json_lines_are_complete_only_with_a_matching_end_line_at_the_end() {
+        let line = |n: u64| good(&format!("00000000-0000-0000-0000-{n:012}")).to_string();
+        let read = |text: String| {
+            let source = DeviceSource::bundled("devices.jsonl", text.into_bytes(), SourceFormat::JsonLines);
+            let (records, summary) = source.read_all().unwrap();
+            (records.len(), summary.records, summary.incomplete)
+        };
+        let body = format!("{}\n{}\n{}\n", line(1), line(2), line(3));
+        let cases: [(String, usize, Option<&str>); 6] = [
+            (format!("{body}{{\"@odata.count\":3}}\n"), 3, None),
+            (format!("{body}{{ \"@odata.count\" : 3 }}"), 3, None),
+            (body.clone(), 3, Some("devices.jsonl: no end line {\"@odata.count\": N}")),
+            (format!("{body}{{\"@odata.count\":4}}\n"), 3, Some("the end line (line 4) counts 4 devices, the file has 3")),
+            (format!("{}\n{{\"@odata.count\":1}}\n{}\n", line(1), line(2)), 2, Some("1 device line(s) after the end line (line 2)")),
+            // A device that happens to carry the field is a device, not an end line.
+            (format!("{{\"@odata.count\":1,\"x\":1}}\n{{\"@odata.count\":1}}\n"), 1, None),
+        ];
+        for (text, records, incomplete) in cases {
+            let (seen, counted, why) = read(text.clone());
+            assert_eq!((seen, counted), (records, records as u64), "{text}");
+            match incomplete {
+                None => assert_eq!(why, None, "{text}"),
+                Some(expected) => {
+                    let why = why.unwrap_or_default();
+                    assert!(why.contains(expected), "{text}: {why}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -1189,7 +1403,7 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0]
             .to_string()
-            .contains("record 2: field onPremisesSecurityIdentifier"));
+            .contains("record 3: field onPremisesSecurityIdentifier"));
         let (records, _) = source.read_all().unwrap();
         let SourceRecord::Device(device) = &records[0] else {
             panic!("{records:?}")

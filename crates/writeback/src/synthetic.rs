@@ -302,7 +302,7 @@ impl Iterator for SyntheticDevices {
 pub enum ExportLayout {
     /// One Graph page `{"value": [...]}`.
     Page,
-    /// One device a line.
+    /// One device a line, then the end line `{"@odata.count":N}`.
     JsonLines,
 }
 
@@ -326,11 +326,14 @@ pub fn write_export(
             out.write_all(b"\n]}\n")
         }
         ExportLayout::JsonLines => {
+            let mut count = 0u64;
             for device in devices {
                 serde_json::to_writer(&mut *out, &device)?;
                 out.write_all(b"\n")?;
+                count += 1;
             }
-            Ok(())
+            // The end line that tells a complete JSON Lines export from a cut one.
+            writeln!(out, "{{\"@odata.count\":{count}}}")
         }
     }
 }
