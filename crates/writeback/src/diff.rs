@@ -666,26 +666,33 @@ impl std::fmt::Display for DeletesWithheld {
         match self {
             DeletesWithheld::NoDeleteRequested => f.write_str("--no-delete was given"),
             DeletesWithheld::EmptyExport => f.write_str(
-                "the export holds no device: an empty export cannot tell which devices left                  Entra (check how it was made; an export of an empty tenant deletes nothing)",
+                "the export holds no device: an empty export cannot tell which devices left \
+                 Entra (check how it was made; an export of an empty tenant deletes nothing)",
             ),
             DeletesWithheld::OwnersNotExpanded { devices, of } => write!(
                 f,
-                "{devices} of {of} devices in the export carry no registeredOwners: the export was                  made without the owners' expansion, so no device can be placed in or out of                  scope; export again with {EXPAND}"
+                "{devices} of {of} devices in the export carry no registeredOwners: the export was \
+                 made without the owners' expansion, so no device can be placed in or out of \
+                 scope; export again with {EXPAND}"
             ),
             DeletesWithheld::OwnerSidsMissing => write!(
                 f,
-                "no registered owner in the export carries onPremisesSecurityIdentifier: select it                  in the expansion ({EXPAND}) or give a users export with --users"
+                "no registered owner in the export carries onPremisesSecurityIdentifier: select it \
+                 in the expansion ({EXPAND}) or give a users export with --users"
             ),
             DeletesWithheld::IncompleteExport { detail } => {
                 write!(f, "the export looks incomplete: {detail}")
             }
             DeletesWithheld::UnidentifiedBadRecords { count } => write!(
                 f,
-                "{count} bad record(s) without a readable deviceId: their devices cannot be told                  apart from devices that left Entra"
+                "{count} bad record(s) without a readable deviceId: their devices cannot be told \
+                 apart from devices that left Entra"
             ),
             DeletesWithheld::OverLimit { planned, limit } => write!(
                 f,
-                "{planned} deletes exceed this run's limit of {limit}: look at the planned                  deletes (--dry-run), then allow them with --max-deletes {planned} (or                  --max-deletes none)"
+                "{planned} deletes exceed this run's limit of {limit}: look at the planned \
+                 deletes (--dry-run), then allow them with --max-deletes {planned} (or \
+                 --max-deletes none)"
             ),
         }
     }

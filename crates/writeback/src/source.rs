@@ -532,7 +532,8 @@ fn page_numbering_problem(pages: &[PathBuf]) -> Option<String> {
     for page in pages {
         let Some(number) = page_number(page) else {
             return Some(format!(
-                "{}: the page's name has no sequence number, so a missing page could not be                  noticed (name pages page-1.json, page-2.json, ...)",
+                "{}: the page's name has no sequence number, so a missing page could not be \
+                 noticed (name pages page-1.json, page-2.json, ...)",
                 page.display()
             ));
         };
@@ -546,7 +547,8 @@ fn page_numbering_problem(pages: &[PathBuf]) -> Option<String> {
             }
             if number != before + 1 {
                 return Some(format!(
-                    "no page numbered {} between {} and {}: pages are missing from the middle                      of the export",
+                    "no page numbered {} between {} and {}: pages are missing from the middle \
+                     of the export",
                     before + 1,
                     name(before_page),
                     name(page)
@@ -615,10 +617,13 @@ impl LinesTotals {
     fn incompleteness(&self, name: &str) -> Option<String> {
         match self.end {
             None => Some(format!(
-                "{name}: no end line {{\"{JSON_LINES_END_FIELD}\": N}}: a JSON Lines export                  cut at a line boundary cannot be told from a whole one without it (add it as                  the last line, N the number of device lines)"
+                "{name}: no end line {{\"{JSON_LINES_END_FIELD}\": N}}: a JSON Lines export \
+                 cut at a line boundary cannot be told from a whole one without it (add it as \
+                 the last line, N the number of device lines)"
             )),
             Some((_, line)) if self.after_end > 0 => Some(format!(
-                "{name}: {} device line(s) after the end line (line {line}): several exports                  joined together?",
+                "{name}: {} device line(s) after the end line (line {line}): several exports \
+                 joined together?",
                 self.after_end
             )),
             Some((count, line)) if count != self.records => Some(format!(
