@@ -609,9 +609,9 @@ impl std::str::FromStr for DeleteLimit {
         if text.eq_ignore_ascii_case("none") {
             return Ok(DeleteLimit::Unlimited);
         }
-        text.parse::<u64>().map(DeleteLimit::AtMost).map_err(|_| {
-            format!("{text:?} is neither a whole number of deletes nor `none`")
-        })
+        text.parse::<u64>()
+            .map(DeleteLimit::AtMost)
+            .map_err(|_| format!("{text:?} is neither a whole number of deletes nor `none`"))
     }
 }
 
@@ -951,7 +951,12 @@ impl Planner {
     pub fn finish(self, source: &SourceSummary) -> WritebackPlan {
         let container = self.observed.container.clone();
         let candidates = self.delete_candidates();
-        let owned = self.observed.by_id.values().filter(|s| s.device.owned).count() as u64
+        let owned = self
+            .observed
+            .by_id
+            .values()
+            .filter(|s| s.device.owned)
+            .count() as u64
             + self.observed.duplicates.len() as u64;
         let withheld = self.withhold_reason(source).or_else(|| {
             let planned = candidates.len() as u64;
@@ -1142,10 +1147,14 @@ mod tests {
             .map(|d| (d.device_id, d.reason.clone()))
             .collect();
         assert_eq!(got, expected);
-        let kept = plan(&remaining, directory, PlanOptions {
-            no_delete: true,
-            ..PlanOptions::default()
-        });
+        let kept = plan(
+            &remaining,
+            directory,
+            PlanOptions {
+                no_delete: true,
+                ..PlanOptions::default()
+            },
+        );
         assert_eq!(counts(&kept), (0, 0, 0, 7, 1));
         assert_eq!(
             kept.deletes_withheld,
@@ -1186,7 +1195,10 @@ mod tests {
             (Vec::new(), DeletesWithheld::EmptyExport, 40),
             (
                 without_owners,
-                DeletesWithheld::OwnersNotExpanded { devices: 40, of: 40 },
+                DeletesWithheld::OwnersNotExpanded {
+                    devices: 40,
+                    of: 40,
+                },
                 40,
             ),
             (without_sids, DeletesWithheld::OwnerSidsMissing, 40),
@@ -1230,7 +1242,10 @@ mod tests {
         partial[0].display_name.push_str("-renamed");
         partial.extend(devices(1_005).into_iter().skip(1_000));
         let p = plan(&partial, directory.clone(), PlanOptions::default());
-        assert_eq!((p.counts.adds, p.counts.modifies, p.counts.deletes), (5, 1, 0));
+        assert_eq!(
+            (p.counts.adds, p.counts.modifies, p.counts.deletes),
+            (5, 1, 0)
+        );
         assert_eq!(
             p.deletes_withheld,
             Some(DeletesWithheld::OverLimit {
@@ -1244,7 +1259,10 @@ mod tests {
             ..PlanOptions::default()
         };
         let allowed = plan(&partial, directory.clone(), with(DeleteLimit::AtMost(900)));
-        assert_eq!((allowed.counts.deletes, allowed.deletes_withheld), (900, None));
+        assert_eq!(
+            (allowed.counts.deletes, allowed.deletes_withheld),
+            (900, None)
+        );
         let unlimited = plan(&partial, directory.clone(), with(DeleteLimit::Unlimited));
         assert_eq!(unlimited.counts.deletes, 900);
         let one_short = plan(&partial, directory, with(DeleteLimit::AtMost(899)));

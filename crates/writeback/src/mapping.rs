@@ -221,7 +221,9 @@ pub fn registered_owner_value(owner: &Sid) -> Vec<u8> {
 /// (devwb, AD FS) or a binary SID (earlier devwb versions). `None` for a value that is neither.
 pub fn registered_owner_of(value: &[u8]) -> Option<Sid> {
     if value.starts_with(b"S-") || value.starts_with(b"s-") {
-        std::str::from_utf8(value).ok().and_then(|t| Sid::parse(t).ok())
+        std::str::from_utf8(value)
+            .ok()
+            .and_then(|t| Sid::parse(t).ok())
     } else {
         Sid::from_bytes(value).ok()
     }
@@ -713,14 +715,25 @@ mod tests {
         assert_eq!(registered_owner_of(&binary), Some(owner));
         assert_eq!(registered_owner_of(b"banana"), None);
         let hash = |v: &[u8]| value_set_hash(DeviceAttribute::RegisteredOwner, &[v.to_vec()]);
-        assert_eq!(hash(&text), hash(&binary), "no churn for objects in the binary form");
-        assert_ne!(hash(&text), hash(&other.to_bytes()), "a changed owner is a change");
+        assert_eq!(
+            hash(&text),
+            hash(&binary),
+            "no churn for objects in the binary form"
+        );
+        assert_ne!(
+            hash(&text),
+            hash(&other.to_bytes()),
+            "a changed owner is a change"
+        );
         assert_ne!(hash(&text), hash(b"banana"));
     }
 
     #[test]
     fn ownership_accepts_the_prefix_in_ascii_or_utf16le_and_nothing_else() {
-        let utf16: Vec<u8> = "Device_1234".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16: Vec<u8> = "Device_1234"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let cases: [(&[u8], bool); 6] = [
             (b"Device_11111111-2222-3333-4444-555555555555", true),
             (&utf16, true),

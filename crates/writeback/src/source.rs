@@ -525,8 +525,10 @@ fn page_numbering_problem(pages: &[PathBuf]) -> Option<String> {
         return None;
     }
     let name = |p: &PathBuf| {
-        p.file_name()
-            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     };
     let mut previous: Option<(u64, &PathBuf)> = None;
     for page in pages {
@@ -691,7 +693,9 @@ fn read_lines(
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// One record's bytes as read from the export, not parsed yet.
@@ -1355,7 +1359,8 @@ mod tests {
     fn json_lines_are_complete_only_with_a_matching_end_line_at_the_end() {
         let line = |n: u64| good(&format!("00000000-0000-0000-0000-{n:012}")).to_string();
         let read = |text: String| {
-            let source = DeviceSource::bundled("devices.jsonl", text.into_bytes(), SourceFormat::JsonLines);
+            let source =
+                DeviceSource::bundled("devices.jsonl", text.into_bytes(), SourceFormat::JsonLines);
             let (records, summary) = source.read_all().unwrap();
             (records.len(), summary.records, summary.incomplete)
         };
@@ -1363,11 +1368,27 @@ mod tests {
         let cases: [(String, usize, Option<&str>); 6] = [
             (format!("{body}{{\"@odata.count\":3}}\n"), 3, None),
             (format!("{body}{{ \"@odata.count\" : 3 }}"), 3, None),
-            (body.clone(), 3, Some("devices.jsonl: no end line {\"@odata.count\": N}")),
-            (format!("{body}{{\"@odata.count\":4}}\n"), 3, Some("the end line (line 4) counts 4 devices, the file has 3")),
-            (format!("{}\n{{\"@odata.count\":1}}\n{}\n", line(1), line(2)), 2, Some("1 device line(s) after the end line (line 2)")),
+            (
+                body.clone(),
+                3,
+                Some("devices.jsonl: no end line {\"@odata.count\": N}"),
+            ),
+            (
+                format!("{body}{{\"@odata.count\":4}}\n"),
+                3,
+                Some("the end line (line 4) counts 4 devices, the file has 3"),
+            ),
+            (
+                format!("{}\n{{\"@odata.count\":1}}\n{}\n", line(1), line(2)),
+                2,
+                Some("1 device line(s) after the end line (line 2)"),
+            ),
             // A device that happens to carry the field is a device, not an end line.
-            (format!("{{\"@odata.count\":1,\"x\":1}}\n{{\"@odata.count\":1}}\n"), 1, None),
+            (
+                format!("{{\"@odata.count\":1,\"x\":1}}\n{{\"@odata.count\":1}}\n"),
+                1,
+                None,
+            ),
         ];
         for (text, records, incomplete) in cases {
             let (seen, counted, why) = read(text.clone());

@@ -101,8 +101,9 @@ pub fn write_undo_file(
                 record.deletes += 1;
             }
             // Gone already: the delete will find nothing, and there is nothing to keep.
-            None => writeln!(out, "\n# {} was already gone when read", delete.dn)
-                .map_err(io(&path))?,
+            None => {
+                writeln!(out, "\n# {} was already gone when read", delete.dn).map_err(io(&path))?
+            }
         }
     }
     for modify in &plan.modifies {
@@ -122,12 +123,10 @@ pub fn write_undo_file(
         }
     }
     writeln!(out, "\n# end of undo file").map_err(io(&path))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| WritebackError::Io {
-            path: path.clone(),
-            source: e.into_error(),
-        })?;
+    let file = out.into_inner().map_err(|e| WritebackError::Io {
+        path: path.clone(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(io(&path))?;
     // The file's name must survive a crash too: sync the directory entry.
     File::open(dir)

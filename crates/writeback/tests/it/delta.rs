@@ -78,10 +78,13 @@ fn ten_thousand_devices_then_no_change_then_ten_percent_changed_then_removals() 
         .deletes
         .iter()
         .all(|d| d.reason == DeleteReason::LeftEntra));
-    let (kept_plan, _) = forest.writeback(&source, PlanOptions {
+    let (kept_plan, _) = forest.writeback(
+        &source,
+        PlanOptions {
             no_delete: true,
             ..PlanOptions::default()
-        });
+        },
+    );
     assert!(kept_plan.is_empty());
     assert_eq!(forest.devices_in_directory().len(), 10_000);
     let (_, report) = forest.writeback(&source, PlanOptions::default());

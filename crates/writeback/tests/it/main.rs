@@ -14,3 +14,4 @@ mod faults; // the simulator's fault injection: busy, unavailable, dropped conne
 mod fixtures; // testdata/graph exports beside their expected reports
 mod harness; // a prepared simulator forest, a connector account, a client, helpers
 mod resume; // a run killed mid-apply (a real process kill) and rerun
+mod safety; // exports that cannot be the whole truth, the deletion limit, the undo file
