@@ -1385,7 +1385,7 @@ mod tests {
             ),
             // A device that happens to carry the field is a device, not an end line.
             (
-                format!("{{\"@odata.count\":1,\"x\":1}}\n{{\"@odata.count\":1}}\n"),
+                "{\"@odata.count\":1,\"x\":1}\n{\"@odata.count\":1}\n".to_owned(),
                 1,
                 None,
             ),
