@@ -579,3 +579,101 @@ fn wrong_bind_password_exits_3_and_does_not_print_the_password() {
         !text.contains("Wr0ng-Admin-Password") && !stdout(&output).contains("Wr0ng-Admin-Password")
     );
 }
+
+#[test]
+fn writeback_withholds_a_mass_delete_with_exit_5_and_keeps_an_undo_file_of_what_it_deletes() {
+    use devwb_writeback::synthetic::{
+        write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
+    };
+
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let devices: Vec<_> =
+        SyntheticDevices::new(SyntheticConfig::new(30, 11, lab.sim.domain_sid())).collect();
+    let export = |name: &str, count: usize| {
+        let path = lab.dir.path().join(name);
+        let mut file = std::fs::File::create(&path).expect("create export");
+        write_export(
+            devices[..count].iter().map(|device| device.to_json()),
+            ExportLayout::Page,
+            &mut file,
+        )
+        .expect("write export");
+        path.display().to_string()
+    };
+    let undo = lab.dir.path().join("undo");
+    let undo_arg = undo.display().to_string();
+    let in_directory = || {
+        lab.admin_client()
+            .search(
+                &lab.device_container(),
+                devwb_ldap::Scope::OneLevel,
+                "(objectClass=msDS-Device)",
+                &["cn"],
+            )
+            .expect("search")
+            .len()
+    };
+
+    let all = export("all.json", 30);
+    let first = lab.devwb("writeback", &["--export", &all, "--undo-dir", &undo_arg]);
+    assert_success(&first, "first writeback");
+    assert_eq!(in_directory(), 30);
+
+    // 25 of 30 gone from the export: over the default limit (10 for 30 devices), exit 5.
+    let five = export("five.json", 5);
+    let withheld = lab.devwb("writeback", &["--export", &five, "--undo-dir", &undo_arg]);
+    assert_eq!(withheld.status.code(), Some(5), "{}", stderr(&withheld));
+    assert!(
+        stdout(&withheld).contains("25 deletes withheld: 25 deletes exceed this run's limit of 10"),
+        "{}",
+        stdout(&withheld)
+    );
+    assert!(
+        stderr(&withheld).contains("--max-deletes 25"),
+        "{}",
+        stderr(&withheld)
+    );
+    assert_eq!(in_directory(), 30);
+    assert!(!undo.exists(), "nothing deleted or modified, no undo file");
+
+    // The same dry run says so too, with the same status.
+    let dry = lab.devwb("writeback", &["--export", &five, "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(5), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("# withheld: delete CN="),
+        "{}",
+        stdout(&dry)
+    );
+
+    // Allowed explicitly: deleted, each kept in the undo file first.
+    let allowed = lab.devwb(
+        "writeback",
+        &[
+            "--export",
+            &five,
+            "--undo-dir",
+            &undo_arg,
+            "--max-deletes",
+            "25",
+        ],
+    );
+    assert_success(&allowed, "allowed writeback");
+    assert_eq!(in_directory(), 5);
+    let files: Vec<_> = std::fs::read_dir(&undo)
+        .expect("undo dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("undo file");
+    assert_eq!(text.matches("changetype: add").count(), 25, "{text}");
+    assert!(stdout(&allowed).contains(&format!("Undo file: {}", files[0].display())));
+
+    let bad = lab.devwb("writeback", &["--export", &five, "--max-deletes", "lots"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("neither a whole number"),
+        "{}",
+        stderr(&bad)
+    );
+}
