@@ -71,15 +71,19 @@ impl AssertionSigner {
             Some(Err(e)) => return Err(format!("the certificate PEM does not parse: {e}")),
             None => return Err("the certificate PEM holds no CERTIFICATE block".to_string()),
         };
-        let key = EncodingKey::from_rsa_pem(key_pem.expose().as_bytes()).map_err(|e| {
-            format!("the private key is not an RSA key in PEM (PKCS#8 or PKCS#1): {e}")
-        })?;
+        let key = rsa_key(key_pem.expose())?;
         let der = certificate.as_ref();
-        Ok(Some(AssertionSigner {
+        let signer = AssertionSigner {
             key,
             x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der)),
             x5t_s256: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der)),
-        }))
+        };
+        // A trial signature: some keys parse and still cannot sign (too short, not RSA after
+        // all), and that is better said when the credential is loaded than at the first token.
+        signer.sign("probe", "probe", 0, "probe").map_err(|_| {
+            "the private key cannot sign RS256 (is it an RSA key of 2048 bits or more?)".to_string()
+        })?;
+        Ok(Some(signer))
     }
 
     /// The certificate's SHA-1 thumbprint, base64url (what Entra shows as the certificate's
@@ -113,6 +117,41 @@ impl AssertionSigner {
         jsonwebtoken::encode(&header, &claims, &self.key)
             .map_err(|e| format!("signing the client assertion: {e}"))
     }
+}
+
+/// The RSA key of a PEM text that may also hold certificates (a combined `.pem`): the first
+/// private key block, whatever comes before it.
+fn rsa_key(pem: &str) -> Result<EncodingKey, String> {
+    use rustls::pki_types::PrivateKeyDer;
+    let mut reader = std::io::BufReader::new(pem.as_bytes());
+    let key = match rustls_pemfile::private_key(&mut reader) {
+        Ok(Some(key)) => key,
+        Ok(None) => return Err("the key PEM holds no PRIVATE KEY block".to_string()),
+        Err(e) => return Err(format!("the key PEM does not parse: {e}")),
+    };
+    let label = match &key {
+        PrivateKeyDer::Pkcs8(_) => "PRIVATE KEY",
+        PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+        _ => {
+            return Err(
+                "the private key is not RSA: the client assertion is signed RS256, which needs an RSA key"
+                    .to_string(),
+            )
+        }
+    };
+    // jsonwebtoken reads RSA keys from PEM (it unwraps PKCS#8 itself); hand it only this block.
+    let body = base64::engine::general_purpose::STANDARD.encode(key.secret_der());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| std::str::from_utf8(chunk).unwrap_or(""))
+        .collect();
+    let block = format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    );
+    EncodingKey::from_rsa_pem(block.as_bytes())
+        .map_err(|e| format!("the private key is not a usable RSA key: {e}"))
 }
 
 #[cfg(test)]
@@ -202,7 +241,7 @@ mod tests {
             cert_pem: cert_pem.clone(),
         };
         let error = AssertionSigner::from_credential_pems(&bad_key).unwrap_err();
-        assert!(error.contains("private key"), "{error}");
+        assert!(error.contains("key PEM"), "{error}");
         assert!(!error.contains("SECRETBITS"), "{error}");
 
         let no_cert = Credential::Certificate {
@@ -211,6 +250,23 @@ mod tests {
         };
         let error = AssertionSigner::from_credential_pems(&no_cert).unwrap_err();
         assert!(error.contains("no CERTIFICATE"), "{error}");
+
+        let ec_key = Credential::Certificate {
+            key_pem: SecretString::new(rcgen::KeyPair::generate().unwrap().serialize_pem()),
+            cert_pem: cert_pem.clone(),
+        };
+        let error = AssertionSigner::from_credential_pems(&ec_key).unwrap_err();
+        assert!(error.contains("not a usable RSA key"), "{error}");
+
+        // A combined file, certificate first, key after: the key is found.
+        let combined = format!("{cert_pem}{TEST_KEY}");
+        let combined = Credential::Certificate {
+            key_pem: SecretString::new(combined.clone()),
+            cert_pem: combined,
+        };
+        assert!(AssertionSigner::from_credential_pems(&combined)
+            .unwrap()
+            .is_some());
 
         let signer = AssertionSigner::from_credential_pems(&credential().0)
             .unwrap()

@@ -395,6 +395,10 @@ impl Pages<'_> {
 
     fn fetch(&mut self, url: String) -> Result<Page> {
         let inner = &self.client.inner;
+        // One span per page request, retries and token requests included. The future runs on
+        // this thread inside block_on, so the entered span covers its events.
+        let span = tracing::info_span!("graph_get", page = self.index, url = %shorten_link(&url));
+        let _entered = span.enter();
         let body = self
             .client
             .runtime

@@ -192,7 +192,9 @@ pub struct GraphConfig {
     pub proxy: Option<Url>,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
-    /// The most one listing (every page, every retry and wait) may take.
+    /// The most one listing may take, from the call that starts it to its last page: every
+    /// request, retry and wait, and the time the caller spends between pages (a sync round
+    /// that stalls fails rather than hangs).
     pub deadline: Duration,
     /// The most one request may take, connecting and reading the body included.
     pub request_timeout: Duration,

@@ -270,3 +270,63 @@ fn users_and_a_devices_owners_are_listed_with_their_documented_urls() {
         .unwrap();
     assert_eq!(owners[0].items, 1);
 }
+
+#[test]
+fn the_client_and_its_pages_can_be_shared_with_and_sent_to_other_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<GraphClient>();
+    send_sync::<devwb_graph::Page>();
+    send_sync::<devwb_graph::Error>();
+}
+
+/// 100,000 devices in 101 pages of 999 (the fake's canned pages, each about 190 KiB), read over
+/// TLS: the count and the bytes must add up. Prints the time it took, for the record.
+#[test]
+fn a_hundred_thousand_devices_come_through_in_101_pages() {
+    let fake = Fake::start();
+    let pages = 100_000usize.div_ceil(999);
+    let mut expected_bytes = 0;
+    for index in 0..pages {
+        let target = if index == 0 {
+            "/v1.0/devices?$select=id,deviceId,accountEnabled,displayName&$top=999".to_string()
+        } else {
+            format!("/v1.0/devices?$select=id,deviceId,accountEnabled,displayName&$top=999&$skiptoken=p{index}")
+        };
+        let count = (100_000 - index * 999).min(999);
+        let next = (index + 1 < pages).then(|| {
+            format!(
+                "{}/v1.0/devices?$select=id,deviceId,accountEnabled,displayName&$top=999&$skiptoken=p{}",
+                fake.url(),
+                index + 1
+            )
+        });
+        let body = page(devices(&format!("p{index}"), count), next.as_deref(), None);
+        expected_bytes += body.len();
+        fake.route(&target, [Canned::json(200, body)]);
+    }
+    let client = GraphClient::new(fake.config()).unwrap();
+    let started = std::time::Instant::now();
+    let summary = client
+        .for_each_page(
+            Listing::Devices {
+                select: vec![
+                    "id".into(),
+                    "deviceId".into(),
+                    "accountEnabled".into(),
+                    "displayName".into(),
+                ],
+                expand_owners: false,
+            },
+            |_| Ok::<(), Error>(()),
+        )
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(summary.pages, pages);
+    assert_eq!(summary.items, 100_000);
+    assert_eq!(summary.bytes, expected_bytes);
+    println!(
+        "100k devices: {pages} pages, {} MiB in {elapsed:?} ({:.0} MiB/s)",
+        expected_bytes / (1 << 20),
+        expected_bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64()
+    );
+}

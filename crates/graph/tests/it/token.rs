@@ -227,3 +227,39 @@ fn the_token_endpoint_is_retried_when_throttled() {
     let statuses: Vec<u16> = fake.token_requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 503, 200]);
 }
+
+#[test]
+fn a_certificate_credential_loads_from_files_and_bad_files_are_named() {
+    let (credential, registered) = certificate_credential();
+    let devwb_graph::Credential::Certificate { key_pem, cert_pem } = credential else {
+        unreachable!()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("app.key");
+    let cert = dir.path().join("app.crt");
+    let both = dir.path().join("app.pem");
+    std::fs::write(&key, key_pem.expose()).unwrap();
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&both, format!("{}{cert_pem}", key_pem.expose())).unwrap();
+
+    let fake = Fake::start_with(registered);
+    one_page(&fake);
+    for (key, cert) in [(&key, &cert), (&both, &both)] {
+        let credential = devwb_graph::Credential::certificate_from_files(key, cert).unwrap();
+        let client = GraphClient::new(fake.config_with(credential)).unwrap();
+        assert_eq!(list_once(&client), 1);
+    }
+
+    // The key file holds a certificate, not a key; the certificate file holds a key.
+    let error = devwb_graph::Credential::certificate_from_files(&cert, &cert).unwrap_err();
+    assert!(
+        error.to_string().contains("no PRIVATE KEY") && error.to_string().contains("app.crt"),
+        "{error}"
+    );
+    let error = devwb_graph::Credential::certificate_from_files(&key, &key).unwrap_err();
+    assert!(error.to_string().contains("no CERTIFICATE"), "{error}");
+    let error =
+        devwb_graph::Credential::certificate_from_files(&dir.path().join("none.key"), &cert)
+            .unwrap_err();
+    assert!(error.to_string().contains("none.key"), "{error}");
+}
