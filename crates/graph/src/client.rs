@@ -34,11 +34,12 @@ const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// The client-assertion type of RFC 7523, which the identity platform expects.
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// A Graph client for one tenant and app. Cheap to share by reference across threads; every
-/// call blocks on the client's own runtime, so do not call it from inside an async task.
-#[derive(Debug)]
+/// A Graph client for one tenant and app. Shared by reference across threads, or cloned (clones
+/// share the runtime, the connection pool and the token cache, so a reader thread can own one).
+/// Every call blocks on the client's own runtime: do not call it from inside an async task.
+#[derive(Clone, Debug)]
 pub struct GraphClient {
-    runtime: OwnedRuntime,
+    runtime: Arc<OwnedRuntime>,
     inner: Arc<Inner>,
 }
 
@@ -243,7 +244,7 @@ impl GraphClient {
             .map_err(|e| Error::config(format!("cannot start the client's runtime: {e}")))?;
         let token_url = config.token_endpoint()?;
         Ok(GraphClient {
-            runtime: OwnedRuntime(Some(runtime)),
+            runtime: Arc::new(OwnedRuntime(Some(runtime))),
             inner: Arc::new(Inner {
                 http,
                 config,

@@ -31,7 +31,7 @@ fn a_429_waits_as_long_as_retry_after_says() {
     assert_eq!(page.items, 2);
     // The backoff alone would be 10-20 ms: only Retry-After explains a second.
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     let statuses: Vec<u16> = fake.graph_requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 200]);
     assert_eq!(client.stats().retries, 1);

@@ -152,9 +152,14 @@ fn a_token_is_reused_across_listings_until_near_its_expiry() {
     for _ in 0..3 {
         assert_eq!(list_once(&client), 1);
     }
+    // A clone on another thread shares the cache.
+    let clone = client.clone();
+    std::thread::spawn(move || assert_eq!(list_once(&clone), 1))
+        .join()
+        .unwrap();
     assert_eq!(fake.token_requests().len(), 1);
     assert_eq!(client.stats().token_requests, 1);
-    assert_eq!(client.stats().graph_requests, 3);
+    assert_eq!(client.stats().graph_requests, 4);
 }
 
 #[test]
