@@ -38,6 +38,8 @@ pub enum Canned {
     },
     /// The connection is closed without an answer.
     Drop,
+    /// The answer after a delay (a hung or overloaded server).
+    Slow(Duration, Box<Canned>),
 }
 
 impl Canned {
@@ -391,6 +393,10 @@ async fn handle(
         };
         let status = match &canned {
             Canned::Answer { status, .. } => *status,
+            Canned::Slow(_, answer) => match &**answer {
+                Canned::Answer { status, .. } => *status,
+                _ => 0,
+            },
             Canned::Drop => 0,
         };
         state.requests.push(Recorded {
@@ -401,6 +407,13 @@ async fn handle(
             status,
         });
         canned
+    };
+    let canned = match canned {
+        Canned::Slow(delay, answer) => {
+            tokio::time::sleep(delay).await;
+            *answer
+        }
+        other => other,
     };
     match canned {
         Canned::Answer {
@@ -415,7 +428,7 @@ async fn handle(
             Ok(response.body(Full::new(Bytes::from(body))).unwrap())
         }
         // An error from the service makes hyper close the connection without an answer.
-        Canned::Drop => Err(std::io::Error::other("dropped by the test")),
+        Canned::Drop | Canned::Slow(..) => Err(std::io::Error::other("dropped by the test")),
     }
 }
 

@@ -198,3 +198,67 @@ fn a_non_retryable_status_is_not_retried() {
     assert_eq!(error.graph_code(), Some("Request_BadRequest"));
     assert_eq!(fake.graph_requests().len(), 1);
 }
+
+#[test]
+fn a_request_that_hangs_is_cut_by_the_request_timeout_and_retried() {
+    let fake = Fake::start();
+    fake.route(
+        TARGET,
+        [
+            Canned::Slow(
+                Duration::from_secs(3),
+                Box::new(Canned::json(200, page(devices("late", 1), None, None))),
+            ),
+            Canned::json(200, page(devices("a", 2), None, None)),
+        ],
+    );
+    let client = GraphClient::new(
+        fake.config()
+            .with_request_timeout(Duration::from_millis(400)),
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(first_page(&client).unwrap().items, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(client.stats().retries, 1);
+}
+
+#[test]
+fn a_server_that_always_hangs_ends_at_the_deadline() {
+    let fake = Fake::start();
+    fake.route(
+        TARGET,
+        [Canned::Slow(
+            Duration::from_secs(5),
+            Box::new(Canned::json(200, "{}")),
+        )],
+    );
+    let config = fake
+        .config()
+        .with_request_timeout(Duration::from_millis(300))
+        .with_deadline(Duration::from_secs(1))
+        .with_retry(RetryPolicy {
+            max_retries: 100,
+            ..RetryPolicy::default()
+        });
+    let client = GraphClient::new(config).unwrap();
+    let started = Instant::now();
+    let error = first_page(&client).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(error.kind(), ErrorKind::DeadlineExceeded { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("timed out") || error.to_string().contains("timeout"),
+        "{error}"
+    );
+}
