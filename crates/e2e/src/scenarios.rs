@@ -80,6 +80,12 @@ pub const ALL: &[Scenario] = &[
         run: writeback_of_1000_devices_then_no_change_then_delta,
         unavailable: always_available,
     },
+    Scenario {
+        name: "bad_exports_delete_nothing_and_the_undo_file_restores_deletes",
+        level: SchemaLevel::W2016,
+        run: bad_exports_delete_nothing_and_the_undo_file_restores_deletes,
+        unavailable: without_ldapsearch,
+    },
 ];
 
 const CONNECTOR: &str = "svc-devwb";
@@ -428,44 +434,170 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     })
 }
 
-/// Runs OpenLDAP's `ldapsearch` against the forest as the administrator, with AD's SD flags
-/// control asking for the DACL, and returns its LDIF output.
-fn ldapsearch(forest: &Forest, base: &str, attrs: &[&str]) -> Result<String, String> {
+/// How many device objects the container holds.
+fn devices_in_container(connector: &Client, target: &Target) -> Result<usize, String> {
+    connector
+        .search(
+            &target.container,
+            devwb_ldap::Scope::OneLevel,
+            "(objectClass=msDS-Device)",
+            &["cn"],
+        )
+        .map(|entries| entries.len())
+        .map_err(|e| format!("counting devices: {e}"))
+}
+
+/// Issue 13's reproductions on a real directory: exports that cannot be the whole tenant delete
+/// nothing, a mass delete is withheld, and what a run deletes comes back with `ldapmodify -a`.
+fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest) -> Outcome {
+    use devwb_writeback::PlanOptions;
+    const COUNT: usize = 200;
+    forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
+    prepare(forest)?;
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = SyntheticConfig::new(COUNT as u64, 21, forest.domain_sid()?);
+    let all = work.path().join("all.json");
+    write_devices(&all, config.clone(), |_, _| true)?;
+    let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
+    let target = devwb_writeback::apply::discover(&connector, None)
+        .map_err(|e| format!("writeback discover: {e}"))?;
+    let (_, report) = writeback(&connector, &target, &all, "first writeback")?;
+    expect(report.succeeded() && report.added == COUNT as u64, || {
+        format!("first writeback: {report:?}")
+    })?;
+
+    let empty = work.path().join("empty.json");
+    std::fs::write(&empty, "{\"value\": []}").map_err(|e| e.to_string())?;
+    let few = work.path().join("few.json");
+    write_devices(&few, config.clone(), |index, _| index < 20)?;
+    let cut = work.path().join("cut.jsonl");
+    let mut lines = Vec::new();
+    let devices: Vec<SyntheticDevice> = SyntheticDevices::new(config.clone()).collect();
+    write_export(
+        devices[..150].iter().map(SyntheticDevice::to_json),
+        ExportLayout::JsonLines,
+        &mut lines,
+    )
+    .map_err(|e| e.to_string())?;
+    let text = String::from_utf8(lines).map_err(|e| e.to_string())?;
+    let without_end: String = text
+        .lines()
+        .filter(|line| !line.contains("@odata.count"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(&cut, without_end).map_err(|e| e.to_string())?;
+    for (path, what) in [
+        (&empty, "an empty export"),
+        (&few, "an export of 20 of 200"),
+        (&cut, "JSON Lines cut at a line boundary"),
+    ] {
+        let (plan, report) = writeback(&connector, &target, path, what)?;
+        expect(
+            report.deleted == 0 && plan.deletes_withheld.is_some(),
+            || {
+                format!(
+                    "{what} deleted {}: {:?}",
+                    report.deleted, plan.deletes_withheld
+                )
+            },
+        )?;
+        let held = devices_in_container(&connector, &target)?;
+        expect(held == COUNT, || {
+            format!("after {what}: {held} devices, expected {COUNT}")
+        })?;
+    }
+
+    // 10 devices leave: within the limit (20 for 200). The undo file first, then the deletes.
+    let most = work.path().join("most.json");
+    write_devices(&most, config, |index, _| index >= 10)?;
+    let source = DeviceSource::open(&most).map_err(|e| e.to_string())?;
+    let plan = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+        .map_err(|e| e.to_string())?;
+    expect(
+        plan.deletes.len() == 10 && plan.deletes_withheld.is_none(),
+        || format!("the plan: {:?}, {:?}", plan.counts, plan.deletes_withheld),
+    )?;
+    let undo = devwb_writeback::undo::write_undo_file(
+        &connector,
+        &plan,
+        &work.path().join("undo"),
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| format!("undo file: {e}"))?
+    .ok_or("no undo file for 10 deletes")?;
+    let report =
+        devwb_writeback::apply::apply(&connector, &plan, &WritebackOptions::default(), &mut |_| {})
+            .map_err(|e| e.to_string())?;
+    expect(report.deleted == 10, || {
+        format!("deleted {}", report.deleted)
+    })?;
+    ldap_tool(
+        forest,
+        "ldapmodify",
+        &["-a", "-f", &undo.path.to_string_lossy()],
+    )?;
+    let held = devices_in_container(&connector, &target)?;
+    expect(held == COUNT, || {
+        format!("after ldapmodify -a of the undo file: {held} devices, expected {COUNT}")
+    })?;
+    // Restored as they were: the whole export plans nothing.
+    let source = DeviceSource::open(&all).map_err(|e| e.to_string())?;
+    let again = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+        .map_err(|e| e.to_string())?;
+    expect(again.is_empty(), || {
+        format!(
+            "after the restore the export still plans {:?}",
+            again.counts
+        )
+    })?;
+    Ok(())
+}
+
+/// Runs one of OpenLDAP's tools against the forest as the administrator over LDAPS (the password
+/// through a file, not the command line); returns its standard output.
+fn ldap_tool(forest: &Forest, tool: &str, args: &[&str]) -> Result<String, String> {
     use std::io::Write as _;
-    // The password goes through a file (-y), not the command line other processes can read.
     let mut password = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     password
         .write_all(forest.admin.password.expose().as_bytes())
         .map_err(|e| e.to_string())?;
     let password_path = password.path().to_string_lossy().into_owned();
-    let mut command = std::process::Command::new("ldapsearch");
+    let mut command = std::process::Command::new(tool);
     command
-        .args(["-LLL", "-o", "ldif-wrap=no", "-x", "-H", &forest.ldaps_url])
+        .args(["-x", "-H", &forest.ldaps_url])
         .args(["-D", &forest.admin.bind_name, "-y", &password_path])
-        // SD flags (1.2.840.113556.1.4.801) = SEQUENCE { INTEGER 4 }: the DACL only.
-        .args([
-            "-E",
-            "!1.2.840.113556.1.4.801=::MAMCAQQ=",
-            "-s",
-            "base",
-            "-b",
-            base,
-        ])
-        .args(attrs);
+        .args(args);
     match forest.ca_pem_path() {
         Some(path) => command.env("LDAPTLS_CACERT", path),
         // Samba's certificate is self-signed: the test skips verification, explicitly.
         None => command.env("LDAPTLS_REQCERT", "never"),
     };
-    let output = command.output().map_err(|e| format!("ldapsearch: {e}"))?;
+    let output = command.output().map_err(|e| format!("{tool}: {e}"))?;
     if !output.status.success() {
         return Err(format!(
-            "ldapsearch -b {base:?} exited {}: {}",
+            "{tool} {args:?} exited {}: {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    String::from_utf8(output.stdout).map_err(|e| format!("ldapsearch output: {e}"))
+    String::from_utf8(output.stdout).map_err(|e| format!("{tool} output: {e}"))
+}
+
+/// Runs OpenLDAP's `ldapsearch` against the forest as the administrator, with AD's SD flags
+/// control asking for the DACL, and returns its LDIF output.
+fn ldapsearch(forest: &Forest, base: &str, attrs: &[&str]) -> Result<String, String> {
+    let mut args = vec!["-LLL", "-o", "ldif-wrap=no"];
+    // SD flags (1.2.840.113556.1.4.801) = SEQUENCE { INTEGER 4 }: the DACL only.
+    args.extend([
+        "-E",
+        "!1.2.840.113556.1.4.801=::MAMCAQQ=",
+        "-s",
+        "base",
+        "-b",
+        base,
+    ]);
+    args.extend(attrs);
+    ldap_tool(forest, "ldapsearch", &args)
 }
 
 /// The first value of `name` in single-entry LDIF, base64 values decoded.
