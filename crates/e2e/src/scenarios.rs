@@ -82,7 +82,7 @@ pub const ALL: &[Scenario] = &[
     },
     Scenario {
         name: "bad_exports_delete_nothing_and_the_undo_file_restores_deletes",
-        level: SchemaLevel::W2016,
+        level: SchemaLevel::W2012R2,
         run: bad_exports_delete_nothing_and_the_undo_file_restores_deletes,
         unavailable: without_ldapsearch,
     },
