@@ -231,7 +231,8 @@ fn curl_sees_401_429_and_dropped_connections() {
     if !curl_present() {
         return;
     }
-    let lab = start(3, Duration::from_secs(1));
+    // Token times are whole seconds: a 3 s token is good for at least 2 s, then sleep past it.
+    let lab = start(3, Duration::from_secs(3));
     let base = lab.tenant.url();
     let devices = format!("{base}/v1.0/devices");
     let anonymous = curl(&lab.ca, &[&devices]);
@@ -243,7 +244,7 @@ fn curl_sees_401_429_and_dropped_connections() {
     assert!(anonymous.body["error"]["innerError"]["request-id"].is_string());
     let token = secret_token(&lab);
     assert_eq!(graph(&lab, &token, &devices, &[]).status, 200);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(4100));
     let expired = graph(&lab, &token, &devices, &[]);
     assert_eq!(expired.status, 401, "{expired:?}");
     assert_eq!(
