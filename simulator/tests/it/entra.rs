@@ -524,3 +524,30 @@ fn adsim_serves_the_entra_command_line_contract() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn seeded_owners_are_users_of_the_forests_domain() {
+    let sim = devwb_simulator::Simulator::builder()
+        .listen(None)
+        .start_blocking()
+        .unwrap();
+    let tenant = EntraTenant::builder()
+        .client_secret(CLIENT, SECRET)
+        .synthetic_devices(200, 1, sim.domain_sid())
+        .build()
+        .unwrap();
+    assert_eq!(tenant.device_count(), 200);
+    assert!(tenant.user_count() > 0 && tenant.user_count() <= 200);
+    for id in tenant.device_ids() {
+        let device = tenant.device_json(&id).unwrap();
+        let owner = &device["registeredOwners"][0];
+        let sid = devwb_model::Sid::parse(owner["onPremisesSecurityIdentifier"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            sid.is_in_domain(&sim.domain_sid()),
+            "{sid} not in {}",
+            sim.domain_sid()
+        );
+        assert!(owner["id"].is_string() && device["deviceId"].is_string());
+    }
+}
