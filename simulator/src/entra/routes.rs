@@ -311,7 +311,6 @@ fn parse_expand(text: &str) -> Result<Expand, GraphError> {
 }
 
 /// The tenant: state, token service, faults, and what its answers need.
-#[derive(Debug)]
 pub struct Tenant {
     pub(crate) state: RwLock<TenantState>,
     pub(crate) authority: Authority,
@@ -324,6 +323,19 @@ pub struct Tenant {
     /// The HTTP status of an expired delta token (410 by default; Microsoft documents 400 with the
     /// same `syncStateNotFound` code for directory objects).
     pub(crate) expired_delta_status: u16,
+}
+
+impl std::fmt::Debug for Tenant {
+    // Counts, not contents: a tenant may hold 100,000 devices.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.read();
+        f.debug_struct("Tenant")
+            .field("authority", &self.authority)
+            .field("devices", &state.device_count())
+            .field("users", &state.user_count())
+            .field("position", &state.position())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tenant {

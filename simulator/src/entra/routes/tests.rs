@@ -86,6 +86,11 @@ fn a_secret_buys_a_token_and_a_wrong_one_gets_aadsts7000215() {
     );
     let body = response.json();
     assert_eq!(body["token_type"], "Bearer");
+    let debug = format!("{:?}", lab.tenant);
+    assert!(
+        debug.contains("********") && !debug.contains(SECRET),
+        "{debug}"
+    );
     assert_eq!(body["expires_in"], 60);
     let check = |form: String, status: u16, error: &str, code: u64| {
         let response = token_request(&lab.tenant, &form);
