@@ -2,9 +2,9 @@
 //! given as Graph JSON (admin endpoint, library API, synthetic seed), and rendering devices and
 //! users with `$select` and `$expand=registeredOwners` as Graph does.
 //!
-//! A device is kept as its checked JSON text, not as a tree of values: 100,000 devices stay near
-//! 100 MB instead of several hundred, and a page is parsed back only when `$select` asks for
-//! less than everything. `device` is an open type in Graph, so properties this module does not
+//! A device is kept as its checked JSON text of the properties it was given, not as a tree of
+//! values: a tree costs several times the text. Properties it was not given are rendered as
+//! Graph's empty values (`null`, `[]`). `device` is an open type in Graph, so properties this module does not
 //! know are kept and returned as given; the ones it knows are type-checked.
 //!
 //! Not modelled: `memberOf`, `registeredUsers`, extensions, `$filter`, `$orderby`, `$search`,
@@ -242,13 +242,12 @@ impl Device {
         };
         let mut owners = Vec::new();
         let mut properties = Map::new();
+        // Only given properties are stored; absent ones are rendered as Graph's empty values.
         for (name, kind) in DEVICE_PROPERTIES {
-            let value = object.get(*name).cloned().unwrap_or(match kind {
-                Kind::TextList | Kind::AltSecurityIds => Value::Array(Vec::new()),
-                _ => Value::Null,
-            });
-            check(name, *kind, &value)?;
-            properties.insert((*name).into(), value);
+            if let Some(value) = object.get(*name) {
+                check(name, *kind, value)?;
+                properties.insert((*name).into(), value.clone());
+            }
         }
         for (name, value) in object {
             if name == "id" || name.starts_with('@') || properties.contains_key(name) {
@@ -312,11 +311,18 @@ impl Device {
                     if name == "id" || name == "registeredOwners" {
                         continue;
                     }
-                    let value = properties.remove(name).unwrap_or(Value::Null);
+                    let value = properties.remove(name).unwrap_or_else(|| empty_value(name));
                     out.insert(name.clone(), value);
                 }
             }
-            None => out.extend(properties),
+            None => {
+                for (name, _) in DEVICE_PROPERTIES {
+                    if !properties.contains_key(*name) {
+                        out.insert((*name).into(), empty_value(name));
+                    }
+                }
+                out.extend(properties);
+            }
         }
         if let Some((owners, owner_select)) = expand {
             let list = owners
@@ -355,6 +361,14 @@ impl Device {
         self.properties()
             .get("accountEnabled")
             .and_then(Value::as_bool)
+    }
+}
+
+/// What Graph shows for a property a device does not have: `[]` for collections, else `null`.
+fn empty_value(name: &str) -> Value {
+    match DEVICE_PROPERTIES.iter().find(|(known, _)| *known == name) {
+        Some((_, Kind::TextList | Kind::AltSecurityIds)) => Value::Array(Vec::new()),
+        _ => Value::Null,
     }
 }
 
@@ -450,7 +464,12 @@ mod tests {
         let all = device.render(None, Some((&owners, None)));
         assert_eq!(all["displayName"], "LAPTOP-1");
         assert_eq!(all["customThing"], json!({"a": 1}));
-        assert_eq!(all["isManaged"], Value::Null);
+        assert_eq!(
+            all["isManaged"],
+            Value::Null,
+            "absent: null, as Graph shows it"
+        );
+        assert_eq!(all["systemLabels"], json!([]), "absent collection: []");
         assert!(!all.contains_key("@odata.type"));
         assert_eq!(
             all["registeredOwners"][0]["onPremisesSecurityIdentifier"],
