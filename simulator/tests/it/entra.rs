@@ -551,3 +551,100 @@ fn seeded_owners_are_users_of_the_forests_domain() {
         assert!(owner["id"].is_string() && device["deviceId"].is_string());
     }
 }
+
+#[test]
+fn adsim_generates_a_secret_and_takes_faults_from_the_command_line() {
+    if !curl_present() {
+        return;
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args([
+            "--no-plain",
+            "--ldaps",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .args([
+            "--entra",
+            &format!("127.0.0.1:{}", free_port()),
+            "--entra-fault",
+            "route=nowhere;drop",
+        ])
+        .env_remove("ADSIM_ENTRA_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--entra-fault") && stderr.contains("unknown route"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("adsim.pem");
+    let entra = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args([
+            "--no-plain",
+            "--ldaps",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .args([
+            "--entra",
+            &format!("127.0.0.1:{entra}"),
+            "--entra-devices",
+            "2",
+        ])
+        .args([
+            "--entra-fault",
+            "route=devices;next=1;status=429;retry-after=2",
+        ])
+        .arg("--write-cert")
+        .arg(&cert)
+        .env_remove("ADSIM_ENTRA_CLIENT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| l.unwrap());
+    let secret_line = lines
+        .find(|l| l.starts_with("entra client secret "))
+        .unwrap();
+    let secret = secret_line
+        .trim_start_matches("entra client secret ")
+        .to_string();
+    let client = devwb_simulator::entra::DEFAULT_CLIENT_ID;
+    let tenant = devwb_simulator::entra::DEFAULT_TENANT_ID;
+    let base = format!("https://127.0.0.1:{entra}");
+    let token = curl(
+        &cert,
+        &[
+            "-d",
+            &format!("grant_type=client_credentials&client_id={client}&scope={SCOPE}"),
+            "--data-urlencode",
+            &format!("client_secret={secret}"),
+            &format!("{base}/{tenant}/oauth2/v2.0/token"),
+        ],
+    );
+    assert_eq!(token.status, 200, "{token:?}");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token.body["access_token"].as_str().unwrap()
+    );
+    let first = curl(&cert, &["-H", &bearer, &format!("{base}/v1.0/devices")]);
+    assert_eq!(first.status, 429, "{first:?}");
+    assert!(
+        first.headers.contains("\r\nretry-after: 2"),
+        "{}",
+        first.headers
+    );
+    let second = curl(&cert, &["-H", &bearer, &format!("{base}/v1.0/devices")]);
+    assert_eq!(
+        second.body["value"].as_array().unwrap().len(),
+        2,
+        "{second:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
