@@ -8,39 +8,13 @@
 //!
 //! The commands are PowerShell. Names and DNs in them can come from the directory (a duplicate
 //! service object's DN, an ACE holder's sAMAccountName), so they are quoted so that pasting a
-//! command never runs something a value carries: [`quoted`] keeps the familiar double quotes
-//! only for text in which PowerShell expands nothing, [`single_quoted`] doubles quotes.
+//! command never runs something a value carries. The quoting is model's
+//! ([`devwb_model::powershell`]): `quoted` keeps the familiar double quotes only for text in
+//! which PowerShell expands nothing, `single_quoted` doubles every kind of single quote,
+//! `argument` leaves a plain word bare.
 
+use devwb_model::powershell::{argument, quoted, single_quoted};
 use devwb_model::Dn;
-
-/// `"text"` when PowerShell would expand nothing in it, else `'text'` with its single quotes
-/// doubled: in double quotes `$(...)` runs a command and `$name` expands a variable, so a DN
-/// such as `CN=$(Remove-ADObject ...),...` must not be pasted in them.
-pub(crate) fn quoted(text: &str) -> String {
-    let expands = text.chars().any(|c| {
-        matches!(c, '$' | '`' | '"' | '\u{201C}' | '\u{201D}' | '\u{201E}') || c.is_control()
-    });
-    if expands {
-        single_quoted(text)
-    } else {
-        format!("\"{text}\"")
-    }
-}
-
-/// `'text'`, a PowerShell verbatim string: its single quotes (and the typographic ones
-/// PowerShell also takes for quotes) doubled.
-pub(crate) fn single_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
-}
 
 /// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
 pub(crate) fn domain_name(domain: &Dn) -> String {
@@ -52,7 +26,8 @@ pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> Strin
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!(
-        "devwb prepare --domain {domain_name} --connector-account {}{extra}",
+        "devwb prepare --domain {} --connector-account {}{extra}",
+        argument(&domain_name),
         single_quoted(connector)
     )
 }
@@ -62,7 +37,8 @@ pub fn initialize_adsync_device_writeback(domain: &Dn, connector: Option<&str>) 
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!(
-        "Initialize-ADSyncDeviceWriteback -DomainName {domain_name} -AdConnectorAccount {}",
+        "Initialize-ADSyncDeviceWriteback -DomainName {} -AdConnectorAccount {}",
+        argument(&domain_name),
         single_quoted(connector)
     )
 }
