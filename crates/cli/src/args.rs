@@ -55,9 +55,12 @@ pub struct ConnectionArgs {
     pub plain_ldap_insecure: bool,
 
     /// Timeout in seconds for connecting and for each operation.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
     pub timeout: u64,
 }
+
+/// `--timeout`'s default.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 
 impl ConnectionArgs {
     /// The client crate's options for these arguments.

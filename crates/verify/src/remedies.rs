@@ -13,8 +13,12 @@
 //! which PowerShell expands nothing, `single_quoted` doubles every kind of single quote,
 //! `argument` leaves a plain word bare.
 
+use std::fmt::Write as _;
+
 use devwb_model::powershell::{argument, quoted, single_quoted};
 use devwb_model::Dn;
+
+use crate::checks::Invocation;
 
 /// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
 pub(crate) fn domain_name(domain: &Dn) -> String {
@@ -30,6 +34,31 @@ pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> Strin
         argument(&domain_name),
         single_quoted(connector)
     )
+}
+
+/// `devwb writeback` of the export, with the connection options of the run when known (so the
+/// command reaches the same directory the same way), placeholders otherwise.
+pub fn devwb_writeback(invocation: Option<&Invocation>) -> String {
+    let Some(invocation) = invocation else {
+        return "devwb writeback --url <ldaps://dc> --bind <account> --export <export.json>"
+            .to_string();
+    };
+    let mut command = format!("devwb writeback --url {}", argument(&invocation.url));
+    if let Some(bind) = &invocation.bind {
+        let _ = write!(command, " --bind {}", argument(bind));
+    }
+    for (flag, value) in &invocation.connection_options {
+        let _ = write!(command, " {flag}");
+        if let Some(value) = value {
+            let _ = write!(command, " {}", argument(value));
+        }
+    }
+    let export = invocation
+        .export
+        .as_deref()
+        .map_or_else(|| "<export.json>".to_string(), argument);
+    let _ = write!(command, " --export {export}");
+    command
 }
 
 /// Microsoft's documented equivalent of `devwb prepare`.
@@ -147,6 +176,27 @@ mod tests {
         assert_eq!(
             dsacls_remove(&hostile.parent().expect("parent"), "CONTOSO\\PC01$"),
             "dsacls \"CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab\" /R 'CONTOSO\\PC01$'"
+        );
+    }
+
+    #[test]
+    fn the_writeback_command_repeats_how_the_run_connected() {
+        assert_eq!(
+            devwb_writeback(None),
+            "devwb writeback --url <ldaps://dc> --bind <account> --export <export.json>"
+        );
+        let invocation = Invocation {
+            url: "ldaps://dc1.contoso.lab".into(),
+            bind: Some("CN=Administrator,CN=Users,DC=contoso,DC=lab".into()),
+            connection_options: vec![
+                ("--ca-file".into(), Some("C:\\certs\\lab ca.pem".into())),
+                ("--starttls".into(), None),
+            ],
+            export: Some("devices.json".into()),
+        };
+        assert_eq!(
+            devwb_writeback(Some(&invocation)),
+            "devwb writeback --url ldaps://dc1.contoso.lab --bind \"CN=Administrator,CN=Users,DC=contoso,DC=lab\" --ca-file \"C:\\certs\\lab ca.pem\" --starttls --export devices.json"
         );
     }
 }

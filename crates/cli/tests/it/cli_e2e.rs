@@ -495,19 +495,28 @@ fn devices_in_the_container_are_compared_with_the_export() {
         check.evidence
     );
 
-    // Written back through the writeback library, the container matches the export.
-    let client = lab.admin_client();
-    let target = devwb_writeback::apply::discover(&client, None).expect("discover");
-    let source = devwb_writeback::DeviceSource::open(&export).expect("open export");
-    devwb_writeback::apply::run(
-        &client,
-        &target,
-        &source,
-        devwb_writeback::PlanOptions::default(),
-        &devwb_writeback::WritebackOptions::default(),
-        &mut |_| {},
-    )
-    .expect("writeback");
+    // The remedy's devwb command, run as printed, writes them back: it names the flags
+    // writeback has (`--export`) and the run's URL, bind and CA file.
+    let command = check
+        .remedy
+        .as_ref()
+        .and_then(|remedy| remedy.commands.first())
+        .expect("a remedy command");
+    let words = powershell_words(command);
+    assert_eq!(&words[..2], ["devwb", "writeback"], "{command}");
+    for expected in [
+        ["--url", &lab.sim.ldaps_url()],
+        ["--bind", &lab.sim.admin_dn()],
+        ["--export", &export_arg],
+    ] {
+        assert!(words.windows(2).any(|pair| pair == expected), "{command}");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .args(&words[1..])
+        .env_remove("DEVWB_PASSWORD")
+        .output()
+        .expect("devwb runs");
+    assert_success(&output, command);
     let (code, report) = verify_json(&lab, &["--devices", &export_arg]);
     assert_eq!(
         status_of(&report, ids::DEVICES_MATCH),
@@ -578,4 +587,24 @@ fn wrong_bind_password_exits_3_and_does_not_print_the_password() {
     assert!(
         !text.contains("Wr0ng-Admin-Password") && !stdout(&output).contains("Wr0ng-Admin-Password")
     );
+}
+
+/// The words of a command as PowerShell splits it, for the forms remedies print: bare words and
+/// double-quoted strings (which the remedies use only for text in which nothing expands).
+fn powershell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = command.trim_start();
+    while !rest.is_empty() {
+        assert!(!rest.starts_with('\''), "single-quoted text in {command}");
+        let (word, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').expect("closing quote");
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        words.push(word.to_string());
+        rest = after.trim_start();
+    }
+    words
 }
