@@ -96,12 +96,9 @@ impl ConnectionArgs {
         if let Some(ca_file) = &self.ca_file {
             options = options.with_ca_file(ca_file);
         }
-        if self.insecure_skip_verify {
-            tracing::warn!("--insecure-skip-verify: the server's certificate is not checked");
-        }
-        if self.plain_ldap_insecure {
-            tracing::warn!("--plain-ldap-insecure: the password is sent without encryption");
-        }
+        // --insecure-skip-verify and --plain-ldap-insecure are warned about by the client crate,
+        // once per process however many connections a run opens; a second warning here would
+        // say the same thing again.
         Ok(options)
     }
 

@@ -608,3 +608,87 @@ fn powershell_words(command: &str) -> Vec<String> {
     }
     words
 }
+
+#[test]
+fn an_untrusted_certificate_is_named_once_with_a_hint_at_the_ca_file() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    // The certificate of another simulator: a valid CA file, but not the issuer of this server's
+    // (both are rcgen's self-signed certificates with the same issuer name, so rustls says
+    // BadSignature where a real private CA gives UnknownIssuer; the advice is the same).
+    let other = devwb_simulator::Simulator::builder()
+        .forest("fabrikam.lab")
+        .start_blocking()
+        .expect("second simulator starts");
+    let other_ca = lab.dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, other.certificate_pem()).expect("write CA");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .args(["verify", "--url", &lab.sim.ldaps_url(), "--ca-file"])
+        .arg(&other_ca)
+        .args(["--bind", &lab.sim.admin_dn(), "--password-file"])
+        .arg(&lab.admin_password_file)
+        .env_remove("DEVWB_PASSWORD")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("devwb runs");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(
+        text.matches("invalid peer certificate").count(),
+        1,
+        "each cause once:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: connecting to {url} as {bind}: cannot connect to {url}: invalid peer certificate: BadSignature\n",
+            url = lab.sim.ldaps_url(),
+            bind = lab.sim.admin_dn()
+        )),
+        "{text}"
+    );
+    let hint = text
+        .lines()
+        .find(|line| line.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint:\n{text}"));
+    assert!(
+        hint.contains("--ca-file FILE") && hint.contains("--insecure-skip-verify"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn skipping_certificate_verification_warns_once_however_many_connections() {
+    use devwb_writeback::synthetic::{
+        write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
+    };
+
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let export = lab.dir.path().join("devices.json");
+    let devices = SyntheticDevices::new(SyntheticConfig::new(8, 3, lab.sim.domain_sid()));
+    let mut file = std::fs::File::create(&export).expect("create export");
+    write_export(
+        devices.map(|device| device.to_json()),
+        ExportLayout::Page,
+        &mut file,
+    )
+    .expect("write export");
+    drop(file);
+    // Four connections to apply, plus the one that reads the forest.
+    let output = lab.devwb(
+        "writeback",
+        &[
+            "--insecure-skip-verify",
+            "--connections",
+            "4",
+            "--export",
+            &export.display().to_string(),
+        ],
+    );
+    assert_success(&output, "writeback --insecure-skip-verify");
+    let text = stderr(&output);
+    assert_eq!(
+        text.matches("verification is OFF").count(),
+        1,
+        "one warning per process:\n{text}"
+    );
+}
