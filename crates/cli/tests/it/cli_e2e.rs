@@ -462,6 +462,25 @@ fn connector_from_another_forest_fails() {
 }
 
 #[test]
+fn an_unknown_connector_account_is_a_refusal_with_status_1() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    let prepare = lab.devwb(
+        "prepare",
+        &[
+            "--connector-account",
+            "CONTOSO\\no-such-account",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(prepare.status.code(), Some(1), "{}", stderr(&prepare));
+    let text = stderr(&prepare);
+    assert!(
+        text.starts_with("prepare refused: the connector account CONTOSO\\no-such-account was not found in this forest"),
+        "{text}"
+    );
+}
+
+#[test]
 fn devices_in_the_container_are_compared_with_the_export() {
     use devwb_writeback::synthetic::{
         write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
