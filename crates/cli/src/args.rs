@@ -55,9 +55,12 @@ pub struct ConnectionArgs {
     pub plain_ldap_insecure: bool,
 
     /// Timeout in seconds for connecting and for each operation.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
     pub timeout: u64,
 }
+
+/// `--timeout`'s default.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 
 impl ConnectionArgs {
     /// The client crate's options for these arguments.
@@ -93,12 +96,9 @@ impl ConnectionArgs {
         if let Some(ca_file) = &self.ca_file {
             options = options.with_ca_file(ca_file);
         }
-        if self.insecure_skip_verify {
-            tracing::warn!("--insecure-skip-verify: the server's certificate is not checked");
-        }
-        if self.plain_ldap_insecure {
-            tracing::warn!("--plain-ldap-insecure: the password is sent without encryption");
-        }
+        // --insecure-skip-verify and --plain-ldap-insecure are warned about by the client crate,
+        // once per process however many connections a run opens; a second warning here would
+        // say the same thing again.
         Ok(options)
     }
 

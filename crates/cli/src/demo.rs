@@ -136,6 +136,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     out_line("5. Verify (devwb verify), every check of Microsoft's troubleshooting list plus the device comparison:");
     let expected = Expected {
         devices: Some(desired_device_ids(&source, &target.scope)?),
+        invocation: None,
     };
     let collected = devwb_verify::collect(
         &admin,

@@ -85,7 +85,34 @@ fn main() -> ExitCode {
         Err(error) => {
             // `{:#}` prints the whole chain: "connecting to ...: cannot connect to ...: ...".
             output::err_line(&format!("error: {error:#}"));
+            if let Some(hint) = hint(&error) {
+                output::err_line(&format!("hint: {hint}"));
+            }
             ExitCode::from(exit::code_for_error(&error))
         }
     }
+}
+
+/// What to do about an error whose remedy is one of our flags. The client crate says why the
+/// server's certificate was refused; only the binary knows the flags that change that.
+fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    use devwb_ldap::CertificateProblem;
+    let ldap = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<devwb_ldap::Error>())?;
+    Some(match ldap.certificate_problem()? {
+        CertificateProblem::Untrusted => {
+            "the server's certificate is not signed by a CA this machine trusts: pass the certificate of the CA that issued it (PEM) with --ca-file FILE. For a throwaway lab only, --insecure-skip-verify accepts any certificate."
+        }
+        CertificateProblem::WrongName => {
+            "the server's certificate does not name the host in --url: connect by a name the certificate has (usually the domain controller's DNS name, not an IP address or an alias)."
+        }
+        CertificateProblem::OutOfDate => {
+            "the server's certificate has expired or is not valid yet: renew it on the domain controller, or check this machine's clock."
+        }
+        // CertificateProblem is non-exhaustive: what it adds later gets the general advice.
+        _ => {
+            "the server's certificate was refused: check it on the domain controller, and pass its CA's certificate (PEM) with --ca-file FILE."
+        }
+    })
 }

@@ -6,16 +6,18 @@
 //! duplicate DeviceRegistrationService is never implied: only the DNs named with
 //! `--delete-duplicate` are deleted, and only when they are among the duplicates found.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
 use devwb_ldap::Client;
 use devwb_model::Dn;
 use devwb_prepare::PlanOptions;
-use devwb_verify::{CollectOptions, Collected, Expected, Fixable, Outcome, RenderOptions, Report};
+use devwb_verify::{
+    CollectOptions, Collected, Expected, Fixable, Invocation, Outcome, RenderOptions, Report,
+};
 
-use crate::args::{parse_domain, read_password_file, ConnectionArgs};
+use crate::args::{parse_domain, read_password_file, ConnectionArgs, DEFAULT_TIMEOUT_SECONDS};
 use crate::exit::Exit;
 use crate::output::{confirm, err_line, out, out_json, out_line, stdout_is_terminal};
 
@@ -173,7 +175,40 @@ fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected
         .with_context(|| format!("reading --devices {}", path.display()))?;
     Ok(Expected {
         devices: Some(devices),
+        invocation: Some(invocation(&args.connection, path)),
     })
+}
+
+/// The options of this run that `devwb writeback` needs to reach the same directory the same
+/// way, for the devices-match remedy. The password itself never: `--password-file` names a
+/// file, and a password given otherwise is asked for or read from DEVWB_PASSWORD again.
+fn invocation(connection: &ConnectionArgs, export: &Path) -> Invocation {
+    let mut options: Vec<(String, Option<String>)> = Vec::new();
+    let mut flag = |name: &str, value: Option<String>| options.push((name.to_string(), value));
+    if connection.starttls {
+        flag("--starttls", None);
+    }
+    if connection.plain_ldap_insecure {
+        flag("--plain-ldap-insecure", None);
+    }
+    if let Some(ca_file) = &connection.ca_file {
+        flag("--ca-file", Some(ca_file.display().to_string()));
+    }
+    if connection.insecure_skip_verify {
+        flag("--insecure-skip-verify", None);
+    }
+    if let Some(password_file) = &connection.password_file {
+        flag("--password-file", Some(password_file.display().to_string()));
+    }
+    if connection.timeout != DEFAULT_TIMEOUT_SECONDS {
+        flag("--timeout", Some(connection.timeout.to_string()));
+    }
+    Invocation {
+        url: connection.url.clone(),
+        bind: connection.bind.clone(),
+        connection_options: options,
+        export: Some(export.display().to_string()),
+    }
 }
 
 fn show(report: &Report, json: bool) -> anyhow::Result<()> {
@@ -233,7 +268,8 @@ fn fix(
     if !unnamed.is_empty() && !args.json {
         err_line(&format!(
             "Duplicates are never deleted without being named: pass --delete-duplicate for each of {} to delete it.",
-            unnamed.iter().map(|dn| format!("\"{dn}\"")).collect::<Vec<_>>().join(", ")
+            // Quoted for pasting: a DN from the directory may hold `$(...)` or quotes.
+            unnamed.iter().map(|dn| devwb_model::powershell::quoted(&dn.to_string())).collect::<Vec<_>>().join(", ")
         ));
     }
 

@@ -136,7 +136,10 @@ fn verify(forest: &Forest, devices: Option<Vec<Guid>>) -> Result<Report, String>
         devwb_verify::collect(&admin, &options).map_err(|e| format!("verify collect: {e}"))?;
     Ok(devwb_verify::run(
         &collected.observed,
-        &Expected { devices },
+        &Expected {
+            devices,
+            invocation: None,
+        },
     ))
 }
 

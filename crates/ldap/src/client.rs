@@ -426,15 +426,19 @@ pub(crate) async fn open_connection(
                 .set_starttls(true)
         }
         Tls::PlainInsecure => {
-            tracing::warn!(url = %options.url, "plain LDAP without TLS: the bind password and all data cross the network in clear text");
+            // Once per process: a bulk apply opens several connections, and one warning says it.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(url = %options.url, "plain LDAP without TLS: the bind password and all data cross the network in clear text");
+            });
         }
     }
     let (connection, mut ldap) = LdapConnAsync::with_settings(settings, &options.url)
         .await
-        .map_err(|source| {
+        .map_err(|cause| {
             Error::from(ErrorKind::Connect {
                 url: options.url.clone(),
-                source,
+                cause,
             })
         })?;
     let url = options.url.clone();

@@ -3,7 +3,7 @@
 //! LDAPS or StartTLS is the default; plain LDAP only when [`Tls::PlainInsecure`] is chosen
 //! explicitly. Certificates are checked against a CA file or the platform's trust store;
 //! [`ConnectOptions::insecure_skip_verify`] turns checking off for labs and logs a warning
-//! every time a connection uses it. Passwords live in [`Password`], whose `Debug` prints
+//! the first time a connection of the process uses it. Passwords live in [`Password`], whose `Debug` prints
 //! `********` and which no error or log line ever contains.
 
 use std::fmt;
@@ -39,7 +39,7 @@ pub struct ConnectOptions {
     pub tls: Tls,
     /// PEM file of the CA certificates to trust; the platform's trust store when `None`.
     pub ca_file: Option<PathBuf>,
-    /// Accept any server certificate. For labs only: a warning is logged on every connection.
+    /// Accept any server certificate. For labs only: a warning is logged (once per process).
     pub insecure_skip_verify: bool,
     /// Timeout for connecting and for each operation.
     pub timeout: Duration,
@@ -90,7 +90,7 @@ impl ConnectOptions {
         self
     }
 
-    /// Accepts any certificate (labs only; logged as a warning on every connection).
+    /// Accepts any certificate (labs only; logged as a warning, once per process).
     pub fn with_insecure_skip_verify(mut self, skip: bool) -> ConnectOptions {
         self.insecure_skip_verify = skip;
         self
@@ -136,10 +136,15 @@ impl ConnectOptions {
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error(format!("protocol versions: {e}")))?;
         let config = if self.insecure_skip_verify {
-            tracing::warn!(
-                url = %self.url,
-                "TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read and change this LDAP traffic"
-            );
+            // Once per process, not once per connection: a bulk apply opens several, and a
+            // warning repeated for each reads as several problems.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    url = %self.url,
+                    "TLS certificate verification is OFF: anyone on the path can read and change this LDAP traffic"
+                );
+            });
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(InsecureAcceptAnyCertificate {

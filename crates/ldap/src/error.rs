@@ -83,13 +83,16 @@ pub enum ErrorKind {
         reason: String,
     },
     /// The TCP connection, TLS handshake or StartTLS failed.
-    #[error("cannot connect to {url}: {source}")]
+    ///
+    /// The message says only this layer's part; [`Error`]'s `source()` is the cause underneath
+    /// (the I/O error, the TLS alert), so a printed chain names each cause once. ldap3's own
+    /// wrapper is skipped: its message repeats its source's text ("I/O error: <source>").
+    #[error("cannot connect to {url}{}", ldap3_own_text(cause))]
     Connect {
         /// The URL.
         url: String,
         /// What ldap3 reported.
-        #[source]
-        source: ldap3::LdapError,
+        cause: ldap3::LdapError,
     },
     /// Building the TLS configuration failed (CA file unreadable, no certificate in it...).
     #[error("tls setup: {what}")]
@@ -159,6 +162,33 @@ pub enum ErrorKind {
     },
 }
 
+/// `": <text>"` of an ldap3 error that has no source of its own (so its text is all there is
+/// to say), `""` when it has one: then its text is `"<what>: <source>"`, and the source is
+/// printed as the next link of the chain.
+fn ldap3_own_text(error: &ldap3::LdapError) -> String {
+    if std::error::Error::source(error).is_some() {
+        String::new()
+    } else {
+        format!(": {error}")
+    }
+}
+
+/// Why a server's certificate was refused, for a caller to say what to do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// Not signed by a CA this machine trusts (a self-signed or private-CA certificate, or one
+    /// whose issuer's name matches a trusted CA but whose signature does not): trust its CA.
+    Untrusted,
+    /// Does not name the host connected to: connect by a name the certificate has.
+    WrongName,
+    /// Expired or not yet valid.
+    OutOfDate,
+    /// Anything else rustls refused it for (revoked, bad encoding, a purpose other than TLS
+    /// server...).
+    Other,
+}
+
 fn diagnostic_suffix(message: &str) -> String {
     if message.is_empty() {
         String::new()
@@ -212,12 +242,39 @@ impl Error {
             ErrorKind::ConnectionLost { .. } | ErrorKind::Timeout { .. } => true,
             // A refused or reset TCP connection may work later; a TLS failure (tokio-rustls reports
             // it as InvalidData: an unknown issuer, a wrong name) fails the same way again.
-            ErrorKind::Connect { source, .. } => match source {
+            ErrorKind::Connect { cause, .. } => match cause {
                 ldap3::LdapError::Io { source } => source.kind() != std::io::ErrorKind::InvalidData,
                 ldap3::LdapError::Timeout { .. } => true,
                 _ => false,
             },
             _ => false,
+        }
+    }
+
+    /// Why the server's certificate was refused, when that is why the connection failed.
+    pub fn certificate_problem(&self) -> Option<CertificateProblem> {
+        use rustls::CertificateError as C;
+        let ErrorKind::Connect {
+            cause: ldap3::LdapError::Io { source },
+            ..
+        } = &*self.kind
+        else {
+            return None;
+        };
+        // tokio-rustls reports a refused handshake as an I/O error carrying rustls's error.
+        match source.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::InvalidCertificate(problem) => Some(match problem {
+                C::UnknownIssuer | C::BadSignature => CertificateProblem::Untrusted,
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    CertificateProblem::WrongName
+                }
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. } => CertificateProblem::OutOfDate,
+                _ => CertificateProblem::Other,
+            }),
+            _ => None,
         }
     }
 
@@ -308,7 +365,11 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.kind)
+        match &*self.kind {
+            // ldap3's error repeats its source's text: the chain goes on from that source.
+            ErrorKind::Connect { cause, .. } => std::error::Error::source(cause),
+            kind => std::error::Error::source(kind),
+        }
     }
 }
 
@@ -491,6 +552,65 @@ mod tests {
             ldap3::LdapError::FilterParsing,
         );
         assert!(!filter.is_retryable());
+    }
+
+    /// Every message of the chain, as `{:#}` of anyhow prints them.
+    fn chain(error: &Error) -> Vec<String> {
+        let mut links = vec![error.to_string()];
+        let mut next = std::error::Error::source(error);
+        while let Some(cause) = next {
+            links.push(cause.to_string());
+            next = cause.source();
+        }
+        links
+    }
+
+    #[test]
+    fn a_refused_certificate_is_named_once_in_the_chain() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let error: Error = ErrorKind::Connect {
+            url: "ldaps://dc1.contoso.lab".into(),
+            cause: ldap3::LdapError::Io {
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, tls),
+            },
+        }
+        .into();
+        assert_eq!(
+            chain(&error),
+            [
+                "cannot connect to ldaps://dc1.contoso.lab",
+                "invalid peer certificate: UnknownIssuer"
+            ]
+        );
+        assert_eq!(
+            error.certificate_problem(),
+            Some(CertificateProblem::Untrusted)
+        );
+        assert!(!error.is_retryable());
+
+        let refused: Error = ErrorKind::Connect {
+            url: "ldaps://dc1.contoso.lab".into(),
+            cause: ldap3::LdapError::Io {
+                source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
+            },
+        }
+        .into();
+        assert_eq!(
+            chain(&refused),
+            ["cannot connect to ldaps://dc1.contoso.lab", "refused"]
+        );
+        assert_eq!(refused.certificate_problem(), None);
+
+        // An ldap3 error without a source of its own keeps its text in this layer's message.
+        let scheme: Error = ErrorKind::Connect {
+            url: "ldapx://dc1".into(),
+            cause: ldap3::LdapError::UnknownScheme("ldapx".into()),
+        }
+        .into();
+        assert_eq!(
+            chain(&scheme),
+            ["cannot connect to ldapx://dc1: unknown LDAP URL scheme: ldapx"]
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use client::{Attributes, Client, Modification, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};
 pub use controls::SdFlags;
 pub use entry::Entry;
-pub use error::{result_code_name, Error, ErrorKind, Operation, Result};
+pub use error::{result_code_name, CertificateProblem, Error, ErrorKind, Operation, Result};
 pub use ldap3::Scope;
 pub use observe::{
     observe_device_registration, observe_device_registration_in, ForestObservation, ObservedObject,

@@ -1,5 +1,6 @@
 //! Value types that every devwb crate shares: distinguished names, GUIDs, SIDs, security
-//! descriptors and the schema facts of device writeback.
+//! descriptors and the schema facts of device writeback; and the two renderings more than one
+//! crate writes: LDIF attribute lines ([`ldif`]) and PowerShell quoting ([`powershell`]).
 //!
 //! This crate does no IO and nothing async: it parses at the boundary into types that hold an
 //! invariant (a `Dn` is always well formed, a `Sid` always has a valid authority), and it
@@ -9,6 +10,8 @@
 
 pub mod dn;
 pub mod guid;
+pub mod ldif;
+pub mod powershell;
 pub mod schema;
 pub mod sd;
 pub mod sid;

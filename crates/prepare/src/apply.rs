@@ -1,7 +1,8 @@
 //! Observing a forest for preparation and applying a plan through the client crate.
 //!
 //! [`observe`] resolves the connector account and reads the forest (a connector account from
-//! another forest becomes a [`Refusal`], as the plan's other refusals). [`apply`] runs the steps
+//! another forest, or a name no account or several accounts have, becomes a [`Refusal`], as the
+//! plan's other refusals). [`apply`] runs the steps
 //! in order and stops at the first failure, naming the step; running prepare again converges,
 //! because the next plan starts from what is there.
 
@@ -35,20 +36,32 @@ pub fn observe(
         .map_err(|e| Error::from(ErrorKind::Observe(e)))?;
     let connector = match client.resolve_account(&request.connector, &forest) {
         Ok(account) => account,
+        // A name that resolves to no account of this forest, or to several, is a refusal like
+        // the plan's own (exit status 1 on the command line), not a failure to run.
         Err(error) => {
-            if let LdapErrorKind::NotInForest { name, reason } = error.kind() {
-                return Err(ErrorKind::Refused(Refusal::ConnectorNotInForest {
+            let refusal = match error.kind() {
+                LdapErrorKind::NotInForest { name, reason } => Refusal::ConnectorNotInForest {
                     account: name.clone(),
                     sid: format!("unknown: {reason}"),
                     forest_domains: describe_domains(&forest),
-                })
-                .into());
-            }
-            return Err(ErrorKind::Connector {
-                name: request.connector.clone(),
-                source: error,
-            }
-            .into());
+                },
+                LdapErrorKind::AccountNotFound { name, searched } => Refusal::ConnectorNotFound {
+                    account: name.clone(),
+                    searched: searched.clone(),
+                },
+                LdapErrorKind::AmbiguousAccount { name, dns } => Refusal::ConnectorAmbiguous {
+                    account: name.clone(),
+                    dns: dns.clone(),
+                },
+                _ => {
+                    return Err(ErrorKind::Connector {
+                        name: request.connector.clone(),
+                        source: error,
+                    }
+                    .into())
+                }
+            };
+            return Err(ErrorKind::Refused(refusal).into());
         }
     };
     devwb_ldap::observe_device_registration_in(

@@ -70,6 +70,22 @@ pub enum Refusal {
         /// The forest's domains.
         forest_domains: String,
     },
+    /// No object of the forest has the connector account's name.
+    #[error("the connector account {account} was not found in this forest (searched {searched}): name the account Entra Connect's AD connector uses (DOMAIN\\name, UPN or DN), or create it first")]
+    ConnectorNotFound {
+        /// The account as given.
+        account: String,
+        /// Where and how it was looked for.
+        searched: String,
+    },
+    /// The connector account's name matches more than one object.
+    #[error("the connector account {account} names more than one object: {}; name it by its DN or as DOMAIN\\name", dns.join("; "))]
+    ConnectorAmbiguous {
+        /// The account as given.
+        account: String,
+        /// Every DN it matched.
+        dns: Vec<String>,
+    },
     /// More than one DeviceRegistrationService exists.
     #[error("found {} msDS-DeviceRegistrationService objects where only one is supported per forest: {}; delete all but the one at {expected} (after checking nothing else, such as AD FS, still uses them), then run prepare again", dns.len(), dns.join("; "))]
     DuplicateRegistrationServices {

@@ -625,3 +625,32 @@ fn a_line_break_in_a_value_read_from_the_directory_cannot_add_commands_or_record
         "{script}"
     );
 }
+
+#[test]
+fn every_kind_of_single_quote_from_the_directory_stays_inside_its_powershell_string() {
+    // dnsRoot and sAMAccountName are directory text. In PowerShell U+2018 to U+201B end a
+    // single-quoted string as `'` does, so each is doubled like it.
+    let mut o = fresh();
+    o.forest.domains[0].dns_root =
+        Some("contoso\u{2019}; Remove-Item C:\\ -Recurse; \u{2018}.lab".into());
+    let mut account = connector();
+    account.sam_account_name = Some("svc\u{201A}x'\u{201B}".into());
+    o.connector = Some(account);
+    let planned = plan(&o, &PlanOptions::default()).unwrap();
+    let script = render_ps1(&planned);
+    let lines: String = script
+        .lines()
+        .filter(|line| {
+            line.starts_with("$expectedForest")
+                || line.starts_with("Grant-DevwbAce 'CN=RegisteredDevices")
+                || line.starts_with("Write-Host")
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    expect![[r#"
+        $expectedForest = 'contoso’’; Remove-Item C:\ -Recurse; ‘‘.lab'
+        Grant-DevwbAce 'CN=RegisteredDevices,DC=contoso,DC=lab' 'CONTOSO\svc‚‚x''‛‛:GRGWCCDCSDDT'
+        Write-Host 'Device writeback preparation of contoso’’; Remove-Item C:\ -Recurse; ‘‘.lab done.'
+    "#]]
+    .assert_eq(&lines);
+}

@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use devwb_ldap::controls::{encode_sd_flags_value, SdFlags, SD_FLAGS_OID};
+use devwb_model::powershell::single_quoted;
 use devwb_model::sd::AccessMask;
-use devwb_model::Dn;
+use devwb_model::{ldif, Dn};
 
 use crate::plan::{ace_sddl, Plan, Step};
 
@@ -158,14 +159,14 @@ fn ps_new_object(dn: &Dn, object_class: &str, attributes: &[(String, String)]) -
     let (name, path) = split_dn(dn);
     let mut command = format!(
         "New-ADObject -Name {} -Path {} -Type {}",
-        ps_quote(&name),
-        ps_quote(&path),
-        ps_quote(object_class)
+        single_quoted(&name),
+        single_quoted(&path),
+        single_quoted(object_class)
     );
     if !attributes.is_empty() {
         let pairs: Vec<String> = attributes
             .iter()
-            .map(|(k, v)| format!("{} = {}", ps_quote(k), ps_value(v)))
+            .map(|(k, v)| format!("{} = {}", single_quoted(k), ps_value(v)))
             .collect();
         let _ = write!(command, " -OtherAttributes @{{ {} }}", pairs.join("; "));
     }
@@ -222,28 +223,10 @@ pub(crate) fn one_line(text: &str) -> String {
         .collect()
 }
 
-/// `name: value`, or `name:: base64` when the value is not an RFC 2849 SAFE-STRING.
+/// One `name: value` line (`name:: base64` unless the value is a safe string), as model's LDIF
+/// writer words it.
 fn ldif_line(out: &mut String, name: &str, value: &[u8]) {
-    let safe = match value.first() {
-        None => true,
-        Some(first) => {
-            !matches!(first, b' ' | b':' | b'<')
-                && value
-                    .iter()
-                    .all(|b| (0x01..=0x7F).contains(b) && *b != b'\n' && *b != b'\r')
-                && value.last() != Some(&b' ')
-        }
-    };
-    if safe {
-        // Safe strings are ASCII, so this conversion is lossless.
-        let _ = writeln!(out, "{name}: {}", String::from_utf8_lossy(value));
-    } else {
-        let _ = writeln!(
-            out,
-            "{name}:: {}",
-            base64::engine::general_purpose::STANDARD.encode(value)
-        );
-    }
+    let _ = writeln!(out, "{}", ldif::value_line(name, value));
 }
 
 /// The dsacls permission letters of a mask: `GR` and `GW` for the mapped generic read and write
@@ -283,11 +266,6 @@ pub fn dsacls_rights(mask: AccessMask) -> String {
     out
 }
 
-/// A PowerShell single-quoted string.
-fn ps_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// A PowerShell value for an attribute: `$true`/`$false` for booleans, digits as numbers.
 fn ps_value(value: &str) -> String {
     if value.eq_ignore_ascii_case("TRUE") {
@@ -297,7 +275,7 @@ fn ps_value(value: &str) -> String {
     } else if !value.is_empty() && value.len() < 10 && value.bytes().all(|b| b.is_ascii_digit()) {
         value.to_string()
     } else {
-        ps_quote(value)
+        single_quoted(value)
     }
 }
 
@@ -324,11 +302,11 @@ pub fn render_ps1(plan: &Plan) -> String {
     let _ = writeln!(out, "$ErrorActionPreference = 'Stop'");
     let _ = writeln!(out, "Import-Module ActiveDirectory");
     let _ = writeln!(out);
-    let _ = writeln!(out, "$expectedForest = {}", ps_quote(&plan.forest));
+    let _ = writeln!(out, "$expectedForest = {}", single_quoted(&plan.forest));
     let _ = writeln!(
         out,
         "$expectedConfigurationNC = {}",
-        ps_quote(&plan.configuration_nc.to_string())
+        single_quoted(&plan.configuration_nc.to_string())
     );
     let _ = writeln!(out, "$currentForest = (Get-ADForest).Name");
     let _ = writeln!(
@@ -378,7 +356,7 @@ pub fn render_ps1(plan: &Plan) -> String {
                 let _ = writeln!(
                     out,
                     "if (-not (Test-DevwbObject {})) {{",
-                    ps_quote(&dn.to_string())
+                    single_quoted(&dn.to_string())
                 );
                 let _ = writeln!(out, "    {}", ps_new_object(dn, object_class, attributes));
                 let _ = writeln!(out, "}}");
@@ -387,8 +365,8 @@ pub fn render_ps1(plan: &Plan) -> String {
                     let _ = writeln!(
                         out,
                         "Grant-DevwbAce {} {}",
-                        ps_quote(&dn.to_string()),
-                        ps_quote(&grant)
+                        single_quoted(&dn.to_string()),
+                        single_quoted(&grant)
                     );
                 }
             }
@@ -402,7 +380,7 @@ pub fn render_ps1(plan: &Plan) -> String {
                 let _ = writeln!(
                     out,
                     "Remove-ADObject -Identity {} -Confirm:$false",
-                    ps_quote(&dn.to_string())
+                    single_quoted(&dn.to_string())
                 );
                 let _ = writeln!(out, "{}", ps_new_object(dn, object_class, attributes));
             }
@@ -410,12 +388,12 @@ pub fn render_ps1(plan: &Plan) -> String {
                 let _ = writeln!(out, "# {number}. set attributes of {dn}");
                 let pairs: Vec<String> = changes
                     .iter()
-                    .map(|c| format!("{} = {}", ps_quote(&c.attribute), ps_value(&c.wanted)))
+                    .map(|c| format!("{} = {}", single_quoted(&c.attribute), ps_value(&c.wanted)))
                     .collect();
                 let _ = writeln!(
                     out,
                     "Set-ADObject -Identity {} -Replace @{{ {} }}",
-                    ps_quote(&dn.to_string()),
+                    single_quoted(&dn.to_string()),
                     pairs.join("; ")
                 );
             }
@@ -429,8 +407,8 @@ pub fn render_ps1(plan: &Plan) -> String {
                 let _ = writeln!(
                     out,
                     "Grant-DevwbAce {} {}",
-                    ps_quote(&dn.to_string()),
-                    ps_quote(&grant)
+                    single_quoted(&dn.to_string()),
+                    single_quoted(&grant)
                 );
             }
         }
@@ -438,8 +416,11 @@ pub fn render_ps1(plan: &Plan) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Write-Host 'Device writeback preparation of {} done.'",
-        one_line(&plan.forest).replace('\'', "''")
+        "Write-Host {}",
+        single_quoted(&format!(
+            "Device writeback preparation of {} done.",
+            one_line(&plan.forest)
+        ))
     );
     out
 }
@@ -462,18 +443,5 @@ mod tests {
     fn dsacls_letters_of_the_two_connector_masks() {
         assert_eq!(dsacls_rights(AccessMask(0x0003_00FF)), "GRGWCCDCSDDT");
         assert_eq!(dsacls_rights(AccessMask(0x0002_00BC)), "GRGW");
-    }
-
-    #[test]
-    fn ldif_values_that_need_base64() {
-        let mut out = String::new();
-        ldif_line(&mut out, "a", b"plain value");
-        ldif_line(&mut out, "b", b" leading space");
-        ldif_line(&mut out, "c", "caf\u{e9}".as_bytes());
-        ldif_line(&mut out, "d", &[0x01, 0x00]);
-        assert_eq!(
-            out,
-            "a: plain value\nb:: IGxlYWRpbmcgc3BhY2U=\nc:: Y2Fmw6k=\nd:: AQA=\n"
-        );
     }
 }

@@ -24,7 +24,7 @@ mod remedies;
 pub mod render;
 pub mod report;
 
-pub use checks::{ids, run, Expected};
+pub use checks::{ids, run, Expected, Invocation};
 pub use collect::{collect, CollectOptions, Collected};
 pub use error::{Error, ErrorKind};
 pub use observed::{

@@ -8,39 +8,17 @@
 //!
 //! The commands are PowerShell. Names and DNs in them can come from the directory (a duplicate
 //! service object's DN, an ACE holder's sAMAccountName), so they are quoted so that pasting a
-//! command never runs something a value carries: [`quoted`] keeps the familiar double quotes
-//! only for text in which PowerShell expands nothing, [`single_quoted`] doubles quotes.
+//! command never runs something a value carries. The quoting is model's
+//! ([`devwb_model::powershell`]): `quoted` keeps the familiar double quotes only for text in
+//! which PowerShell expands nothing, `single_quoted` doubles every kind of single quote,
+//! `argument` leaves a plain word bare.
 
+use std::fmt::Write as _;
+
+use devwb_model::powershell::{argument, quoted, single_quoted};
 use devwb_model::Dn;
 
-/// `"text"` when PowerShell would expand nothing in it, else `'text'` with its single quotes
-/// doubled: in double quotes `$(...)` runs a command and `$name` expands a variable, so a DN
-/// such as `CN=$(Remove-ADObject ...),...` must not be pasted in them.
-pub(crate) fn quoted(text: &str) -> String {
-    let expands = text.chars().any(|c| {
-        matches!(c, '$' | '`' | '"' | '\u{201C}' | '\u{201D}' | '\u{201E}') || c.is_control()
-    });
-    if expands {
-        single_quoted(text)
-    } else {
-        format!("\"{text}\"")
-    }
-}
-
-/// `'text'`, a PowerShell verbatim string: its single quotes (and the typographic ones
-/// PowerShell also takes for quotes) doubled.
-pub(crate) fn single_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}') {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
-}
+use crate::checks::Invocation;
 
 /// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
 pub(crate) fn domain_name(domain: &Dn) -> String {
@@ -52,9 +30,35 @@ pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> Strin
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!(
-        "devwb prepare --domain {domain_name} --connector-account {}{extra}",
+        "devwb prepare --domain {} --connector-account {}{extra}",
+        argument(&domain_name),
         single_quoted(connector)
     )
+}
+
+/// `devwb writeback` of the export, with the connection options of the run when known (so the
+/// command reaches the same directory the same way), placeholders otherwise.
+pub fn devwb_writeback(invocation: Option<&Invocation>) -> String {
+    let Some(invocation) = invocation else {
+        return "devwb writeback --url <ldaps://dc> --bind <account> --export <export.json>"
+            .to_string();
+    };
+    let mut command = format!("devwb writeback --url {}", argument(&invocation.url));
+    if let Some(bind) = &invocation.bind {
+        let _ = write!(command, " --bind {}", argument(bind));
+    }
+    for (flag, value) in &invocation.connection_options {
+        let _ = write!(command, " {flag}");
+        if let Some(value) = value {
+            let _ = write!(command, " {}", argument(value));
+        }
+    }
+    let export = invocation
+        .export
+        .as_deref()
+        .map_or_else(|| "<export.json>".to_string(), argument);
+    let _ = write!(command, " --export {export}");
+    command
 }
 
 /// Microsoft's documented equivalent of `devwb prepare`.
@@ -62,7 +66,8 @@ pub fn initialize_adsync_device_writeback(domain: &Dn, connector: Option<&str>) 
     let domain_name = domain_name(domain);
     let connector = connector.unwrap_or("<DOMAIN\\connector-account>");
     format!(
-        "Initialize-ADSyncDeviceWriteback -DomainName {domain_name} -AdConnectorAccount {}",
+        "Initialize-ADSyncDeviceWriteback -DomainName {} -AdConnectorAccount {}",
+        argument(&domain_name),
         single_quoted(connector)
     )
 }
@@ -171,6 +176,27 @@ mod tests {
         assert_eq!(
             dsacls_remove(&hostile.parent().expect("parent"), "CONTOSO\\PC01$"),
             "dsacls \"CN=Device Registration Services,CN=Device Registration Configuration,CN=Services,CN=Configuration,DC=contoso,DC=lab\" /R 'CONTOSO\\PC01$'"
+        );
+    }
+
+    #[test]
+    fn the_writeback_command_repeats_how_the_run_connected() {
+        assert_eq!(
+            devwb_writeback(None),
+            "devwb writeback --url <ldaps://dc> --bind <account> --export <export.json>"
+        );
+        let invocation = Invocation {
+            url: "ldaps://dc1.contoso.lab".into(),
+            bind: Some("CN=Administrator,CN=Users,DC=contoso,DC=lab".into()),
+            connection_options: vec![
+                ("--ca-file".into(), Some("C:\\certs\\lab ca.pem".into())),
+                ("--starttls".into(), None),
+            ],
+            export: Some("devices.json".into()),
+        };
+        assert_eq!(
+            devwb_writeback(Some(&invocation)),
+            "devwb writeback --url ldaps://dc1.contoso.lab --bind \"CN=Administrator,CN=Users,DC=contoso,DC=lab\" --ca-file \"C:\\certs\\lab ca.pem\" --starttls --export devices.json"
         );
     }
 }

@@ -462,6 +462,25 @@ fn connector_from_another_forest_fails() {
 }
 
 #[test]
+fn an_unknown_connector_account_is_a_refusal_with_status_1() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    let prepare = lab.devwb(
+        "prepare",
+        &[
+            "--connector-account",
+            "CONTOSO\\no-such-account",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(prepare.status.code(), Some(1), "{}", stderr(&prepare));
+    let text = stderr(&prepare);
+    assert!(
+        text.starts_with("prepare refused: the connector account CONTOSO\\no-such-account was not found in this forest"),
+        "{text}"
+    );
+}
+
+#[test]
 fn devices_in_the_container_are_compared_with_the_export() {
     use devwb_writeback::synthetic::{
         write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
@@ -495,19 +514,28 @@ fn devices_in_the_container_are_compared_with_the_export() {
         check.evidence
     );
 
-    // Written back through the writeback library, the container matches the export.
-    let client = lab.admin_client();
-    let target = devwb_writeback::apply::discover(&client, None).expect("discover");
-    let source = devwb_writeback::DeviceSource::open(&export).expect("open export");
-    devwb_writeback::apply::run(
-        &client,
-        &target,
-        &source,
-        devwb_writeback::PlanOptions::default(),
-        &devwb_writeback::WritebackOptions::default(),
-        &mut |_| {},
-    )
-    .expect("writeback");
+    // The remedy's devwb command, run as printed, writes them back: it names the flags
+    // writeback has (`--export`) and the run's URL, bind and CA file.
+    let command = check
+        .remedy
+        .as_ref()
+        .and_then(|remedy| remedy.commands.first())
+        .expect("a remedy command");
+    let words = powershell_words(command);
+    assert_eq!(&words[..2], ["devwb", "writeback"], "{command}");
+    for expected in [
+        ["--url", &lab.sim.ldaps_url()],
+        ["--bind", &lab.sim.admin_dn()],
+        ["--export", &export_arg],
+    ] {
+        assert!(words.windows(2).any(|pair| pair == expected), "{command}");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .args(&words[1..])
+        .env_remove("DEVWB_PASSWORD")
+        .output()
+        .expect("devwb runs");
+    assert_success(&output, command);
     let (code, report) = verify_json(&lab, &["--devices", &export_arg]);
     assert_eq!(
         status_of(&report, ids::DEVICES_MATCH),
@@ -577,6 +605,110 @@ fn wrong_bind_password_exits_3_and_does_not_print_the_password() {
     );
     assert!(
         !text.contains("Wr0ng-Admin-Password") && !stdout(&output).contains("Wr0ng-Admin-Password")
+    );
+}
+
+/// The words of a command as PowerShell splits it, for the forms remedies print: bare words and
+/// double-quoted strings (which the remedies use only for text in which nothing expands).
+fn powershell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = command.trim_start();
+    while !rest.is_empty() {
+        assert!(!rest.starts_with('\''), "single-quoted text in {command}");
+        let (word, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').expect("closing quote");
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        words.push(word.to_string());
+        rest = after.trim_start();
+    }
+    words
+}
+
+#[test]
+fn an_untrusted_certificate_is_named_once_with_a_hint_at_the_ca_file() {
+    let lab = Lab::start(SchemaLevel::W2016);
+    // The certificate of another simulator: a valid CA file, but not the issuer of this server's
+    // (both are rcgen's self-signed certificates with the same issuer name, so rustls says
+    // BadSignature where a real private CA gives UnknownIssuer; the advice is the same).
+    let other = devwb_simulator::Simulator::builder()
+        .forest("fabrikam.lab")
+        .start_blocking()
+        .expect("second simulator starts");
+    let other_ca = lab.dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, other.certificate_pem()).expect("write CA");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .args(["verify", "--url", &lab.sim.ldaps_url(), "--ca-file"])
+        .arg(&other_ca)
+        .args(["--bind", &lab.sim.admin_dn(), "--password-file"])
+        .arg(&lab.admin_password_file)
+        .env_remove("DEVWB_PASSWORD")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("devwb runs");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert_eq!(
+        text.matches("invalid peer certificate").count(),
+        1,
+        "each cause once:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "error: connecting to {url} as {bind}: cannot connect to {url}: invalid peer certificate: BadSignature\n",
+            url = lab.sim.ldaps_url(),
+            bind = lab.sim.admin_dn()
+        )),
+        "{text}"
+    );
+    let hint = text
+        .lines()
+        .find(|line| line.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint:\n{text}"));
+    assert!(
+        hint.contains("--ca-file FILE") && hint.contains("--insecure-skip-verify"),
+        "{hint}"
+    );
+}
+
+#[test]
+fn skipping_certificate_verification_warns_once_however_many_connections() {
+    use devwb_writeback::synthetic::{
+        write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
+    };
+
+    let lab = Lab::start(SchemaLevel::W2016);
+    lab.prepare(CONNECTOR);
+    let export = lab.dir.path().join("devices.json");
+    let devices = SyntheticDevices::new(SyntheticConfig::new(8, 3, lab.sim.domain_sid()));
+    let mut file = std::fs::File::create(&export).expect("create export");
+    write_export(
+        devices.map(|device| device.to_json()),
+        ExportLayout::Page,
+        &mut file,
+    )
+    .expect("write export");
+    drop(file);
+    // Four connections to apply, plus the one that reads the forest.
+    let output = lab.devwb(
+        "writeback",
+        &[
+            "--insecure-skip-verify",
+            "--connections",
+            "4",
+            "--export",
+            &export.display().to_string(),
+        ],
+    );
+    assert_success(&output, "writeback --insecure-skip-verify");
+    let text = stderr(&output);
+    assert_eq!(
+        text.matches("verification is OFF").count(),
+        1,
+        "one warning per process:\n{text}"
     );
 }
 

@@ -35,6 +35,7 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
         &collected.observed,
         &Expected {
             devices: Some(Vec::new()),
+            invocation: None,
         },
     );
     assert_eq!(
@@ -59,6 +60,7 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
     // Devices the export expects but the container lacks fail the comparison.
     let expected = Expected {
         devices: Some(vec![devwb_model::Guid::from_u128(0x1234)]),
+        invocation: None,
     };
     let report = devwb_verify::run(&collected.observed, &expected);
     assert_eq!(

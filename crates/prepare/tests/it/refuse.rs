@@ -89,3 +89,25 @@ fn a_connector_account_from_a_second_forest_is_refused() {
         );
     }
 }
+
+#[test]
+fn an_unknown_connector_account_is_refused_naming_where_it_was_looked_for() {
+    let contoso = fresh_2012r2();
+    for connector in ["CONTOSO\\no-such-account", "no-such-account@contoso.lab"] {
+        let request = devwb_prepare::PrepareRequest {
+            domain: None,
+            connector: connector.to_string(),
+        };
+        let error = devwb_prepare::observe(&contoso.admin, &request).unwrap_err();
+        assert!(
+            matches!(error.refusal(), Some(Refusal::ConnectorNotFound { .. })),
+            "{connector}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("was not found in this forest (searched "),
+            "{connector}: {error}"
+        );
+    }
+}

@@ -27,8 +27,9 @@ pub(super) fn forest(observed: &Observed) -> Check {
                 "Name the AD connector account of forest {forest_name} (DOMAIN\\name, UPN or DN). Device writeback serves one forest, the forest of the users: an account from another forest is unsupported."
             ))
             .command(format!(
-                "Get-ADUser -Identity {} -Server {forest_name}",
-                remedies::single_quoted(&connector.named)
+                "Get-ADUser -Identity {} -Server {}",
+                devwb_model::powershell::single_quoted(&connector.named),
+                devwb_model::powershell::argument(&forest_name)
             )),
             Fixable::No,
         );
@@ -81,7 +82,7 @@ pub(super) fn bind(observed: &Observed) -> Check {
                 )
                 .command(format!(
                     "Get-ADUser -Identity {} -Properties Enabled,LockedOut,PasswordExpired",
-                    remedies::single_quoted(&connector.named)
+                    devwb_model::powershell::single_quoted(&connector.named)
                 )),
                 Fixable::No,
             )

@@ -71,7 +71,7 @@ pub(super) fn matches(observed: &Observed, expected: &Expected) -> Check {
         Remedy::new(
             "Write the devices back (devwb converges in one run; Entra Connect can take up to 3 hours, or start a delta cycle).",
         )
-        .command("devwb writeback --devices <export.json>")
+        .command(crate::remedies::devwb_writeback(expected.invocation.as_ref()))
         .command("Start-ADSyncSyncCycle -PolicyType Delta"),
         Fixable::No,
     )

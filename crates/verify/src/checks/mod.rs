@@ -79,6 +79,25 @@ pub struct Expected {
     /// The Entra device ids that should be in the device container (from an export), when
     /// the device comparison is wanted.
     pub devices: Option<Vec<Guid>>,
+    /// How this run reached the directory and where its export is, so that a remedy's devwb
+    /// command can be pasted as printed; placeholders stand in where it is `None`.
+    pub invocation: Option<Invocation>,
+}
+
+/// The command-line options of the run that a follow-up devwb command must repeat to reach the
+/// same directory the same way. Never a password: a remedy is printed and may be pasted into a
+/// ticket (`--password-file` names a file, which is fine).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The domain controller's URL (`--url`).
+    pub url: String,
+    /// The bind name (`--bind`), `None` for an anonymous run.
+    pub bind: Option<String>,
+    /// The other connection options as given, in order: a flag (`--ca-file`) and its value
+    /// when it takes one.
+    pub connection_options: Vec<(String, Option<String>)>,
+    /// The Entra export the devices were compared with, as the user named it (`--devices`).
+    pub export: Option<String>,
 }
 
 /// Runs every check over `observed` and builds the report.

@@ -712,6 +712,7 @@ fn devices_compared_with_the_export() {
     observed.devices = Some(vec![device(1), device(2), device(3)]);
     let same = Expected {
         devices: Some(vec![device(3), device(2), device(1)]),
+        invocation: None,
     };
     let report = run(&observed, &same);
     assert_eq!(
@@ -721,6 +722,12 @@ fn devices_compared_with_the_export() {
 
     let different = Expected {
         devices: Some(vec![device(1), device(2), device(4)]),
+        invocation: Some(devwb_verify::Invocation {
+            url: "ldaps://dc1.contoso.lab".into(),
+            bind: Some("CONTOSO\\admin".into()),
+            connection_options: vec![("--ca-file".into(), Some("ca.pem".into()))],
+            export: Some("devices.json".into()),
+        }),
     };
     check(
         observed,
@@ -733,7 +740,7 @@ fn devices_compared_with_the_export() {
                 missing in AD: 1: 11110000-0000-4000-8000-000000000004
                 not in the export: 1: 11110000-0000-4000-8000-000000000003
                 remedy: Write the devices back (devwb converges in one run; Entra Connect can take up to 3 hours, or start a delta cycle).
-                  $ devwb writeback --devices <export.json>
+                  $ devwb writeback --url ldaps://dc1.contoso.lab --bind CONTOSO\admin --ca-file ca.pem --export devices.json
                   $ Start-ADSyncSyncCycle -PolicyType Delta
             passed: schema-level schema-device-container-class configuration-containers registration-service-count registration-service-placement registration-service-attributes device-location-target connector-account-forest device-container-ace configuration-container-ace connector-account-grant
             outcome: Failed
