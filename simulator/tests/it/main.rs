@@ -26,3 +26,6 @@ mod ad_semantics;
 
 // A slow reader over LDAPS: every response reaches it, however full its socket was.
 mod slow_reader;
+
+// What no client can do: overflow range options, stall with many values, bloat with half-sent messages.
+mod robustness;
