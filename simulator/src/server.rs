@@ -177,6 +177,14 @@ impl SimulatorBuilder {
         self
     }
 
+    /// The most values of non-linked multi-valued attributes one entry may hold (default
+    /// [`HandlerConfig::DEFAULT_MAX_NONLINKED_VALUES`], about AD's; `None` lifts the limit).
+    /// A write beyond it answers `adminLimitExceeded`, as AD does.
+    pub fn max_nonlinked_values(mut self, limit: Option<usize>) -> Self {
+        self.handler.max_nonlinked_values = limit;
+        self
+    }
+
     /// AD's MaxPageSize (default 1000).
     pub fn max_page_size(mut self, size: usize) -> Self {
         self.handler.max_page_size = size.max(1);

@@ -428,8 +428,34 @@ async fn dispatch(
         );
         return Next::Continue;
     }
-    for response in shared.handler.handle(session, message) {
+    let responses = if frame.len() > LARGE_REQUEST_BYTES {
+        // A large write (tens of thousands of values) takes a while even in linear time: it
+        // runs on a blocking thread, so the runtime's workers keep serving other connections.
+        let handler = shared.handler.clone();
+        let mut moved = session.clone();
+        match tokio::task::spawn_blocking(move || {
+            let responses = handler.handle(&mut moved, message);
+            (responses, moved)
+        })
+        .await
+        {
+            Ok((responses, moved)) => {
+                *session = moved;
+                responses
+            }
+            Err(error) => {
+                warn!(%error, "a large request's handler did not finish");
+                return Next::Close;
+            }
+        }
+    } else {
+        shared.handler.handle(session, message)
+    };
+    for response in responses {
         codec::encode_into(out, &response);
     }
     Next::Continue
 }
+
+/// Requests larger than this are handled on a blocking thread (see the end of `dispatch`).
+const LARGE_REQUEST_BYTES: usize = 64 * 1024;

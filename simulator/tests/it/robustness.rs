@@ -2,7 +2,11 @@
 //! values, or make it hold memory with half-sent messages (issue 13).
 
 use std::collections::{HashMap, HashSet};
-use ldap3::{Scope, SearchEntry};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ldap3::{Mod, Scope, SearchEntry};
 
 use crate::support::{admin, start};
 
@@ -94,4 +98,199 @@ fn range_options_with_huge_reversed_and_malformed_numbers_answer_sanely() {
     // A malformed range next to `*`: the unknown description is ignored, `*` still has member.
     let star = read(&mut conn, &group, &["*", "member;range=x-1"]);
     assert_eq!(star.get("member").map(Vec::len), Some(3), "{star:?}");
+}
+
+/// The attributes of a device named `name` with `ids` values of `msDS-DevicePhysicalIDs`.
+fn device(name: &str, ids: usize) -> Vec<(Vec<u8>, HashSet<Vec<u8>>)> {
+    let one = |v: &[u8]| -> HashSet<Vec<u8>> { [v.to_vec()].into_iter().collect() };
+    let mut device_id = [0x42u8; 16];
+    device_id[..8].copy_from_slice(&(ids as u64).to_le_bytes());
+    device_id[8] = name.len() as u8;
+    vec![
+        (
+            b"objectClass".to_vec(),
+            [b"top".to_vec(), b"msDS-Device".to_vec()]
+                .into_iter()
+                .collect(),
+        ),
+        (b"displayName".to_vec(), one(name.as_bytes())),
+        (b"msDS-IsEnabled".to_vec(), one(b"TRUE")),
+        (b"msDS-DeviceID".to_vec(), one(&device_id)),
+        (
+            b"altSecurityIdentities".to_vec(),
+            one(b"X509:<SHA1-TP-PUBKEY>0123456789abcdef0123456789abcdef01234567"),
+        ),
+        (
+            b"msDS-DevicePhysicalIDs".to_vec(),
+            (0..ids)
+                .map(|i| format!("[USER-HWID]:{name}:{i:08}").into_bytes())
+                .collect(),
+        ),
+    ]
+}
+
+fn device_container(conn: &mut ldap3::LdapConn, sim: &devwb_simulator::SimHandle) -> String {
+    let dn = format!("CN=RegisteredDevices,{}", sim.domain_dn());
+    conn.add(
+        &dn,
+        vec![(
+            "objectClass",
+            HashSet::from(["top", "msDS-DeviceContainer"]),
+        )],
+    )
+    .unwrap()
+    .success()
+    .unwrap();
+    dn
+}
+
+#[test]
+fn values_beyond_ads_nonlinked_limit_answer_admin_limit_exceeded_at_once() {
+    let sim = start();
+    let mut conn = admin(&sim);
+    let container = device_container(&mut conn, &sim);
+    let limit = devwb_simulator::handler::HandlerConfig::DEFAULT_MAX_NONLINKED_VALUES;
+
+    let started = Instant::now();
+    let refused = conn
+        .add(&format!("CN=huge,{container}"), device("huge", 100_000))
+        .unwrap();
+    assert_eq!(refused.rc, 11, "{refused:?}");
+    assert!(refused.text.contains("ADMIN_LIMIT_EXCEEDED"), "{refused:?}");
+    // A debug build, a loaded machine: a liveness bound, not a benchmark.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Under the limit the device is stored; a modify that crosses it is refused.
+    let below = format!("CN=below,{container}");
+    conn.add(&below, device("below", limit - 10))
+        .unwrap()
+        .success()
+        .unwrap();
+    let more: HashSet<String> = (0..20).map(|i| format!("[GID]:more-{i}")).collect();
+    let crossing = conn
+        .modify(
+            &below,
+            vec![Mod::Add("msDS-DevicePhysicalIDs".to_string(), more)],
+        )
+        .unwrap();
+    assert_eq!(crossing.rc, 11, "{crossing:?}");
+    // A value already there, in another case: attributeOrValueExists, found by the hash set.
+    let again = conn
+        .modify(
+            &below,
+            vec![Mod::Add(
+                "msDS-DevicePhysicalIDs".to_string(),
+                HashSet::from(["[user-hwid]:below:00000003".to_string()]),
+            )],
+        )
+        .unwrap();
+    assert_eq!(again.rc, 20, "{again:?}");
+    // Deleting values is always allowed, and a missing one is noSuchAttribute.
+    let delete = |value: &str| {
+        Mod::Delete(
+            "msDS-DevicePhysicalIDs".to_string(),
+            HashSet::from([value.to_string()]),
+        )
+    };
+    let deleted = conn
+        .modify(&below, vec![delete("[USER-HWID]:BELOW:00000004")])
+        .unwrap();
+    assert_eq!(deleted.rc, 0, "{deleted:?}");
+    let missing = conn
+        .modify(&below, vec![delete("[USER-HWID]:below:00000004")])
+        .unwrap();
+    assert_eq!(missing.rc, 16, "{missing:?}");
+    let compared = conn
+        .compare(
+            &below,
+            "msDS-DevicePhysicalIDs",
+            "[user-hwid]:below:00000005",
+        )
+        .unwrap();
+    assert_eq!(compared.0.rc, 6, "compareTrue: {compared:?}");
+}
+
+#[test]
+fn a_hundred_thousand_values_are_linear_and_never_delay_other_clients() {
+    let sim = devwb_simulator::Simulator::builder()
+        .seed(7)
+        .max_nonlinked_values(None)
+        .start_blocking()
+        .unwrap();
+    let mut conn = admin(&sim);
+    let container = device_container(&mut conn, &sim);
+    let dn = format!("CN=huge,{container}");
+
+    // The other client searches over and over while the big add runs.
+    let running = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let running = running.clone();
+        let mut reader = admin(&sim);
+        let base = sim.domain_dn();
+        std::thread::spawn(move || {
+            let mut slowest = Duration::ZERO;
+            let mut searches = 0u32;
+            while running.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                reader
+                    .search(&base, Scope::Base, "(objectClass=*)", vec!["cn"])
+                    .unwrap()
+                    .success()
+                    .unwrap();
+                slowest = slowest.max(started.elapsed());
+                searches += 1;
+            }
+            (slowest, searches)
+        })
+    };
+    let started = Instant::now();
+    let added = conn.add(&dn, device("huge", 100_000)).unwrap();
+    let took = started.elapsed();
+    running.store(false, Ordering::Relaxed);
+    let (slowest, searches) = watcher.join().unwrap();
+    assert_eq!(added.rc, 0, "{added:?}");
+    // Quadratic, this took longer than 4.5 minutes; linear it takes about a second in a
+    // release build. A debug build on a shared machine gets a generous bound.
+    assert!(took < Duration::from_secs(60), "the add took {took:?}");
+    assert!(searches > 0);
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a search waited {slowest:?} while the add ran ({searches} searches)"
+    );
+
+    // Read back: AD's MaxValRange, then the next range.
+    let first = read(&mut conn, &dn, &["msDS-DevicePhysicalIDs"]);
+    assert_eq!(
+        first
+            .get("msDS-DevicePhysicalIDs;range=0-1499")
+            .map(Vec::len),
+        Some(1500),
+        "{:?}",
+        first.keys()
+    );
+    let last = read(&mut conn, &dn, &["msDS-DevicePhysicalIDs;range=99000-*"]);
+    assert_eq!(
+        last.get("msDS-DevicePhysicalIDs;range=99000-*")
+            .map(Vec::len),
+        Some(1000),
+        "{:?}",
+        last.keys()
+    );
+    // A modify adding one more value checks it against 100,000 at once.
+    let started = Instant::now();
+    let exists = conn
+        .modify(
+            &dn,
+            vec![Mod::Add(
+                "msDS-DevicePhysicalIDs".to_string(),
+                HashSet::from(["[USER-HWID]:huge:00099999".to_string()]),
+            )],
+        )
+        .unwrap();
+    assert_eq!(exists.rc, 20, "{exists:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
