@@ -9,6 +9,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_message_bytes: 64 * 1024,
         max_nesting: 64,
+        ..Limits::default()
     };
     let mut rest = data;
     while let Ok(Some(length)) = codec::frame_length(rest, &limits) {

@@ -171,9 +171,30 @@ impl SimulatorBuilder {
         self.ids(Arc::new(SeededIds::new(seed)))
     }
 
-    /// The framer's limits (maximum message size and nesting).
+    /// The connection limits (maximum message size and nesting, bytes held for unbound
+    /// connections, timeouts); see [`Limits`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How long the rest of a started message may take (default 30 s).
+    pub fn partial_message_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.partial_message_timeout = timeout;
+        self
+    }
+
+    /// How long a connection nobody has bound on may stay idle (default 900 s, AD's
+    /// MaxConnIdleTime).
+    pub fn idle_unauthenticated_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.idle_unauthenticated_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of unfinished messages held for all unbound connections together
+    /// (default 16 MiB).
+    pub fn max_unauthenticated_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_unauthenticated_bytes = bytes;
         self
     }
 
@@ -237,6 +258,7 @@ impl SimulatorBuilder {
             limits: self.limits,
             tls: Some(material.acceptor()?),
             open_connections: AtomicUsize::new(0),
+            unauthenticated_bytes: AtomicUsize::new(0),
         });
         let (shutdown, receiver) = watch::channel(false);
         let bind = |address: SocketAddr| async move {
@@ -558,6 +580,13 @@ impl SimHandle {
         self.forest.store.restore(snapshot);
         // Tokens cached from memberships the snapshot does not have must go.
         self.forest.semantics.reset_caches();
+    }
+
+    /// Bytes of unfinished messages held right now for connections nobody has bound on.
+    pub fn unauthenticated_bytes(&self) -> usize {
+        self.shared
+            .unauthenticated_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Connections open right now.

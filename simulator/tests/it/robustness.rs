@@ -2,6 +2,8 @@
 //! values, or make it hold memory with half-sent messages (issue 13).
 
 use std::collections::{HashMap, HashSet};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -293,4 +295,173 @@ fn a_hundred_thousand_values_are_linear_and_never_delay_other_clients() {
         .unwrap();
     assert_eq!(exists.rc, 20, "{exists:?}");
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// The header of a message announcing `length` content bytes (a SEQUENCE, long form).
+fn header(length: u32) -> Vec<u8> {
+    let mut bytes = vec![0x30, 0x84];
+    bytes.extend_from_slice(&length.to_be_bytes());
+    bytes
+}
+
+/// Reads until the server closes; returns what it sent, or panics after `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + within;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    loop {
+        assert!(Instant::now() < deadline, "still open after {within:?}");
+        match stream.read(&mut buffer) {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return received,
+        }
+    }
+}
+
+/// The OID of the Notice of Disconnection.
+const NOTICE: &[u8] = b"1.3.6.1.4.1.1466.20036";
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn buffers_grow_with_what_arrived_and_unbound_connections_share_a_bound() {
+    let sim = devwb_simulator::Simulator::builder()
+        .seed(7)
+        .max_unauthenticated_bytes(1024 * 1024)
+        .start_blocking()
+        .unwrap();
+    let address = sim.addr().unwrap();
+    // A header announcing 10 MB and a kilobyte of content: a kilobyte is held, not 10 MB.
+    let mut first = TcpStream::connect(address).unwrap();
+    first.write_all(&header(10_000_000)).unwrap();
+    first.write_all(&[0u8; 1024]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.unauthenticated_bytes() < 1024 + 6 {
+        assert!(Instant::now() < deadline, "the server never read the bytes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sim.unauthenticated_bytes(), 1024 + 6);
+
+    // Four more unbound connections sending 400 KB each: the one that goes past 1 MiB in
+    // total is disconnected with a notice, and the total stays near the bound.
+    let mut others: Vec<TcpStream> = Vec::new();
+    let mut disconnected = 0;
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.write_all(&header(10_000_000)).unwrap();
+        // The server may close while we write: that is the point.
+        let _ = stream.write_all(&vec![0u8; 400 * 1024]);
+        std::thread::sleep(Duration::from_millis(300));
+        others.push(stream);
+    }
+    // Wait for the server to read what was sent and close at least one of them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut open: Vec<bool> = vec![true; others.len()];
+    while disconnected == 0 {
+        assert!(Instant::now() < deadline, "no connection was refused");
+        for (index, stream) in others.iter_mut().enumerate() {
+            if !open[index] {
+                continue;
+            }
+            stream.set_nonblocking(true).unwrap();
+            let mut buffer = [0u8; 4096];
+            let mut received = Vec::new();
+            loop {
+                match stream.read(&mut buffer) {
+                    Ok(0) => {
+                        open[index] = false;
+                        break;
+                    }
+                    Ok(n) => received.extend_from_slice(&buffer[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        open[index] = false;
+                        break;
+                    }
+                }
+            }
+            if !received.is_empty() {
+                assert!(contains(&received, NOTICE), "{received:?}");
+            }
+            if !open[index] {
+                disconnected += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(disconnected >= 1, "no connection was refused");
+    assert!(
+        sim.unauthenticated_bytes() <= 1024 * 1024 + 16 * 1024,
+        "{} bytes held",
+        sim.unauthenticated_bytes()
+    );
+    // Closed connections give their share back.
+    drop(first);
+    drop(others);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.unauthenticated_bytes() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} bytes still held",
+            sim.unauthenticated_bytes()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A bound client is not held to the bound: it binds and sends a 1.1 MB modify.
+    let mut conn = admin(&sim);
+    let big: HashSet<String> = (0..1100)
+        .map(|i| format!("{i:04}{}", "x".repeat(996)))
+        .collect();
+    let result = conn
+        .modify(
+            &format!("CN=Users,{}", sim.domain_dn()),
+            vec![Mod::Replace("description".to_string(), big)],
+        )
+        .unwrap();
+    assert_eq!(result.rc, 0, "{result:?}");
+}
+
+#[test]
+fn a_partial_message_and_an_idle_unbound_connection_time_out() {
+    let sim = devwb_simulator::Simulator::builder()
+        .seed(7)
+        .partial_message_timeout(Duration::from_millis(300))
+        .idle_unauthenticated_timeout(Duration::from_millis(600))
+        .start_blocking()
+        .unwrap();
+    let address = sim.addr().unwrap();
+
+    let mut partial = TcpStream::connect(address).unwrap();
+    partial.write_all(&header(10_000_000)).unwrap();
+    partial.write_all(&[0u8; 100]).unwrap();
+    let notice = closed_within(&mut partial, Duration::from_secs(10));
+    assert!(contains(&notice, NOTICE), "{notice:?}");
+    assert!(contains(&notice, b"did not arrive in time"), "{notice:?}");
+
+    let mut idle = TcpStream::connect(address).unwrap();
+    let started = Instant::now();
+    let notice = closed_within(&mut idle, Duration::from_secs(10));
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(contains(&notice, b"idle without a bind"), "{notice:?}");
+
+    // Over LDAPS, a handshake that never comes is a partial message too.
+    let mut silent_tls = TcpStream::connect(sim.ldaps_addr().unwrap()).unwrap();
+    silent_tls.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    closed_within(&mut silent_tls, Duration::from_secs(10));
+
+    // A bound connection may stay idle.
+    let mut bound = admin(&sim);
+    std::thread::sleep(Duration::from_millis(1200));
+    bound
+        .search(&sim.domain_dn(), Scope::Base, "(objectClass=*)", vec!["cn"])
+        .unwrap()
+        .success()
+        .unwrap();
 }
