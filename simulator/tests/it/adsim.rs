@@ -154,3 +154,70 @@ fn bad_arguments_fail_plainly() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+fn bind(url: &str, name: &str, password: &str) -> ldap3::LdapResult {
+    let mut conn =
+        LdapConn::with_settings(LdapConnSettings::new().set_no_tls_verify(true), url).unwrap();
+    conn.simple_bind(name, password).unwrap()
+}
+
+#[test]
+fn a_dump_loads_back_with_passwords_and_usns_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = devwb_simulator::Simulator::builder()
+        .admin_password("Adsim-Test-1!")
+        .seed(5)
+        .start_blocking()
+        .unwrap();
+    first.add_user("svc-connector", "Conn-Passw0rd!").unwrap();
+    let dumped = first.dump_ldif();
+    assert!(dumped.contains("adsim-password:: "));
+    let path = dir.path().join("dump.ldif");
+    std::fs::write(&path, &dumped).unwrap();
+    drop(first);
+
+    // A generated admin password gives way to the dumped one, so the handle tells the truth.
+    let second = devwb_simulator::Simulator::builder()
+        .seed_ldif(&path)
+        .start_blocking()
+        .unwrap();
+    assert_eq!(second.admin_password(), "Adsim-Test-1!");
+    assert_eq!(
+        second.dump_ldif(),
+        dumped,
+        "the same directory, USNs included"
+    );
+    for (name, password) in [
+        ("svc-connector@contoso.lab", "Conn-Passw0rd!"),
+        (
+            "CN=Administrator,CN=Users,DC=contoso,DC=lab",
+            "Adsim-Test-1!",
+        ),
+    ] {
+        assert_eq!(bind(&second.ldaps_url(), name, password).rc, 0, "{name}");
+    }
+
+    // A password given to the builder still wins over the seed's.
+    let third = devwb_simulator::Simulator::builder()
+        .seed_ldif(&path)
+        .admin_password("Other-Passw0rd!")
+        .start_blocking()
+        .unwrap();
+    let admin = "CN=Administrator,CN=Users,DC=contoso,DC=lab";
+    assert_eq!(bind(&third.ldaps_url(), admin, "Other-Passw0rd!").rc, 0);
+    assert_eq!(bind(&third.ldaps_url(), admin, "Adsim-Test-1!").rc, 49);
+
+    // A seed that names a password twice refuses rather than pretend.
+    let twice = dumped.replacen(
+        "adsim-password:: ",
+        "adsim-password:: eA==\nadsim-password:: ",
+        1,
+    );
+    let bad = dir.path().join("twice.ldif");
+    std::fs::write(&bad, twice).unwrap();
+    let refused = devwb_simulator::Simulator::builder()
+        .seed_ldif(&bad)
+        .start_blocking()
+        .unwrap_err();
+    assert!(refused.to_string().contains("adsim-password"), "{refused}");
+}
