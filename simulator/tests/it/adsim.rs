@@ -232,6 +232,13 @@ fn sigterm_stops_adsim_promptly_even_mid_request() {
 fn a_dump_seeds_the_same_directory_and_its_accounts_still_bind() {
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump.ldif");
+    // An existing, world-readable file is made private when the dump replaces it.
+    std::fs::write(&dump, "old").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let (mut child, url, _) = spawn_adsim(&["--dump".as_ref(), dump.as_os_str()]);
     // An account made over LDAP with a password, as the connector's would be.
     let mut conn =
