@@ -293,7 +293,16 @@ async fn connection(
                     let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Upgrading) else {
                         return Ok(());
                     };
-                    conn = Conn::Tls(Box::new(acceptor.accept(tcp).await?));
+                    let accepted =
+                        tokio::time::timeout(limits.partial_message_timeout, acceptor.accept(tcp))
+                            .await
+                            .map_err(|_| {
+                                io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    "StartTLS handshake timed out",
+                                )
+                            })?;
+                    conn = Conn::Tls(Box::new(accepted?));
                     session.tls = true;
                     buffer.clear();
                 }

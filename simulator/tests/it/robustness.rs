@@ -456,6 +456,19 @@ fn a_partial_message_and_an_idle_unbound_connection_time_out() {
     silent_tls.write_all(&[0x16, 0x03, 0x01]).unwrap();
     closed_within(&mut silent_tls, Duration::from_secs(10));
 
+    // So is the handshake after a StartTLS that succeeded.
+    let mut starttls = TcpStream::connect(address).unwrap();
+    let oid = b"1.3.6.1.4.1.1466.20037";
+    let mut request = vec![0x30, (5 + 2 + oid.len()) as u8, 0x02, 0x01, 0x01];
+    request.extend_from_slice(&[0x77, (2 + oid.len()) as u8, 0x80, oid.len() as u8]);
+    request.extend_from_slice(oid);
+    starttls.write_all(&request).unwrap();
+    let answered = closed_within(&mut starttls, Duration::from_secs(10));
+    assert!(
+        contains(&answered, oid),
+        "the StartTLS response: {answered:?}"
+    );
+
     // A bound connection may stay idle.
     let mut bound = admin(&sim);
     std::thread::sleep(Duration::from_millis(1200));
