@@ -135,26 +135,47 @@ fn main() -> ExitCode {
     }
 }
 
-/// Waits for SIGINT or SIGTERM; returns which.
-async fn stop_signal() -> anyhow::Result<&'static str> {
+/// SIGINT and SIGTERM, listened for from before the listener lines are printed: a script
+/// that stops adsim as soon as it has read them must not kill it before it can dump.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut terminate = signal(SignalKind::terminate()).context("cannot wait for SIGTERM")?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => {
-                interrupted.context("cannot wait for SIGINT")?;
-                Ok("SIGINT")
-            }
-            _ = terminate.recv() => Ok("SIGTERM"),
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
-        Ok("Ctrl-C")
+
+    /// Waits for either; returns which.
+    async fn wait(&mut self) -> anyhow::Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok("SIGINT"),
+                _ = self.terminate.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("cannot wait for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
     }
 }
 
@@ -227,6 +248,7 @@ fn run(args: Args) -> Result<(), Failure> {
         .build()
         .context("cannot start the runtime")?;
     let result = runtime.block_on(async move {
+        let mut signals = StopSignals::listen()?;
         let sim = builder.start().await.map_err(|error| {
             // The seed, TLS files and forest name are the user's; a port in use or a
             // runtime failure is not.
@@ -256,7 +278,7 @@ fn run(args: Args) -> Result<(), Failure> {
         if args.admin_password.is_none() {
             say(format_args!("admin password {}", sim.admin_password()));
         }
-        let signal = stop_signal().await?;
+        let signal = signals.wait().await?;
         tracing::info!(signal, "stopping");
         if let Some(path) = &args.dump {
             write_private(path, &sim.dump_ldif())
