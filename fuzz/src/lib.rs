@@ -8,13 +8,19 @@
 //! inheritance, which must not panic either. A failed round trip panics, which is how both
 //! drivers report a finding.
 //!
-//! This file depends on nothing but `devwb_model` and `std`, so that xtask can include it
-//! without pulling libFuzzer into the workspace.
+//! `ldap_codec` feeds a client's byte stream to the simulator's framer, decoder and request
+//! handler (a forest built once, an administrator's session): whatever happens, nothing panics
+//! and every response the server would send decodes as an LDAP message.
+//!
+//! This file depends on nothing but `devwb_model`, `devwb_simulator`, rasn and `std`, so that
+//! xtask can include it without pulling libFuzzer into the workspace.
 
 use devwb_model::sd::{
     access_check, inherit, AccessMask, ObjectTypeList, SddlContext, SecurityDescriptor, Token,
 };
 use devwb_model::{Dn, Guid, Sid};
+use devwb_simulator::codec::{self, Limits, Undecodable};
+use devwb_simulator::handler::{Handler, HandlerConfig, Session};
 
 /// The checks by name, as the fuzz targets are named. Each returns whether its parser accepted
 /// the input (the drivers count this to show the inputs reach past the first error).
@@ -26,7 +32,79 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("sid", sid),
     ("sddl", sddl),
     ("sd_binary", sd_binary),
+    ("ldap_codec", ldap_codec),
 ];
+
+/// The handler every `ldap_codec` input is sent to: one forest for the whole run (inputs may
+/// change it, as a client's requests would), deterministic clock and ids.
+fn ldap_handler() -> &'static Handler {
+    static HANDLER: std::sync::OnceLock<Handler> = std::sync::OnceLock::new();
+    HANDLER.get_or_init(|| {
+        let forest = devwb_simulator::forest::Forest::build(
+            "contoso.lab",
+            devwb_model::SchemaLevel::W2016,
+            "Fuzz-Admin-Pw1!",
+            std::sync::Arc::new(devwb_simulator::clock::FixedClock::at_unix(1_795_568_523)),
+            std::sync::Arc::new(devwb_simulator::clock::SeededIds::new(13)),
+        )
+        .expect("the fuzz forest builds");
+        Handler::new(std::sync::Arc::new(forest), HandlerConfig::default())
+    })
+}
+
+/// Every response the server would send must decode as an LDAP message.
+fn assert_decodes(response: &codec::Response) {
+    let bytes = codec::encode(response);
+    assert!(
+        rasn::ber::decode::<rasn_ldap::LdapMessage>(&bytes).is_ok(),
+        "the server's own response does not decode: {bytes:02x?}"
+    );
+}
+
+/// A client's byte stream (`ldap_codec`): framed, decoded and handled as the transport does,
+/// bound as the Administrator over TLS. Returns whether a message decoded.
+pub fn ldap_codec(data: &[u8]) -> bool {
+    let limits = Limits {
+        max_message_bytes: 64 * 1024,
+        max_nesting: 64,
+        ..Limits::default()
+    };
+    let handler = ldap_handler();
+    let mut session = Session::new(true);
+    let names = &handler.forest().names;
+    session.identity = devwb_simulator::semantics::Identity {
+        dn: Some(names.admin_dn.clone()),
+        sid: Some(names.domain_sid.with_rid(500)),
+    };
+    let mut accepted = false;
+    let mut rest = data;
+    while let Ok(Some(length)) = codec::frame_length(rest, &limits) {
+        let Some((message, after)) = (length <= rest.len()).then(|| rest.split_at(length)) else {
+            break;
+        };
+        match codec::decode(message, &limits) {
+            Ok(decoded) => {
+                accepted = true;
+                for response in handler.handle(&mut session, decoded) {
+                    assert_decodes(&response);
+                }
+            }
+            Err(Undecodable::Answer(response)) => {
+                // The transport reads a modify rasn cannot decode (RFC 4525 increment) by hand.
+                match codec::increment::decode_modify(message) {
+                    Some(raw) => assert_decodes(&handler.handle_raw_modify(&session, &raw)),
+                    None => assert_decodes(&response),
+                }
+            }
+            Err(Undecodable::Disconnect(notice)) => {
+                assert_decodes(&notice);
+                break;
+            }
+        }
+        rest = after;
+    }
+    accepted
+}
 
 fn context() -> SddlContext {
     SddlContext::with_root(

@@ -13,12 +13,13 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, IdSource, SeededIds, SystemClock};
 use crate::codec::Limits;
+use crate::error::ResultCode;
 use crate::error::{OpError, SimError};
 use crate::forest::Forest;
 use crate::handler::{Handler, HandlerConfig, RequestControls, Session};
 use crate::ldif::{self, Record};
 use crate::semantics::Identity;
-use crate::store::{Entry, Snapshot};
+use crate::store::{Entry, Secret, Snapshot};
 use crate::transport::tls::TlsMaterial;
 use crate::transport::{self, Shared};
 
@@ -171,9 +172,38 @@ impl SimulatorBuilder {
         self.ids(Arc::new(SeededIds::new(seed)))
     }
 
-    /// The framer's limits (maximum message size and nesting).
+    /// The connection limits (maximum message size and nesting, bytes held for unbound
+    /// connections, timeouts); see [`Limits`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// How long the rest of a started message may take (default 30 s).
+    pub fn partial_message_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.partial_message_timeout = timeout;
+        self
+    }
+
+    /// How long a connection nobody has bound on may stay idle (default 900 s, AD's
+    /// MaxConnIdleTime).
+    pub fn idle_unauthenticated_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.idle_unauthenticated_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of unfinished messages held for all unbound connections together
+    /// (default 16 MiB).
+    pub fn max_unauthenticated_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_unauthenticated_bytes = bytes;
+        self
+    }
+
+    /// The most values of non-linked multi-valued attributes one entry may hold (default
+    /// [`HandlerConfig::DEFAULT_MAX_NONLINKED_VALUES`], about AD's; `None` lifts the limit).
+    /// A write beyond it answers `adminLimitExceeded`, as AD does.
+    pub fn max_nonlinked_values(mut self, limit: Option<usize>) -> Self {
+        self.handler.max_nonlinked_values = limit;
         self
     }
 
@@ -207,6 +237,18 @@ impl SimulatorBuilder {
             })?;
             apply_ldif(&forest, &text, &path.display().to_string())?;
         }
+        // A seed may carry the Administrator's password (a dump does): a password given to the
+        // builder still wins; a generated one gives way to the seed's, so the handle tells the
+        // password that works.
+        let admin = &forest.names.admin_dn;
+        let password = match (&self.admin_password, forest.store.secret(admin)) {
+            (Some(given), _) => {
+                forest.store.set_secret(admin, Secret::new(given.clone()));
+                password
+            }
+            (None, Some(seeded)) => seeded.expose().to_string(),
+            (None, None) => password,
+        };
         Ok((forest, password))
     }
 
@@ -229,6 +271,7 @@ impl SimulatorBuilder {
             limits: self.limits,
             tls: Some(material.acceptor()?),
             open_connections: AtomicUsize::new(0),
+            unauthenticated_bytes: AtomicUsize::new(0),
         });
         let (shutdown, receiver) = watch::channel(false);
         let bind = |address: SocketAddr| async move {
@@ -380,8 +423,39 @@ pub fn apply_ldif(forest: &Arc<Forest>, text: &str, source: &str) -> Result<(), 
     Ok(())
 }
 
+/// The attribute a dump holds an account's password in (base64 in the LDIF). Only a seed reads
+/// it: the schema does not know it, so no LDAP operation can write or read it, and it is never
+/// stored as an attribute.
+pub const PASSWORD_ATTRIBUTE: &str = "adsim-password";
+
 /// Stores `entry` as given, generating only the attributes it lacks; replaces an existing entry.
-fn import(forest: &Forest, given: Entry) -> Result<(), OpError> {
+/// Keeps the entry's `uSNCreated` and `uSNChanged` when given (the store's counter moves past
+/// them) and sets its password from [`PASSWORD_ATTRIBUTE`], so a dump loads back as it was.
+fn import(forest: &Forest, mut given: Entry) -> Result<(), OpError> {
+    let password = match given.attrs.remove(PASSWORD_ATTRIBUTE) {
+        None => None,
+        Some(attribute) => match attribute.values.as_slice() {
+            [value] => Some(String::from_utf8(value.to_vec()).map_err(|_| {
+                OpError::new(
+                    ResultCode::CONSTRAINT_VIOLATION,
+                    format!("{PASSWORD_ATTRIBUTE} is not UTF-8 text"),
+                )
+            })?),
+            _ => {
+                return Err(OpError::new(
+                    ResultCode::CONSTRAINT_VIOLATION,
+                    format!("{PASSWORD_ATTRIBUTE} needs exactly one value"),
+                ))
+            }
+        },
+    };
+    let usn = |name: &str| {
+        given
+            .attrs
+            .first_str(name)
+            .and_then(|value| value.trim().parse::<u64>().ok())
+    };
+    let usns = usn("uSNCreated").zip(usn("uSNChanged"));
     let mut entry = given.clone();
     forest.stamp_new(&mut entry);
     let parent = entry.dn.parent().and_then(|p| forest.store.get(&p));
@@ -396,6 +470,7 @@ fn import(forest: &Forest, given: Entry) -> Result<(), OpError> {
         }
     }
     let store = &forest.store;
+    let dn = entry.dn.clone();
     match store.get(&entry.dn) {
         Some(existing) => {
             store.replace(&existing, entry)?;
@@ -408,6 +483,12 @@ fn import(forest: &Forest, given: Entry) -> Result<(), OpError> {
                 store.add_naming_context(entry)?;
             }
         }
+    }
+    if let Some((created, changed)) = usns {
+        store.keep_usns(&dn, created, changed);
+    }
+    if let Some(password) = password {
+        store.set_secret(&dn, Secret::new(password));
     }
     Ok(())
 }
@@ -532,12 +613,31 @@ impl SimHandle {
         apply_ldif(&self.forest, text, "<ldif>")
     }
 
-    /// The whole directory as LDIF content records, parents first.
+    /// The whole directory as LDIF content records, parents first: every entry with every
+    /// attribute (USNs included), and each account's password as [`PASSWORD_ATTRIBUTE`], so
+    /// that [`SimulatorBuilder::seed_ldif`] of the dump gives back the same directory and the
+    /// accounts still bind. The text therefore holds secrets: keep it as private as the
+    /// passwords (adsim writes it readable by its owner only).
     pub fn dump_ldif(&self) -> String {
-        let mut out = String::from("version: 1\n\n");
+        let mut out = String::from(
+            "version: 1\n\n# Written by adsim. adsim-password values are the accounts' passwords (base64):\n# only adsim --seed reads them, no LDAP operation can. Keep this file private.\n\n",
+        );
         let semantics = &self.forest.semantics;
-        for entry in self.forest.store.all() {
-            ldif::write_entry(&mut out, &entry, &|name| semantics.is_binary(name));
+        let store = &self.forest.store;
+        let is_binary =
+            |name: &str| name.eq_ignore_ascii_case(PASSWORD_ATTRIBUTE) || semantics.is_binary(name);
+        for entry in store.all() {
+            match store.secret(&entry.dn) {
+                Some(secret) => {
+                    let mut with_secret = (*entry).clone();
+                    with_secret.attrs.set(
+                        PASSWORD_ATTRIBUTE,
+                        vec![bytes::Bytes::copy_from_slice(secret.expose().as_bytes())],
+                    );
+                    ldif::write_entry(&mut out, &with_secret, &is_binary);
+                }
+                None => ldif::write_entry(&mut out, &entry, &is_binary),
+            }
         }
         out
     }
@@ -557,6 +657,13 @@ impl SimHandle {
         self.forest.store.restore(snapshot);
         // Tokens cached from memberships the snapshot does not have must go.
         self.forest.semantics.reset_caches();
+    }
+
+    /// Bytes of unfinished messages held right now for connections nobody has bound on.
+    pub fn unauthenticated_bytes(&self) -> usize {
+        self.shared
+            .unauthenticated_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Connections open right now.

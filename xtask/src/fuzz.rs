@@ -1,9 +1,10 @@
-//! `cargo xtask fuzz`: the fuzz checks of devwb-model's parsers (`fuzz/src/lib.rs`: `sid`,
-//! `sddl`, `sd_binary`).
+//! `cargo xtask fuzz`: the fuzz checks of devwb-model's parsers and of the simulator's LDAP
+//! codec (`fuzz/src/lib.rs`: `dn`, `sid`, `sddl`, `sd_binary`, `ldap_codec`).
 //!
 //! By default a bounded, deterministic random loop on stable Rust: inputs are mutations of
 //! seeds (every default security descriptor of Microsoft's schema, their binary encodings, a
-//! few SIDs) and plain random bytes. A panic is a finding: the input is written to
+//! few SIDs, and for `ldap_codec` the small valid LDAP messages kept in
+//! `fuzz/corpus/ldap_codec/*.ber`) and plain random bytes. A panic is a finding: the input is written to
 //! `fuzz/artifacts/<target>/` and the command fails. `--libfuzzer` runs the same checks under
 //! cargo-fuzz instead (needs the nightly toolchain and `cargo install cargo-fuzz`).
 //!
@@ -131,7 +132,13 @@ fn run_libfuzzer(root: &Path, options: &Options, seeds: &Seeds) -> Result<()> {
         let corpus_dir = fuzz_dir.join("corpus").join(target);
         std::fs::create_dir_all(&corpus_dir)
             .with_context(|| format!("creating {}", corpus_dir.display()))?;
-        for (index, seed) in seeds.for_target(target).iter().enumerate() {
+        // ldap_codec's seeds already are files of that directory.
+        let written = if target == "ldap_codec" {
+            Vec::new()
+        } else {
+            seeds.for_target(target)
+        };
+        for (index, seed) in written.iter().enumerate() {
             let path = corpus_dir.join(format!("seed-{index:04}"));
             std::fs::write(&path, seed).with_context(|| format!("writing {}", path.display()))?;
         }
@@ -165,6 +172,7 @@ struct Seeds {
     sids: Vec<Vec<u8>>,
     sddl: Vec<Vec<u8>>,
     binary: Vec<Vec<u8>>,
+    ldap: Vec<Vec<u8>>,
 }
 
 impl Seeds {
@@ -208,7 +216,26 @@ impl Seeds {
                 sids.push(sid.to_bytes());
             }
         }
-        Ok(Seeds { sids, sddl, binary })
+        let corpus = root.join("fuzz/corpus/ldap_codec");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+            .with_context(|| format!("reading {}", corpus.display()))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "ber"))
+            .collect();
+        files.sort();
+        let ldap = files
+            .iter()
+            .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())))
+            .collect::<Result<Vec<_>>>()?;
+        if ldap.is_empty() {
+            bail!("no seeds in {} (*.ber)", corpus.display());
+        }
+        Ok(Seeds {
+            sids,
+            sddl,
+            binary,
+            ldap,
+        })
     }
 
     fn for_target(&self, target: &str) -> Vec<Vec<u8>> {
@@ -216,6 +243,7 @@ impl Seeds {
             "dn" => DN_SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect(),
             "sid" => self.sids.clone(),
             "sddl" => self.sddl.clone(),
+            "ldap_codec" => self.ldap.clone(),
             _ => self.binary.clone(),
         }
     }

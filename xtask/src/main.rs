@@ -22,7 +22,8 @@ commands:
                 something from outside (each says plainly when it cannot run)
   bench         run the benchmarks docs/benchmarks.md records, with its commands:
                 [writeback|source|simulator|model|client|all], writeback by default
-  fuzz          bounded fuzz loop over the model's parsers (dn, sid, sddl, sd_binary);
+  fuzz          bounded fuzz loop over the model's parsers (dn, sid, sddl, sd_binary) and
+                the simulator's LDAP codec and handler (ldap_codec);
                 --libfuzzer runs cargo-fuzz on nightly instead
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
                 LDFs (samba-ad-provision); --check fails when the committed file is stale

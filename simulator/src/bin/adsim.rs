@@ -1,19 +1,30 @@
 //! `adsim`: the simulator as a standalone server. Prints one line per listener with its URL
-//! and the admin DN, serves until Ctrl-C, and optionally loads an LDIF seed at start and
-//! dumps the directory as LDIF on exit. With `--entra`, it also serves a fake Entra tenant
-//! (token endpoint and Microsoft Graph) over HTTPS with the same certificate.
+//! and the admin DN, serves until SIGINT (Ctrl-C) or SIGTERM, and optionally loads an LDIF seed
+//! at start and dumps the directory as LDIF on exit (passwords included, see
+//! `SimHandle::dump_ldif`). Errors are one line on stderr; exit status 2 for a wrong argument
+//! or a file it names (missing, unreadable, not valid LDIF, refused by the directory), 1 for
+//! anything else. It does not daemonise or reload: a restart with `--seed` of a dump does that.
+//! With `--entra`, it also serves a fake Entra tenant (token endpoint and Microsoft Graph) over
+//! HTTPS with the same certificate.
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use devwb_model::SchemaLevel;
-use devwb_simulator::Simulator;
+use devwb_simulator::{SimError, Simulator};
 
 /// An LDAP server that behaves like an Active Directory domain controller.
 #[derive(Debug, Parser)]
-#[command(name = "adsim", version)]
+#[command(
+    name = "adsim",
+    version,
+    after_help = "Exit status: 0 after SIGINT or SIGTERM, 2 for a wrong argument or a file it names, 1 otherwise."
+)]
 struct Args {
     /// The forest's DNS name.
     #[arg(long, default_value = "contoso.lab")]
@@ -42,14 +53,17 @@ struct Args {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// LDIF file loaded at start (content and change records).
-    #[arg(long)]
+    /// An LDIF FILE of entries loaded at start (content and change records; a --dump file
+    /// loads back with its passwords). Repeatable. Not a number: see --id-seed.
+    #[arg(long, value_name = "LDIF_FILE")]
     seed: Vec<PathBuf>,
-    /// LDIF file the directory is written to on exit.
-    #[arg(long)]
+    /// LDIF file the whole directory is written to on exit, passwords included (so that
+    /// --seed gives it back): the file is created readable by its owner only.
+    #[arg(long, value_name = "LDIF_FILE")]
     dump: Option<PathBuf>,
-    /// Seed for deterministic GUIDs and SIDs.
-    #[arg(long)]
+    /// A NUMBER that makes generated GUIDs, SIDs and the admin password repeatable from run to
+    /// run. Not a file: an LDIF file of entries is --seed.
+    #[arg(long, value_name = "NUMBER")]
     id_seed: Option<u64>,
     /// A fault to inject, repeatable: `;`-separated `op=add,modify`, `dn=<subtree>`,
     /// `p=<fraction>` and one action `latency=<ms>`, `code=busy|unavailable|unwillingToPerform|<n>`
@@ -107,8 +121,39 @@ struct Args {
     entra_fault_seed: u64,
 }
 
-#[allow(clippy::print_stdout)]
-fn main() -> anyhow::Result<()> {
+/// Why adsim stopped with an error: the exit status says which kind.
+enum Failure {
+    /// A wrong argument or a file it names (exit 2).
+    Usage(anyhow::Error),
+    /// Anything else (exit 1).
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::Other(error)
+    }
+}
+
+/// The error and its causes on one line, each cause once (a message that already quotes its
+/// cause is not followed by it again).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+#[allow(clippy::print_stderr)]
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
@@ -116,10 +161,96 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(error)) => {
+            eprintln!("adsim: {}", one_line(&error));
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(error)) => {
+            eprintln!("adsim: {}", one_line(&error));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, listened for from before the listener lines are printed: a script
+/// that stops adsim as soon as it has read them must not kill it before it can dump.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for either; returns which.
+    async fn wait(&mut self) -> anyhow::Result<&'static str> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Ok("SIGINT"),
+                _ = self.terminate.recv() => Ok("SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c()
+                .await
+                .context("cannot wait for Ctrl-C")?;
+            Ok("Ctrl-C")
+        }
+    }
+}
+
+/// Writes the dump readable by its owner only: it holds the accounts' passwords.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    // The mode above applies to a new file only: an existing one is made private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Prints a line on stdout. Whoever started adsim may have stopped reading it: that is no
+/// reason to fail (println! would panic on the broken pipe, before the dump is reported).
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+}
+
+fn run(args: Args) -> Result<(), Failure> {
+    let usage = Failure::Usage;
     let level: SchemaLevel = args
         .schema_level
         .parse()
-        .map_err(|e| anyhow::anyhow!("--schema-level {}: {e}", args.schema_level))?;
+        .map_err(|e| usage(anyhow::anyhow!("--schema-level {}: {e}", args.schema_level)))?;
     let mut builder = Simulator::builder()
         .forest(&args.forest)
         .schema_level(level)
@@ -143,7 +274,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|text| devwb_simulator::faults::FaultRule::parse(text))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("--fault {e}"))?;
+        .map_err(|e| usage(anyhow::anyhow!("--fault {e}")))?;
     builder = builder.faults(devwb_simulator::faults::FaultConfig {
         seed: args.fault_seed,
         rules,
@@ -155,17 +286,36 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let sim = builder
-            .start()
-            .await
-            .context("cannot start the simulator")?;
+    let result = runtime.block_on(async move {
+        let mut signals = StopSignals::listen()?;
+        let sim = builder.start().await.map_err(|error| {
+            // The seed, TLS files and forest name are the user's; a port in use or a
+            // runtime failure is not.
+            let is_usage = matches!(
+                error,
+                SimError::File { .. }
+                    | SimError::Ldif { .. }
+                    | SimError::LdifApply { .. }
+                    | SimError::ForestName { .. }
+                    | SimError::Tls(_)
+            );
+            let error = anyhow::Error::new(error).context("cannot start the simulator");
+            if is_usage {
+                Failure::Usage(error)
+            } else {
+                Failure::Other(error)
+            }
+        })?;
         if !sim.url().is_empty() {
-            println!("ldap  {} admin {}", sim.url(), sim.admin_dn());
+            say(format_args!("ldap  {} admin {}", sim.url(), sim.admin_dn()));
         }
-        println!("ldaps {} admin {}", sim.ldaps_url(), sim.admin_dn());
+        say(format_args!(
+            "ldaps {} admin {}",
+            sim.ldaps_url(),
+            sim.admin_dn()
+        ));
         if args.admin_password.is_none() {
-            println!("admin password {}", sim.admin_password());
+            say(format_args!("admin password {}", sim.admin_password()));
         }
         if let Some(path) = &args.write_cert {
             std::fs::write(path, sim.certificate_pem())
@@ -175,17 +325,24 @@ fn main() -> anyhow::Result<()> {
             Some(address) => Some(start_entra(&args, address, &sim).await?),
             None => None,
         };
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
+        let signal = signals.wait().await?;
+        tracing::info!(signal, "stopping");
         if let Some(path) = &args.dump {
-            std::fs::write(path, sim.dump_ldif())
+            write_private(path, &sim.dump_ldif())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            println!("dumped {} to {}", sim.forest().store.len(), path.display());
+            say(format_args!(
+                "dumped {} to {}",
+                sim.forest().store.len(),
+                path.display()
+            ));
         }
         drop(sim);
-        anyhow::Ok(())
-    })
+        Ok::<(), Failure>(())
+    });
+    // A request still being handled on a worker or blocking thread must not hold the exit:
+    // wait a moment for connections to send their notices, then go.
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    result
 }
 
 /// Starts the fake tenant and prints its line (and a generated secret, as for the admin password).

@@ -21,6 +21,17 @@ pub struct Limits {
     /// The deepest nesting of constructed BER elements accepted in one message. A search
     /// filter nested deeper than this is refused.
     pub max_nesting: usize,
+    /// The most bytes of unfinished messages the server holds for all connections nobody
+    /// has bound on yet, together. Such a connection may only bind, read the rootDSE or
+    /// start TLS, all small requests, so a bound well above one message is no hardship to
+    /// a real client and keeps a crowd of half-sent 10 MB messages from holding gigabytes.
+    /// The connection whose read goes past it gets a Notice of Disconnection.
+    pub max_unauthenticated_bytes: usize,
+    /// How long the rest of a started message (or a TLS handshake) may take to arrive.
+    pub partial_message_timeout: std::time::Duration,
+    /// How long a connection nobody has bound on may stay idle (no request, nothing
+    /// outstanding) before it is closed; AD's MaxConnIdleTime policy, 900 s by default.
+    pub idle_unauthenticated_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -28,6 +39,14 @@ impl Limits {
     pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
     /// Deep enough for any real filter (every level of a filter costs one or two levels).
     pub const DEFAULT_MAX_NESTING: usize = 100;
+    /// 16 MiB: one largest message and change, for every unbound connection together.
+    pub const DEFAULT_MAX_UNAUTHENTICATED_BYTES: usize = 16 * 1024 * 1024;
+    /// 30 seconds for the rest of a message.
+    pub const DEFAULT_PARTIAL_MESSAGE_TIMEOUT: std::time::Duration =
+        std::time::Duration::from_secs(30);
+    /// 900 seconds, AD's MaxConnIdleTime.
+    pub const DEFAULT_IDLE_UNAUTHENTICATED_TIMEOUT: std::time::Duration =
+        std::time::Duration::from_secs(900);
 }
 
 impl Default for Limits {
@@ -35,6 +54,9 @@ impl Default for Limits {
         Limits {
             max_message_bytes: Limits::DEFAULT_MAX_MESSAGE_BYTES,
             max_nesting: Limits::DEFAULT_MAX_NESTING,
+            max_unauthenticated_bytes: Limits::DEFAULT_MAX_UNAUTHENTICATED_BYTES,
+            partial_message_timeout: Limits::DEFAULT_PARTIAL_MESSAGE_TIMEOUT,
+            idle_unauthenticated_timeout: Limits::DEFAULT_IDLE_UNAUTHENTICATED_TIMEOUT,
         }
     }
 }
@@ -279,6 +301,7 @@ mod tests {
         Limits {
             max_message_bytes: 1000,
             max_nesting: 8,
+            ..Limits::default()
         }
     }
 

@@ -43,6 +43,17 @@ pub struct HandlerConfig {
     pub max_filter_depth: usize,
     /// AD's MaxValRange: the most values of one attribute returned without a range option.
     pub max_value_range: usize,
+    /// The most values of non-linked multi-valued attributes one entry may hold, summed over
+    /// its attributes (`None`: no limit). AD's limit comes from its fixed database record
+    /// size; Microsoft puts the practical figure at about 1,200 values from Windows Server
+    /// 2003 on (linked attributes such as `member` do not count). A write beyond it answers
+    /// `adminLimitExceeded` (11).
+    pub max_nonlinked_values: Option<usize>,
+}
+
+impl HandlerConfig {
+    /// The default of [`HandlerConfig::max_nonlinked_values`].
+    pub const DEFAULT_MAX_NONLINKED_VALUES: usize = 1200;
 }
 
 impl Default for HandlerConfig {
@@ -52,6 +63,7 @@ impl Default for HandlerConfig {
             max_page_size: 1000,
             max_filter_depth: 64,
             max_value_range: 1500,
+            max_nonlinked_values: Some(HandlerConfig::DEFAULT_MAX_NONLINKED_VALUES),
         }
     }
 }

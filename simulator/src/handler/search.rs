@@ -17,8 +17,106 @@ use crate::filter::{Filter, IndexedLookup};
 use crate::semantics::{OpContext, Operation};
 use crate::store::Entry;
 
-/// A `;range=low-high` option (`high` `None` for `*`).
-type ValueRange = (usize, Option<usize>);
+/// A well-formed `;range=low-high` option (`high` `None` for `*`). The numbers are the
+/// client's: any value a 64-bit integer holds, so no arithmetic on them may overflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ValueRange {
+    low: u64,
+    high: Option<u64>,
+}
+
+/// What the options of one requested attribute description say about value ranges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RangeOption {
+    /// No `range=` option.
+    None,
+    /// A well-formed one.
+    Valid(ValueRange),
+    /// `range=` followed by something that is not `<digits>-<digits>` or `<digits>-*`: the
+    /// attribute description is then not one the directory knows, and, as for any unknown
+    /// attribute description in a search's attribute list, nothing is returned for it.
+    Malformed,
+}
+
+/// Parses one option of an attribute description (`range=0-1499`, `Range=10-*`, any case).
+/// Digits beyond what 64 bits hold saturate: `range=0-99999999999999999999999` asks for
+/// every value, as `range=0-*` does, rather than being an error.
+fn parse_range(option: &str) -> RangeOption {
+    let Some(range) = option
+        .get(..6)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("range="))
+        .and_then(|_| option.get(6..))
+    else {
+        return RangeOption::None;
+    };
+    let number = |text: &str| -> Option<u64> {
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some(text.bytes().fold(0u64, |acc, digit| {
+            acc.saturating_mul(10)
+                .saturating_add(u64::from(digit - b'0'))
+        }))
+    };
+    let Some((low, high)) = range.split_once('-') else {
+        return RangeOption::Malformed;
+    };
+    let Some(low) = number(low) else {
+        return RangeOption::Malformed;
+    };
+    let high = if high == "*" {
+        None
+    } else {
+        match number(high) {
+            Some(high) => Some(high),
+            None => return RangeOption::Malformed,
+        }
+    };
+    RangeOption::Valid(ValueRange { low, high })
+}
+
+/// Which values of an attribute with `total` values a read returns, and the range option of
+/// the returned attribute description: `Some((window, None))` for all values under their plain
+/// name, `Some((window, Some("low-high")))` for a ranged answer, `None` when no value is in
+/// the window (a reversed range such as `5-2`, or a low bound past the last value): the
+/// attribute is then left out of the entry.
+///
+/// Without a range, an attribute with more than `limit` values (AD's MaxValRange) comes back
+/// as `name;range=0-<limit - 1>`; with one, at most `limit` values from `low` on. The high
+/// bound shown is `*` when the window reaches the last value.
+fn value_window(
+    total: usize,
+    range: Option<ValueRange>,
+    limit: usize,
+) -> Option<(std::ops::Range<usize>, Option<String>)> {
+    let limit = limit.max(1);
+    let range = match range {
+        Some(range) => range,
+        None if total > limit => ValueRange { low: 0, high: None },
+        None => return Some((0..total, None)),
+    };
+    if range.high.is_some_and(|high| high < range.low) {
+        return None;
+    }
+    // Client numbers become indexes by saturating: past the end is past the end.
+    let start = usize::try_from(range.low).unwrap_or(usize::MAX).min(total);
+    let requested_end = range.high.map_or(total, |high| {
+        usize::try_from(high)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(total)
+    });
+    let end = requested_end.min(start.saturating_add(limit));
+    if start >= end {
+        return None;
+    }
+    let shown_high = if end >= total {
+        "*".to_string()
+    } else {
+        (end - 1).to_string()
+    };
+    Some((start..end, Some(format!("{}-{shown_high}", range.low))))
+}
 
 /// Which attributes a search returns.
 #[derive(Debug, Default)]
@@ -27,20 +125,6 @@ struct Selection {
     operational: bool,
     /// Requested names: (as requested, without options, range).
     names: Vec<(String, String, Option<ValueRange>)>,
-}
-
-fn parse_range(option: &str) -> Option<ValueRange> {
-    let range = option
-        .strip_prefix("range=")
-        .or_else(|| option.strip_prefix("Range="))?;
-    let (low, high) = range.split_once('-')?;
-    let low = low.parse().ok()?;
-    let high = if high == "*" {
-        None
-    } else {
-        Some(high.parse().ok()?)
-    };
-    Some((low, high))
 }
 
 impl Selection {
@@ -58,8 +142,19 @@ impl Selection {
                 _ => {
                     let mut parts = requested.split(';');
                     let base = parts.next().unwrap_or_default().to_string();
-                    let range = parts.find_map(parse_range);
-                    selection.names.push((requested.to_string(), base, range));
+                    let mut range = None;
+                    let mut malformed = false;
+                    for option in parts {
+                        match parse_range(option) {
+                            RangeOption::None => {}
+                            RangeOption::Valid(valid) => range = Some(valid),
+                            RangeOption::Malformed => malformed = true,
+                        }
+                    }
+                    // An attribute description the directory does not know returns nothing.
+                    if !malformed {
+                        selection.names.push((requested.to_string(), base, range));
+                    }
                 }
             }
         }
@@ -117,15 +212,17 @@ fn constructed(entry: &Entry, name: &str) -> Option<Vec<Bytes>> {
 }
 
 impl Handler {
-    /// The values of one attribute to send, after SD flags and value ranges.
+    /// The values of one attribute to send, after SD flags and value ranges; `None` when the
+    /// range leaves no value (see [`value_window`]).
     fn shaped_values(
         &self,
         name: &str,
         values: &[Bytes],
-        range: Option<(usize, Option<usize>)>,
+        range: Option<ValueRange>,
         controls: &RequestControls,
-    ) -> (String, Vec<Bytes>) {
-        let mut values: Vec<Bytes> = values.to_vec();
+    ) -> Option<(String, Vec<Bytes>)> {
+        let (window, shown_range) = value_window(values.len(), range, self.config.max_value_range)?;
+        let mut values: Vec<Bytes> = values.get(window).unwrap_or_default().to_vec();
         if name.eq_ignore_ascii_case("nTSecurityDescriptor") {
             if let Some(flags) = controls.sd_flags {
                 values = values
@@ -138,26 +235,11 @@ impl Handler {
                     .collect();
             }
         }
-        let limit = self.config.max_value_range.max(1);
-        let (low, high) = match range {
-            Some(range) => range,
-            None if values.len() > limit => (0, Some(limit - 1)),
-            None => return (name.to_string(), values),
+        let name = match shown_range {
+            Some(shown) => format!("{name};range={shown}"),
+            None => name.to_string(),
         };
-        let total = values.len();
-        let end = high
-            .map_or(total, |h| (h + 1).min(total))
-            .min(low.saturating_add(limit));
-        let slice: Vec<Bytes> = values
-            .get(low.min(total)..end.max(low.min(total)))
-            .unwrap_or_default()
-            .to_vec();
-        let shown_high = if end >= total {
-            "*".to_string()
-        } else {
-            (end - 1).to_string()
-        };
-        (format!("{name};range={low}-{shown_high}"), slice)
+        Some((name, values))
     }
 
     /// The entry as the search returns it.
@@ -191,9 +273,11 @@ impl Handler {
                 if !semantics.can_read(ctx, entry, &attribute.name) {
                     continue;
                 }
-                let (name, values) =
-                    self.shaped_values(&attribute.name, &attribute.values, None, ctx.controls);
-                push(&mut attributes, name, values);
+                if let Some((name, values)) =
+                    self.shaped_values(&attribute.name, &attribute.values, None, ctx.controls)
+                {
+                    push(&mut attributes, name, values);
+                }
             }
         }
         if selection.operational {
@@ -220,13 +304,11 @@ impl Handler {
             }
             match stored {
                 Some(attribute) => {
-                    let (name, values) = self.shaped_values(
-                        &attribute.name,
-                        &attribute.values,
-                        *range,
-                        ctx.controls,
-                    );
-                    push(&mut attributes, name, values);
+                    if let Some((name, values)) =
+                        self.shaped_values(&attribute.name, &attribute.values, *range, ctx.controls)
+                    {
+                        push(&mut attributes, name, values);
+                    }
                 }
                 None => {
                     if selection.operational
@@ -493,5 +575,77 @@ fn paged_control(cookie: &[u8]) -> ResponseControl {
         oid: PAGED_RESULTS.to_string(),
         critical: false,
         value: Some(paged_response_value(cookie)),
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    /// `option` parsed, then the window over `total` values with MaxValRange `limit`, shown as
+    /// `start..end name-suffix` or `none`.
+    fn check(option: &str, total: usize, limit: usize, expected: &str) {
+        let range = match parse_range(option) {
+            RangeOption::None => None,
+            RangeOption::Valid(range) => Some(range),
+            RangeOption::Malformed => {
+                assert_eq!("malformed", expected, "{option}");
+                return;
+            }
+        };
+        let shown = match value_window(total, range, limit) {
+            None => "none".to_string(),
+            Some((window, suffix)) => format!(
+                "{}..{} {}",
+                window.start,
+                window.end,
+                suffix.as_deref().unwrap_or("plain")
+            ),
+        };
+        assert_eq!(
+            shown, expected,
+            "{option} over {total} values, limit {limit}"
+        );
+    }
+
+    #[test]
+    fn ranges_never_overflow_and_answer_like_ad() {
+        check("binary", 3, 1500, "0..3 plain");
+        check("binary", 2000, 1500, "0..1500 0-1499");
+        check("range=0-*", 3, 1500, "0..3 0-*");
+        check("range=0-1", 3, 1500, "0..2 0-1");
+        check("range=1-2", 3, 1500, "1..3 1-*");
+        check("Range=1-1", 3, 1500, "1..2 1-1");
+        check("RANGE=0-*", 2000, 1500, "0..1500 0-1499");
+        check("range=1500-*", 2000, 1500, "1500..2000 1500-*");
+        // The overflow of issue 13: `(h + 1)` with h = u64::MAX.
+        check("range=0-18446744073709551615", 3, 1500, "0..3 0-*");
+        check(
+            "range=18446744073709551615-18446744073709551615",
+            3,
+            1500,
+            "none",
+        );
+        check("range=18446744073709551615-*", 3, 1500, "none");
+        check("range=0-99999999999999999999999999", 3, 1500, "0..3 0-*");
+        check("range=2-18446744073709551615", 2000, 1500, "2..1502 2-1501");
+        // Reversed and past-the-end ranges: no values, the attribute is left out.
+        check("range=5-2", 10, 1500, "none");
+        check("range=3-*", 3, 1500, "none");
+        check("range=0-*", 0, 1500, "none");
+        // Malformed: the attribute description is unknown.
+        for malformed in [
+            "range=",
+            "range=5",
+            "range=-3",
+            "range=a-b",
+            "range=1-",
+            "range=*-3",
+            "range=1-2-3",
+            "range=+1-2",
+            "range= 1-2",
+        ] {
+            check(malformed, 3, 1500, "malformed");
+        }
     }
 }

@@ -7,6 +7,8 @@ use rasn_ldap::{AddRequest, ChangeOperation, ModifyDnRequest, ModifyRequest};
 
 use super::{operations_error_unbound, Handler, RequestControls, Session};
 use crate::error::{OpError, ResultCode};
+use crate::schema::values::IndexedValues;
+use crate::schema::Syntax;
 use crate::semantics::{Modification, ModificationKind, Operation};
 use crate::store::Entry;
 
@@ -50,6 +52,47 @@ impl Handler {
         crate::filter::equal(matching, a, b).unwrap_or(a == b)
     }
 
+    /// The syntax `attribute`'s values compare under (text for attributes the schema does not
+    /// know: the content rules refuse those afterwards).
+    fn syntax(&self, attribute: &str) -> Syntax {
+        self.forest
+            .semantics
+            .schema()
+            .attribute(attribute)
+            .map_or(Syntax::Unicode, |definition| definition.syntax)
+    }
+
+    /// AD's limit on the values of non-linked multi-valued attributes one entry holds (its
+    /// database record has a fixed size; AD answers `adminLimitExceeded` with JET's
+    /// record-too-big error). Checked on the entry as it would be stored, and only when the
+    /// write adds values, so an entry seeded beyond the limit can still be changed otherwise.
+    fn check_nonlinked_values(&self, before: Option<&Entry>, after: &Entry) -> Result<(), OpError> {
+        let Some(limit) = self.config.max_nonlinked_values else {
+            return Ok(());
+        };
+        let schema = self.forest.semantics.schema();
+        let count = |entry: &Entry| -> usize {
+            entry
+                .attrs
+                .iter()
+                .filter(|attribute| {
+                    schema.attribute(&attribute.name).is_some_and(|definition| {
+                        !definition.single_valued && definition.link_id.is_none()
+                    })
+                })
+                .map(|attribute| attribute.values.len())
+                .sum()
+        };
+        let now = count(after);
+        if now > limit && before.is_none_or(|before| now > count(before)) {
+            return Err(OpError::new(
+                ResultCode::ADMIN_LIMIT_EXCEEDED,
+                format!("00002024: SvcErr: DSID-02050BBD, problem 5008 (ADMIN_LIMIT_EXCEEDED), data -1026, {now} values of non-linked multi-valued attributes exceed the limit of {limit} per entry\n"),
+            ));
+        }
+        Ok(())
+    }
+
     fn require_bound(session: &Session) -> Result<(), OpError> {
         if session.identity.is_anonymous() {
             return Err(operations_error_unbound());
@@ -80,14 +123,14 @@ impl Handler {
             {
                 return Err(constraint(name, "the directory generates this attribute"));
             }
-            let mut kept: Vec<Bytes> = entry.attrs.values(name).to_vec();
+            let mut kept = IndexedValues::new(self.syntax(name), entry.attrs.values(name).to_vec());
             for value in attribute.vals.iter() {
-                if kept.iter().any(|v| self.same_value(name, v, value)) {
+                if kept.contains(value) {
                     return Err(value_exists(name));
                 }
                 kept.push(Bytes::copy_from_slice(value));
             }
-            entry.attrs.set(name, kept);
+            entry.attrs.set(name, kept.into_values());
         }
         if !entry.attrs.contains("objectClass") {
             return Err(OpError::new(
@@ -105,6 +148,7 @@ impl Handler {
         let ctx = self.context(session, controls, Operation::Add, &dn);
         let semantics = &self.forest.semantics;
         semantics.check_add(&ctx, &parent, &mut entry)?;
+        self.check_nonlinked_values(None, &entry)?;
         self.forest.stamp_new(&mut entry);
         semantics.complete_add(&ctx, &parent, &mut entry)?;
         store.add(entry)?;
@@ -140,15 +184,17 @@ impl Handler {
                             "an add modification needs at least one value",
                         ));
                     }
+                    let mut indexed = IndexedValues::new(self.syntax(base), values);
                     for value in &change.values {
-                        if values.iter().any(|v| self.same_value(base, v, value)) {
+                        if indexed.contains(value) {
                             if permissive {
                                 continue;
                             }
                             return Err(value_exists(base));
                         }
-                        values.push(value.clone());
+                        indexed.push(value.clone());
                     }
+                    values = indexed.into_values();
                 }
                 ModificationKind::Delete => {
                     if values.is_empty() && !permissive {
@@ -157,15 +203,13 @@ impl Handler {
                     if change.values.is_empty() {
                         values.clear();
                     }
+                    let mut indexed = IndexedValues::new(self.syntax(base), values);
                     for value in &change.values {
-                        match values.iter().position(|v| self.same_value(base, v, value)) {
-                            Some(index) => {
-                                values.remove(index);
-                            }
-                            None if permissive => {}
-                            None => return Err(no_such_attribute(base)),
+                        if !indexed.remove(value) && !permissive {
+                            return Err(no_such_attribute(base));
                         }
                     }
+                    values = indexed.into_values();
                 }
                 ModificationKind::Replace => values = change.values.clone(),
                 ModificationKind::Increment => {
@@ -269,6 +313,7 @@ impl Handler {
             self.forest
                 .semantics
                 .check_modify(&ctx, &before, changes, &mut after)?;
+            self.check_nonlinked_values(Some(&before), &after)?;
             self.forest.stamp_changed(&mut after);
             match store.replace(&before, after) {
                 Err(error) if error.code == ResultCode::BUSY && attempts < 8 => continue,

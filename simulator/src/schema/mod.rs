@@ -17,6 +17,7 @@ pub mod nc;
 pub mod rules;
 pub mod syntax;
 pub mod table;
+pub mod values;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -570,6 +570,20 @@ impl Store {
         result.ok_or_else(|| OpError::no_such_object(old, None))
     }
 
+    /// Gives the stored entry `dn` these update sequence numbers (a seed loading a dump keeps
+    /// them) and moves the counter past them, so no USN is handed out twice.
+    pub fn keep_usns(&self, dn: &Dn, created: u64, changed: u64) {
+        let mut tree = self.write();
+        let key = dn.normalized();
+        if let Some(current) = tree.entries.get(key) {
+            let mut entry = (**current).clone();
+            set_usn(&mut entry, "uSNCreated", created);
+            set_usn(&mut entry, "uSNChanged", changed);
+            tree.entries.insert(key.to_string(), Arc::new(entry));
+        }
+        tree.usn = tree.usn.max(created).max(changed);
+    }
+
     /// Stores a password for the account `dn`.
     pub fn set_secret(&self, dn: &Dn, secret: Secret) {
         self.write()

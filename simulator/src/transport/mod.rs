@@ -38,6 +38,9 @@ pub struct Shared {
     pub tls: Option<TlsAcceptor>,
     /// Connections currently open, for tests and logs.
     pub open_connections: AtomicUsize,
+    /// Bytes of partly received messages held for connections nobody has bound on yet,
+    /// bounded by [`Limits::max_unauthenticated_bytes`].
+    pub unauthenticated_bytes: AtomicUsize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -46,6 +49,7 @@ impl std::fmt::Debug for Shared {
             .field("limits", &self.limits)
             .field("tls", &self.tls.is_some())
             .field("open_connections", &self.open_connections)
+            .field("unauthenticated_bytes", &self.unauthenticated_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -153,6 +157,49 @@ pub async fn serve(
 /// rather than streamed by a task of its own.
 const INLINE_SEARCH_RESPONSES: usize = 16;
 
+/// The most bytes one read takes from a socket: a buffer grows with what has arrived, a
+/// read at a time, never with the length a message header announces.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A buffer whose capacity grew past this for one large message is given back once empty.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// This connection's share of [`Shared::unauthenticated_bytes`]; given back on drop.
+struct HeldBytes<'a> {
+    total: &'a AtomicUsize,
+    mine: usize,
+}
+
+impl HeldBytes<'_> {
+    /// Counts `now` bytes for this connection; returns the new total of all connections.
+    fn set(&mut self, now: usize) -> usize {
+        if now >= self.mine {
+            let more = now - self.mine;
+            self.mine = now;
+            self.total.fetch_add(more, Ordering::AcqRel) + more
+        } else {
+            let less = self.mine - now;
+            self.mine = now;
+            self.total
+                .fetch_sub(less, Ordering::AcqRel)
+                .saturating_sub(less)
+        }
+    }
+}
+
+impl Drop for HeldBytes<'_> {
+    fn drop(&mut self) {
+        self.set(0);
+    }
+}
+
+/// Sends a Notice of Disconnection with `text` and closes.
+async fn disconnect(conn: &mut Conn, code: ResultCode, text: &str) {
+    let notice = Response::notice_of_disconnection(code, text);
+    send(conn, &codec::encode(&notice)).await.ok();
+    conn.shutdown().await.ok();
+}
+
 /// The state of one connection shared with its search tasks.
 struct Outstanding {
     abandoned: Mutex<HashSet<u32>>,
@@ -165,17 +212,31 @@ async fn connection(
     shared: &Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> io::Result<()> {
+    let limits = shared.limits;
     let mut conn = if ldaps {
         let acceptor = shared
             .tls
             .clone()
             .ok_or_else(|| io::Error::other("LDAPS listener without TLS configuration"))?;
-        Conn::Tls(Box::new(acceptor.accept(stream).await?))
+        // A handshake is a message too: one that never completes does not hold a task forever.
+        let accepted =
+            tokio::time::timeout(limits.partial_message_timeout, acceptor.accept(stream))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?;
+        Conn::Tls(Box::new(accepted?))
     } else {
         Conn::Plain(stream)
     };
     let mut session = Session::new(ldaps);
-    let mut buffer = BytesMut::with_capacity(16 * 1024);
+    let mut buffer = BytesMut::new();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut held = HeldBytes {
+        total: &shared.unauthenticated_bytes,
+        mine: 0,
+    };
+    // When the message now in the buffer started to arrive, and when the client last sent.
+    let mut partial_since: Option<tokio::time::Instant> = None;
+    let mut last_received = tokio::time::Instant::now();
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let (tx, mut rx) = mpsc::channel::<Bytes>(256);
     let outstanding = Arc::new(Outstanding {
@@ -185,6 +246,7 @@ async fn connection(
     let mut operations: u64 = 0;
     loop {
         // Handle every complete message already read.
+        let mut completed = false;
         loop {
             let length = match codec::frame_length(&buffer, &shared.limits) {
                 Ok(Some(length)) => length,
@@ -201,6 +263,7 @@ async fn connection(
                 }
             };
             let frame = buffer.split_to(length).freeze();
+            completed = true;
             operations += 1;
             if shared
                 .handler
@@ -230,7 +293,16 @@ async fn connection(
                     let Conn::Plain(tcp) = std::mem::replace(&mut conn, Conn::Upgrading) else {
                         return Ok(());
                     };
-                    conn = Conn::Tls(Box::new(acceptor.accept(tcp).await?));
+                    let accepted =
+                        tokio::time::timeout(limits.partial_message_timeout, acceptor.accept(tcp))
+                            .await
+                            .map_err(|_| {
+                                io::Error::new(
+                                    io::ErrorKind::TimedOut,
+                                    "StartTLS handshake timed out",
+                                )
+                            })?;
+                    conn = Conn::Tls(Box::new(accepted?));
                     session.tls = true;
                     buffer.clear();
                 }
@@ -240,12 +312,50 @@ async fn connection(
             send(&mut conn, &out).await?;
             out.clear();
         }
+        if buffer.is_empty() && buffer.capacity() > KEEP_CAPACITY {
+            // Give a large message's memory back rather than keep it per connection.
+            buffer = BytesMut::new();
+        }
+        // The clock of a partial message starts with its first bytes: a client that keeps
+        // completing messages is never timed out, however much it pipelines.
+        if buffer.is_empty() || completed {
+            partial_since = None;
+        }
+        if !buffer.is_empty() && partial_since.is_none() {
+            partial_since = Some(tokio::time::Instant::now());
+        }
+        let unbound = session.identity.is_anonymous();
+        held.set(if unbound { buffer.len() } else { 0 });
+        // The next deadline: the rest of a partial message, or (nobody bound, nothing
+        // outstanding) AD's MaxConnIdleTime.
+        let idle =
+            unbound && buffer.is_empty() && outstanding.searches.load(Ordering::Acquire) == 0;
+        let deadline = match partial_since {
+            Some(since) => Some((
+                since + limits.partial_message_timeout,
+                "the rest of a message did not arrive in time",
+            )),
+            None if idle => Some((
+                last_received + limits.idle_unauthenticated_timeout,
+                "the connection was idle without a bind for too long",
+            )),
+            None => None,
+        };
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
-                let notice = Response::notice_of_disconnection(ResultCode::UNAVAILABLE, "the server is shutting down");
-                send(&mut conn, &codec::encode(&notice)).await.ok();
-                conn.shutdown().await.ok();
+                disconnect(&mut conn, ResultCode::UNAVAILABLE, "the server is shutting down").await;
+                return Ok(());
+            }
+            _ = async {
+                match deadline {
+                    Some((at, _)) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let reason = deadline.map_or("timed out", |(_, reason)| reason);
+                debug!(reason, "connection timed out");
+                disconnect(&mut conn, ResultCode::UNAVAILABLE, reason).await;
                 return Ok(());
             }
             Some(first) = rx.recv() => {
@@ -271,9 +381,24 @@ async fn connection(
                 send(&mut conn, &out).await?;
                 out.clear();
             }
-            read = conn.read_buf(&mut buffer) => {
-                if read? == 0 {
+            read = conn.read(&mut chunk) => {
+                let read = read?;
+                if read == 0 {
                     return Ok(());
+                }
+                last_received = tokio::time::Instant::now();
+                buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
+                if session.identity.is_anonymous() {
+                    let total = held.set(buffer.len());
+                    if total > limits.max_unauthenticated_bytes {
+                        debug!(total, "too many bytes held for unbound connections");
+                        let text = format!(
+                            "connections that have not bound hold {total} bytes of unfinished messages, more than the server's limit of {}",
+                            limits.max_unauthenticated_bytes
+                        );
+                        disconnect(&mut conn, ResultCode::UNAVAILABLE, &text).await;
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -428,8 +553,34 @@ async fn dispatch(
         );
         return Next::Continue;
     }
-    for response in shared.handler.handle(session, message) {
+    let responses = if frame.len() > LARGE_REQUEST_BYTES {
+        // A large write (tens of thousands of values) takes a while even in linear time: it
+        // runs on a blocking thread, so the runtime's workers keep serving other connections.
+        let handler = shared.handler.clone();
+        let mut moved = session.clone();
+        match tokio::task::spawn_blocking(move || {
+            let responses = handler.handle(&mut moved, message);
+            (responses, moved)
+        })
+        .await
+        {
+            Ok((responses, moved)) => {
+                *session = moved;
+                responses
+            }
+            Err(error) => {
+                warn!(%error, "a large request's handler did not finish");
+                return Next::Close;
+            }
+        }
+    } else {
+        shared.handler.handle(session, message)
+    };
+    for response in responses {
         codec::encode_into(out, &response);
     }
     Next::Continue
 }
+
+/// Requests larger than this are handled on a blocking thread (see the end of `dispatch`).
+const LARGE_REQUEST_BYTES: usize = 64 * 1024;

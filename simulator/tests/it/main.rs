@@ -29,3 +29,5 @@ mod slow_reader;
 
 // The fake Entra tenant over HTTPS with curl, python requests and the adsim command line.
 mod entra;
+// What no client can do: overflow range options, stall with many values, bloat with half-sent messages.
+mod robustness;
