@@ -29,7 +29,6 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use base64::Engine as _;
 use devwb_model::{Dn, Guid, Rdn, SchemaLevel};
 use serde::Serialize;
 
@@ -450,7 +449,8 @@ impl WritebackPlan {
         )?;
         for add in &self.adds {
             writeln!(out, "\n# add device {}", add.device.device_id)?;
-            writeln!(out, "dn: {}\nchangetype: add", add.dn)?;
+            write_ldif_value(out, "dn", add.dn.as_bytes())?;
+            writeln!(out, "changetype: add")?;
             for (name, values) in add.attributes() {
                 for value in &values {
                     write_ldif_value(out, name, value)?;
@@ -459,7 +459,8 @@ impl WritebackPlan {
         }
         for modify in &self.modifies {
             writeln!(out, "\n# modify device {}", modify.device_id)?;
-            writeln!(out, "dn: {}\nchangetype: modify", modify.dn)?;
+            write_ldif_value(out, "dn", modify.dn.as_bytes())?;
+            writeln!(out, "changetype: modify")?;
             for change in &modify.changes {
                 let name = change.attribute.ldap_name();
                 writeln!(out, "replace: {name}")?;
@@ -475,7 +476,8 @@ impl WritebackPlan {
                 "\n# delete device {} ({})",
                 delete.device_id, delete.reason
             )?;
-            writeln!(out, "dn: {}\nchangetype: delete", delete.dn)?;
+            write_ldif_value(out, "dn", delete.dn.as_bytes())?;
+            writeln!(out, "changetype: delete")?;
         }
         for skipped in &self.skipped {
             writeln!(
@@ -501,21 +503,9 @@ impl WritebackPlan {
     }
 }
 
+/// One `name: value` line of LDIF (RFC 2849: base64 unless the value is a SAFE-STRING).
 pub(crate) fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
-    // RFC 2849 SAFE-STRING: ASCII without NUL, LF, CR, and not starting with space, ':' or '<'.
-    let safe = value
-        .first()
-        .is_none_or(|b| !matches!(b, b' ' | b':' | b'<'))
-        && value
-            .iter()
-            .all(|&b| b.is_ascii() && !matches!(b, 0 | b'\n' | b'\r'))
-        && value.last() != Some(&b' ');
-    if safe {
-        writeln!(out, "{name}: {}", String::from_utf8_lossy(value))
-    } else {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
-        writeln!(out, "{name}:: {encoded}")
-    }
+    writeln!(out, "{}", devwb_model::ldif::value_line(name, value))
 }
 
 /// A record of the export after the work that needs no planner state: checked, and mapped for

@@ -61,6 +61,10 @@ pub const MAX_OS_TYPE_CHARS: usize = 1024;
 pub const MAX_OS_VERSION_CHARS: usize = 512;
 /// The longest value of `msDS-DevicePhysicalIDs` AD takes (values are 1..1024 characters).
 pub const MAX_PHYSICAL_ID_CHARS: usize = 1024;
+/// The most `physicalIds` a device may carry: AD keeps about 1,200 values of non-linked
+/// multi-valued attributes per object (and answers adminLimitExceeded past that), and a real
+/// device has a handful. More is a broken record, reported as one before anything is sent.
+pub const MAX_PHYSICAL_IDS: usize = 1_000;
 
 /// The shape of an export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1023,6 +1027,14 @@ fn check_physical_ids(c: &mut Checker<'_>) -> Vec<String> {
     let mut ids = Vec::new();
     match c.get("physicalIds") {
         None => {}
+        Some(Value::Array(items)) if items.len() > MAX_PHYSICAL_IDS => c.problem(
+            "physicalIds",
+            format!(
+                "{} values, more than the {MAX_PHYSICAL_IDS} writeback writes (AD keeps about \
+                 1,200 values of such an attribute per object)",
+                items.len()
+            ),
+        ),
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
                 let field = format!("physicalIds[{i}]");
@@ -1353,6 +1365,24 @@ mod tests {
             let why = incomplete.unwrap_or_default();
             assert!(why.contains(expected), "{names:?}: {why}");
         }
+    }
+
+    #[test]
+    fn a_device_with_more_physical_ids_than_ad_keeps_is_a_bad_record() {
+        let mut device = good("01234567-89ab-cdef-0123-456789abcdee");
+        device["physicalIds"] = (0..10_000).map(|n| format!("[GID]:g:{n}")).collect();
+        let page = serde_json::json!({ "value": [device] }).to_string();
+        let source = DeviceSource::bundled("many.json", page.into_bytes(), SourceFormat::GraphPage);
+        let (records, _) = source.read_all().unwrap();
+        let [SourceRecord::Bad(error)] = &records[..] else {
+            panic!("{records:?}")
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("field physicalIds: 10000 values, more than the 1000"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -176,7 +176,7 @@ fn write_delete(out: &mut dyn Write, delete: &DeviceDelete, entry: &Entry) -> io
         "\n# deleted: device {} ({})",
         delete.device_id, delete.reason
     )?;
-    writeln!(out, "dn: {}", delete.dn)?;
+    write_value(out, "dn", delete.dn.as_bytes())?;
     writeln!(out, "changetype: add")?;
     // objectClass first: an add needs it, and a reader expects it there.
     let is_system = |name: &str| NOT_RESTORABLE.iter().any(|n| n.eq_ignore_ascii_case(name));
@@ -213,7 +213,7 @@ fn write_modify(
         modify.device_id,
         names.join(", ")
     )?;
-    writeln!(out, "dn: {}", modify.dn)?;
+    write_value(out, "dn", modify.dn.as_bytes())?;
     writeln!(out, "changetype: modify")?;
     for name in names {
         writeln!(out, "replace: {name}")?;
