@@ -12,8 +12,13 @@
 //! handler (a forest built once, an administrator's session): whatever happens, nothing panics
 //! and every response the server would send decodes as an LDAP message.
 //!
-//! This file depends on nothing but `devwb_model`, `devwb_simulator`, rasn and `std`, so that
-//! xtask can include it without pulling libFuzzer into the workspace.
+//! `export` feeds bytes to writeback's export reader as one Graph page and as JSON Lines, and
+//! plans what it read against an empty container: it may report bad records or refuse a broken
+//! page, never panic; every record it counts reaches the planner, and an export that is not whole
+//! never plans a delete.
+//!
+//! This file depends on nothing but `devwb_model`, `devwb_simulator`, `devwb_writeback`, rasn and
+//! `std`, so that xtask can include it without pulling libFuzzer into the workspace.
 
 use devwb_model::sd::{
     access_check, inherit, AccessMask, ObjectTypeList, SddlContext, SecurityDescriptor, Token,
@@ -33,7 +38,51 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("sddl", sddl),
     ("sd_binary", sd_binary),
     ("ldap_codec", ldap_codec),
+    ("export", export),
 ];
+
+/// A Graph device export (`export`), read as a page and as JSON Lines and planned against an
+/// empty container. Returns whether either reading found a device.
+pub fn export(data: &[u8]) -> bool {
+    use devwb_writeback::{
+        DeviceSource, ForestScope, ObservedDevices, PlanOptions, Planner, SourceFormat,
+        SourceRecord,
+    };
+    let container = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=lab").expect("a valid DN");
+    let scope = ForestScope {
+        domain_sids: vec![Sid::from_parts(5, &[21, 1, 2, 3])],
+        schema_level: devwb_model::SchemaLevel::W2016,
+    };
+    let mut found = false;
+    for format in [SourceFormat::GraphPage, SourceFormat::JsonLines] {
+        let source = DeviceSource::bundled("fuzz.json", data.to_vec(), format);
+        let mut planner = Planner::new(
+            ObservedDevices::new(container.clone(), devwb_model::SchemaLevel::W2016),
+            scope.clone(),
+            PlanOptions::default(),
+        );
+        let mut seen = 0u64;
+        let Ok(summary) = source.for_each(&mut |record| {
+            seen += 1;
+            found |= matches!(record, SourceRecord::Device(_));
+            planner.push(record);
+        }) else {
+            continue;
+        };
+        assert_eq!(seen, summary.records, "every counted record is handed out");
+        let plan = planner.finish(&summary);
+        assert!(
+            plan.deletes.is_empty(),
+            "nothing observed, nothing to delete"
+        );
+        assert_eq!(
+            plan.counts.adds + plan.counts.skipped + plan.counts.bad_records,
+            summary.records,
+            "each record is added, skipped or bad"
+        );
+    }
+    found
+}
 
 /// The handler every `ldap_codec` input is sent to: one forest for the whole run (inputs may
 /// change it, as a client's requests would), deterministic clock and ids.

@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz`: the fuzz checks of devwb-model's parsers and of the simulator's LDAP
-//! codec (`fuzz/src/lib.rs`: `dn`, `sid`, `sddl`, `sd_binary`, `ldap_codec`).
+//! `cargo xtask fuzz`: the fuzz checks of devwb-model's parsers, the simulator's LDAP codec and
+//! writeback's export reader (`fuzz/src/lib.rs`: `dn`, `sid`, `sddl`, `sd_binary`, `ldap_codec`,
+//! `export`; seeds of the last two in `fuzz/corpus/`).
 //!
 //! By default a bounded, deterministic random loop on stable Rust: inputs are mutations of
 //! seeds (every default security descriptor of Microsoft's schema, their binary encodings, a
@@ -132,8 +133,8 @@ fn run_libfuzzer(root: &Path, options: &Options, seeds: &Seeds) -> Result<()> {
         let corpus_dir = fuzz_dir.join("corpus").join(target);
         std::fs::create_dir_all(&corpus_dir)
             .with_context(|| format!("creating {}", corpus_dir.display()))?;
-        // ldap_codec's seeds already are files of that directory.
-        let written = if target == "ldap_codec" {
+        // ldap_codec's and export's seeds already are files of that directory.
+        let written = if target == "ldap_codec" || target == "export" {
             Vec::new()
         } else {
             seeds.for_target(target)
@@ -173,6 +174,7 @@ struct Seeds {
     sddl: Vec<Vec<u8>>,
     binary: Vec<Vec<u8>>,
     ldap: Vec<Vec<u8>>,
+    export: Vec<Vec<u8>>,
 }
 
 impl Seeds {
@@ -216,25 +218,14 @@ impl Seeds {
                 sids.push(sid.to_bytes());
             }
         }
-        let corpus = root.join("fuzz/corpus/ldap_codec");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
-            .with_context(|| format!("reading {}", corpus.display()))?
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "ber"))
-            .collect();
-        files.sort();
-        let ldap = files
-            .iter()
-            .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())))
-            .collect::<Result<Vec<_>>>()?;
-        if ldap.is_empty() {
-            bail!("no seeds in {} (*.ber)", corpus.display());
-        }
+        let ldap = corpus_files(&root.join("fuzz/corpus/ldap_codec"), "ber")?;
+        let export = corpus_files(&root.join("fuzz/corpus/export"), "json")?;
         Ok(Seeds {
             sids,
             sddl,
             binary,
             ldap,
+            export,
         })
     }
 
@@ -244,9 +235,28 @@ impl Seeds {
             "sid" => self.sids.clone(),
             "sddl" => self.sddl.clone(),
             "ldap_codec" => self.ldap.clone(),
+            "export" => self.export.clone(),
             _ => self.binary.clone(),
         }
     }
+}
+
+/// The seed files (`*.<extension>`) of a corpus directory kept in the repository, in name order.
+fn corpus_files(dir: &Path, extension: &str) -> Result<Vec<Vec<u8>>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == extension))
+        .collect();
+    files.sort();
+    let seeds = files
+        .iter()
+        .map(|path| std::fs::read(path).with_context(|| format!("reading {}", path.display())))
+        .collect::<Result<Vec<_>>>()?;
+    if seeds.is_empty() {
+        bail!("no seeds in {} (*.{extension})", dir.display());
+    }
+    Ok(seeds)
 }
 
 /// DNs with every kind of escape the parser knows, for the `dn` target to mutate.
