@@ -177,6 +177,108 @@ pub fn plan(
     Ok(planner.finish(&summary))
 }
 
+/// Removed devices are looked up by their cloud anchor this many to a search.
+const ANCHOR_LOOKUP_BATCH: usize = 100;
+
+/// Reads only the objects of the devices a partial round names: `device_ids` by base reads of
+/// `CN=<deviceId>,<container>` (an object of such a device at another DN is not seen; the next
+/// full round finds it), and the devices that left Entra, known only by their Entra object ids,
+/// by searches on their `msDS-CloudAnchor` (`Device_<objectId>`, as devwb writes it), 100 ids
+/// to a search. Returns the index and the device ids of the objects of the removed devices.
+pub fn observe_listed(
+    client: &Client,
+    target: &Target,
+    device_ids: &[devwb_model::Guid],
+    removed_object_ids: &[devwb_model::Guid],
+) -> Result<(ObservedDevices, Vec<devwb_model::Guid>), WritebackError> {
+    let started = Instant::now();
+    let container = &target.container;
+    let level = target.scope.schema_level;
+    let mut observed = ObservedDevices::new(container.clone(), level);
+    let attributes = search_attributes(level);
+    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
+    for id in device_ids {
+        let dn = crate::diff::device_dn(container, id);
+        if let Some(entry) = reads.call("read a device object", |c| c.read(&dn, &attributes))? {
+            observed.insert_entry(&entry.dn.to_string(), |name| Some(entry.values(name)));
+        }
+    }
+    let mut removed = Vec::new();
+    let anchor = DeviceAttribute::CloudAnchor.ldap_name();
+    for batch in removed_object_ids.chunks(ANCHOR_LOOKUP_BATCH) {
+        let terms: String = batch
+            .iter()
+            .map(|id| format!("({anchor}={}{id})", crate::mapping::CLOUD_ANCHOR_PREFIX))
+            .collect();
+        let filter = format!("(&{DEVICE_FILTER}(|{terms}))");
+        let mut found = Vec::new();
+        reads.call("find devices that left Entra", |c| {
+            found.clear();
+            c.search_each(
+                container,
+                Scope::OneLevel,
+                &filter,
+                &attributes,
+                &mut |entry| found.push(entry),
+            )
+        })?;
+        for entry in found {
+            let dn = entry.dn.to_string();
+            match ObservedDevice::from_entry(&dn, container, level, |name| Some(entry.values(name)))
+            {
+                Ok((id, device)) => {
+                    removed.push(id);
+                    observed.insert(id, device);
+                }
+                Err(why) => tracing::warn!(%why, "a device that left Entra has an unusable object"),
+            }
+        }
+    }
+    tracing::info!(
+        listed = device_ids.len(),
+        removed = removed_object_ids.len(),
+        found = observed.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "device objects of a partial round read"
+    );
+    Ok((observed, removed))
+}
+
+/// Plans a partial round (a Graph delta round): reads only the objects of the devices `source`
+/// lists and of `removed_object_ids` (see [`observe_listed`]), and plans with
+/// [`Planner::partial`]. The source is read into memory: a round is its changes, not the tenant.
+pub fn plan_partial(
+    client: &Client,
+    target: &Target,
+    source: &DeviceSource,
+    removed_object_ids: &[devwb_model::Guid],
+    options: PlanOptions,
+    owned_in_container: u64,
+) -> Result<WritebackPlan, WritebackError> {
+    let (records, summary) = source.read_all()?;
+    let mut listed: Vec<devwb_model::Guid> = records
+        .iter()
+        .filter_map(|record| match record {
+            crate::source::SourceRecord::Device(device) => Some(device.device_id),
+            crate::source::SourceRecord::Bad(error) => error
+                .device_id
+                .as_deref()
+                .and_then(|id| devwb_model::Guid::parse(id).ok()),
+        })
+        .collect();
+    listed.sort();
+    listed.dedup();
+    let (observed, removed) = observe_listed(client, target, &listed, removed_object_ids)?;
+    let mut planner = Planner::partial(observed, target.scope.clone(), options, owned_in_container);
+    for record in records {
+        planner.push(record);
+    }
+    for id in removed {
+        planner.remove(id);
+    }
+    Ok(planner.finish(&summary))
+}
+
 /// How to apply a plan.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WritebackOptions {
