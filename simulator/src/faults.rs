@@ -280,7 +280,7 @@ impl Faults {
 }
 
 /// Whether the `sequence`-th operation is hit by rule `rule` with probability `probability`.
-fn hit(seed: u64, rule: u64, sequence: u64, probability: f64) -> bool {
+pub(crate) fn hit(seed: u64, rule: u64, sequence: u64, probability: f64) -> bool {
     if probability >= 1.0 {
         return true;
     }

@@ -23,12 +23,14 @@
 //! Layout: [`codec`] (framing, decoding, response encoding), [`handler`] (one request in,
 //! responses out, no sockets), [`store`] (entries and indexes), [`forest`] (AD's shape and
 //! generated attributes), [`filter`], [`semantics`] (faults, access and content rules),
-//! [`transport`] (TCP, TLS), [`ldif`], [`server`] (builder and handle).
+//! [`transport`] (TCP, TLS), [`ldif`], [`server`] (builder and handle), and [`entra`], a fake
+//! Entra tenant (token endpoint and Microsoft Graph devices, delta and users over HTTPS).
 //! What it deliberately does not do: replication, Kerberos/NTLM/SASL binds, referrals
 //! chasing, tombstones.
 
 pub mod clock;
 pub mod codec;
+pub mod entra;
 pub mod error;
 pub mod faults;
 pub mod filter;

@@ -266,7 +266,8 @@ impl SimulatorBuilder {
             plain_addr,
             ldaps_addr,
             admin_password: password,
-            certificate_pem: material.certificate_pem,
+            certificate_pem: material.certificate_pem.clone(),
+            tls_material: material,
             shutdown,
             runtime_thread: None,
         })
@@ -429,6 +430,7 @@ pub struct SimHandle {
     ldaps_addr: Option<SocketAddr>,
     admin_password: String,
     certificate_pem: String,
+    tls_material: TlsMaterial,
     shutdown: watch::Sender<bool>,
     runtime_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -507,6 +509,11 @@ impl SimHandle {
     /// The server certificate (PEM), for clients that verify it.
     pub fn certificate_pem(&self) -> &str {
         &self.certificate_pem
+    }
+
+    /// The server certificate and key, so the fake Entra tenant can serve with the same one.
+    pub fn tls_material(&self) -> &TlsMaterial {
+        &self.tls_material
     }
 
     /// The forest: store, names and semantics, for direct inspection in tests.

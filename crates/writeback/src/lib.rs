@@ -24,7 +24,8 @@
 //! point leaves a directory from which the next run plans exactly what is still missing, with no
 //! duplicate and no lost device.
 //!
-//! [`synthetic`] generates realistic exports for tests, benches and `cargo xtask gen-devices`.
+//! [`synthetic`] (the devwb-synthetic crate, re-exported) generates realistic exports for tests,
+//! benches and `cargo xtask gen-devices`.
 //!
 //! This crate does not print, read the environment, or prepare the forest (that is
 //! devwb-prepare); it logs through `tracing`.
@@ -36,8 +37,11 @@ pub mod graph_delta;
 pub mod mapping;
 mod page;
 pub mod source;
-pub mod synthetic;
 pub mod undo;
+
+/// The synthetic device generator, which moved to its own crate so the simulator's fake tenant
+/// can use it without depending on this one; re-exported so existing paths keep working.
+pub use devwb_synthetic as synthetic;
 
 pub use apply::{Target, WritebackOptions, WritebackProgress, WritebackReport};
 pub use diff::{

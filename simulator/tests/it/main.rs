@@ -26,3 +26,6 @@ mod ad_semantics;
 
 // A slow reader over LDAPS: every response reaches it, however full its socket was.
 mod slow_reader;
+
+// The fake Entra tenant over HTTPS with curl, python requests and the adsim command line.
+mod entra;

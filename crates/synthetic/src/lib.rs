@@ -1,5 +1,6 @@
-//! Realistic synthetic Graph device exports, deterministic under a seed, for tests, benches and
-//! `cargo xtask gen-devices`.
+//! Realistic synthetic Graph device exports, deterministic under a seed, for tests, benches,
+//! `cargo xtask gen-devices` and the simulator's fake Entra tenant (which is why this is a crate of
+//! its own: the simulator must not depend on devwb-writeback, which re-exports it as `synthetic`).
 //!
 //! A generated device looks like what `GET /v1.0/devices?$expand=registeredOwners` returns: an
 //! object id and a device id, a `DESKTOP-`/`LAPTOP-`/phone display name, an OS and version, a
@@ -13,6 +14,8 @@
 //! The generator is an iterator, so a million devices are written without holding them. It uses a
 //! small splitmix64 generator of its own: the output must stay the same for a seed across
 //! dependency upgrades.
+//!
+//! It does no IO beyond the writer or directory it is given, and knows nothing of LDAP.
 
 use std::io::{self, Write};
 
