@@ -505,16 +505,26 @@ impl Service<'_> {
         let applied = self.apply(plan)?;
         let counts = &applied.plan.counts;
         let mut report = round_report("full", counts.source_records, &applied);
-        state.delta_link = Some(baseline);
         state.last_full_round = unix_now();
         state.owned_devices = counts.unchanged
             + applied.report.added
             + applied.report.modified
             + applied.report.converged_existing
             + counts.deletes_withheld;
-        state.pending = pending_reason(&report)
-            .map(|why| format!("{why}: the next round is a full round again"));
-        report.advanced = true;
+        match pending_reason(&report) {
+            Some(why) => {
+                // No delta link: the next round is a full one, which plans the deletes again
+                // (a device that left before the baseline is in no later delta round).
+                state.pending = Some(format!("{why}: the next round is a full round again"));
+                state.delta_link = None;
+                report.advanced = false;
+            }
+            None => {
+                state.pending = None;
+                state.delta_link = Some(baseline);
+                report.advanced = true;
+            }
+        }
         Ok(report)
     }
 

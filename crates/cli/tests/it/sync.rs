@@ -347,6 +347,34 @@ fn deletes_over_the_limit_stay_pending_until_allowed_and_an_expired_link_resyncs
         "{resync}"
     );
     assert_eq!(fixture.directory_devices(), fixture.tenant_devices());
+
+    // A full round that withholds deletes keeps them pending: the next round is full again.
+    for id in &ids[3..6] {
+        tenant.delete_device(id).expect("delete");
+    }
+    tenant.expire_delta_tokens();
+    for _ in 0..2 {
+        let (code, held) = fixture.once(&["--max-deletes", "2"]);
+        assert_eq!(code, Some(5), "{held}");
+        assert_eq!(
+            (held["kind"].as_str(), count(&held, "deletes_withheld")),
+            (Some("full"), 3)
+        );
+        assert!(fixture.state()["delta_link"].is_null());
+        assert!(fixture.state()["pending"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("full round"));
+    }
+    let (code, allowed) = fixture.once(&["--max-deletes", "3"]);
+    assert_eq!(code, Some(0), "{allowed}");
+    assert_eq!(
+        (allowed["kind"].as_str(), count(&allowed, "deleted")),
+        (Some("full"), 3)
+    );
+    assert_eq!(fixture.directory_devices(), fixture.tenant_devices());
+    let (_, next) = fixture.once(&[]);
+    assert_eq!(next["kind"], "delta", "{next}");
 }
 
 #[test]
