@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use devwb_ldap::Scope;
 use devwb_model::{Guid, SchemaLevel};
-use devwb_simulator::entra::{EntraHandle, EntraTenant, DEFAULT_CLIENT_ID};
+use devwb_simulator::entra::{
+    EntraHandle, EntraTenant, GraphFaultAction, GraphFaultRule, Route, DEFAULT_CLIENT_ID,
+};
 use serde_json::Value;
 
 use crate::support::{assert_success, stderr, stdout, Lab, CONNECTOR};
@@ -407,6 +409,50 @@ fn kill_9_at_any_point_then_restart_converges_with_nothing_lost_or_duplicated() 
             "no convergence: {round}"
         );
     }
+    assert_eq!(fixture.directory_devices(), fixture.tenant_devices());
+}
+
+#[test]
+fn a_fifth_of_graph_requests_throttled_changes_nothing_in_the_outcome() {
+    let fixture = Fixture::start(120);
+    let tenant = fixture.entra.tenant();
+    // Pages of 200 by default: the full round's listings are one page each, so every request
+    // (pages, delta rounds, each changed device's owners) is throttled with probability 0.2.
+    tenant.push_fault(
+        GraphFaultRule::always(GraphFaultAction::Throttle {
+            retry_after_seconds: 0,
+        })
+        .on(&[Route::Devices, Route::Delta, Route::Device])
+        .with_probability(0.2),
+    );
+    let (code, full) = fixture.once(&[]);
+    assert_eq!((code, count(&full, "added")), (Some(0), 120), "{full}");
+    let ids = tenant.device_ids();
+    // Some synthetic devices are disabled already: disabling them again changes nothing in AD.
+    let enabled = ids[..20]
+        .iter()
+        .filter(|id| tenant.device_json(id).expect("device")["accountEnabled"] == true)
+        .count() as u64;
+    for id in &ids[..20] {
+        tenant.set_account_enabled(id, false).expect("disable");
+    }
+    for id in &ids[20..25] {
+        tenant.delete_device(id).expect("delete");
+    }
+    for n in 0..10 {
+        fixture.new_device(100 + n);
+    }
+    let (code, delta) = fixture.once(&[]);
+    assert_eq!(code, Some(0), "{delta}");
+    assert_eq!(
+        [
+            count(&delta, "added"),
+            count(&delta, "modified"),
+            count(&delta, "deleted")
+        ],
+        [10, enabled, 5],
+        "{delta}"
+    );
     assert_eq!(fixture.directory_devices(), fixture.tenant_devices());
 }
 
