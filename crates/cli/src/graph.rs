@@ -22,7 +22,7 @@ use crate::output::err_line;
 pub const CLIENT_SECRET_ENV: &str = "DEVWB_CLIENT_SECRET";
 
 /// How many devices' owners are read at once after a delta round.
-const OWNER_READERS: usize = 4;
+const OWNER_READERS: usize = 8;
 
 /// Where devices come from when they come from a tenant.
 #[derive(Args, Debug, Clone, Default)]

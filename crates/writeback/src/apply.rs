@@ -177,6 +177,8 @@ pub fn plan(
     Ok(planner.finish(&summary))
 }
 
+/// Threads reading the objects of a partial round's devices.
+const LISTED_READERS: usize = 4;
 /// Removed devices are looked up by their cloud anchor this many to a search.
 const ANCHOR_LOOKUP_BATCH: usize = 100;
 
@@ -196,13 +198,46 @@ pub fn observe_listed(
     let level = target.scope.schema_level;
     let mut observed = ObservedDevices::new(container.clone(), level);
     let attributes = search_attributes(level);
-    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
-    for id in device_ids {
-        let dn = crate::diff::device_dn(container, id);
-        if let Some(entry) = reads.call("read a device object", |c| c.read(&dn, &attributes))? {
+    // A few readers share the connection (its requests are multiplexed): a round of 1,000
+    // devices is latency-bound, one read after another would be four times slower.
+    let chunk = device_ids.len().div_ceil(LISTED_READERS).max(1);
+    let read: Vec<Result<Vec<devwb_ldap::Entry>, WritebackError>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = device_ids
+            .chunks(chunk)
+            .map(|ids| {
+                let attributes = &attributes;
+                scope.spawn(move || {
+                    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
+                    let mut entries = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let dn = crate::diff::device_dn(container, id);
+                        if let Some(entry) =
+                            reads.call("read a device object", |c| c.read(&dn, attributes))?
+                        {
+                            entries.push(entry);
+                        }
+                    }
+                    Ok(entries)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| {
+                reader.join().unwrap_or_else(|_| {
+                    Err(WritebackError::Forest(
+                        "a reader of device objects stopped unexpectedly".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    for entries in read {
+        for entry in entries? {
             observed.insert_entry(&entry.dn.to_string(), |name| Some(entry.values(name)));
         }
     }
+    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
     let mut removed = Vec::new();
     let anchor = DeviceAttribute::CloudAnchor.ldap_name();
     for batch in removed_object_ids.chunks(ANCHOR_LOOKUP_BATCH) {
