@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use devwb_graph::{Credential, DeltaLink, GraphClient, GraphConfig, SecretString};
+use devwb_model::Guid;
 use devwb_writeback::mapping::graph_device_select;
 use devwb_writeback::DeviceSource;
 
@@ -138,14 +139,17 @@ impl GraphArgs {
 /// Every page of the device listing (mapped properties, owners expanded, 999 a page), collected
 /// before anything is planned: a page that fails after its retries fails the run with nothing
 /// planned. A listing that ends without error is the whole tenant.
-pub fn list_devices(client: &GraphClient) -> anyhow::Result<DeviceSource> {
+/// Also returns the (object id, device id) of every device (see [`devwb_writeback::page_id_pairs`]).
+pub fn list_devices(client: &GraphClient) -> anyhow::Result<(DeviceSource, Vec<(Guid, Guid)>)> {
     let select = graph_device_select();
     let mut pages = client
         .list_devices(&select, true)
         .context("listing the tenant's devices")?;
     let mut bodies = Vec::new();
+    let mut pairs = Vec::new();
     for page in pages.by_ref() {
         let page = page.context("listing the tenant's devices")?;
+        pairs.extend(devwb_writeback::page_id_pairs(&page.body));
         bodies.push(Vec::from(page.body));
     }
     let summary = pages.summary();
@@ -155,7 +159,7 @@ pub fn list_devices(client: &GraphClient) -> anyhow::Result<DeviceSource> {
         elapsed_ms = summary.elapsed.as_millis() as u64,
         "device listing read"
     );
-    Ok(DeviceSource::graph_pages("graph /devices", bodies))
+    Ok((DeviceSource::graph_pages("graph /devices", bodies), pairs))
 }
 
 /// One delta round from `from` (a first round when `None`): its pages (when `keep_pages`) and

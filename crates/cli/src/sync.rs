@@ -25,6 +25,7 @@
 //!
 //! This module is glue: planning and applying are devwb-writeback's, Graph reads devwb-graph's.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -35,8 +36,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use devwb_graph::{DeltaLink, GraphClient};
 use devwb_ldap::{ApplyOptions, Client};
-use devwb_model::Dn;
-use devwb_writeback::apply::{apply, discover, plan, plan_partial, Target};
+use devwb_model::{Dn, Guid};
+use devwb_writeback::apply::{apply, discover, plan, plan_partial, RemovedDevice, Target};
 use devwb_writeback::undo::write_undo_file;
 use devwb_writeback::{
     DeleteLimit, DeltaChanges, PlanOptions, WritebackOptions, WritebackPlan, WritebackReport,
@@ -50,6 +51,11 @@ use crate::output::{err_line, out_line};
 
 /// The state file's name in `--state-dir`.
 pub const STATE_FILE: &str = "state.json";
+/// The device id of each Entra object id seen, one `<objectId> <deviceId>` a line, in
+/// `--state-dir`: a delta round's `@removed` devices carry only their object id, and this finds
+/// their objects by DN instead of by a search of the whole container. The pairs never change, so
+/// the file only grows between full rounds (which rewrite it); a line cut by a crash is skipped.
+pub const INDEX_FILE: &str = "devices.idx";
 /// The state file's format version.
 const STATE_VERSION: u32 = 1;
 
@@ -252,13 +258,20 @@ pub fn read_state(dir: &Path) -> anyhow::Result<Option<SyncState>> {
 /// the state, and the directory fsynced, so that after a crash the file is the old state or the
 /// new one, whole.
 pub fn write_state(dir: &Path, state: &SyncState) -> anyhow::Result<()> {
-    let context = || format!("saving the state in {}", dir.display());
+    let text = serde_json::to_vec_pretty(state)
+        .with_context(|| format!("saving the state in {}", dir.display()))?;
+    write_atomically(dir, STATE_FILE, &text)
+}
+
+/// Replaces `dir/name` with `bytes`: a temporary file in `dir`, fsynced, renamed over it, and
+/// the directory fsynced.
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let context = || format!("saving {name} in {}", dir.display());
     std::fs::create_dir_all(dir).with_context(context)?;
-    let path = dir.join(STATE_FILE);
-    let temporary = dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
-    let text = serde_json::to_vec_pretty(state).with_context(context)?;
+    let path = dir.join(name);
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut file = std::fs::File::create(&temporary).with_context(context)?;
-    file.write_all(&text).with_context(context)?;
+    file.write_all(bytes).with_context(context)?;
     file.sync_all().with_context(context)?;
     drop(file);
     std::fs::rename(&temporary, &path).with_context(context)?;
@@ -266,6 +279,59 @@ pub fn write_state(dir: &Path, state: &SyncState) -> anyhow::Result<()> {
         .and_then(|d| d.sync_all())
         .with_context(context)?;
     Ok(())
+}
+
+/// Reads the device index (see [`INDEX_FILE`]); empty when there is none.
+fn read_index(dir: &Path) -> anyhow::Result<HashMap<u128, Guid>> {
+    let path = dir.join(INDEX_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(error) => {
+            return Err(error).with_context(|| format!("reading the index {}", path.display()))
+        }
+    };
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let (object_id, device_id) = line.split_once(' ')?;
+            Some((
+                Guid::parse(object_id).ok()?.as_u128(),
+                Guid::parse(device_id).ok()?,
+            ))
+        })
+        .collect())
+}
+
+fn index_lines(pairs: &[(Guid, Guid)]) -> String {
+    pairs
+        .iter()
+        .map(|(object_id, device_id)| format!("{object_id} {device_id}\n"))
+        .collect()
+}
+
+/// Replaces the device index atomically (a full round).
+fn write_index(dir: &Path, pairs: &[(Guid, Guid)]) -> anyhow::Result<()> {
+    write_atomically(dir, INDEX_FILE, index_lines(pairs).as_bytes())
+}
+
+/// Appends pairs to the device index, durably (a delta round's new devices).
+fn append_index(dir: &Path, pairs: &[(Guid, Guid)]) -> anyhow::Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join(INDEX_FILE);
+    let context = || format!("appending to the index {}", path.display());
+    std::fs::create_dir_all(dir).with_context(context)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(context)?;
+    // A line cut by an earlier crash ends here, so the first new pair starts a line of its own.
+    file.write_all(format!("\n{}", index_lines(pairs)).as_bytes())
+        .with_context(context)?;
+    file.sync_all().with_context(context)
 }
 
 fn unix_now() -> u64 {
@@ -499,10 +565,11 @@ impl Service<'_> {
     fn full_round(&self, state: &mut SyncState) -> anyhow::Result<RoundReport> {
         let (_, baseline) =
             delta_round(self.graph, None, false).context("taking the delta baseline")?;
-        let source = list_devices(self.graph)?;
+        let (source, pairs) = list_devices(self.graph)?;
         let plan = plan(self.client, self.target, &source, self.plan_options())
             .context("planning the full round")?;
         let applied = self.apply(plan)?;
+        write_index(self.state_dir, &pairs)?;
         let counts = &applied.plan.counts;
         let mut report = round_report("full", counts.source_records, &applied);
         state.last_full_round = unix_now();
@@ -534,7 +601,20 @@ impl Service<'_> {
         let changes = DeltaChanges::from_pages("graph devices/delta", &pages)?;
         let seen = changes.items();
         let changed: Vec<String> = changes.changed_object_ids().map(str::to_owned).collect();
-        let removed = changes.removed_object_ids().to_vec();
+        let index = read_index(self.state_dir)?;
+        let removed: Vec<RemovedDevice> = changes
+            .removed_object_ids()
+            .iter()
+            .map(|object_id| RemovedDevice {
+                object_id: *object_id,
+                device_id: index.get(&object_id.as_u128()).copied(),
+            })
+            .collect();
+        let new_pairs: Vec<(Guid, Guid)> = changes
+            .changed_id_pairs()
+            .into_iter()
+            .filter(|(object_id, _)| !index.contains_key(&object_id.as_u128()))
+            .collect();
         let owners = owners_of(self.graph, &changed)?;
         let source = changes.into_source("graph devices/delta", &owners)?;
         let plan = plan_partial(
@@ -547,6 +627,7 @@ impl Service<'_> {
         )
         .context("planning the delta round")?;
         let applied = self.apply(plan)?;
+        append_index(self.state_dir, &new_pairs)?;
         let mut report = round_report("delta", seen, &applied);
         state.owned_devices =
             (state.owned_devices + applied.report.added).saturating_sub(applied.report.deleted);
@@ -707,6 +788,20 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, [STATE_FILE], "no temporary file is left behind");
+        let pair = |n: u128| (Guid::from_u128(n), Guid::from_u128(n + 1000));
+        write_index(dir.path(), &[pair(1), pair(2)]).expect("index");
+        // A crash cut the last line; an append starts a fresh line and the cut one is skipped.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(INDEX_FILE))
+            .expect("open index");
+        file.write_all(b"00000000-0000-0000-0000-0000000")
+            .expect("cut line");
+        append_index(dir.path(), &[pair(3)]).expect("append");
+        let index = read_index(dir.path()).expect("read index");
+        assert_eq!(index.len(), 3);
+        assert_eq!(index[&3], Guid::from_u128(1003));
+        std::fs::remove_file(dir.path().join(INDEX_FILE)).expect("remove index");
         std::fs::write(dir.path().join(STATE_FILE), b"{").expect("corrupt");
         let error = read_state(dir.path()).expect_err("corrupt");
         assert!(

@@ -177,7 +177,7 @@ fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
     let Some(export) = &args.export else {
         // clap makes --export or --tenant required: this is the live source.
         let client = args.graph.client()?;
-        return crate::graph::list_devices(&client);
+        return Ok(crate::graph::list_devices(&client)?.0);
     };
     let format = match args.format {
         Some(ExportFormat::Json) => SourceFormat::GraphPage,

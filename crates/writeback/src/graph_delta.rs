@@ -124,6 +124,18 @@ impl DeltaChanges {
             .filter(|id| !id.is_empty())
     }
 
+    /// The (object id, device id) of each changed device whose two ids are GUIDs.
+    pub fn changed_id_pairs(&self) -> Vec<(Guid, Guid)> {
+        self.changed
+            .iter()
+            .filter_map(|d| {
+                let object_id = Guid::parse(&d.object_id).ok()?;
+                let device_id = d.object.get("deviceId")?.as_str()?;
+                Some((object_id, Guid::parse(device_id).ok()?))
+            })
+            .collect()
+    }
+
     /// The object ids of the devices that left Entra.
     pub fn removed_object_ids(&self) -> &[Guid] {
         &self.removed
@@ -194,6 +206,35 @@ impl DeltaChanges {
     }
 }
 
+/// The (object id, device id) of every device of a Graph page whose two ids are GUIDs: a delta
+/// round's `@removed` devices carry only their object id, and the caller keeps this map to find
+/// their objects (`CN=<deviceId>,<container>`) without searching the container. A page that does
+/// not parse gives nothing here (the source reports it).
+pub fn page_id_pairs(page: &[u8]) -> Vec<(Guid, Guid)> {
+    #[derive(serde::Deserialize)]
+    struct Ids<'a> {
+        #[serde(borrow)]
+        id: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, rename = "deviceId")]
+        device_id: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Page<'a> {
+        #[serde(borrow)]
+        value: Vec<Ids<'a>>,
+    }
+    let Ok(page) = serde_json::from_slice::<Page<'_>>(page) else {
+        return Vec::new();
+    };
+    page.value
+        .iter()
+        .filter_map(|ids| {
+            let object_id = Guid::parse(ids.id.as_deref()?).ok()?;
+            Some((object_id, Guid::parse(ids.device_id.as_deref()?).ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +296,14 @@ mod tests {
             .map(Guid::to_string)
             .collect();
         assert_eq!(removed, [A, C]);
+        let pairs = changes.changed_id_pairs();
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].0.to_string(), B);
+        assert_eq!(
+            page_id_pairs(&pages[0]).len(),
+            1,
+            "the removed item has no deviceId"
+        );
         let owners = HashMap::from([(
             B.to_owned(),
             vec![

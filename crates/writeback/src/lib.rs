@@ -49,6 +49,6 @@ pub use diff::{
     WritebackPlan,
 };
 pub use error::{RecordError, WritebackError};
-pub use graph_delta::DeltaChanges;
+pub use graph_delta::{page_id_pairs, DeltaChanges};
 pub use mapping::{ForestScope, SkipReason};
 pub use source::{DeviceSource, SourceFormat, SourceRecord};

@@ -285,11 +285,16 @@ fn sync_once_twice_applies_only_the_change_and_deletes_a_removed_device() {
     assert_ne!(state["delta_link"].as_str(), Some(first_link.as_str()));
     assert_eq!(state["rounds"], 3);
     assert_eq!(state["last_round"]["added"], 1);
-    let files: Vec<String> = std::fs::read_dir(&fixture.state_dir)
+    let mut files: Vec<String> = std::fs::read_dir(&fixture.state_dir)
         .expect("state dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files, ["state.json"]);
+    files.sort();
+    assert_eq!(
+        files,
+        ["devices.idx", "state.json"],
+        "no temporary file is left"
+    );
 }
 
 #[test]
@@ -323,7 +328,9 @@ fn deletes_over_the_limit_stay_pending_until_allowed_and_an_expired_link_resyncs
     );
     assert!(fixture.directory_devices().contains_key(&added));
 
-    // The same round again, the deletes allowed: they are made, the add converges.
+    // The same round again, the deletes allowed: they are made, the add converges. Without
+    // the device index the removed devices' objects are found by their anchor instead.
+    std::fs::remove_file(fixture.state_dir.join("devices.idx")).expect("remove the index");
     let (code, allowed) = fixture.once(&["--max-deletes", "none"]);
     assert_eq!(code, Some(0), "{allowed}");
     assert_eq!(
