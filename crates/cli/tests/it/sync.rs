@@ -18,6 +18,15 @@ use serde_json::Value;
 use crate::support::{assert_success, stderr, stdout, Lab, CONNECTOR};
 
 const SECRET: &str = "fake-tenant-secret-for-tests";
+/// The simulator's test certificate and key of the app (a certificate credential).
+const APP_CERT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../simulator/tests/data/entra-app-test.crt"
+);
+const APP_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../simulator/tests/data/entra-app-test.key"
+);
 
 struct Fixture {
     lab: Lab,
@@ -35,6 +44,10 @@ impl Fixture {
         lab.prepare(CONNECTOR);
         let entra = EntraTenant::builder()
             .client_secret(DEFAULT_CLIENT_ID, SECRET)
+            .client_certificate_pem(
+                DEFAULT_CLIENT_ID,
+                std::fs::read(APP_CERT).expect("cert").as_slice(),
+            )
             .synthetic_devices(devices, 11, lab.sim.domain_sid())
             .start_blocking()
             .expect("fake tenant starts");
@@ -206,6 +219,42 @@ fn writeback_from_a_live_tenant_writes_every_device_and_a_rerun_changes_nothing(
     let outcome: Value = serde_json::from_slice(&second.stdout).expect("JSON outcome");
     assert_eq!(outcome["plan"]["counts"]["unchanged"], 40, "{outcome}");
     assert_eq!(outcome["applied"]["added"], 0, "{outcome}");
+
+    // A certificate credential instead of the secret, as a dry run: the plan, nothing written.
+    let tenant = fixture.entra.tenant();
+    tenant
+        .set_account_enabled(&tenant.device_ids()[0], false)
+        .expect("disable");
+    let mut args: Vec<String> = fixture
+        .graph_args()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .filter(|pair| pair[0] != "--client-secret-file")
+        .flatten()
+        .cloned()
+        .collect();
+    args.extend(
+        [
+            "--client-cert",
+            APP_CERT,
+            "--client-key",
+            APP_KEY,
+            "--dry-run",
+            "--json",
+        ]
+        .map(str::to_owned),
+    );
+    let dry = fixture.run("writeback", &args);
+    assert_success(&dry, "writeback --tenant --client-cert --dry-run");
+    let outcome: Value = serde_json::from_slice(&dry.stdout).expect("JSON outcome");
+    assert_eq!(outcome["plan"]["counts"]["modifies"], 1, "{outcome}");
+    assert!(outcome["applied"].is_null(), "{outcome}");
+    assert_ne!(
+        fixture.directory_devices(),
+        fixture.tenant_devices(),
+        "nothing written"
+    );
 
     // --export and --tenant are one or the other.
     let mut both = fixture.graph_args();
