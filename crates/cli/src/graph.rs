@@ -217,10 +217,24 @@ pub fn owners_of(
                     for id in ids {
                         let mut bodies = Vec::new();
                         let owners = || format!("reading the owners of device {id}");
+                        let mut gone = false;
                         for page in client.device_owners(id).with_context(owners)? {
-                            bodies.push(Vec::from(page.with_context(owners)?.body));
+                            match page {
+                                Ok(page) => bodies.push(Vec::from(page.body)),
+                                // Deleted since the delta page listed it: its owners are not
+                                // known, so the device stays without registeredOwners and the
+                                // round withholds its deletes (and keeps its delta link); the
+                                // next round sees the device as removed.
+                                Err(error) if error.status() == Some(404) => {
+                                    tracing::info!(device = %id, "device gone before its owners were read");
+                                    gone = true;
+                                }
+                                Err(error) => return Err(error).with_context(owners),
+                            }
                         }
-                        read.push((id.clone(), bodies));
+                        if !gone {
+                            read.push((id.clone(), bodies));
+                        }
                     }
                     Ok(read)
                 })
