@@ -1,14 +1,16 @@
 //! The `devwb` binary. Glue only: arguments (clap), output (human and JSON), exit codes.
 //!
-//! One module per subcommand (`prepare`, `verify`; `writeback` and `demo` join them as their
-//! own modules and arms of [`Command`]); the connection options all of them share are in
+//! One module per subcommand (`prepare`, `verify`, `writeback`, `sync`, `demo`, each an arm of
+//! [`Command`]); the Graph options `writeback` and `sync` share are in `graph`; the connection options all of them share are in
 //! `args`, the exit codes in `exit`. Errors print their whole cause chain.
 
 mod args;
 mod demo;
 mod exit;
+mod graph;
 mod output;
 mod prepare;
+mod sync;
 mod verify;
 mod writeback;
 
@@ -49,6 +51,10 @@ enum Command {
     /// delta: adds, minimal modifies, deletes of devices that left.
     #[command(after_help = format!("{}\n\n{}", writeback::EXAMPLES, exit::HELP))]
     Writeback(writeback::WritebackArgs),
+    /// Keep the device container in step with an Entra tenant: a full round, then a delta round
+    /// every --interval (Microsoft Graph devices/delta), with durable state.
+    #[command(after_help = format!("{}\n\n{}", sync::EXAMPLES, exit::HELP))]
+    Sync(sync::SyncArgs),
     /// Run the whole story on a simulated forest in this process: prepare, writeback, verify.
     #[command(after_help = format!("{}\n\n{}", demo::EXAMPLES, exit::HELP))]
     Demo(demo::DemoArgs),
@@ -78,6 +84,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => prepare::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Writeback(args) => writeback::run(args),
+        Command::Sync(args) => sync::run(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {

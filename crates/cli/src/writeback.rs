@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::Dn;
 use devwb_writeback::apply::{apply, discover, plan, Target};
@@ -21,6 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::ConnectionArgs;
 use crate::exit::Exit;
+use crate::graph::GraphArgs;
 use crate::output::{err_line, out, out_json, out_line};
 
 /// The shapes of an export `--format` can force (the default guesses from the path).
@@ -36,22 +37,27 @@ pub enum ExportFormat {
 
 /// Arguments of `devwb writeback`.
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("devices").required(true).args(["export", "tenant"])))]
 pub struct WritebackArgs {
     #[command(flatten)]
     pub connection: ConnectionArgs,
 
     /// The Graph `/devices` export: a JSON page, a `.jsonl` file, or a directory of pages.
+    /// Or read the tenant live with --tenant.
     #[arg(long, value_name = "PATH")]
-    pub export: PathBuf,
+    pub export: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 
     /// The export's shape (default: a directory is pages, `.jsonl`/`.ndjson` is JSON Lines,
     /// anything else one page).
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", requires = "export")]
     pub format: Option<ExportFormat>,
 
     /// A Graph `/users` export (`id`, `onPremisesSecurityIdentifier`) resolving owners that the
     /// device export names only by id.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", requires = "export")]
     pub users: Option<PathBuf>,
 
     /// The device container (default: what the DeviceRegistrationService's msDS-DeviceLocation
@@ -114,7 +120,11 @@ Examples:
 
   # A directory of saved pages, owners from a users export, never delete:
   devwb writeback --url ldaps://dc1.contoso.lab --bind svc-aadc@contoso.lab \\
-      --export pages/ --users users.json --no-delete --json";
+      --export pages/ --users users.json --no-delete --json
+
+  # Live from the tenant (app with Device.Read.All and User.Read.All; secret from the environment):
+  DEVWB_CLIENT_SECRET=... devwb writeback --url ldaps://dc1.contoso.lab --bind 'CONTOSO\\svc-aadc' \\
+      --tenant contoso.onmicrosoft.com --client-id 00000000-0000-0000-0000-000000000000 --dry-run";
 
 /// Runs `devwb writeback`.
 pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
@@ -164,14 +174,19 @@ pub fn default_undo_dir() -> PathBuf {
 }
 
 fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
+    let Some(export) = &args.export else {
+        // clap makes --export or --tenant required: this is the live source.
+        let client = args.graph.client()?;
+        return Ok(crate::graph::list_devices(&client)?.0);
+    };
     let format = match args.format {
         Some(ExportFormat::Json) => SourceFormat::GraphPage,
         Some(ExportFormat::Jsonl) => SourceFormat::JsonLines,
         Some(ExportFormat::Pages) => SourceFormat::GraphPages,
-        None => SourceFormat::detect(&args.export),
+        None => SourceFormat::detect(export),
     };
-    let source = DeviceSource::open_as(&args.export, format)
-        .with_context(|| format!("opening the export {}", args.export.display()))?;
+    let source = DeviceSource::open_as(export, format)
+        .with_context(|| format!("opening the export {}", export.display()))?;
     let Some(users) = &args.users else {
         return Ok(source);
     };

@@ -22,6 +22,7 @@
 //! at all; the next run recomputes the delta from the directory, and since a device's DN is
 //! always `CN=<deviceId>,<container>` it cannot create a second object for the same device.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use devwb_ldap::{ApplyOptions, ApplyProgress, Change, ChangeStatus, Client, Modification, Scope};
@@ -174,6 +175,190 @@ pub fn plan(
     let observed = observe(client, target)?;
     let mut planner = Planner::new(observed, target.scope.clone(), options);
     let summary = planner.push_source(source)?;
+    Ok(planner.finish(&summary))
+}
+
+/// Threads reading the objects of a partial round's devices.
+const LISTED_READERS: usize = 4;
+/// Removed devices are looked up by their cloud anchor this many to a search.
+const ANCHOR_LOOKUP_BATCH: usize = 100;
+
+/// Reads only the objects of the devices a partial round names: `device_ids`, and the removed
+/// devices whose device id is known, by base reads of `CN=<deviceId>,<container>` (an object of
+/// such a device at another DN is not seen; the next full round finds it; a removed device's
+/// object counts only when its `msDS-CloudAnchor` names that object id); removed devices known
+/// only by their Entra object id by searches on `msDS-CloudAnchor` (`Device_<objectId>`, as devwb
+/// writes it), 100 ids to a search, which a directory without an index on the anchor answers by
+/// scanning the container: the caller should know the device ids. Returns the index and the
+/// device ids of the objects of the removed devices.
+pub fn observe_listed(
+    client: &Client,
+    target: &Target,
+    device_ids: &[devwb_model::Guid],
+    removed: &[RemovedDevice],
+) -> Result<(ObservedDevices, Vec<devwb_model::Guid>), WritebackError> {
+    let started = Instant::now();
+    let container = &target.container;
+    let level = target.scope.schema_level;
+    let mut observed = ObservedDevices::new(container.clone(), level);
+    let attributes = search_attributes(level);
+    // Removed devices whose device id the caller knows are read like the listed ones; the
+    // others are searched for by their anchor below.
+    let known_removed: HashMap<u128, devwb_model::Guid> = removed
+        .iter()
+        .filter_map(|r| Some((r.device_id?.as_u128(), r.object_id)))
+        .collect();
+    let unknown_removed: Vec<devwb_model::Guid> = removed
+        .iter()
+        .filter(|r| r.device_id.is_none())
+        .map(|r| r.object_id)
+        .collect();
+    let mut all_ids: Vec<devwb_model::Guid> = device_ids.to_vec();
+    all_ids.extend(removed.iter().filter_map(|r| r.device_id));
+    all_ids.sort();
+    all_ids.dedup();
+    let device_ids = &all_ids[..];
+    let mut removed_found = Vec::new();
+    // A few readers share the connection (its requests are multiplexed): a round of 1,000
+    // devices is latency-bound, one read after another would be four times slower.
+    let chunk = device_ids.len().div_ceil(LISTED_READERS).max(1);
+    let read: Vec<Result<Vec<devwb_ldap::Entry>, WritebackError>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = device_ids
+            .chunks(chunk)
+            .map(|ids| {
+                let attributes = &attributes;
+                scope.spawn(move || {
+                    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
+                    let mut entries = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let dn = crate::diff::device_dn(container, id);
+                        if let Some(entry) =
+                            reads.call("read a device object", |c| c.read(&dn, attributes))?
+                        {
+                            entries.push(entry);
+                        }
+                    }
+                    Ok(entries)
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|reader| {
+                reader.join().unwrap_or_else(|_| {
+                    Err(WritebackError::Forest(
+                        "a reader of device objects stopped unexpectedly".to_owned(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let anchor = DeviceAttribute::CloudAnchor.ldap_name();
+    for entries in read {
+        for entry in entries? {
+            let dn = entry.dn.to_string();
+            match ObservedDevice::from_entry(&dn, container, level, |name| Some(entry.values(name)))
+            {
+                Ok((id, device)) => {
+                    // A removed device's object is taken for it only when its anchor names
+                    // that device's object id.
+                    if let Some(object_id) = known_removed.get(&id.as_u128()) {
+                        if entry.first_bytes(anchor)
+                            == Some(crate::mapping::cloud_anchor(object_id).as_slice())
+                        {
+                            removed_found.push(id);
+                        }
+                    }
+                    observed.insert(id, device);
+                }
+                // Not a usable device: recorded as such, left alone.
+                Err(_) => observed.insert_entry(&dn, |name| Some(entry.values(name))),
+            }
+        }
+    }
+    let mut reads = Retrying::new(client, devwb_ldap::RetryPolicy::default());
+    let mut removed = removed_found;
+    for batch in unknown_removed.chunks(ANCHOR_LOOKUP_BATCH) {
+        let terms: String = batch
+            .iter()
+            .map(|id| format!("({anchor}={}{id})", crate::mapping::CLOUD_ANCHOR_PREFIX))
+            .collect();
+        let filter = format!("(&{DEVICE_FILTER}(|{terms}))");
+        let mut found = Vec::new();
+        reads.call("find devices that left Entra", |c| {
+            found.clear();
+            c.search_each(
+                container,
+                Scope::OneLevel,
+                &filter,
+                &attributes,
+                &mut |entry| found.push(entry),
+            )
+        })?;
+        for entry in found {
+            let dn = entry.dn.to_string();
+            match ObservedDevice::from_entry(&dn, container, level, |name| Some(entry.values(name)))
+            {
+                Ok((id, device)) => {
+                    removed.push(id);
+                    observed.insert(id, device);
+                }
+                Err(why) => tracing::warn!(%why, "a device that left Entra has an unusable object"),
+            }
+        }
+    }
+    tracing::info!(
+        listed = device_ids.len(),
+        removed = removed.len(),
+        found = observed.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "device objects of a partial round read"
+    );
+    Ok((observed, removed))
+}
+
+/// A device a delta round names as gone: its Entra object id, and its device id when the caller
+/// knows it (from an earlier listing); otherwise its object is searched for by its anchor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemovedDevice {
+    /// Graph `id`.
+    pub object_id: devwb_model::Guid,
+    /// Graph `deviceId`, when known.
+    pub device_id: Option<devwb_model::Guid>,
+}
+
+/// Plans a partial round (a Graph delta round): reads only the objects of the devices `source`
+/// lists and of `removed_object_ids` (see [`observe_listed`]), and plans with
+/// [`Planner::partial`]. The source is read into memory: a round is its changes, not the tenant.
+pub fn plan_partial(
+    client: &Client,
+    target: &Target,
+    source: &DeviceSource,
+    removed: &[RemovedDevice],
+    options: PlanOptions,
+    owned_in_container: u64,
+) -> Result<WritebackPlan, WritebackError> {
+    let (records, summary) = source.read_all()?;
+    let mut listed: Vec<devwb_model::Guid> = records
+        .iter()
+        .filter_map(|record| match record {
+            crate::source::SourceRecord::Device(device) => Some(device.device_id),
+            crate::source::SourceRecord::Bad(error) => error
+                .device_id
+                .as_deref()
+                .and_then(|id| devwb_model::Guid::parse(id).ok()),
+        })
+        .collect();
+    listed.sort();
+    listed.dedup();
+    let (observed, removed) = observe_listed(client, target, &listed, removed)?;
+    let mut planner = Planner::partial(observed, target.scope.clone(), options, owned_in_container);
+    for record in records {
+        planner.push(record);
+    }
+    for id in removed {
+        planner.remove(id);
+    }
     Ok(planner.finish(&summary))
 }
 

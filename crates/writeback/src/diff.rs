@@ -159,6 +159,8 @@ enum Fate {
     Claimed,
     /// Met in the export but out of scope: deleted if owned, with the reason.
     OutOfScope,
+    /// Named as gone by a partial round (Graph delta's `@removed`): deleted if owned.
+    Removed,
 }
 
 #[derive(Clone, Debug)]
@@ -732,6 +734,9 @@ pub struct Planner {
     devices: u64,
     owners_not_listed: u64,
     owners_with_sid: u64,
+    /// A partial plan (see [`Planner::partial`]): the devices writeback owns in the whole
+    /// container, for the default deletion limit.
+    partial: Option<u64>,
 }
 
 impl Planner {
@@ -755,6 +760,39 @@ impl Planner {
             devices: 0,
             owners_not_listed: 0,
             owners_with_sid: 0,
+            partial: None,
+        }
+    }
+
+    /// A planner for part of the tenant: a delta round that lists only the devices that changed
+    /// and those that left. `observed` holds only the objects of those devices (read one by one,
+    /// not the whole container), and the plan touches only them: a device object the round does
+    /// not name is never taken for one that left Entra. Deletes are those of devices the round
+    /// names as gone ([`Planner::remove`]) and of listed devices now out of scope.
+    ///
+    /// The guards of a whole export that a small round cannot meet (an empty round, a round
+    /// whose few owners have no on-premises SID) do not apply; the others do, and the deletion
+    /// limit is resolved against `owned_in_container`, the devices writeback owns in the whole
+    /// container (as the last full round counted them), not against the few objects read.
+    pub fn partial(
+        observed: ObservedDevices,
+        scope: ForestScope,
+        options: PlanOptions,
+        owned_in_container: u64,
+    ) -> Planner {
+        Planner {
+            partial: Some(owned_in_container),
+            ..Planner::new(observed, scope, options)
+        }
+    }
+
+    /// A partial round names a device as gone from Entra: its object, if owned and not listed
+    /// again by the round, is deleted ([`DeleteReason::LeftEntra`]).
+    pub fn remove(&mut self, device_id: Guid) {
+        if let Some(slot) = self.observed.by_id.get_mut(&device_id.as_u128()) {
+            if slot.fate == Fate::Unclaimed {
+                slot.fate = Fate::Removed;
+            }
         }
     }
 
@@ -884,7 +922,7 @@ impl Planner {
             Some(DeletesWithheld::UnidentifiedBadRecords {
                 count: self.unidentified_bad_records,
             })
-        } else if self.devices == 0 {
+        } else if self.devices == 0 && self.partial.is_none() {
             Some(DeletesWithheld::EmptyExport)
         } else if self.owners_not_listed > 0 {
             // Graph's expansion gives every device the property, an empty array when it has no
@@ -893,7 +931,7 @@ impl Planner {
                 devices: self.owners_not_listed,
                 of: self.devices,
             })
-        } else if self.owners_with_sid == 0 {
+        } else if self.owners_with_sid == 0 && self.partial.is_none() {
             Some(DeletesWithheld::OwnerSidsMissing)
         } else {
             None
@@ -919,7 +957,9 @@ impl Planner {
             let id = Guid::from_u128(raw);
             let reason = match (slot.fate, &slot.scope_reason) {
                 (Fate::Claimed, _) => continue,
-                (Fate::Unclaimed, _) => DeleteReason::LeftEntra,
+                // A partial round knows nothing of the devices it does not name.
+                (Fate::Unclaimed, _) if self.partial.is_some() => continue,
+                (Fate::Unclaimed | Fate::Removed, _) => DeleteReason::LeftEntra,
                 (Fate::OutOfScope, Some(reason)) => DeleteReason::LeftScope {
                     reason: reason.clone(),
                 },
@@ -941,13 +981,14 @@ impl Planner {
     pub fn finish(self, source: &SourceSummary) -> WritebackPlan {
         let container = self.observed.container.clone();
         let candidates = self.delete_candidates();
-        let owned = self
-            .observed
-            .by_id
-            .values()
-            .filter(|s| s.device.owned)
-            .count() as u64
-            + self.observed.duplicates.len() as u64;
+        let owned = self.partial.unwrap_or_else(|| {
+            self.observed
+                .by_id
+                .values()
+                .filter(|s| s.device.owned)
+                .count() as u64
+                + self.observed.duplicates.len() as u64
+        });
         let withheld = self.withhold_reason(source).or_else(|| {
             let planned = candidates.len() as u64;
             self.options
@@ -1150,6 +1191,74 @@ mod tests {
             kept.deletes_withheld,
             Some(DeletesWithheld::NoDeleteRequested)
         );
+    }
+
+    #[test]
+    fn a_partial_round_plans_only_the_devices_it_names() {
+        let export = devices(30);
+        let directory = directory_from(&export);
+        let mut observed = ObservedDevices::new(container(), SchemaLevel::W2016);
+        for (dn, values) in &directory {
+            observed.insert_entry(dn, |name| {
+                DeviceAttribute::from_ldap_name(name).map(|a| values.get(a))
+            });
+        }
+        // The round: device 0 disabled, device 1 out of scope, device 2 removed, one new device;
+        // the other 27 are not named and must be left alone.
+        let mut changed = vec![export[0].clone(), export[1].clone()];
+        changed[0].account_enabled = false;
+        changed[1].owner_sid = Sid::parse("S-1-5-21-1-2-3-1105").unwrap();
+        let new = devices(31).pop().unwrap();
+        changed.push(new.clone());
+        let text = serde_json::json!({
+            "value": changed.iter().map(SyntheticDevice::to_json).collect::<Vec<_>>()
+        })
+        .to_string();
+        let source = DeviceSource::graph_pages("delta", vec![text.into_bytes()]);
+        let mut planner = Planner::partial(observed, scope(), PlanOptions::default(), 30);
+        let summary = source.for_each(&mut |r| planner.push(r)).unwrap();
+        planner.remove(export[2].device_id);
+        planner.remove(Guid::from_u128(7)); // a removed device with no object: nothing to do
+        let p = planner.finish(&summary);
+        assert_eq!(p.deletes_withheld, None);
+        assert_eq!(counts(&p), (1, 1, 2, 0, 1));
+        assert_eq!(p.adds[0].device.device_id, new.device_id);
+        assert_eq!(p.modifies[0].device_id, export[0].device_id);
+        let mut deleted: Vec<Guid> = p.deletes.iter().map(|d| d.device_id).collect();
+        let mut expected = vec![export[1].device_id, export[2].device_id];
+        deleted.sort();
+        expected.sort();
+        assert_eq!(deleted, expected);
+
+        // A round of removals only is not an "empty export"; the limit counts the whole
+        // container's owned devices (30 owned: the default limit is the floor of 10).
+        let mut observed = ObservedDevices::new(container(), SchemaLevel::W2016);
+        for (dn, values) in &directory[..12] {
+            observed.insert_entry(dn, |name| {
+                DeviceAttribute::from_ldap_name(name).map(|a| values.get(a))
+            });
+        }
+        let empty = DeviceSource::graph_pages("delta", vec![b"{\"value\": []}".to_vec()]);
+        let mut planner = Planner::partial(observed.clone(), scope(), PlanOptions::default(), 30);
+        let summary = empty.for_each(&mut |r| planner.push(r)).unwrap();
+        for device in &export[..12] {
+            planner.remove(device.device_id);
+        }
+        let p = planner.finish(&summary);
+        assert_eq!(
+            p.deletes_withheld,
+            Some(DeletesWithheld::OverLimit {
+                planned: 12,
+                limit: 10
+            })
+        );
+        let mut planner = Planner::partial(observed, scope(), PlanOptions::default(), 30);
+        let summary = empty.for_each(&mut |r| planner.push(r)).unwrap();
+        for device in &export[..3] {
+            planner.remove(device.device_id);
+        }
+        let p = planner.finish(&summary);
+        assert_eq!((p.deletes_withheld, p.counts.deletes), (None, 3));
     }
 
     #[test]

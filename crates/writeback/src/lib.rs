@@ -2,12 +2,15 @@
 //! objects of an AD device container, in bulk, by delta, resumably.
 //!
 //! The pipeline, one module a step:
-//! - [`source`]: stream the export (one page, a directory of pages, JSON Lines) and check each
-//!   record; bad records are reported with file, record and field, and skipped;
+//! - [`source`]: stream the export (one page, a directory of pages, JSON Lines, or Graph pages
+//!   held in memory) and check each record; bad records are reported with file, record and
+//!   field, and skipped; [`graph_delta`] turns one Graph delta round into a source of the changed
+//!   devices and the ids of the removed ones;
 //! - [`mapping`]: the Graph-to-AD table in one place, with its inferred choices named, and scope
 //!   (the same-forest rule, a usable key);
 //! - [`diff`]: the directory's devices against the export, into a [`diff::WritebackPlan`] of
-//!   plain data (adds, minimal modifies, deletes of owned objects that left);
+//!   plain data (adds, minimal modifies, deletes of owned objects that left); a partial plan
+//!   ([`Planner::partial`]) covers only the devices a delta round names;
 //! - [`undo`]: before anything is deleted or modified, the objects as they were, in an LDIF file
 //!   that `ldapmodify -a` replays;
 //! - [`apply`]: the plan through devwb-ldap's bulk apply, with convergence on
@@ -30,6 +33,7 @@
 pub mod apply;
 pub mod diff;
 pub mod error;
+pub mod graph_delta;
 pub mod mapping;
 mod page;
 pub mod source;
@@ -45,5 +49,6 @@ pub use diff::{
     WritebackPlan,
 };
 pub use error::{RecordError, WritebackError};
+pub use graph_delta::{page_id_pairs, DeltaChanges};
 pub use mapping::{ForestScope, SkipReason};
 pub use source::{DeviceSource, SourceFormat, SourceRecord};

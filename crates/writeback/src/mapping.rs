@@ -121,6 +121,19 @@ pub const MAPPING: [AttributeSpec; ATTRIBUTE_COUNT] = [
     row(A::CloudAnchor,         attr::CLOUD_ANCHOR,              "id",                     false, W2012R2, false),
 ];
 
+/// The `$select` of a Graph device listing for writeback: the mapped properties (owners come
+/// from `$expand=registeredOwners` or a separate owners read, not from `$select`) and `trustType`,
+/// which the source reads.
+pub fn graph_device_select() -> Vec<&'static str> {
+    let mut select: Vec<&'static str> = MAPPING
+        .iter()
+        .map(|spec| spec.graph_property)
+        .filter(|&property| property != "registeredOwners")
+        .collect();
+    select.push("trustType");
+    select
+}
+
 impl DeviceAttribute {
     /// The attribute's position in [`MAPPING`].
     pub const fn index(self) -> usize {

@@ -292,6 +292,28 @@ impl DeviceSource {
         }
     }
 
+    /// A listing read from Microsoft Graph, every page held in memory as the response bodies
+    /// (`{"value": [...], "@odata.nextLink": ...}`), in the order they were read; page `n` is
+    /// named `<name> page <n>` in messages. The caller collects every page before planning, so a
+    /// page that fails after its retries fails the run before anything is planned; a listing
+    /// that ended without error is the whole collection, and the usual chain check (every page
+    /// but the last has `@odata.nextLink`) confirms it.
+    pub fn graph_pages(name: &str, pages: Vec<Vec<u8>>) -> DeviceSource {
+        DeviceSource {
+            format: SourceFormat::GraphPages,
+            inputs: pages
+                .into_iter()
+                .enumerate()
+                .map(|(n, data)| Input::Bundled {
+                    name: format!("{name} page {}", n + 1),
+                    data: Cow::Owned(data),
+                })
+                .collect(),
+            owners: None,
+            chain_problem: None,
+        }
+    }
+
     /// Resolves owners that the device export names only by id through a users export (Graph
     /// `/users?$select=id,onPremisesSecurityIdentifier`, in any of the accepted shapes). Users
     /// without an on-premises SID are cloud-only and resolve to nothing; users whose SID does

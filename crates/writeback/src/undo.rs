@@ -78,12 +78,24 @@ pub fn write_undo_file(
     };
     create_private_dir(dir).map_err(io(dir))?;
     let stamp = utc_stamp(now);
-    let path = dir.join(format!("writeback-{stamp}-{}.ldif", std::process::id()));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io(&path))?;
+    // Two runs of one process in the same second (sync rounds a second apart) get a number.
+    let mut attempt = 1u32;
+    let (path, file) = loop {
+        let suffix = if attempt == 1 {
+            String::new()
+        } else {
+            format!("-{attempt}")
+        };
+        let name = format!("writeback-{stamp}-{}{suffix}.ldif", std::process::id());
+        let path = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => break (path, file),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {
+                attempt += 1;
+            }
+            Err(error) => return Err(io(&path)(error)),
+        }
+    };
     let mut out = BufWriter::new(file);
     let mut record = UndoRecord {
         path: path.clone(),

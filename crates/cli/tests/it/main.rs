@@ -10,3 +10,5 @@ mod cli_e2e;
 mod library_e2e;
 // The README's first command, `devwb demo`, run as a user would.
 mod demo;
+// writeback --tenant and sync against the simulator and its fake Entra tenant.
+mod sync;
