@@ -1,7 +1,10 @@
 //! `devwb demo`: the whole story on this machine, with nothing to install. It starts a simulated
-//! AD forest in this process (devwb-simulator, over real LDAPS on 127.0.0.1), creates a connector
-//! account, prepares the forest, writes back a sample Graph export that is compiled into the
-//! binary (testdata/graph/sample-devices.json), runs verify, and says where to look.
+//! AD forest and a fake Entra tenant in this process (devwb-simulator: LDAPS and Microsoft Graph
+//! over HTTPS on 127.0.0.1), creates a connector account, prepares the forest, runs `devwb sync
+//! --once` for a full round from the tenant (seeded with the sample export compiled into the
+//! binary, testdata/graph/sample-devices.json), then changes the tenant (a new device, a disabled
+//! one, a deleted one) and runs one delta round that brings AD up to date, runs verify, and says
+//! where to look. The sync rounds are the real `devwb sync`, parsed from a command line.
 //!
 //! The sample's owners are users of an on-premises domain whose SID the sample writes as
 //! [`SAMPLE_DOMAIN_SID`]; the demo forest gets a fresh domain SID, so the sample's text is
@@ -15,14 +18,14 @@ use anyhow::Context;
 use clap::Args;
 use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
 use devwb_model::SchemaLevel;
+use devwb_simulator::entra::{EntraHandle, EntraTenant};
 use devwb_simulator::{SimHandle, Simulator};
 use devwb_verify::{CollectOptions, Expected, Outcome, RenderOptions};
 use devwb_writeback::apply::{desired_device_ids, discover};
-use devwb_writeback::{DeviceSource, PlanOptions, SourceFormat, WritebackOptions};
 
 use crate::exit::Exit;
 use crate::output::{out, out_line, stdout_is_terminal};
-use crate::writeback::Run;
+use crate::sync::SyncArgs;
 
 /// The bundled sample export (50 devices), compiled in so the released binary works anywhere.
 const SAMPLE: &str = include_str!("../../../testdata/graph/sample-devices.json");
@@ -104,36 +107,63 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     )
     .context("binding as the connector account")?;
     let target = discover(&connector, None).context("finding the device container")?;
-    let sample = SAMPLE.replace(SAMPLE_DOMAIN_SID, &sim.domain_sid().to_string());
-    let source = DeviceSource::bundled(
-        "sample-devices.json (bundled)",
-        sample.into_bytes(),
-        SourceFormat::GraphPage,
-    );
+    let work = DemoDir::create()?;
+    let client_secret = demo_password();
+    let tenant = start_tenant(&sim, &client_secret)?;
     out_line(&format!(
-        "4. Writing back the bundled sample export (50 Entra devices) as the connector account into {}:",
-        target.container
+        "4. Started a fake Entra tenant {} at {} holding the bundled sample (50 devices).",
+        tenant.tenant_id(),
+        tenant.url()
     ));
-    let run = Run {
-        client: &connector,
-        target: &target,
-        source: &source,
-        plan_options: PlanOptions::default(),
-        options: &WritebackOptions::default(),
-        dry_run: false,
-        json: false,
-        // The demo's forest lives as long as this process: nothing to restore it into later.
-        undo_dir: None,
-        confirm_deletes: false,
-    };
-    let (report, writeback_exit) = run.execute()?;
-    let rerun = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())?;
-    out_line(&format!(
-        "   A second run would change nothing: {} to add, {} to modify, {} to delete, {} unchanged.",
-        rerun.counts.adds, rerun.counts.modifies, rerun.counts.deletes, rerun.counts.unchanged
-    ));
+    let sync = SyncCommand::new(
+        &sim,
+        &tenant,
+        &ca_file,
+        &work,
+        &connector_password,
+        &client_secret,
+    )?;
+    out_line("5. devwb sync --once: the first round reads the whole tenant and writes back what is in scope:");
+    let full_exit = sync.round()?;
 
-    out_line("5. Verify (devwb verify), every check of Microsoft's troubleshooting list plus the device comparison:");
+    // Changes in the tenant: a new device, a disabled one, a deleted one.
+    let written = written_devices(&admin, &target.container)?;
+    let (Some(disabled), Some(deleted)) = (written.first(), written.get(1)) else {
+        anyhow::bail!("the sample has fewer than two devices in scope");
+    };
+    let template = tenant
+        .device_json(disabled)
+        .context("reading a device of the tenant")?;
+    let disabled_name = template["displayName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleted_name = tenant
+        .device_json(deleted)
+        .and_then(|d| d["displayName"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| deleted.clone());
+    let added = new_device(template);
+    tenant
+        .put_device_json(&added)
+        .map_err(|e| anyhow::anyhow!("adding a device to the tenant: {e}"))?;
+    tenant
+        .set_account_enabled(disabled, false)
+        .map_err(|e| anyhow::anyhow!("disabling a device in the tenant: {e}"))?;
+    tenant
+        .delete_device(deleted)
+        .map_err(|e| anyhow::anyhow!("deleting a device from the tenant: {e}"))?;
+    out_line(&format!(
+        "6. In the tenant: added {}, disabled {}, deleted {}.",
+        added["displayName"].as_str().unwrap_or_default(),
+        disabled_name,
+        deleted_name
+    ));
+    out_line("7. devwb sync --once again: one delta round (Graph devices/delta) carries exactly those changes to AD:");
+    let delta_exit = sync.round()?;
+
+    let graph = sync.args.graph.client()?;
+    let (source, _) = crate::graph::list_devices(&graph).context("listing the tenant")?;
+    out_line("8. Verify (devwb verify), every check of Microsoft's troubleshooting list plus the device comparison with the tenant:");
     let expected = Expected {
         devices: Some(desired_device_ids(&source, &target.scope)?),
         invocation: None,
@@ -156,15 +186,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
     )));
 
-    let written = report.map(|r| r.added).unwrap_or(0);
-    out_line(&format!(
-        "\nDone: {written} devices written back; the skipped ones, on standard error, say why (same-forest rule, no usable key)."
-    ));
-    out_line("Where to look next: README.md, docs/cli.md; run it against your own forest with `devwb prepare`, `devwb writeback --export <graph export>`, `devwb verify`.");
-    let exit = match (writeback_exit, verdict.outcome) {
-        (Exit::Ok, Outcome::Passed) => Exit::Ok,
+    out_line(
+        "\nDone: the tenant's devices in scope are in AD, and each change reached it in one delta round. \
+         The 4 skipped devices are out of scope (3 owners in another forest, 1 without a usable key); \
+         `devwb writeback --tenant ... --dry-run` names each with its reason.",
+    );
+    out_line("Where to look next: README.md, docs/cli.md; against your own forest and tenant: `devwb prepare`, `devwb sync --tenant ... --client-id ...`, `devwb verify`.");
+    let exit = match (full_exit, delta_exit, verdict.outcome) {
+        (Exit::Ok, Exit::Ok, Outcome::Passed) => Exit::Ok,
         _ => Exit::Failed,
     };
+    drop(tenant);
     if args.keep_running {
         keep_running(&sim, &ca_file, &target.container.to_string());
     } else {
@@ -216,4 +248,148 @@ fn demo_password() -> String {
 
 fn indent(text: &str) -> String {
     text.lines().map(|line| format!("   {line}\n")).collect()
+}
+
+/// A directory for the demo's files (CA certificate copy, secrets, sync state, undo files),
+/// removed when the demo ends.
+struct DemoDir(PathBuf);
+
+impl DemoDir {
+    fn create() -> anyhow::Result<DemoDir> {
+        let path = std::env::temp_dir().join(format!("devwb-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(DemoDir(path))
+    }
+
+    /// Writes a private file (the secrets) and returns its path.
+    fn write(&self, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+        let path = self.0.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The fake tenant, with the demo's app and the bundled sample (its owners moved into the demo
+/// forest's domain, as the sample's text is written for another SID).
+fn start_tenant(sim: &SimHandle, client_secret: &str) -> anyhow::Result<EntraHandle> {
+    let sample = SAMPLE.replace(SAMPLE_DOMAIN_SID, &sim.domain_sid().to_string());
+    let page: serde_json::Value =
+        serde_json::from_str(&sample).context("reading the bundled sample")?;
+    let mut builder = EntraTenant::builder()
+        .tls(sim.tls_material().clone())
+        .client_secret(devwb_simulator::entra::DEFAULT_CLIENT_ID, client_secret);
+    for device in page["value"].as_array().into_iter().flatten() {
+        builder = builder.device(device.clone());
+    }
+    builder
+        .start_blocking()
+        .map_err(|e| anyhow::anyhow!("starting the fake Entra tenant: {e}"))
+}
+
+/// `devwb sync --once` against the demo's forest and tenant, as the connector account.
+struct SyncCommand {
+    args: SyncArgs,
+}
+
+#[derive(clap::Parser)]
+struct SyncCommandLine {
+    #[command(flatten)]
+    sync: SyncArgs,
+}
+
+impl SyncCommand {
+    fn new(
+        sim: &SimHandle,
+        tenant: &EntraHandle,
+        ca_file: &std::path::Path,
+        work: &DemoDir,
+        connector_password: &str,
+        client_secret: &str,
+    ) -> anyhow::Result<SyncCommand> {
+        use clap::Parser as _;
+        let password_file = work.write("connector.pw", &format!("{connector_password}\n"))?;
+        let secret_file = work.write("client.secret", &format!("{client_secret}\n"))?;
+        let path = |p: &std::path::Path| p.display().to_string();
+        let line = [
+            "sync".to_owned(),
+            "--url".to_owned(),
+            sim.ldaps_url(),
+            "--ca-file".to_owned(),
+            path(ca_file),
+            "--bind".to_owned(),
+            format!("{CONNECTOR}@{FOREST}"),
+            "--password-file".to_owned(),
+            path(&password_file),
+            "--tenant".to_owned(),
+            tenant.tenant_id().to_owned(),
+            "--client-id".to_owned(),
+            devwb_simulator::entra::DEFAULT_CLIENT_ID.to_owned(),
+            "--client-secret-file".to_owned(),
+            path(&secret_file),
+            "--authority".to_owned(),
+            tenant.url(),
+            "--graph-url".to_owned(),
+            tenant.url(),
+            "--graph-ca-file".to_owned(),
+            path(ca_file),
+            "--state-dir".to_owned(),
+            path(&work.0.join("sync")),
+            "--undo-dir".to_owned(),
+            path(&work.0.join("undo")),
+            "--once".to_owned(),
+        ];
+        let parsed = SyncCommandLine::try_parse_from(line)
+            .map_err(|e| anyhow::anyhow!("the demo's sync command line: {e}"))?;
+        Ok(SyncCommand { args: parsed.sync })
+    }
+
+    /// One round, its lines indented under the step.
+    fn round(&self) -> anyhow::Result<Exit> {
+        crate::sync::run(&self.args)
+    }
+}
+
+/// The Entra object ids of the devices written back into `container` (their
+/// `msDS-CloudAnchor` is `Device_<object id>`), sorted.
+fn written_devices(admin: &Client, container: &devwb_model::Dn) -> anyhow::Result<Vec<String>> {
+    let entries = admin
+        .search(
+            container,
+            devwb_ldap::Scope::OneLevel,
+            "(objectClass=msDS-Device)",
+            &["msDS-CloudAnchor"],
+        )
+        .context("reading the device container")?;
+    let mut ids: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| entry.first_str("msDS-CloudAnchor"))
+        .filter_map(|anchor| anchor.strip_prefix("Device_").map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+/// A device that joins the tenant: the template's owner and key, new ids and name.
+fn new_device(mut device: serde_json::Value) -> serde_json::Value {
+    device["id"] = "0de40000-0000-4000-8000-000000000001".into();
+    device["deviceId"] = "0de40000-0000-4000-8000-0000000000d1".into();
+    device["displayName"] = "DEMO-NEW-LAPTOP".into();
+    device
 }
