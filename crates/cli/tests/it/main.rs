@@ -12,3 +12,5 @@ mod library_e2e;
 mod demo;
 // writeback --tenant and sync against the simulator and its fake Entra tenant.
 mod sync;
+// sync --once, full then delta round, into the simulator and into a real Samba AD DC.
+mod sync_backends;
