@@ -44,6 +44,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Under `cargo xtask bench`, cargo run has set CARGO_PKG_*, CARGO_MANIFEST_DIR and the like for
+# xtask; build scripts that watch those (rerun-if-env-changed) would then see a change and the
+# nested builds below would rebuild their crates, and again on the next build outside xtask.
+while read -r name; do
+    unset "$name"
+done < <(compgen -e | grep -E '^CARGO_(PKG_|MANIFEST_|CRATE_|BIN_|PRIMARY_PACKAGE)' || true)
+started=$SECONDS
 cargo build -q --release -p devwb --bin devwb -p devwb-simulator --bin adsim
 devwb="$target/release/devwb"
 adsim="$target/release/adsim"
@@ -133,9 +140,10 @@ b = base64.b64decode(sys.stdin.read().strip())
 print("S-%d-%d-%s" % (b[0], int.from_bytes(b[2:8], "big"),
       "-".join(str(v) for v in struct.unpack("<%dI" % b[1], b[8:8 + 4 * b[1]]))))')
 stop_adsim
-echo "sync-bench: domain SID $sid; writing the export of $devices devices"
+echo "sync-bench: built in $((SECONDS - started)) s; domain SID $sid; writing the export of $devices devices"
 cargo xtask gen-devices --count "$devices" --seed "$device_seed" --owner-domain-sid "$sid" \
     --out "$work/devices.json" >/dev/null
+echo "sync-bench: ready after $((SECONDS - started)) s"
 # Every (devices/changes)-th device's object id: the ones the delta round changes.
 jq -r --argjson step $((devices / changes)) '.value | .[range(0; length; $step)].id' \
     "$work/devices.json" | head -n "$changes" >"$work/changed.ids"
