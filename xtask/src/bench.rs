@@ -4,7 +4,10 @@
 //! Groups: `writeback` (full, rerun, memory: the default), `source` (the client side of
 //! streaming an export), `simulator` (the request path without sockets, then adsim against
 //! OpenLDAP's slapd side by side with `simulator/benches/compare.sh`, which needs Debian's
-//! `slapd`), `model` (security descriptors), `client` (devwb-ldap's bulk apply), or `all`.
+//! `slapd`), `model` (security descriptors), `client` (devwb-ldap's bulk apply), `sync`
+//! (`devwb sync` from the fake Entra tenant against `devwb writeback --export`, each as its own
+//! release-built process, with `benches/sync.sh`: full round, delta round, change-to-AD
+//! latency), or `all`.
 //! It only runs them: reading the figures, and recording them with the machine and the peer,
 //! stays a person's job.
 
@@ -69,6 +72,7 @@ const GROUPS: &[(&str, &[&[&str]])] = &[
             &["simulator/benches/compare.sh", "5", "20000"],
         ],
     ),
+    ("sync", &[&["benches/sync.sh", "3", "100000", "1000", "10"]]),
     (
         "model",
         &[&["cargo", "bench", "-p", "devwb-model", "--bench", "security"]],
