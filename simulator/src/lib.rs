@@ -28,6 +28,7 @@
 //! What it deliberately does not do: replication, Kerberos/NTLM/SASL binds, referrals
 //! chasing, tombstones.
 
+mod background;
 pub mod clock;
 pub mod codec;
 pub mod entra;

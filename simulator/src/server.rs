@@ -319,42 +319,12 @@ impl SimulatorBuilder {
     /// Starts the server on a runtime of its own (a background thread with two workers), for
     /// synchronous tests. Dropping the handle stops the server and the thread.
     pub fn start_blocking(self) -> Result<SimHandle, SimError> {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("adsim".to_string())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = sender.send(Err(SimError::Runtime(error)));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match self.start().await {
-                        Ok(handle) => {
-                            let mut stopped = handle.shutdown.subscribe();
-                            let _ = sender.send(Ok(handle));
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        }
-                        Err(error) => {
-                            let _ = sender.send(Err(error));
-                        }
-                    }
-                });
-                // Give connections a moment to send their notices before the runtime goes.
-                runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-            })
-            .map_err(SimError::Runtime)?;
-        let mut handle = receiver.recv().map_err(|_| {
-            SimError::Runtime(std::io::Error::other(
-                "the simulator thread ended before starting",
-            ))
-        })??;
+        let (mut handle, thread) = crate::background::start_in_background(
+            "adsim",
+            move || self.start(),
+            |handle: &SimHandle| handle.shutdown.subscribe(),
+            SimError::Runtime,
+        )?;
         handle.runtime_thread = Some(thread);
         Ok(handle)
     }

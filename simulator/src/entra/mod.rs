@@ -360,41 +360,12 @@ impl EntraTenantBuilder {
 
     /// Starts the tenant on a runtime of its own (a background thread), for synchronous tests.
     pub fn start_blocking(self) -> Result<EntraHandle, EntraError> {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("adsim-entra".to_string())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ = sender.send(Err(EntraError::Runtime(error)));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match self.start().await {
-                        Ok(handle) => {
-                            let mut stopped = handle.shutdown.subscribe();
-                            let _ = sender.send(Ok(handle));
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        }
-                        Err(error) => {
-                            let _ = sender.send(Err(error));
-                        }
-                    }
-                });
-                runtime.shutdown_timeout(Duration::from_millis(200));
-            })
-            .map_err(EntraError::Runtime)?;
-        let mut handle = receiver.recv().map_err(|_| {
-            EntraError::Runtime(std::io::Error::other(
-                "the tenant's thread ended before starting",
-            ))
-        })??;
+        let (mut handle, thread) = crate::background::start_in_background(
+            "adsim-entra",
+            move || self.start(),
+            |handle: &EntraHandle| handle.shutdown.subscribe(),
+            EntraError::Runtime,
+        )?;
         handle.runtime_thread = Some(thread);
         Ok(handle)
     }
