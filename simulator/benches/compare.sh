@@ -4,12 +4,18 @@
 # round after round, alternating so that load from elsewhere falls on both. Prints one line per
 # run and a table of the means and ratios (markdown, as docs/benchmarks.md records it).
 #
-# usage: simulator/benches/compare.sh [ROUNDS] [OPERATIONS]      (defaults: 5 rounds, 20000)
+# usage: simulator/benches/compare.sh [ROUNDS] [OPERATIONS] [PHASES] [CLIENT OPTIONS...]
+#        defaults: 5 rounds, 20000, add,search. PHASES is what the client runs (add, search,
+#        paged); `paged` reads the whole container with the simple paged results control
+#        (see benches/server.rs), for example `compare.sh 5 100000 add,paged --paged-rounds 3`.
 # needs: Debian's slapd package (apt-get install slapd; its service need not run).
 # Run from the repository root. Builds adsim and the bench client in the bench profile.
 set -euo pipefail
 rounds=${1:-5}
 operations=${2:-20000}
+phases=${3:-add,search}
+shift $(($# > 3 ? 3 : $#))
+extra=("$@")
 cd "$(dirname "$0")/../.."
 target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d /tmp/devwb-compare.XXXXXX)
@@ -52,7 +58,8 @@ run_adsim() {
     wait_for 3897
     "$client" --adds "$operations" --url ldap://127.0.0.1:3897 \
         --bind-dn "CN=Administrator,CN=Users,DC=contoso,DC=lab" --password "$password" \
-        --base "CN=RegisteredDevices,DC=contoso,DC=lab" --kind ad | grep RESULT
+        --base "CN=RegisteredDevices,DC=contoso,DC=lab" --kind ad --phases "$phases" ${extra[@]+"${extra[@]}"} |
+        grep 'RESULT\|^paged'
     kill "$adsim_pid"
     wait "$adsim_pid" 2>/dev/null || true
     adsim_pid=""
@@ -62,12 +69,13 @@ run_slapd() {
     rm -rf "$work/slapd"
     simulator/benches/slapd-peer.sh 3898 "$work/slapd" nosync >/dev/null
     "$client" --adds "$operations" --url ldap://127.0.0.1:3898 --bind-dn cn=admin,dc=bench \
-        --password secret --base ou=devices,dc=bench --kind openldap | grep RESULT
+        --password secret --base ou=devices,dc=bench --kind openldap --phases "$phases" ${extra[@]+"${extra[@]}"} |
+        grep 'RESULT\|^paged'
     kill "$(cat "$work/slapd/slapd.pid")"
     sleep 0.5
 }
 
-echo "compare: $rounds rounds of $operations adds then $operations searches each; $(nproc) cores"
+echo "compare: $rounds rounds of $operations operations per phase ($phases) each; $(nproc) cores"
 results="$work/results"
 for round in $(seq 1 "$rounds"); do
     run_adsim | sed "s/^/round=$round /" | tee -a "$results"
@@ -75,14 +83,15 @@ for round in $(seq 1 "$rounds"); do
 done
 
 awk '
-/kind=ad /       { sa += value("adds_per_s"); ss += value("searches_per_s"); n++ }
-/kind=openldap / { oa += value("adds_per_s"); os += value("searches_per_s"); m++ }
+/kind=ad /       { sa += value("adds_per_s"); ss += value("searches_per_s"); sp += value("paged_entries_per_s"); n++ }
+/kind=openldap / { oa += value("adds_per_s"); os += value("searches_per_s"); op += value("paged_entries_per_s"); m++ }
 function value(key,   i, pair) {
     for (i = 1; i <= NF; i++) { split($i, pair, "="); if (pair[1] == key) return pair[2] }
     return 0
 }
 END {
     printf "\n| | adsim | slapd (mdb, dbnosync) | ratio |\n|---|---|---|---|\n"
-    printf "| adds/s, mean of %d | %.0f | %.0f | %.2fx |\n", n, sa / n, oa / m, (sa / n) / (oa / m)
-    printf "| searches/s, mean of %d | %.0f | %.0f | %.2fx |\n", n, ss / n, os / m, (ss / n) / (os / m)
+    if (oa > 0) printf "| adds/s, mean of %d | %.0f | %.0f | %.2fx |\n", n, sa / n, oa / m, (sa / n) / (oa / m)
+    if (os > 0) printf "| searches/s, mean of %d | %.0f | %.0f | %.2fx |\n", n, ss / n, os / m, (ss / n) / (os / m)
+    if (op > 0) printf "| paged search entries/s, mean of %d | %.0f | %.0f | %.2fx |\n", n, sp / n, op / m, (sp / n) / (op / m)
 }' "$results"

@@ -1,20 +1,32 @@
 //! Drives a running LDAP server over sockets with pipelined adds, then pipelined searches,
-//! and prints the rates. By default it starts the simulator in process (plain LDAP, simple
-//! bind allowed, so TLS cost is left out on both sides); with `--url` it drives another server
-//! (OpenLDAP's slapd, see docs/benchmarks.md) with the same client and the same workload.
+//! then whole-container paged searches, and prints the rates. By default it starts the
+//! simulator in process (plain LDAP, simple bind allowed, so TLS cost is left out on both
+//! sides); with `--url` it drives another server (OpenLDAP's slapd, see docs/benchmarks.md)
+//! with the same client and the same workload.
 //!
 //! `cargo bench -p devwb-simulator --bench server -- [--url U --bind-dn D --password P --base B]
-//!  [--kind ad|openldap] [--adds N] [--connections C] [--window W]`
+//!  [--kind ad|openldap] [--adds N] [--connections C] [--window W]
+//!  [--phases add,search,paged] [--page-size S] [--paged-connections P] [--paged-rounds R]
+//!  [--shape bench|writeback]`
+//!
+//! `--shape writeback` adds devices as `devwb writeback` writes them (twelve mapped attributes,
+//! benches/common/devices.rs; AD only) instead of the six-attribute device both servers share.
+//! The paged phase has each of P connections read the whole container R times with the simple
+//! paged results control (S entries a page), asking for the attributes the adds wrote, and
+//! reports entries per second over all of them.
 
 // A bench binary reports by printing, and a failed request is a failed run.
 #![allow(clippy::print_stdout)]
+
+#[path = "common/devices.rs"]
+mod devices;
 
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use rasn_ldap::{
-    AddRequest, Attribute, AuthenticationChoice, BindRequest, Filter, LdapMessage, ProtocolOp,
-    SearchRequest, SearchRequestDerefAliases, SearchRequestScope,
+    AddRequest, Attribute, AuthenticationChoice, BindRequest, Control, Filter, LdapMessage,
+    ProtocolOp, SearchRequest, SearchRequestDerefAliases, SearchRequestScope,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,6 +41,11 @@ struct Options {
     adds: usize,
     connections: usize,
     window: usize,
+    phases: Vec<String>,
+    page_size: u32,
+    paged_connections: usize,
+    paged_rounds: usize,
+    shape: String,
 }
 
 fn options() -> Options {
@@ -41,6 +58,11 @@ fn options() -> Options {
         adds: 20_000,
         connections: 4,
         window: 64,
+        phases: vec!["add".into(), "search".into()],
+        page_size: 1000,
+        paged_connections: 1,
+        paged_rounds: 3,
+        shape: "bench".into(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -57,6 +79,16 @@ fn options() -> Options {
                 options.connections = value.parse().expect("--connections is a number")
             }
             "--window" => options.window = value.parse().expect("--window is a number"),
+            "--phases" => options.phases = value.split(',').map(str::to_string).collect(),
+            "--page-size" => options.page_size = value.parse().expect("--page-size is a number"),
+            "--paged-connections" => {
+                options.paged_connections =
+                    value.parse().expect("--paged-connections is a number")
+            }
+            "--paged-rounds" => {
+                options.paged_rounds = value.parse().expect("--paged-rounds is a number")
+            }
+            "--shape" => options.shape = value,
             _ => {
                 i += 1;
                 continue;
@@ -116,6 +148,81 @@ fn add_request(kind: &str, base: &str, n: usize) -> ProtocolOp {
         entry: dn.into(),
         attributes,
     })
+}
+
+/// An add request from a device of the writeback shape.
+fn writeback_request(add: devices::DeviceAdd) -> ProtocolOp {
+    let attributes = add
+        .attributes
+        .iter()
+        .map(|(name, values)| {
+            let values: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+            attribute(name, &values)
+        })
+        .collect();
+    ProtocolOp::AddRequest(AddRequest {
+        entry: add.dn.into(),
+        attributes,
+    })
+}
+
+/// The attributes the adds of `kind` and `shape` wrote, which the paged phase reads back.
+fn written_attributes(kind: &str, shape: &str) -> Vec<&'static str> {
+    match (kind, shape) {
+        ("openldap", _) => vec!["objectClass", "cn", "description", "serialNumber", "seeAlso", "l"],
+        (_, "writeback") => devices::WRITEBACK_READ.to_vec(),
+        _ => vec![
+            "objectClass",
+            "cn",
+            "displayName",
+            "msDS-DeviceID",
+            "msDS-IsEnabled",
+            "altSecurityIdentities",
+        ],
+    }
+}
+
+const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
+
+/// The paged results control's value: SEQUENCE { size INTEGER, cookie OCTET STRING }.
+fn paged_control(size: u32, cookie: &[u8]) -> Control {
+    let size_bytes: Vec<u8> = {
+        let bytes = size.to_be_bytes();
+        let skip = bytes.iter().take(3).take_while(|&&b| b == 0).count();
+        let mut v = bytes[skip..].to_vec();
+        if v[0] & 0x80 != 0 {
+            v.insert(0, 0);
+        }
+        v
+    };
+    let mut body = vec![0x02, size_bytes.len() as u8];
+    body.extend_from_slice(&size_bytes);
+    body.push(0x04);
+    body.push(cookie.len() as u8);
+    body.extend_from_slice(cookie);
+    let mut value = vec![0x30, body.len() as u8];
+    value.extend_from_slice(&body);
+    Control::new(
+        PAGED_RESULTS_OID.as_bytes().into(),
+        false,
+        Some(value.into()),
+    )
+}
+
+/// The cookie of a paged results response control value (empty when the search is done).
+fn paged_cookie(value: &[u8]) -> Vec<u8> {
+    // 30 len 02 len size... 04 len cookie; lengths below 128 (cookies are short).
+    let Some(&size_len) = value.get(3) else {
+        return Vec::new();
+    };
+    let at = 4 + size_len as usize;
+    let Some(&cookie_len) = value.get(at + 1) else {
+        return Vec::new();
+    };
+    value
+        .get(at + 2..at + 2 + cookie_len as usize)
+        .unwrap_or_default()
+        .to_vec()
 }
 
 fn search_request(base: &str, n: usize) -> ProtocolOp {
@@ -188,14 +295,8 @@ fn count_responses(buffer: &mut BytesMut) -> (usize, usize, usize) {
     (finals, failures, entries)
 }
 
-/// Sends `requests` on one connection with at most `window` outstanding; returns (failures, entries).
-async fn drive(
-    address: String,
-    bind_dn: String,
-    password: String,
-    requests: Vec<Vec<u8>>,
-    window: usize,
-) -> (usize, usize) {
+/// A connection on which `bind_dn` has bound, and its read buffer.
+async fn connect(address: &str, bind_dn: String, password: String) -> (TcpStream, BytesMut) {
     let mut stream = TcpStream::connect(address.trim_start_matches("ldap://"))
         .await
         .expect("connects");
@@ -214,6 +315,152 @@ async fn drive(
         stream.read_buf(&mut buffer).await.expect("bind answered");
     }
     buffer.clear();
+    (stream, buffer)
+}
+
+/// Splits one complete message off `buffer`, if there is one.
+fn next_message(buffer: &mut BytesMut) -> Option<LdapMessage> {
+    if buffer.len() < 2 {
+        return None;
+    }
+    let (length, header) = if buffer[1] < 0x80 {
+        (buffer[1] as usize, 2)
+    } else {
+        let octets = (buffer[1] & 0x7f) as usize;
+        if buffer.len() < 2 + octets {
+            return None;
+        }
+        (
+            buffer[2..2 + octets]
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | b as usize),
+            2 + octets,
+        )
+    };
+    if buffer.len() < header + length {
+        return None;
+    }
+    let message = buffer.split_to(header + length);
+    Some(rasn::ber::decode(&message).expect("responses decode"))
+}
+
+/// Reads the whole of `base` (one level, objects of `class`) `rounds` times with the paged
+/// results control on one connection; returns (pages, entries).
+async fn drive_paged(
+    address: String,
+    bind_dn: String,
+    password: String,
+    search: (String, String, Vec<&'static str>),
+    page_size: u32,
+    rounds: usize,
+) -> (usize, usize) {
+    let (base, class, attributes) = search;
+    let (mut stream, mut buffer) = connect(&address, bind_dn, password).await;
+    let (mut pages, mut entries, mut id) = (0, 0, 1u32);
+    for _ in 0..rounds {
+        let mut cookie: Vec<u8> = Vec::new();
+        loop {
+            id += 1;
+            let mut message = LdapMessage::new(
+                id,
+                ProtocolOp::SearchRequest(SearchRequest::new(
+                    base.clone().into(),
+                    SearchRequestScope::SingleLevel,
+                    SearchRequestDerefAliases::NeverDerefAliases,
+                    0,
+                    0,
+                    false,
+                    Filter::EqualityMatch(rasn_ldap::AttributeValueAssertion::new(
+                        "objectClass".into(),
+                        class.clone().into_bytes().into(),
+                    )),
+                    attributes.iter().map(|a| (*a).into()).collect(),
+                )),
+            );
+            message.controls = Some(vec![paged_control(page_size, &cookie)]);
+            let request = rasn::ber::encode(&message).expect("requests encode");
+            stream.write_all(&request).await.expect("search sent");
+            let done = loop {
+                match next_message(&mut buffer) {
+                    Some(message) => match message.protocol_op {
+                        ProtocolOp::SearchResEntry(_) => entries += 1,
+                        ProtocolOp::SearchResRef(_) => {}
+                        ProtocolOp::SearchResDone(done) => {
+                            assert_eq!(
+                                done.0.result_code,
+                                rasn_ldap::ResultCode::Success,
+                                "paged search: {}",
+                                done.0.diagnostic_message.as_str()
+                            );
+                            break message.controls;
+                        }
+                        other => panic!("unexpected response {other:?}"),
+                    },
+                    None => {
+                        stream.read_buf(&mut buffer).await.expect("responses read");
+                    }
+                }
+            };
+            pages += 1;
+            cookie = done
+                .unwrap_or_default()
+                .iter()
+                .find(|c| c.control_type.as_ref() == PAGED_RESULTS_OID.as_bytes())
+                .and_then(|c| c.control_value.as_ref())
+                .map(|v| paged_cookie(v))
+                .unwrap_or_default();
+            if cookie.is_empty() {
+                break;
+            }
+        }
+    }
+    (pages, entries)
+}
+
+/// Each of `--paged-connections` connections reads the whole container `--paged-rounds`
+/// times; returns entries per second over all of them.
+async fn paged_phase(options: &Options, url: &str) -> f64 {
+    let class = if options.kind == "openldap" { "device" } else { "msDS-Device" };
+    let attributes = written_attributes(&options.kind, &options.shape);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..options.paged_connections {
+        tasks.push(tokio::spawn(drive_paged(
+            url.to_string(),
+            options.bind_dn.clone(),
+            options.password.clone(),
+            (options.base.clone(), class.to_string(), attributes.clone()),
+            options.page_size,
+            options.paged_rounds,
+        )));
+    }
+    let (mut pages, mut entries) = (0, 0);
+    for task in tasks {
+        let (p, e) = task.await.expect("client task");
+        pages += p;
+        entries += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = entries as f64 / elapsed;
+    println!(
+        "paged: {entries} entries in {pages} pages in {elapsed:.2}s = {rate:.0} entries/s ({} connections x {} rounds, page size {}, {} attributes)",
+        options.paged_connections,
+        options.paged_rounds,
+        options.page_size,
+        attributes.len()
+    );
+    rate
+}
+
+/// Sends `requests` on one connection with at most `window` outstanding; returns (failures, entries).
+async fn drive(
+    address: String,
+    bind_dn: String,
+    password: String,
+    requests: Vec<Vec<u8>>,
+    window: usize,
+) -> (usize, usize) {
+    let (mut stream, mut buffer) = connect(&address, bind_dn, password).await;
     let (mut sent, mut done, mut failures, mut entries) = (0, 0, 0, 0);
     let total = requests.len();
     while done < total {
@@ -238,7 +485,7 @@ async fn phase(
     name: &str,
     options: &Options,
     url: &str,
-    make: impl Fn(usize) -> ProtocolOp,
+    mut make: impl FnMut(usize) -> ProtocolOp,
 ) -> f64 {
     let per_connection = options.adds / options.connections;
     // Requests are encoded before the clock starts: the rate is the server's, not the
@@ -313,11 +560,28 @@ fn main() {
         println!("target {url} kind {} base {}", options.kind, options.base);
         let base = options.base.clone();
         let kind = options.kind.clone();
-        let adds = phase("add", &options, &url, |n| add_request(&kind, &base, n)).await;
-        let searches = phase("search", &options, &url, |n| search_request(&base, n)).await;
-        println!(
-            "RESULT kind={} adds_per_s={adds:.0} searches_per_s={searches:.0}",
-            options.kind
-        );
+        let mut result = format!("RESULT kind={}", options.kind);
+        let wants = |phase: &str| options.phases.iter().any(|p| p == phase);
+        if wants("add") {
+            let adds = if options.shape == "writeback" {
+                let mut generated = devices::writeback_devices(&base, options.adds as u64, 1);
+                phase("add", &options, &url, |_| {
+                    writeback_request(generated.next().expect("as many devices as adds"))
+                })
+                .await
+            } else {
+                phase("add", &options, &url, |n| add_request(&kind, &base, n)).await
+            };
+            result.push_str(&format!(" adds_per_s={adds:.0}"));
+        }
+        if wants("search") {
+            let searches = phase("search", &options, &url, |n| search_request(&base, n)).await;
+            result.push_str(&format!(" searches_per_s={searches:.0}"));
+        }
+        if wants("paged") {
+            let paged = paged_phase(&options, &url).await;
+            result.push_str(&format!(" paged_entries_per_s={paged:.0}"));
+        }
+        println!("{result}");
     });
 }
