@@ -82,8 +82,7 @@ fn options() -> Options {
             "--phases" => options.phases = value.split(',').map(str::to_string).collect(),
             "--page-size" => options.page_size = value.parse().expect("--page-size is a number"),
             "--paged-connections" => {
-                options.paged_connections =
-                    value.parse().expect("--paged-connections is a number")
+                options.paged_connections = value.parse().expect("--paged-connections is a number")
             }
             "--paged-rounds" => {
                 options.paged_rounds = value.parse().expect("--paged-rounds is a number")
@@ -169,7 +168,14 @@ fn writeback_request(add: devices::DeviceAdd) -> ProtocolOp {
 /// The attributes the adds of `kind` and `shape` wrote, which the paged phase reads back.
 fn written_attributes(kind: &str, shape: &str) -> Vec<&'static str> {
     match (kind, shape) {
-        ("openldap", _) => vec!["objectClass", "cn", "description", "serialNumber", "seeAlso", "l"],
+        ("openldap", _) => vec![
+            "objectClass",
+            "cn",
+            "description",
+            "serialNumber",
+            "seeAlso",
+            "l",
+        ],
         (_, "writeback") => devices::WRITEBACK_READ.to_vec(),
         _ => vec![
             "objectClass",
@@ -420,7 +426,11 @@ async fn drive_paged(
 /// Each of `--paged-connections` connections reads the whole container `--paged-rounds`
 /// times; returns entries per second over all of them.
 async fn paged_phase(options: &Options, url: &str) -> f64 {
-    let class = if options.kind == "openldap" { "device" } else { "msDS-Device" };
+    let class = if options.kind == "openldap" {
+        "device"
+    } else {
+        "msDS-Device"
+    };
     let attributes = written_attributes(&options.kind, &options.shape);
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -296,14 +296,15 @@ fn any_value(
         return Truth::Undefined;
     }
     let dn_value;
-    let values: &[Bytes] = if attr.name.eq_ignore_ascii_case("distinguishedName")
+    let (computed, stored) = if attr.name.eq_ignore_ascii_case("distinguishedName")
         && !entry.attrs.contains("distinguishedName")
     {
-        dn_value = [Bytes::from(entry.dn.to_string())];
-        &dn_value
+        dn_value = entry.dn.to_string();
+        (Some(dn_value.as_bytes()), None)
     } else {
-        entry.attrs.values(&attr.name)
+        (None, Some(entry.attrs.values(&attr.name)))
     };
+    let values = computed.into_iter().chain(stored.into_iter().flatten());
     let mut result = Truth::False;
     for value in values {
         match test(value) {

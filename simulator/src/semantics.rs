@@ -447,7 +447,7 @@ impl Semantics {
         let mut normalised = crate::store::entry::Attributes::new();
         for attribute in entry.attrs.iter() {
             let name = self.schema.canonical_attribute_name(&attribute.name);
-            normalised.add_values(name, attribute.values.iter().cloned());
+            normalised.add_values(name, attribute.values.to_vec());
         }
         entry.attrs = normalised;
         if entry.attrs.contains(descriptor::ATTRIBUTE) {
@@ -606,7 +606,7 @@ impl Semantics {
             accounts::principal_defaults(new, &class_names, rid);
         }
         let token = self.token(ctx.forest, ctx.identity);
-        let requested = new.attrs.values(descriptor::ATTRIBUTE).first().cloned();
+        let requested = new.attrs.values(descriptor::ATTRIBUTE).first_bytes();
         let value = match requested {
             Some(requested) => self.new_descriptor(class, Some(&requested), parent, &token)?,
             None => {
@@ -616,8 +616,7 @@ impl Semantics {
                     parent: parent
                         .attrs
                         .values(descriptor::ATTRIBUTE)
-                        .first()
-                        .cloned()
+                        .first_bytes()
                         .unwrap_or_default(),
                     owner,
                     group,
@@ -970,7 +969,11 @@ impl Semantics {
                     generation,
                     usn,
                     parent: parent.dn.clone(),
-                    descriptor: sd.cloned().unwrap_or_default(),
+                    descriptor: parent
+                        .attrs
+                        .values(descriptor::ATTRIBUTE)
+                        .first_bytes()
+                        .unwrap_or_default(),
                     visible,
                 });
             }
@@ -997,13 +1000,13 @@ impl Semantics {
             let last = slot.as_ref()?;
             (Some(last.generation) == generation
                 && last.identity.as_ref() == ctx.identity.dn.as_ref()
-                && last.classes.as_slice() == classes
+                && classes == last.classes[..]
                 && match (last.descriptor.as_ref(), descriptor_value) {
                     (Some(a), Some(b)) => same_bytes(a, b),
                     (None, None) => true,
                     _ => false,
                 }
-                && last.sid.as_ref() == sid_value)
+                && last.sid.as_deref() == sid_value)
                 .then(|| Arc::clone(&last.rights))
         });
         if let Some(rights) = last {
@@ -1012,14 +1015,7 @@ impl Semantics {
             }
         }
         let class = self.most_specific_class(entry);
-        let first = |name: &str| {
-            entry
-                .attrs
-                .values(name)
-                .first()
-                .cloned()
-                .unwrap_or_default()
-        };
+        let first = |name: &str| entry.attrs.values(name).first_bytes().unwrap_or_default();
         let compute = || {
             let token = self.token(ctx.forest, ctx.identity);
             let sd = descriptor::of_entry(entry);
@@ -1030,7 +1026,7 @@ impl Semantics {
                 sd.as_ref(),
                 class,
                 principal_self.as_ref(),
-                entry.attrs.iter().map(|a| a.name.as_str()),
+                entry.attrs.iter().map(|a| a.name),
             ))
         };
         // While a membership change is on its way into the store, nothing is cached.
@@ -1068,8 +1064,8 @@ impl Semantics {
                     identity: ctx.identity.dn.clone(),
                     generation,
                     classes: classes.to_vec(),
-                    descriptor: descriptor_value.cloned(),
-                    sid: sid_value.cloned(),
+                    descriptor: entry.attrs.values(descriptor::ATTRIBUTE).first_bytes(),
+                    sid: sid_value.map(Bytes::copy_from_slice),
                     rights: Arc::clone(&rights),
                 });
             });
@@ -1201,7 +1197,7 @@ type NewDescriptorCache = HashMap<NewDescriptorKey, Bytes, rustc_hash::FxBuildHa
 const NEW_DESCRIPTORS_CAPACITY: usize = 1024;
 
 /// Byte equality that first compares addresses (interned descriptors share one allocation).
-fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 

@@ -436,7 +436,7 @@ fn import(forest: &Forest, mut given: Entry) -> Result<(), OpError> {
         if !attribute.name.eq_ignore_ascii_case("uSNCreated")
             && !attribute.name.eq_ignore_ascii_case("uSNChanged")
         {
-            entry.attrs.set(&attribute.name, attribute.values.clone());
+            entry.attrs.set_values(attribute.name, attribute.values);
         }
     }
     let store = &forest.store;

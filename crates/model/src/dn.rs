@@ -17,12 +17,15 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// One attribute type and value of an RDN, with escapes resolved.
 #[derive(Clone, Debug)]
 pub struct Ava {
-    attr: String,
-    value: String,
+    // Boxed strings, not `String`s: a directory holds DNs by the hundred thousand, and a box
+    // has no spare capacity (the simulator's store, issue 16).
+    attr: Box<str>,
+    value: Box<str>,
 }
 
 impl Ava {
@@ -48,7 +51,7 @@ impl Ava {
 /// A relative distinguished name: one or more attribute values joined by `+`.
 #[derive(Clone, Debug)]
 pub struct Rdn {
-    avas: Vec<Ava>,
+    avas: Box<[Ava]>,
 }
 
 impl Rdn {
@@ -60,10 +63,10 @@ impl Rdn {
             return Err(DnError::new(&text, attr.len() + 1, DnErrorKind::EmptyValue));
         }
         Ok(Rdn {
-            avas: vec![Ava {
-                attr: attr.to_string(),
-                value: value.to_string(),
-            }],
+            avas: Box::new([Ava {
+                attr: attr.into(),
+                value: value.into(),
+            }]),
         })
     }
 
@@ -103,18 +106,54 @@ impl fmt::Display for Rdn {
             if i > 0 {
                 f.write_str("+")?;
             }
-            write!(f, "{}={}", ava.attr, escape_value(&ava.value))?;
+            f.write_str(&ava.attr)?;
+            f.write_str("=")?;
+            // Most values need no escape: written as they are, without a copy (a server
+            // formats a DN for every entry it returns).
+            if needs_escape(&ava.value) {
+                f.write_str(&escape_value(&ava.value))?;
+            } else {
+                f.write_str(&ava.value)?;
+            }
         }
         Ok(())
     }
 }
 
 /// A distinguished name: a sequence of RDNs, most specific first. The empty DN is the rootDSE.
+///
+/// A name is its first RDN and a shared reference to its parent's name, so a parent's RDNs are
+/// held once however many children name it (a directory server holds DNs by the hundred
+/// thousand, issue 16), cloning is a reference count, and [`Dn::parent`] copies nothing.
 #[derive(Clone)]
 pub struct Dn {
-    rdns: Vec<Rdn>,
-    /// Lowercased, canonically escaped form, computed once: equality, hashing and ordering use it.
-    normalized: String,
+    node: Option<Arc<DnNode>>,
+}
+
+struct DnNode {
+    rdn: Rdn,
+    parent: Dn,
+    depth: usize,
+    /// The lowercased, canonically escaped form of the whole name is `text[offset..]`,
+    /// computed once: equality, hashing and ordering use it. The names of one parsed DN share
+    /// one text (each parent's form is a suffix of its child's), so parsing stays linear in
+    /// the length of the text however many RDNs it has.
+    text: Arc<str>,
+    offset: usize,
+}
+
+impl Drop for Dn {
+    fn drop(&mut self) {
+        // Unlink the chain a node at a time: a name of a million RDNs (a client can send one)
+        // must not be dropped by a million nested calls.
+        let mut next = self.node.take();
+        while let Some(node) = next {
+            match Arc::try_unwrap(node) {
+                Ok(mut node) => next = node.parent.node.take(),
+                Err(_) => break,
+            }
+        }
+    }
 }
 
 impl Dn {
@@ -125,17 +164,34 @@ impl Dn {
 
     /// The empty DN (the rootDSE).
     pub fn root() -> Dn {
-        Dn::from_rdns(Vec::new())
+        Dn { node: None }
     }
 
     /// Builds a DN from RDNs, most specific first.
     pub fn from_rdns(rdns: Vec<Rdn>) -> Dn {
-        let normalized = rdns
-            .iter()
-            .map(Rdn::normalized)
-            .collect::<Vec<_>>()
-            .join(",");
-        Dn { rdns, normalized }
+        let parts: Vec<String> = rdns.iter().map(Rdn::normalized).collect();
+        let text: Arc<str> = Arc::from(parts.join(",").as_str());
+        // Where each RDN's name starts in the whole text.
+        let mut offsets = Vec::with_capacity(parts.len());
+        let mut offset = 0;
+        for part in &parts {
+            offsets.push(offset);
+            offset += part.len() + 1;
+        }
+        let depth = rdns.len();
+        let mut dn = Dn::root();
+        for (index, (rdn, offset)) in rdns.into_iter().zip(offsets).enumerate().rev() {
+            dn = Dn {
+                node: Some(Arc::new(DnNode {
+                    rdn,
+                    parent: dn,
+                    depth: depth - index,
+                    text: Arc::clone(&text),
+                    offset,
+                })),
+            };
+        }
+        dn
     }
 
     /// `contoso.lab` becomes `DC=contoso,DC=lab`.
@@ -167,11 +223,11 @@ impl Dn {
 
     /// `DC=contoso,DC=lab` becomes `contoso.lab`; `None` unless every RDN is a `DC` component.
     pub fn to_dns_domain(&self) -> Option<String> {
-        if self.rdns.is_empty() {
+        if self.is_root() {
             return None;
         }
-        let mut labels = Vec::with_capacity(self.rdns.len());
-        for rdn in &self.rdns {
+        let mut labels = Vec::with_capacity(self.depth());
+        for rdn in self.rdn_iter() {
             if rdn.avas.len() != 1 || !rdn.attr().eq_ignore_ascii_case("dc") {
                 return None;
             }
@@ -182,81 +238,101 @@ impl Dn {
 
     /// True for the empty DN.
     pub fn is_root(&self) -> bool {
-        self.rdns.is_empty()
+        self.node.is_none()
     }
 
     /// The RDNs, most specific first.
-    pub fn rdns(&self) -> &[Rdn] {
-        &self.rdns
+    pub fn rdns(&self) -> Vec<&Rdn> {
+        self.rdn_iter().collect()
+    }
+
+    fn rdn_iter(&self) -> impl Iterator<Item = &Rdn> {
+        std::iter::successors(self.node.as_deref(), |node| node.parent.node.as_deref())
+            .map(|node| &node.rdn)
     }
 
     /// The most specific RDN, `None` for the empty DN.
     pub fn rdn(&self) -> Option<&Rdn> {
-        self.rdns.first()
+        self.node.as_deref().map(|node| &node.rdn)
     }
 
     /// The number of RDNs.
     pub fn depth(&self) -> usize {
-        self.rdns.len()
+        self.node.as_deref().map_or(0, |node| node.depth)
     }
 
     /// The DN without its first RDN; `None` for the empty DN.
     pub fn parent(&self) -> Option<Dn> {
-        if self.rdns.is_empty() {
-            return None;
-        }
-        // The normalized form is the RDNs' forms joined by ',', so the parent's is a suffix of
-        // ours: slice it instead of lowercasing every ancestor again (the simulator asks for
-        // parents on every add and search).
-        let normalized = rdn_offset(&self.normalized, 1)
-            .and_then(|start| self.normalized.get(start..))
-            .unwrap_or_default()
-            .to_string();
-        Some(Dn {
-            rdns: self.rdns[1..].to_vec(),
-            normalized,
-        })
+        self.node.as_deref().map(|node| node.parent.clone())
     }
 
     /// This DN with `rdn` prepended.
     pub fn child(&self, rdn: Rdn) -> Dn {
         let mut normalized = rdn.normalized();
-        if !self.normalized.is_empty() {
+        if !self.normalized().is_empty() {
             normalized.push(',');
-            normalized.push_str(&self.normalized);
+            normalized.push_str(self.normalized());
         }
-        let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
-        rdns.push(rdn);
-        rdns.extend(self.rdns.iter().cloned());
-        Dn { rdns, normalized }
+        Dn {
+            node: Some(Arc::new(DnNode {
+                rdn,
+                parent: self.clone(),
+                depth: self.depth() + 1,
+                text: Arc::from(normalized.as_str()),
+                offset: 0,
+            })),
+        }
+    }
+
+    /// The same name with `parent` as its parent's representation: when `parent` is this
+    /// name's parent (equal, not necessarily shared), a name that shares `parent`'s RDNs.
+    /// A store keeps its entries' names this way, so a container's name is held once.
+    pub fn relinked_to(&self, parent: &Dn) -> Dn {
+        match self.node.as_deref() {
+            Some(node) if node.parent == *parent => Dn {
+                node: Some(Arc::new(DnNode {
+                    rdn: node.rdn.clone(),
+                    parent: parent.clone(),
+                    depth: node.depth,
+                    // Its own copy of its text: the parsed name's text, shared with the
+                    // parsed parents, goes with them.
+                    text: Arc::from(self.normalized()),
+                    offset: 0,
+                })),
+            },
+            _ => self.clone(),
+        }
     }
 
     /// True when `self` lies strictly below `ancestor`. Every non-empty DN lies below the root.
     pub fn is_descendant_of(&self, ancestor: &Dn) -> bool {
-        self.rdns.len() > ancestor.rdns.len() && self.ends_with(ancestor)
+        self.depth() > ancestor.depth() && self.ends_with(ancestor)
     }
 
     /// True when `self` is `ancestor` or lies below it.
     pub fn is_within(&self, ancestor: &Dn) -> bool {
-        self.rdns.len() >= ancestor.rdns.len() && self.ends_with(ancestor)
+        self.depth() >= ancestor.depth() && self.ends_with(ancestor)
     }
 
     fn ends_with(&self, suffix: &Dn) -> bool {
-        if suffix.normalized.is_empty() {
+        if suffix.normalized().is_empty() {
             return true;
         }
         // Compare the normalized forms from the boundary of the RDN where the suffix would
         // start, found by counting unescaped separators: an escaped comma inside a value can
         // never fake a boundary.
-        let skip = self.rdns.len() - suffix.rdns.len();
-        rdn_offset(&self.normalized, skip)
-            .and_then(|start| self.normalized.get(start..))
-            .is_some_and(|tail| tail == suffix.normalized)
+        let skip = self.depth() - suffix.depth();
+        rdn_offset(self.normalized(), skip)
+            .and_then(|start| self.normalized().get(start..))
+            .is_some_and(|tail| tail == suffix.normalized())
     }
 
     /// The lowercased canonical form that equality and hashing use.
     pub fn normalized(&self) -> &str {
-        &self.normalized
+        self.node
+            .as_deref()
+            .and_then(|node| node.text.get(node.offset..))
+            .unwrap_or_default()
     }
 }
 
@@ -288,7 +364,7 @@ fn rdn_offset(normalized: &str, index: usize) -> Option<usize> {
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.normalized == other.normalized
+        self.normalized() == other.normalized()
     }
 }
 
@@ -296,7 +372,7 @@ impl Eq for Dn {}
 
 impl Hash for Dn {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.normalized.hash(state);
+        self.normalized().hash(state);
     }
 }
 
@@ -308,13 +384,13 @@ impl PartialOrd for Dn {
 
 impl Ord for Dn {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.normalized.cmp(&other.normalized)
+        self.normalized().cmp(other.normalized())
     }
 }
 
 impl fmt::Display for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, rdn) in self.rdns.iter().enumerate() {
+        for (i, rdn) in self.rdn_iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -401,6 +477,18 @@ pub enum DnErrorKind {
     EmptyDnsName,
     #[error("invalid DNS label {0:?}")]
     BadDnsLabel(String),
+}
+
+/// Whether [`escape_value`] would change `value`.
+fn needs_escape(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.first().is_some_and(|&b| b == b'#' || b == b' ')
+        || bytes.last() == Some(&b' ')
+        || bytes.iter().any(|&b| {
+            matches!(b, b',' | b'+' | b'"' | b'\\' | b'<' | b'>' | b';' | b'=')
+                || b < 0x20
+                || b == 0x7f
+        })
 }
 
 /// Escapes a value for use in a DN string (RFC 4514 section 2.4, plus `=` and control
@@ -508,7 +596,9 @@ impl<'a> Parser<'a> {
                 self.skip_spaces();
                 continue;
             }
-            return Ok(Rdn { avas });
+            return Ok(Rdn {
+                avas: avas.into_boxed_slice(),
+            });
         }
     }
 
@@ -540,8 +630,8 @@ impl<'a> Parser<'a> {
             self.parse_string_value()?
         };
         Ok(Ava {
-            attr: attr.to_string(),
-            value,
+            attr: attr.into(),
+            value: value.into_boxed_str(),
         })
     }
 
@@ -680,7 +770,7 @@ mod tests {
     fn check_ok(input: &str, formatted: &str, rdn_values: &[&str]) {
         let dn = Dn::parse(input).unwrap_or_else(|e| panic!("{input:?} should parse: {e}"));
         assert_eq!(dn.to_string(), formatted, "format of {input:?}");
-        let values: Vec<&str> = dn.rdns().iter().map(Rdn::value).collect();
+        let values: Vec<&str> = dn.rdns().into_iter().map(Rdn::value).collect();
         assert_eq!(values, rdn_values, "values of {input:?}");
         let again = Dn::parse(&dn.to_string()).expect("formatted DN reparses");
         assert_eq!(again, dn);

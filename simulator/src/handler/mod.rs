@@ -72,7 +72,7 @@ impl Default for HandlerConfig {
 #[derive(Debug)]
 pub(crate) struct PageState {
     base: Dn,
-    remaining: std::vec::IntoIter<Arc<Entry>>,
+    remaining: std::collections::VecDeque<Arc<Entry>>,
     filter: crate::filter::Filter,
 }
 

@@ -2,6 +2,7 @@
 //! options), size and time limits, AD's MaxPageSize, paged results, SD flags, continuation
 //! references to other naming contexts, and the rootDSE.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
 use crate::semantics::{OpContext, Operation};
-use crate::store::Entry;
+use crate::store::{Entry, Values};
 
 /// A well-formed `;range=low-high` option (`high` `None` for `*`). The numbers are the
 /// client's: any value a 64-bit integer holds, so no arithmetic on them may overflow.
@@ -202,7 +203,7 @@ fn constructed(entry: &Entry, name: &str) -> Option<Vec<Bytes>> {
             .attrs
             .values("objectClass")
             .last()
-            .cloned()
+            .map(Bytes::copy_from_slice)
             .into_iter()
             .collect()
     } else {
@@ -217,12 +218,12 @@ impl Handler {
     fn shaped_values(
         &self,
         name: &str,
-        values: &[Bytes],
+        values: Values<'_>,
         range: Option<ValueRange>,
         controls: &RequestControls,
     ) -> Option<(String, Vec<Bytes>)> {
         let (window, shown_range) = value_window(values.len(), range, self.config.max_value_range)?;
-        let mut values: Vec<Bytes> = values.get(window).unwrap_or_default().to_vec();
+        let mut values: Vec<Bytes> = values.slice(window).to_vec();
         if name.eq_ignore_ascii_case("nTSecurityDescriptor") {
             if let Some(flags) = controls.sd_flags {
                 values = values
@@ -274,7 +275,7 @@ impl Handler {
                     continue;
                 }
                 if let Some((name, values)) =
-                    self.shaped_values(&attribute.name, &attribute.values, None, ctx.controls)
+                    self.shaped_values(attribute.name, attribute.values, None, ctx.controls)
                 {
                     push(&mut attributes, name, values);
                 }
@@ -305,7 +306,7 @@ impl Handler {
             match stored {
                 Some(attribute) => {
                     if let Some((name, values)) =
-                        self.shaped_values(&attribute.name, &attribute.values, *range, ctx.controls)
+                        self.shaped_values(attribute.name, attribute.values, *range, ctx.controls)
                     {
                         push(&mut attributes, name, values);
                     }
@@ -424,8 +425,7 @@ impl Handler {
                     }
                 }
                 (
-                    self.candidates(&base, base_entry, scope, &filter)
-                        .into_iter(),
+                    VecDeque::from(self.candidates(&base, base_entry, scope, &filter)),
                     filter,
                 )
             }
@@ -445,8 +445,10 @@ impl Handler {
         let mut sent = 0usize;
         let mut outcome = Outcome::success();
         let mut more_remaining = false;
-        for (examined, entry) in candidates.by_ref().enumerate() {
-            if examined % 256 == 255 {
+        let mut examined = 0usize;
+        while let Some(entry) = candidates.pop_front() {
+            examined += 1;
+            if examined % 256 == 0 {
                 if let Some(limit) = time_limit {
                     if started.elapsed() > limit {
                         outcome = Outcome::new(ResultCode::TIME_LIMIT_EXCEEDED, "");
@@ -464,10 +466,8 @@ impl Handler {
             }
             if sent == cap {
                 if page_size.is_some() && sent < size_limit {
-                    // This entry starts the next page.
-                    let rest: Vec<Arc<Entry>> =
-                        std::iter::once(entry).chain(candidates.by_ref()).collect();
-                    candidates = rest.into_iter();
+                    // This entry starts the next page (put back, not copied with the rest).
+                    candidates.push_front(entry);
                     more_remaining = true;
                 } else {
                     outcome = Outcome::new(ResultCode::SIZE_LIMIT_EXCEEDED, "");

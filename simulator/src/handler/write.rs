@@ -381,7 +381,7 @@ impl Handler {
             entry
                 .attrs
                 .get(attr)
-                .map_or_else(|| attr.to_string(), |a| a.name.clone())
+                .map_or_else(|| attr.to_string(), |a| a.name.to_string())
         };
         if let Some(old_rdn) = dn.rdn() {
             if request.delete_old_rdn || old_rdn.attr().eq_ignore_ascii_case(new_rdn.attr()) {
@@ -391,7 +391,7 @@ impl Handler {
                     .values(&name)
                     .iter()
                     .filter(|v| !self.same_value(&name, v, old_rdn.value().as_bytes()))
-                    .cloned()
+                    .map(Bytes::copy_from_slice)
                     .collect();
                 if kept.is_empty() && old_rdn.attr().eq_ignore_ascii_case(new_rdn.attr()) {
                     // Replaced in place below, so the attribute keeps its position and name.

@@ -69,10 +69,7 @@ fn schema_entry(raw: &RawObject, cn: &str, schema_nc: &Dn) -> Result<Entry, DnEr
             }
             other => Bytes::copy_from_slice(other.as_bytes()),
         };
-        match attrs.get_mut(name) {
-            Some(existing) => existing.values.push(bytes),
-            None => attrs.set(name, vec![bytes]),
-        }
+        attrs.add_values(name, [bytes]);
     }
     if !attrs.contains("adminDisplayName") {
         attrs.set("adminDisplayName", vec![Bytes::from(cn.to_string())]);
@@ -123,8 +120,7 @@ mod tests {
             .expect("guid")
             .values
             .first()
-            .expect("value")
-            .clone();
+            .expect("value");
         assert_eq!(
             Guid::from_ad_bytes(&guid).expect("16 bytes").to_string(),
             "7c9e8c58-901b-4ea8-b6ec-4eb9e9fc0e11"

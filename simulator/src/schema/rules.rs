@@ -176,7 +176,7 @@ impl Schema {
             if normalised.contains(&definition.name) {
                 return Err(diag::value_exists(&definition.name, &definition.oid));
             }
-            normalised.set(&definition.name, attribute.values.clone());
+            normalised.set_values(&definition.name, attribute.values);
         }
         normalised.set("objectClass", ordered);
 
@@ -249,7 +249,7 @@ impl Schema {
             let definition = self
                 .attribute(&attribute.name)
                 .ok_or_else(diag::unknown_attribute)?;
-            self.check_values(context, definition, &attribute.values)?;
+            self.check_values(context, definition, &attribute.values.to_vec())?;
             if definition.single_valued && attribute.values.len() > 1 {
                 return Err(diag::constraint(
                     &definition.name,
@@ -393,7 +393,7 @@ impl Schema {
             let current: Vec<Bytes> = result
                 .attrs
                 .get(name)
-                .map(|a| a.values.clone())
+                .map(|a| a.values.to_vec())
                 .unwrap_or_default();
             let updated = match modification.op {
                 ModOp::Add => {

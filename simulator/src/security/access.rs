@@ -389,7 +389,7 @@ pub fn readable_attributes(schema: &Schema, token: &Token, entry: &Entry) -> Vec
                 None => read.is_granted(),
             }
         })
-        .map(|attribute| attribute.name.clone())
+        .map(|attribute| attribute.name.to_string())
         .collect()
 }
 

@@ -67,14 +67,21 @@ pub fn decoded(entry: &Entry) -> Option<Arc<SecurityDescriptor>> {
         if cache.len() >= DECODED_SLOTS {
             cache.remove(0);
         }
-        cache.push((value.clone(), Arc::clone(&sd)));
+        cache.push((
+            entry
+                .attrs
+                .values(ATTRIBUTE)
+                .first_bytes()
+                .unwrap_or_default(),
+            Arc::clone(&sd),
+        ));
     });
     Some(sd)
 }
 
 /// Whether two descriptor values are the same: the same allocation (descriptors are interned),
 /// else the same bytes. The cache holds its `Bytes`, so an address it compares is never reused.
-fn same_value(cached: &Bytes, value: &Bytes) -> bool {
+fn same_value(cached: &[u8], value: &[u8]) -> bool {
     (cached.as_ptr() == value.as_ptr() && cached.len() == value.len()) || cached == value
 }
 

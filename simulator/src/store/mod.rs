@@ -18,10 +18,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use bytes::Bytes;
 use devwb_model::Dn;
 
-pub use entry::{Attribute, Attributes, Entry};
+pub use entry::{Attribute, AttributeRef, Attributes, Entry, Values, ValuesIter};
 
 use crate::error::{OpError, ResultCode};
 
@@ -79,20 +78,136 @@ fn parent_key(normalized: &str) -> &str {
     ""
 }
 
+/// A stored entry in the store's sets and indexes: hashed, compared and ordered by its
+/// normalized DN, which the entry already holds, so no set keeps a key of its own. Sets of
+/// `Stored` are looked up by `&str` (the normalized DN) through `Borrow`.
+#[derive(Clone)]
+struct Stored(Arc<Entry>);
+
+impl Stored {
+    fn key(&self) -> &str {
+        self.0.dn.normalized()
+    }
+}
+
+impl std::borrow::Borrow<str> for Stored {
+    fn borrow(&self) -> &str {
+        self.key()
+    }
+}
+
+impl std::hash::Hash for Stored {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The same as hashing the `&str` it borrows as, as `Borrow` requires.
+        self.key().hash(state);
+    }
+}
+
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Stored {}
+
+impl PartialOrd for Stored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Stored {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(other.key())
+    }
+}
+
+/// The entries holding one indexed value: nearly always one (a device id, a name), so one is
+/// kept without a list.
+#[derive(Clone)]
+enum Postings {
+    One(Arc<Entry>),
+    Many(Box<Vec<Arc<Entry>>>),
+}
+
+impl Postings {
+    fn iter(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        let (one, many) = match self {
+            Postings::One(entry) => (Some(entry), None),
+            Postings::Many(entries) => (None, Some(entries.iter())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn add(&mut self, entry: &Arc<Entry>) {
+        if self.iter().any(|e| Arc::ptr_eq(e, entry)) {
+            return;
+        }
+        match self {
+            Postings::One(first) => {
+                *self = Postings::Many(Box::new(vec![first.clone(), entry.clone()]));
+            }
+            Postings::Many(entries) => entries.push(entry.clone()),
+        }
+    }
+
+    /// Removes `entry`; `true` when nothing is left.
+    fn remove(&mut self, entry: &Arc<Entry>) -> bool {
+        let only = match self {
+            Postings::One(first) => return Arc::ptr_eq(first, entry),
+            Postings::Many(entries) => {
+                entries.retain(|e| !Arc::ptr_eq(e, entry));
+                match entries.as_slice() {
+                    [] => return true,
+                    [only] => only.clone(),
+                    _ => return false,
+                }
+            }
+        };
+        *self = Postings::One(only);
+        false
+    }
+}
+
+/// The key of an indexed value in [`Tree::by_value`]: a hash of the attribute's number and
+/// the folded value. Lookups check the entries they find, so two values sharing a hash only
+/// cost a comparison.
+fn value_key(index: usize, folded: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+    index.hash(&mut hasher);
+    folded.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Whether a stored value of indexed attribute number `index` matches a folded value.
+fn folded_equal(index: usize, stored: &[u8], folded: &[u8]) -> bool {
+    let fold = INDEXED_ATTRIBUTES.get(index).is_some_and(|(_, fold)| *fold);
+    if !fold {
+        return stored == folded;
+    }
+    if stored.is_ascii() {
+        return stored.eq_ignore_ascii_case(folded);
+    }
+    index_value(index, stored) == folded
+}
+
 #[derive(Clone, Default)]
 struct Tree {
-    entries: FastMap<String, Arc<Entry>>,
-    children: FastMap<String, BTreeSet<String>>,
+    entries: std::collections::HashSet<Stored, rustc_hash::FxBuildHasher>,
+    /// Each parent's children, in DN order, keyed by the parent's normalized DN.
+    children: FastMap<Box<str>, BTreeSet<Stored>>,
     /// Naming context heads: entries whose parent is not linked to them.
     naming_contexts: BTreeSet<String>,
-    by_guid: FastMap<[u8; 16], Arc<str>>,
-    by_sid: FastMap<Bytes, Arc<str>>,
-    /// Equality index of the attributes in [`INDEXED_ATTRIBUTES`]: (attribute number, folded
-    /// value) to the entries holding that value.
-    by_value: FastMap<(usize, Vec<u8>), Vec<Arc<str>>>,
+    by_guid: FastMap<[u8; 16], Arc<Entry>>,
+    by_sid: FastMap<Box<[u8]>, Arc<Entry>>,
+    /// Equality index of the attributes in [`INDEXED_ATTRIBUTES`]: [`value_key`] of the
+    /// attribute number and folded value, to the entries holding that value.
+    by_value: FastMap<u64, Postings>,
     /// The entries with `member` values (groups that have members): tokens and `memberOf`
     /// are computed from them, and a directory of 100,000 devices has a few dozen.
-    with_members: BTreeSet<Arc<str>>,
+    with_members: BTreeSet<Stored>,
     secrets: FastMap<String, Secret>,
     usn: u64,
 }
@@ -159,57 +274,65 @@ fn guid_key(value: &[u8]) -> Option<[u8; 16]> {
 }
 
 impl Tree {
-    fn index(&mut self, key: &str, entry: &Entry) {
-        // One shared copy of the key for every index slot of this entry.
-        let key: Arc<str> = Arc::from(key);
-        if let Some(guid) = entry
-            .attrs
-            .values("objectGUID")
-            .first()
-            .and_then(|v| guid_key(v))
-        {
-            self.by_guid.insert(guid, key.clone());
+    fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        self.entries.get(key).map(|stored| stored.0.clone())
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.entries.contains(key)
+    }
+
+    fn index(&mut self, entry: &Arc<Entry>) {
+        if let Some(guid) = entry.attrs.values("objectGUID").first().and_then(guid_key) {
+            self.by_guid.insert(guid, entry.clone());
         }
         if let Some(sid) = entry.attrs.values("objectSid").first() {
-            self.by_sid.insert(sid.clone(), key.clone());
+            self.by_sid.insert(Box::from(sid), entry.clone());
         }
         if entry.attrs.contains("member") {
-            self.with_members.insert(key.clone());
+            self.with_members.insert(Stored(entry.clone()));
         }
         for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
             for value in entry.attrs.values(name) {
-                let keys = self
-                    .by_value
-                    .entry((index, index_value(index, value)))
-                    .or_default();
-                if !keys.iter().any(|k| **k == *key) {
-                    keys.push(key.clone());
+                let key = value_key(index, &index_value(index, value));
+                match self.by_value.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(mut slot) => {
+                        slot.get_mut().add(entry);
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(Postings::One(entry.clone()));
+                    }
                 }
             }
         }
     }
 
-    fn unindex(&mut self, entry: &Entry) {
-        if let Some(guid) = entry
-            .attrs
-            .values("objectGUID")
-            .first()
-            .and_then(|v| guid_key(v))
-        {
-            self.by_guid.remove(&guid);
+    fn unindex(&mut self, entry: &Arc<Entry>) {
+        if let Some(guid) = entry.attrs.values("objectGUID").first().and_then(guid_key) {
+            if self
+                .by_guid
+                .get(&guid)
+                .is_some_and(|indexed| Arc::ptr_eq(indexed, entry))
+            {
+                self.by_guid.remove(&guid);
+            }
         }
         if let Some(sid) = entry.attrs.values("objectSid").first() {
-            self.by_sid.remove(sid);
+            if self
+                .by_sid
+                .get(sid)
+                .is_some_and(|indexed| Arc::ptr_eq(indexed, entry))
+            {
+                self.by_sid.remove(sid);
+            }
         }
-        let key = entry.dn.normalized();
-        self.with_members.remove(key);
+        self.with_members.remove(entry.dn.normalized());
         for (index, (name, _)) in INDEXED_ATTRIBUTES.iter().enumerate() {
             for value in entry.attrs.values(name) {
-                let slot = (index, index_value(index, value));
-                if let Some(keys) = self.by_value.get_mut(&slot) {
-                    keys.retain(|k| &**k != key);
-                    if keys.is_empty() {
-                        self.by_value.remove(&slot);
+                let key = value_key(index, &index_value(index, value));
+                if let Some(postings) = self.by_value.get_mut(&key) {
+                    if postings.remove(entry) {
+                        self.by_value.remove(&key);
                     }
                 }
             }
@@ -221,26 +344,54 @@ impl Tree {
         self.usn
     }
 
-    fn insert(&mut self, entry: Entry, link_to_parent: bool) -> Arc<Entry> {
-        let key = entry.dn.normalized().to_string();
+    fn insert(&mut self, mut entry: Entry, link_to_parent: bool) -> Arc<Entry> {
+        // The stored copy keeps no spare capacity and no replaced values, and its name shares
+        // its parent's: a container's 100,000 children hold its RDNs once.
+        entry.attrs.compact();
         if link_to_parent {
-            if let Some(parent) = entry.dn.parent() {
-                self.children
-                    .entry(parent.normalized().to_string())
-                    .or_default()
-                    .insert(key.clone());
+            if let Some(parent) = self.get(parent_key(entry.dn.normalized())) {
+                entry.dn = entry.dn.relinked_to(&parent.dn);
+            }
+        }
+        let stored = Arc::new(entry);
+        let key = stored.dn.normalized();
+        if link_to_parent {
+            let parent = parent_key(key);
+            match self.children.get_mut(parent) {
+                Some(siblings) => {
+                    siblings.replace(Stored(stored.clone()));
+                }
+                None => {
+                    self.children
+                        .insert(Box::from(parent), BTreeSet::from([Stored(stored.clone())]));
+                }
             }
         } else {
-            self.naming_contexts.insert(key.clone());
+            self.naming_contexts.insert(key.to_string());
         }
-        self.index(&key, &entry);
+        self.index(&stored);
+        self.entries.replace(Stored(stored.clone()));
+        stored
+    }
+
+    /// Puts `entry` in place of the stored entry of the same DN, `old`.
+    fn swap(&mut self, old: &Arc<Entry>, mut entry: Entry) -> Arc<Entry> {
+        entry.attrs.compact();
         let stored = Arc::new(entry);
-        self.entries.insert(key, stored.clone());
+        self.unindex(old);
+        let key = stored.dn.normalized();
+        if let Some(siblings) = self.children.get_mut(parent_key(key)) {
+            if siblings.contains(key) {
+                siblings.replace(Stored(stored.clone()));
+            }
+        }
+        self.index(&stored);
+        self.entries.replace(Stored(stored.clone()));
         stored
     }
 
     fn remove(&mut self, key: &str) -> Option<Arc<Entry>> {
-        let removed = self.entries.remove(key)?;
+        let removed = self.entries.take(key)?.0;
         self.unindex(&removed);
         self.children.remove(key);
         self.naming_contexts.remove(key);
@@ -255,13 +406,16 @@ impl Tree {
         Some(removed)
     }
 
-    /// Keys of `key`'s subtree, parents before children.
-    fn subtree_keys(&self, key: &str) -> Vec<String> {
-        let mut out = vec![key.to_string()];
+    /// The subtree of the entry `key`, parents before children.
+    fn subtree(&self, key: &str) -> Vec<Arc<Entry>> {
+        let Some(top) = self.get(key) else {
+            return Vec::new();
+        };
+        let mut out = vec![top];
         let mut next = 0;
         while let Some(current) = out.get(next).cloned() {
-            if let Some(children) = self.children.get(&current) {
-                out.extend(children.iter().cloned());
+            if let Some(children) = self.children.get(current.dn.normalized()) {
+                out.extend(children.iter().map(|child| child.0.clone()));
             }
             next += 1;
         }
@@ -274,7 +428,7 @@ impl Tree {
             if candidate.is_root() {
                 return None;
             }
-            if self.entries.contains_key(candidate.normalized()) {
+            if self.contains(candidate.normalized()) {
                 return Some(candidate);
             }
             current = candidate.parent();
@@ -324,21 +478,17 @@ impl Store {
 
     /// The entry named `dn`.
     pub fn get(&self, dn: &Dn) -> Option<Arc<Entry>> {
-        self.read().entries.get(dn.normalized()).cloned()
+        self.read().get(dn.normalized())
     }
 
     /// The entry whose `objectGUID` is `guid` (16 bytes in AD's order).
     pub fn get_by_guid(&self, guid: &[u8]) -> Option<Arc<Entry>> {
-        let tree = self.read();
-        let key = tree.by_guid.get(&guid_key(guid)?)?;
-        tree.entries.get(&**key).cloned()
+        self.read().by_guid.get(&guid_key(guid)?).cloned()
     }
 
     /// The entry whose `objectSid` is `sid` (binary form).
     pub fn get_by_sid(&self, sid: &[u8]) -> Option<Arc<Entry>> {
-        let tree = self.read();
-        let key = tree.by_sid.get(sid)?;
-        tree.entries.get(&**key).cloned()
+        self.read().by_sid.get(sid).cloned()
     }
 
     /// The entry whose `msDS-DeviceID` is `device_id`.
@@ -349,12 +499,24 @@ impl Store {
 
     /// The entries holding `value` in indexed attribute number `index` (see [`indexed_attribute`]).
     pub fn get_by_value(&self, index: usize, value: &[u8]) -> Vec<Arc<Entry>> {
+        let Some((name, _)) = INDEXED_ATTRIBUTES.get(index) else {
+            return Vec::new();
+        };
+        let folded = index_value(index, value);
         let tree = self.read();
         tree.by_value
-            .get(&(index, index_value(index, value)))
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(|k| tree.entries.get(&**k).cloned())
+            .get(&value_key(index, &folded))
+            .map(|postings| {
+                postings
+                    .iter()
+                    .filter(|entry| {
+                        entry
+                            .attrs
+                            .values(name)
+                            .iter()
+                            .any(|stored| folded_equal(index, stored, &folded))
+                    })
+                    .cloned()
                     .collect()
             })
             .unwrap_or_default()
@@ -385,27 +547,16 @@ impl Store {
 
     /// The direct children of `dn` (naming contexts below it are not children).
     pub fn children(&self, dn: &Dn) -> Vec<Arc<Entry>> {
-        let tree = self.read();
-        tree.children
+        self.read()
+            .children
             .get(dn.normalized())
-            .map(|keys| {
-                keys.iter()
-                    .filter_map(|k| tree.entries.get(&**k).cloned())
-                    .collect()
-            })
+            .map(|children| children.iter().map(|child| child.0.clone()).collect())
             .unwrap_or_default()
     }
 
     /// `dn` and everything below it in its naming context, parents before children.
     pub fn subtree(&self, dn: &Dn) -> Vec<Arc<Entry>> {
-        let tree = self.read();
-        if !tree.entries.contains_key(dn.normalized()) {
-            return Vec::new();
-        }
-        tree.subtree_keys(dn.normalized())
-            .iter()
-            .filter_map(|k| tree.entries.get(k).cloned())
-            .collect()
+        self.read().subtree(dn.normalized())
     }
 
     /// The naming context heads, in DN order.
@@ -413,7 +564,7 @@ impl Store {
         let tree = self.read();
         tree.naming_contexts
             .iter()
-            .filter_map(|k| tree.entries.get(k).cloned())
+            .filter_map(|k| tree.get(k))
             .collect()
     }
 
@@ -421,7 +572,7 @@ impl Store {
     /// not part of its parent's.
     pub fn add_naming_context(&self, mut entry: Entry) -> Result<Arc<Entry>, OpError> {
         let mut tree = self.write();
-        if tree.entries.contains_key(entry.dn.normalized()) {
+        if tree.contains(entry.dn.normalized()) {
             return Err(already_exists(&entry.dn));
         }
         let usn = tree.next_usn();
@@ -440,10 +591,10 @@ impl Store {
             ));
         }
         let mut tree = self.write();
-        if tree.entries.contains_key(entry.dn.normalized()) {
+        if tree.contains(entry.dn.normalized()) {
             return Err(already_exists(&entry.dn));
         }
-        if !tree.entries.contains_key(parent) {
+        if !tree.contains(parent) {
             let parent = entry.dn.parent().unwrap_or_else(Dn::root);
             return Err(OpError::no_such_object(&parent, tree.matched(&parent)));
         }
@@ -471,31 +622,25 @@ impl Store {
     /// one the change was computed from, the change is refused with `busy` and nothing is lost.
     pub fn replace(&self, expected: &Arc<Entry>, mut entry: Entry) -> Result<Arc<Entry>, OpError> {
         let mut tree = self.write();
-        let key = entry.dn.normalized().to_string();
-        let Some(current) = tree.entries.get(&key) else {
+        let Some(current) = tree.get(entry.dn.normalized()) else {
             return Err(OpError::no_such_object(&entry.dn, tree.matched(&entry.dn)));
         };
-        if !Arc::ptr_eq(current, expected) {
+        if !Arc::ptr_eq(&current, expected) {
             return Err(OpError::new(
                 ResultCode::BUSY,
                 format!("00002024: SvcErr: DSID-02080EDE, problem 5001 (BUSY), data 0, {} changed concurrently", entry.dn),
             ));
         }
-        let old = current.clone();
         let usn = tree.next_usn();
         set_usn(&mut entry, "uSNChanged", usn);
-        tree.unindex(&old);
-        tree.index(&key, &entry);
-        let stored = Arc::new(entry);
-        tree.entries.insert(key, stored.clone());
-        Ok(stored)
+        Ok(tree.swap(&current, entry))
     }
 
     /// Deletes `dn`; with `tree_delete`, its whole subtree. Returns the removed entries.
     pub fn delete(&self, dn: &Dn, tree_delete: bool) -> Result<Vec<Arc<Entry>>, OpError> {
         let mut tree = self.write();
         let key = dn.normalized();
-        if !tree.entries.contains_key(key) {
+        if !tree.contains(key) {
             return Err(OpError::no_such_object(dn, tree.matched(dn)));
         }
         let has_children = tree.children.get(key).is_some_and(|c| !c.is_empty());
@@ -505,9 +650,13 @@ impl Store {
                 "00002015: UpdErr: DSID-030A0AE1, problem 6003 (CANT_ON_NON_LEAF), data 0\n",
             ));
         }
-        let keys = tree.subtree_keys(key);
+        let subtree = tree.subtree(key);
         tree.usn += 1;
-        Ok(keys.iter().rev().filter_map(|k| tree.remove(k)).collect())
+        Ok(subtree
+            .iter()
+            .rev()
+            .filter_map(|entry| tree.remove(entry.dn.normalized()))
+            .collect())
     }
 
     /// Renames or moves `old` (and its subtree) to `renamed.dn`; `renamed` is the entry's new
@@ -515,15 +664,15 @@ impl Store {
     pub fn rename(&self, old: &Dn, renamed: Entry) -> Result<Arc<Entry>, OpError> {
         let mut tree = self.write();
         let old_key = old.normalized().to_string();
-        if !tree.entries.contains_key(&old_key) {
+        if !tree.contains(&old_key) {
             return Err(OpError::no_such_object(old, tree.matched(old)));
         }
         let new_dn = renamed.dn.clone();
-        if new_dn != *old && tree.entries.contains_key(new_dn.normalized()) {
+        if new_dn != *old && tree.contains(new_dn.normalized()) {
             return Err(already_exists(&new_dn));
         }
         let new_parent = new_dn.parent().unwrap_or_else(Dn::root);
-        if !tree.entries.contains_key(new_parent.normalized()) {
+        if !tree.contains(new_parent.normalized()) {
             return Err(OpError::no_such_object(
                 &new_parent,
                 tree.matched(&new_parent),
@@ -534,9 +683,10 @@ impl Store {
                 "00002089: UpdErr: DSID-031B0DDB, problem 5012 (DIR_ERROR), data 0, cannot move {old} below itself"
             )));
         }
-        let keys = tree.subtree_keys(&old_key);
-        let mut moved: Vec<(Arc<Entry>, Option<Secret>)> = Vec::with_capacity(keys.len());
-        for key in keys.iter().rev() {
+        let subtree = tree.subtree(&old_key);
+        let mut moved: Vec<(Arc<Entry>, Option<Secret>)> = Vec::with_capacity(subtree.len());
+        for entry in subtree.iter().rev() {
+            let key = entry.dn.normalized();
             let secret = tree.secrets.get(key).cloned();
             if let Some(entry) = tree.remove(key) {
                 moved.push((entry, secret));
@@ -575,11 +725,11 @@ impl Store {
     pub fn keep_usns(&self, dn: &Dn, created: u64, changed: u64) {
         let mut tree = self.write();
         let key = dn.normalized();
-        if let Some(current) = tree.entries.get(key) {
-            let mut entry = (**current).clone();
+        if let Some(current) = tree.get(key) {
+            let mut entry = (*current).clone();
             set_usn(&mut entry, "uSNCreated", created);
             set_usn(&mut entry, "uSNChanged", changed);
-            tree.entries.insert(key.to_string(), Arc::new(entry));
+            tree.swap(&current, entry);
         }
         tree.usn = tree.usn.max(created).max(changed);
     }
@@ -599,10 +749,7 @@ impl Store {
     /// The entries that have a password (the accounts a bind can name).
     pub fn accounts(&self) -> Vec<Arc<Entry>> {
         let tree = self.read();
-        tree.secrets
-            .keys()
-            .filter_map(|k| tree.entries.get(k).cloned())
-            .collect()
+        tree.secrets.keys().filter_map(|k| tree.get(k)).collect()
     }
 
     /// Every entry, naming contexts first, each parent before its children.
@@ -610,17 +757,16 @@ impl Store {
         let tree = self.read();
         tree.naming_contexts
             .iter()
-            .flat_map(|nc| tree.subtree_keys(nc))
-            .filter_map(|k| tree.entries.get(&k).cloned())
+            .flat_map(|nc| tree.subtree(nc))
             .collect()
     }
 
     /// Every entry that has `member` values, in DN order.
     pub fn entries_with_members(&self) -> Vec<Arc<Entry>> {
-        let tree = self.read();
-        tree.with_members
+        self.read()
+            .with_members
             .iter()
-            .filter_map(|key| tree.entries.get(&**key).cloned())
+            .map(|stored| stored.0.clone())
             .collect()
     }
 
@@ -649,9 +795,11 @@ fn already_exists(dn: &Dn) -> OpError {
 /// `dn`, which lies within `old_base`, moved to lie within `new_base`.
 fn rebase(dn: &Dn, old_base: &Dn, new_base: &Dn) -> Dn {
     let keep = dn.depth().saturating_sub(old_base.depth());
-    let mut rdns: Vec<_> = dn.rdns().iter().take(keep).cloned().collect();
-    rdns.extend(new_base.rdns().iter().cloned());
-    Dn::from_rdns(rdns)
+    dn.rdns()
+        .into_iter()
+        .take(keep)
+        .rev()
+        .fold(new_base.clone(), |parent, rdn| parent.child(rdn.clone()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The store's tree rules and indexes.
 
 use super::*;
+use bytes::Bytes;
 
 fn dn(text: &str) -> Dn {
     Dn::parse(text).unwrap()

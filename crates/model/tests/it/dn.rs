@@ -54,8 +54,8 @@ proptest! {
         let parsed = Dn::parse(&text).expect("formatted DN parses");
         prop_assert_eq!(&parsed, &name);
         prop_assert_eq!(parsed.to_string(), text);
-        let values: Vec<&str> = parsed.rdns().iter().map(Rdn::value).collect();
-        let expected: Vec<&str> = name.rdns().iter().map(Rdn::value).collect();
+        let values: Vec<&str> = parsed.rdns().into_iter().map(Rdn::value).collect();
+        let expected: Vec<&str> = name.rdns().into_iter().map(Rdn::value).collect();
         prop_assert_eq!(values, expected);
     }
 
@@ -102,7 +102,12 @@ proptest! {
             b.depth() <= a.depth() && a.rdns()[a.depth() - b.depth()..] == *b.rdns()
         };
         // A real suffix of `name`, and an unrelated name.
-        let suffix = Dn::from_rdns(name.rdns()[cut.min(name.depth())..].to_vec());
+        let suffix = Dn::from_rdns(
+            name.rdns()[cut.min(name.depth())..]
+                .iter()
+                .map(|rdn| (*rdn).clone())
+                .collect(),
+        );
         for candidate in [&suffix, &other] {
             prop_assert_eq!(name.is_within(candidate), by_rdns(&name, candidate));
             prop_assert_eq!(
