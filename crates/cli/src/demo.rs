@@ -162,10 +162,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let delta_exit = sync.round()?;
 
     let graph = sync.args.graph.client()?;
-    let (source, _) = crate::graph::list_devices(&graph).context("listing the tenant")?;
+    let listing = crate::graph::DeviceListing::start(&graph);
     out_line("8. Verify (devwb verify), every check of Microsoft's troubleshooting list plus the device comparison with the tenant:");
+    let desired = desired_device_ids(&listing.source, &target.scope);
+    listing.finish().context("listing the tenant")?;
     let expected = Expected {
-        devices: Some(desired_device_ids(&source, &target.scope)?),
+        devices: Some(desired?),
         invocation: None,
     };
     let collected = devwb_verify::collect(

@@ -172,7 +172,17 @@ pub fn plan(
     source: &DeviceSource,
     options: PlanOptions,
 ) -> Result<WritebackPlan, WritebackError> {
-    let observed = observe(client, target)?;
+    plan_observed(observe(client, target)?, target, source, options)
+}
+
+/// Streams the source into a plan against a container already read with [`observe`] (a caller
+/// that reads the source from elsewhere meanwhile, as `sync` does, observes first).
+pub fn plan_observed(
+    observed: ObservedDevices,
+    target: &Target,
+    source: &DeviceSource,
+    options: PlanOptions,
+) -> Result<WritebackPlan, WritebackError> {
     let mut planner = Planner::new(observed, target.scope.clone(), options);
     let summary = planner.push_source(source)?;
     Ok(planner.finish(&summary))

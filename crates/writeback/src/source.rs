@@ -44,7 +44,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use devwb_model::{Guid, Sid};
@@ -184,6 +184,8 @@ enum Input {
         name: String,
         data: Cow<'static, [u8]>,
     },
+    /// Pages handed over one at a time as they are read (a live Graph listing).
+    Stream(PageStream),
 }
 
 impl Input {
@@ -191,6 +193,7 @@ impl Input {
         match self {
             Input::File(path) => path.display().to_string(),
             Input::Bundled { name, .. } => name.clone(),
+            Input::Stream(stream) => stream.name.clone(),
         }
     }
 
@@ -204,6 +207,74 @@ impl Input {
                 Ok(Box::new(BufReader::with_capacity(256 * 1024, file)))
             }
             Input::Bundled { data, .. } => Ok(Box::new(&data[..])),
+            Input::Stream(stream) => Err(WritebackError::Export {
+                file: stream.name.clone(),
+                message: "a stream of pages is read page by page".to_owned(),
+            }),
+        }
+    }
+}
+
+/// What a page stream yields: a page's bytes, or why the listing failed (which fails the read).
+pub type StreamedPage = Result<Vec<u8>, String>;
+
+/// Pages that arrive while the source is read, read once: a second read is an error, never an
+/// empty export.
+#[derive(Clone)]
+struct PageStream {
+    name: String,
+    pages: Arc<Mutex<Option<Box<dyn Iterator<Item = StreamedPage> + Send>>>>,
+}
+
+impl PageStream {
+    fn take(&self) -> Result<Box<dyn Iterator<Item = StreamedPage> + Send>, WritebackError> {
+        let taken = self.pages.lock().map_or(None, |mut pages| pages.take());
+        taken.ok_or_else(|| WritebackError::Export {
+            file: self.name.clone(),
+            message: "the pages of a live listing can be read only once".to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Debug for PageStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageStream")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks, page after page, that the pages of a paged export form one whole chain: every page
+/// but the last carries `@odata.nextLink`, the last carries none.
+#[derive(Default)]
+struct PageChain {
+    /// The page read last: its name and `@odata.nextLink`.
+    last: Option<(Arc<str>, Option<String>)>,
+}
+
+impl PageChain {
+    /// Takes the next page; returns what is wrong with the page before it, now that another
+    /// page follows it.
+    fn page(&mut self, name: &Arc<str>, next_link: Option<String>) -> Option<String> {
+        let problem = match &self.last {
+            Some((before, None)) => Some(format!(
+                "{before}: a page without @odata.nextLink is followed by more pages: the pages \
+                 are misordered or from different exports"
+            )),
+            _ => None,
+        };
+        self.last = Some((name.clone(), next_link));
+        problem
+    }
+
+    /// What is wrong with the last page, now that no page follows it.
+    fn end(&self) -> Option<String> {
+        match &self.last {
+            Some((name, Some(link))) => Some(format!(
+                "{name}: the last page still has @odata.nextLink {link:?}: the export stops \
+                 before the end of the device list"
+            )),
+            _ => None,
         }
     }
 }
@@ -311,6 +382,39 @@ impl DeviceSource {
                 .collect(),
             owners: None,
             chain_problem: None,
+        }
+    }
+
+    /// A listing read from Microsoft Graph while it is planned: `pages` yields each response
+    /// body (`{"value": [...], "@odata.nextLink": ...}`) as it arrives, in order, so only a few
+    /// pages are in memory at a time. A page the listing could not read is an `Err` with the
+    /// reason, which fails the read (and so the plan: nothing is applied). The chain check
+    /// applies as for saved pages: a stream that stops at a page still carrying
+    /// `@odata.nextLink` is incomplete. Page `n` is named `<name> page <n>`. The source can be
+    /// read once.
+    pub fn graph_page_stream(
+        name: &str,
+        pages: impl Iterator<Item = StreamedPage> + Send + 'static,
+    ) -> DeviceSource {
+        DeviceSource {
+            format: SourceFormat::GraphPages,
+            inputs: vec![Input::Stream(PageStream {
+                name: name.to_owned(),
+                pages: Arc::new(Mutex::new(Some(Box::new(pages)))),
+            })],
+            owners: None,
+            chain_problem: None,
+        }
+    }
+
+    /// Drops what is left of a live listing's pages (see [`DeviceSource::graph_page_stream`]),
+    /// so the thread handing them over sees the stream closed and stops, also when nothing read
+    /// it. A later read is an error. Does nothing to other sources.
+    pub fn close_stream(&self) {
+        for input in &self.inputs {
+            if let Input::Stream(stream) = input {
+                drop(stream.pages.lock().map(|mut pages| pages.take()));
+            }
         }
     }
 
@@ -467,42 +571,56 @@ impl DeviceSource {
             incomplete: self.chain_problem.clone(),
             ..SourceSummary::default()
         };
-        let count = self.inputs.len();
-        for (n, input) in self.inputs.iter().enumerate() {
-            let name: Arc<str> = Arc::from(input.name());
-            let reader = input.open()?;
-            summary.files += 1;
-            match self.format {
-                SourceFormat::JsonLines => {
-                    let lines = read_lines(&name, reader, visit)?;
-                    summary.records += lines.records;
-                    if summary.incomplete.is_none() {
-                        summary.incomplete = lines.incompleteness(&name);
-                    }
+        let mut chain = PageChain::default();
+        for input in &self.inputs {
+            if let Input::Stream(stream) = input {
+                for (n, page) in stream.take()?.enumerate() {
+                    let page = page.map_err(|message| WritebackError::Export {
+                        file: stream.name.clone(),
+                        message,
+                    })?;
+                    let name: Arc<str> = Arc::from(format!("{} page {}", stream.name, n + 1));
+                    self.read_input(&name, Box::new(&page[..]), &mut chain, &mut summary, visit)?;
                 }
-                SourceFormat::GraphPage | SourceFormat::GraphPages => {
-                    let page = read_page(&name, reader, visit)?;
-                    summary.records += page.records;
-                    let last = n + 1 == count;
-                    if summary.incomplete.is_none() {
-                        summary.incomplete = match (&page.next_link, last) {
-                            (Some(link), true) => Some(format!(
-                                "{name}: the last page still has @odata.nextLink {link:?}: \
-                                 the export stops before the end of the device list"
-                            )),
-                            (None, false) if self.format == SourceFormat::GraphPages => {
-                                Some(format!(
-                                    "{name}: a page without @odata.nextLink is followed by more \
-                                     pages: the pages are misordered or from different exports"
-                                ))
-                            }
-                            _ => None,
-                        };
-                    }
+                continue;
+            }
+            let name: Arc<str> = Arc::from(input.name());
+            self.read_input(&name, input.open()?, &mut chain, &mut summary, visit)?;
+        }
+        if summary.incomplete.is_none() {
+            summary.incomplete = chain.end();
+        }
+        Ok(summary)
+    }
+
+    /// Reads one file or page of the source into `summary`, checking the page chain.
+    fn read_input(
+        &self,
+        name: &Arc<str>,
+        reader: Box<dyn BufRead + '_>,
+        chain: &mut PageChain,
+        summary: &mut SourceSummary,
+        visit: &mut dyn FnMut(RawRecord<'_>),
+    ) -> Result<(), WritebackError> {
+        summary.files += 1;
+        match self.format {
+            SourceFormat::JsonLines => {
+                let lines = read_lines(name, reader, visit)?;
+                summary.records += lines.records;
+                if summary.incomplete.is_none() {
+                    summary.incomplete = lines.incompleteness(name);
+                }
+            }
+            SourceFormat::GraphPage | SourceFormat::GraphPages => {
+                let page = read_page(name, reader, visit)?;
+                summary.records += page.records;
+                let problem = chain.page(name, page.next_link);
+                if summary.incomplete.is_none() {
+                    summary.incomplete = problem;
                 }
             }
         }
-        Ok(summary)
+        Ok(())
     }
 }
 
@@ -1387,6 +1505,99 @@ mod tests {
             let why = incomplete.unwrap_or_default();
             assert!(why.contains(expected), "{names:?}: {why}");
         }
+    }
+
+    /// Reads pages handed over as a live listing would: (device ids, incompleteness), or the
+    /// read's error.
+    fn read_stream(pages: Vec<StreamedPage>) -> Result<(Vec<String>, Option<String>), String> {
+        let source = DeviceSource::graph_page_stream("graph /devices", pages.into_iter());
+        let (records, summary) = source.read_all().map_err(|e| e.to_string())?;
+        let ids = records
+            .iter()
+            .filter_map(|r| match r {
+                SourceRecord::Device(d) => Some(d.device_id.to_string()),
+                SourceRecord::Bad(_) => None,
+            })
+            .collect();
+        Ok((ids, summary.incomplete))
+    }
+
+    fn page_of(ids: &[u32], next: bool) -> StreamedPage {
+        let value: Vec<Value> = ids
+            .iter()
+            .map(|n| good(&format!("00000000-0000-0000-0000-{n:012}")))
+            .collect();
+        let mut page = serde_json::json!({ "value": value });
+        if next {
+            page["@odata.nextLink"] =
+                "https://graph.microsoft.com/v1.0/devices?$skiptoken=x".into();
+        }
+        Ok(page.to_string().into_bytes())
+    }
+
+    #[test]
+    fn a_live_listing_is_read_as_its_pages_arrive_and_checked_as_one_chain() {
+        let id = |n: u32| format!("00000000-0000-0000-0000-{n:012}");
+        // Whole: every page but the last points at a next one.
+        let (ids, incomplete) = read_stream(vec![
+            page_of(&[1, 2], true),
+            page_of(&[3], true),
+            page_of(&[4], false),
+        ])
+        .unwrap();
+        assert_eq!(ids, [id(1), id(2), id(3), id(4)]);
+        assert_eq!(incomplete, None);
+        // Cut short: the listing stopped at a page that still points at a next one.
+        let (ids, incomplete) =
+            read_stream(vec![page_of(&[1], true), page_of(&[2], true)]).unwrap();
+        assert_eq!(ids.len(), 2);
+        let why = incomplete.expect("a stream that stops at a nextLink is incomplete");
+        assert!(
+            why.contains("graph /devices page 2") && why.contains("last page still has"),
+            "{why}"
+        );
+        // A page without nextLink in the middle.
+        let (_, incomplete) =
+            read_stream(vec![page_of(&[1], false), page_of(&[2], false)]).unwrap();
+        let why = incomplete.expect("misordered");
+        assert!(
+            why.contains("graph /devices page 1") && why.contains("followed by more pages"),
+            "{why}"
+        );
+        // No page at all: nothing read, and nothing says it was whole (an empty export, which
+        // the planner's own guard withholds deletes for).
+        assert_eq!(read_stream(vec![]).unwrap(), (vec![], None));
+    }
+
+    #[test]
+    fn a_live_listing_that_fails_fails_the_read_and_is_never_read_twice() {
+        let error = read_stream(vec![
+            page_of(&[1], true),
+            Err("listing the tenant's devices: 503 after 6 attempts".to_owned()),
+        ])
+        .unwrap_err();
+        assert!(
+            error.contains("graph /devices") && error.contains("503 after 6 attempts"),
+            "{error}"
+        );
+
+        let source = DeviceSource::graph_page_stream(
+            "graph /devices",
+            vec![page_of(&[1], false)].into_iter(),
+        );
+        assert_eq!(source.read_all().unwrap().0.len(), 1);
+        let again = source.read_all().unwrap_err().to_string();
+        assert!(again.contains("read only once"), "{again}");
+
+        let closed = DeviceSource::graph_page_stream(
+            "graph /devices",
+            vec![page_of(&[1], false)].into_iter(),
+        );
+        closed.close_stream();
+        assert!(
+            closed.read_all().is_err(),
+            "a closed stream is not an empty export"
+        );
     }
 
     #[test]
