@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use devwb_benches::Lab;
 use devwb_ldap::ApplyOptions;
-use devwb_writeback::apply::{apply, plan};
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{PlanOptions, WritebackOptions};
 
 /// With `DEVWB_BENCH_PHASES` set, each iteration's phases go to standard error: criterion reports

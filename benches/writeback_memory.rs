@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use devwb_benches::{Lab, CONNECTOR};
 use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
-use devwb_writeback::apply::{apply, discover, plan};
+use devwb_writeback::{apply, discover, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
 const COUNT: u64 = 100_000;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use devwb_benches::Lab;
-use devwb_writeback::apply::{apply, plan};
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{PlanOptions, WritebackOptions};
 
 const COUNT: u64 = 100_000;

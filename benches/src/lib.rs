@@ -18,10 +18,10 @@ use devwb_ldap::{Change, Client, ConnectOptions, Credentials, Password, SdFlags}
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
 use devwb_model::{Dn, SchemaLevel};
 use devwb_simulator::{SimHandle, Simulator};
-use devwb_writeback::apply::{discover, Target};
 use devwb_writeback::synthetic::{
     write_export, ExportLayout, SyntheticConfig, SyntheticDevice, SyntheticDevices,
 };
+use devwb_writeback::{discover, Target};
 use devwb_writeback::{DeviceSource, ObservedDevices, PlanOptions, Planner};
 
 /// The connector account's name and password.

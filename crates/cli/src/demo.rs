@@ -21,7 +21,7 @@ use devwb_model::SchemaLevel;
 use devwb_simulator::entra::{EntraHandle, EntraTenant};
 use devwb_simulator::{SimHandle, Simulator};
 use devwb_verify::{CollectOptions, Expected, Outcome, RenderOptions};
-use devwb_writeback::apply::{desired_device_ids, discover};
+use devwb_writeback::{desired_device_ids, discover};
 
 use crate::exit::Exit;
 use crate::output::{out, out_line, stdout_is_terminal};

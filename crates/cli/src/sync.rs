@@ -37,12 +37,11 @@ use clap::Args;
 use devwb_graph::{DeltaLink, GraphClient};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::{Dn, Guid};
-use devwb_writeback::apply::{
-    apply, discover, observe, plan_observed, plan_partial, RemovedDevice, Target,
-};
+use devwb_writeback::observe::observe;
 use devwb_writeback::undo::write_undo_file;
 use devwb_writeback::{
-    DeleteLimit, DeltaChanges, PlanOptions, WritebackOptions, WritebackPlan, WritebackReport,
+    apply, discover, plan_observed, plan_partial, DeleteLimit, DeltaChanges, PlanOptions,
+    RemovedDevice, Target, WritebackOptions, WritebackPlan, WritebackReport,
 };
 use serde::{Deserialize, Serialize};
 

@@ -171,7 +171,7 @@ fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected
     };
     let source = devwb_writeback::DeviceSource::open(path)
         .with_context(|| format!("--devices {}", path.display()))?;
-    let devices = devwb_writeback::apply::desired_device_ids(&source, &scope)
+    let devices = devwb_writeback::desired_device_ids(&source, &scope)
         .with_context(|| format!("reading --devices {}", path.display()))?;
     Ok(Expected {
         devices: Some(devices),

@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::Dn;
-use devwb_writeback::apply::{apply, discover, plan, Target};
 use devwb_writeback::undo::{write_undo_file, UndoRecord};
+use devwb_writeback::{apply, discover, plan, Target};
 use devwb_writeback::{
     DeleteLimit, DeviceSource, PlanOptions, SourceFormat, WritebackOptions, WritebackPlan,
     WritebackProgress, WritebackReport,
@@ -221,7 +221,7 @@ pub struct Run<'a> {
 
 #[derive(serde::Serialize)]
 struct JsonOutcome<'a> {
-    plan: devwb_writeback::diff::PlanReport<'a>,
+    plan: devwb_writeback::PlanReport<'a>,
     dry_run: bool,
     undo_file: Option<&'a Path>,
     applied: Option<&'a WritebackReport>,

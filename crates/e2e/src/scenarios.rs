@@ -8,10 +8,10 @@ use devwb_model::schema::attr;
 use devwb_model::{Dn, Guid, SchemaLevel};
 use devwb_prepare::{PlanOptions, PrepareRequest, Refusal};
 use devwb_verify::{CollectOptions, Expected, Report, Status};
-use devwb_writeback::apply::Target;
 use devwb_writeback::synthetic::{
     write_export, ExportLayout, SyntheticConfig, SyntheticDevice, SyntheticDevices,
 };
+use devwb_writeback::Target;
 use devwb_writeback::{DeviceSource, WritebackOptions, WritebackPlan, WritebackReport};
 
 use crate::{Forest, Outcome};
@@ -363,7 +363,7 @@ fn writeback(
     what: &str,
 ) -> Result<(WritebackPlan, WritebackReport), String> {
     let source = DeviceSource::open(path).map_err(|e| format!("{what}: {e}"))?;
-    devwb_writeback::apply::run(
+    devwb_writeback::run(
         connector,
         target,
         &source,
@@ -384,7 +384,7 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     write_devices(&export, config.clone(), |_, _| true)?;
 
     let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
-    let target = devwb_writeback::apply::discover(&connector, None)
+    let target = devwb_writeback::discover(&connector, None)
         .map_err(|e| format!("writeback discover: {e}"))?;
     let (plan, report) = writeback(&connector, &target, &export, "first writeback")?;
     expect(plan.adds.len() == COUNT, || {
@@ -395,7 +395,7 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     })?;
 
     let source = DeviceSource::open(&export).map_err(|e| e.to_string())?;
-    let again = devwb_writeback::apply::plan(&connector, &target, &source, Default::default())
+    let again = devwb_writeback::plan(&connector, &target, &source, Default::default())
         .map_err(|e| e.to_string())?;
     expect(
         again.adds.is_empty() && again.modifies.is_empty() && again.deletes.is_empty(),
@@ -462,7 +462,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     let all = work.path().join("all.json");
     write_devices(&all, config.clone(), |_, _| true)?;
     let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
-    let target = devwb_writeback::apply::discover(&connector, None)
+    let target = devwb_writeback::discover(&connector, None)
         .map_err(|e| format!("writeback discover: {e}"))?;
     let (_, report) = writeback(&connector, &target, &all, "first writeback")?;
     expect(report.succeeded() && report.added == COUNT as u64, || {
@@ -514,7 +514,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     let most = work.path().join("most.json");
     write_devices(&most, config, |index, _| index >= 10)?;
     let source = DeviceSource::open(&most).map_err(|e| e.to_string())?;
-    let plan = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+    let plan = devwb_writeback::plan(&connector, &target, &source, PlanOptions::default())
         .map_err(|e| e.to_string())?;
     expect(
         plan.deletes.len() == 10 && plan.deletes_withheld.is_none(),
@@ -529,7 +529,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     .map_err(|e| format!("undo file: {e}"))?
     .ok_or("no undo file for 10 deletes")?;
     let report =
-        devwb_writeback::apply::apply(&connector, &plan, &WritebackOptions::default(), &mut |_| {})
+        devwb_writeback::apply(&connector, &plan, &WritebackOptions::default(), &mut |_| {})
             .map_err(|e| e.to_string())?;
     expect(report.deleted == 10, || {
         format!("deleted {}", report.deleted)
@@ -545,7 +545,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     })?;
     // Restored as they were: the whole export plans nothing.
     let source = DeviceSource::open(&all).map_err(|e| e.to_string())?;
-    let again = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+    let again = devwb_writeback::plan(&connector, &target, &source, PlanOptions::default())
         .map_err(|e| e.to_string())?;
     expect(again.is_empty(), || {
         format!(

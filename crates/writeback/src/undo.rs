@@ -24,8 +24,8 @@ use std::time::SystemTime;
 use devwb_ldap::{Client, Entry};
 use devwb_model::Dn;
 
-use crate::diff::{DeviceDelete, DeviceModify, WritebackPlan};
 use crate::error::WritebackError;
+use crate::plan::{DeviceDelete, DeviceModify, WritebackPlan};
 
 /// Attributes the directory maintains itself and refuses in an add: kept as comments.
 const NOT_RESTORABLE: &[&str] = &[
@@ -103,7 +103,7 @@ pub fn write_undo_file(
         modifies: 0,
     };
     write_header(&mut out, plan, &stamp).map_err(io(&path))?;
-    let mut reads = crate::apply::Retrying::new(client, devwb_ldap::RetryPolicy::default());
+    let mut reads = crate::reads::Retrying::new(client, devwb_ldap::RetryPolicy::default());
     for delete in &plan.deletes {
         let dn = parse(&delete.dn)?;
         let entry = reads.call("read a device before deleting it", |c| c.read(&dn, &["*"]))?;
@@ -238,7 +238,7 @@ fn write_modify(
 }
 
 fn write_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
-    crate::diff::write_ldif_value(out, name, value)
+    crate::plan::write_ldif_value(out, name, value)
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a file name, from the system clock's seconds (UTC; proleptic

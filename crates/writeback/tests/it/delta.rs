@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use devwb_model::{Guid, SchemaLevel};
 use devwb_simulator::Simulator;
-use devwb_writeback::diff::DeleteReason;
 use devwb_writeback::synthetic::{SyntheticConfig, SyntheticDevices};
+use devwb_writeback::DeleteReason;
 use devwb_writeback::{DeletesWithheld, PlanOptions, SkipReason};
 
 use crate::harness::{ids_of, Forest};
@@ -216,8 +216,8 @@ fn bad_records_are_reported_and_skipped_and_nothing_is_written_for_them() {
 
 #[test]
 fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
-    use devwb_writeback::apply::{apply, plan};
     use devwb_writeback::WritebackOptions;
+    use devwb_writeback::{apply, plan};
     let forest = Forest::start();
     let devices = forest.devices(30, 21);
     let (_, source) = forest.export("devices.json", devices.iter().map(|d| d.to_json()));

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use devwb_model::Guid;
 use devwb_simulator::error::ResultCode;
 use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
-use devwb_writeback::apply::{apply, plan};
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
 use crate::harness::{ids_of, Forest};

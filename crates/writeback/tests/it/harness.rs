@@ -9,10 +9,10 @@ use devwb_ldap::{Client, ConnectOptions, Credentials, Password, SdFlags};
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
 use devwb_model::{Dn, SchemaLevel, Sid};
 use devwb_simulator::{SimHandle, Simulator};
-use devwb_writeback::apply::{apply, discover, plan, Target};
 use devwb_writeback::synthetic::{
     write_export, ExportLayout, SyntheticConfig, SyntheticDevice, SyntheticDevices,
 };
+use devwb_writeback::{apply, discover, plan, Target};
 use devwb_writeback::{
     DeviceSource, PlanOptions, WritebackOptions, WritebackPlan, WritebackReport,
 };

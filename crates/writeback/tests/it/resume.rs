@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
-use devwb_writeback::apply::{apply, discover, plan};
+use devwb_writeback::{apply, discover, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
 use crate::harness::{ids_of, Forest, CONNECTOR, CONNECTOR_PASSWORD};

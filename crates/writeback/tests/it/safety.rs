@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use devwb_writeback::apply::{apply, plan};
 use devwb_writeback::synthetic::{write_export, write_pages, ExportLayout, SyntheticDevice};
 use devwb_writeback::undo::write_undo_file;
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{
     DeleteLimit, DeletesWithheld, DeviceSource, PlanOptions, WritebackOptions, WritebackPlan,
 };
@@ -194,8 +194,7 @@ fn deletes_within_the_limit_go_through_and_the_undo_file_restores_them_with_ldap
     assert_eq!(forest.devices_in_directory(), ids_of(&devices));
     // Restored as they were: the original export plans nothing for them.
     let (_, all) = forest.export("all-again.json", devices.iter().map(|d| d.to_json()));
-    let again =
-        devwb_writeback::apply::plan(&client, &target, &all, PlanOptions::default()).unwrap();
+    let again = devwb_writeback::plan(&client, &target, &all, PlanOptions::default()).unwrap();
     assert!(again.is_empty(), "{:?}", again.counts);
 }
 
