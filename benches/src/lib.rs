@@ -149,7 +149,7 @@ impl Lab {
         plan.adds
             .iter()
             .map(|add| Change::Add {
-                dn: Dn::parse(&add.dn).unwrap(),
+                dn: add.dn(&plan.container),
                 attrs: add
                     .attributes()
                     .into_iter()

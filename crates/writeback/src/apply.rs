@@ -108,9 +108,10 @@ fn replace_mods(changes: &[AttributeChange]) -> Vec<Modification> {
         .collect()
 }
 
-fn add_change(add: &DeviceAdd) -> Result<Change, WritebackError> {
+/// The add's request; its values are unpacked only now, as the connections take it.
+fn add_change(add: &DeviceAdd, container: &Dn) -> Result<Change, WritebackError> {
     Ok(Change::Add {
-        dn: parse_dn(&add.dn)?,
+        dn: add.dn(container),
         attrs: add
             .attributes()
             .into_iter()
@@ -244,7 +245,7 @@ fn planned_change(plan: &WritebackPlan, index: usize) -> Result<Change, Writebac
     let adds = plan.adds.len();
     let modifies = plan.modifies.len();
     if let Some(add) = plan.adds.get(index) {
-        add_change(add)
+        add_change(add, &plan.container)
     } else if let Some(modify) = plan.modifies.get(index - adds) {
         modify_change(modify)
     } else if let Some(delete) = plan.deletes.get(index - adds - modifies) {
@@ -273,13 +274,14 @@ fn converge_existing(
     let mut modifies = Vec::new();
     let mut reader = Retrying::new(client, options.apply.retry.clone());
     for add in existing {
-        let dn = parse_dn(&add.dn)?;
+        let dn = add.dn(&plan.container);
+        let dn_text = dn.to_string();
         let Some(entry) =
             reader.call("re-read an existing device", |c| c.read(&dn, &attributes))?
         else {
             // Gone again between the add and the re-read: the next run adds it.
             report.failures.push(WritebackFailure {
-                dn: add.dn.clone(),
+                dn: dn_text.clone(),
                 operation: "add".to_owned(),
                 code_name: "entryAlreadyExists".to_owned(),
                 message: "the object existed at add time and was gone when re-read; rerun"
@@ -288,12 +290,12 @@ fn converge_existing(
             continue;
         };
         let observed =
-            ObservedDevice::from_entry(&add.dn, &plan.container, plan.schema_level, |n| {
+            ObservedDevice::from_entry(&dn_text, &plan.container, plan.schema_level, |n| {
                 Some(entry.values(n))
             });
         let problem = match observed {
             Err(why) => Some(why),
-            Ok((id, _)) if id != add.device.device_id => Some(format!(
+            Ok((id, _)) if id != add.device_id => Some(format!(
                 "the DN is taken by an object with msDS-DeviceID {id}"
             )),
             Ok((_, device)) if !device.owned => Some(format!(
@@ -301,7 +303,7 @@ fn converge_existing(
                 DeviceAttribute::CloudAnchor.ldap_name()
             )),
             Ok((_, device)) => {
-                let changes = device.changes_to(&add.device.values);
+                let changes = device.changes_to(&add.values());
                 if changes.is_empty() {
                     report.converged_existing += 1;
                 } else {
@@ -315,7 +317,7 @@ fn converge_existing(
         };
         if let Some(message) = problem {
             report.failures.push(WritebackFailure {
-                dn: add.dn.clone(),
+                dn: dn_text.clone(),
                 operation: "add".to_owned(),
                 code_name: "entryAlreadyExists".to_owned(),
                 message,

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use devwb_model::Guid;
 
 use crate::error::{RecordError, RecordRef, WritebackError};
-use crate::mapping::{self, map_device, DesiredDevice, ForestScope, SkipReason};
+use crate::mapping::{map_device, DesiredDevice, ForestScope, SkipReason};
 use crate::observe::{Fate, ObservedDevices};
 use crate::plan::{
     DeleteReason, DeletesWithheld, DeviceAdd, DeviceDelete, DeviceModify, PlanCounts,
@@ -163,9 +163,6 @@ pub struct Planner {
     scope: ForestScope,
     options: PlanOptions,
     seen: HashMap<u128, RecordRef>,
-    /// The container's DN as text, formatted once: every add's DN is `CN=<deviceId>,` + this
-    /// (a GUID's text needs no escaping).
-    container_text: String,
     adds: Vec<DeviceAdd>,
     modifies: Vec<DeviceModify>,
     skipped: Vec<SkippedDevice>,
@@ -186,9 +183,7 @@ impl Planner {
     /// A planner over the observed state of a container.
     pub fn new(observed: ObservedDevices, scope: ForestScope, options: PlanOptions) -> Planner {
         let observed_count = (observed.by_id.len() + observed.duplicates.len()) as u64;
-        let container_text = observed.container.to_string();
         Planner {
-            container_text,
             observed,
             scope,
             options,
@@ -318,14 +313,7 @@ impl Planner {
         let id = desired.device_id;
         let container = &self.observed.container;
         match self.observed.by_id.get_mut(&id.as_u128()) {
-            None => self.adds.push(DeviceAdd {
-                dn: format!(
-                    "CN={},{}",
-                    mapping::device_rdn_value(&id),
-                    self.container_text
-                ),
-                device: desired,
-            }),
+            None => self.adds.push(DeviceAdd::new(&desired)),
             Some(slot) => {
                 slot.fate = Fate::Claimed;
                 if !slot.device.owned {
@@ -507,7 +495,7 @@ mod tests {
         let plan = plan(export, Vec::new(), PlanOptions::default());
         plan.adds
             .into_iter()
-            .map(|a| (a.dn, a.device.values))
+            .map(|a| (a.dn(&plan.container).to_string(), a.values()))
             .collect()
     }
 
@@ -554,7 +542,7 @@ mod tests {
         let first = plan(&export, Vec::new(), PlanOptions::default());
         assert_eq!(counts(&first), (200, 0, 0, 0, 0));
         assert_eq!(
-            first.adds[0].dn,
+            first.adds[0].dn(&container()).to_string(),
             format!("CN={},{}", export[0].device_id, container())
         );
         let second = plan(&export, directory_from(&export), PlanOptions::default());
@@ -667,7 +655,7 @@ mod tests {
         let p = planner.finish(&summary);
         assert_eq!(p.deletes_withheld, None);
         assert_eq!(counts(&p), (1, 1, 2, 0, 1));
-        assert_eq!(p.adds[0].device.device_id, new.device_id);
+        assert_eq!(p.adds[0].device_id, new.device_id);
         assert_eq!(p.modifies[0].device_id, export[0].device_id);
         let mut deleted: Vec<Guid> = p.deletes.iter().map(|d| d.device_id).collect();
         let mut expected = vec![export[1].device_id, export[2].device_id];

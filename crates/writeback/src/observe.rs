@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use devwb_ldap::{Client, Scope};
-use devwb_model::{Dn, Guid, Rdn, SchemaLevel};
+use devwb_model::{Dn, Guid, SchemaLevel};
 
 use crate::error::WritebackError;
 use crate::mapping::{
-    self, attributes_for, value_set_hash, AttributeValues, DeviceAttribute, SkipReason,
+    self, attributes_for, device_dn, value_set_hash, AttributeValues, DeviceAttribute, SkipReason,
     ATTRIBUTE_COUNT, MAPPING,
 };
 use crate::plan::AttributeChange;
@@ -31,16 +31,6 @@ pub const DEVICE_FILTER: &str = "(objectClass=msDS-Device)";
 /// The attributes to read from the directory for a forest at `level`: the mapped ones only.
 pub fn search_attributes(level: SchemaLevel) -> Vec<&'static str> {
     attributes_for(level).map(|spec| spec.ldap_name).collect()
-}
-
-/// The DN of a device: `CN=<deviceId>,<container>`.
-pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
-    match Rdn::new("CN", &mapping::device_rdn_value(device_id)) {
-        Ok(rdn) => container.child(rdn),
-        // A GUID's text is hex digits and dashes: nothing in it needs escaping, so this cannot
-        // fail; fall back to the container rather than panic.
-        Err(_) => container.clone(),
-    }
 }
 
 /// Whether `dn` is `CN=<device_id>,<container>`. The fast path compares text (servers return

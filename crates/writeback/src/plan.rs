@@ -10,7 +10,10 @@ use devwb_model::{Dn, Guid, SchemaLevel};
 use serde::Serialize;
 
 use crate::error::{RecordError, RecordRef};
-use crate::mapping::{DesiredDevice, DeviceAttribute, SkipReason, DEVICE_CLASS, MAPPING};
+use crate::mapping::{
+    device_dn, AttributeValues, DesiredDevice, DeviceAttribute, PackedValues, SkipReason,
+    DEVICE_CLASS, MAPPING,
+};
 
 /// One attribute of a modify: replace its values with these (none: remove it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,23 +24,42 @@ pub struct AttributeChange {
     pub values: Vec<Vec<u8>>,
 }
 
-/// A device to create.
+/// A device to create: its id and its values, packed (see [`PackedValues`]); its DN is
+/// `CN=<deviceId>,<container>` ([`DeviceAdd::dn`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceAdd {
-    /// `CN=<deviceId>,<container>`.
-    pub dn: String,
-    /// The device.
-    pub device: DesiredDevice,
+    /// Its device id.
+    pub device_id: Guid,
+    values: PackedValues,
 }
 
 impl DeviceAdd {
+    /// The add of a desired device.
+    pub fn new(device: &DesiredDevice) -> DeviceAdd {
+        DeviceAdd {
+            device_id: device.device_id,
+            values: PackedValues::pack(&device.values),
+        }
+    }
+
+    /// Its DN in `container`.
+    pub fn dn(&self, container: &Dn) -> Dn {
+        device_dn(container, &self.device_id)
+    }
+
+    /// Every mapped attribute's values.
+    pub fn values(&self) -> AttributeValues {
+        self.values.unpack()
+    }
+
     /// The add's attributes, `objectClass` first, absent attributes left out.
     pub fn attributes(&self) -> Vec<(&'static str, Vec<Vec<u8>>)> {
+        let mut values = self.values();
         let mut attributes = vec![("objectClass", vec![DEVICE_CLASS.as_bytes().to_vec()])];
         for spec in MAPPING.iter() {
-            let values = self.device.values.get(spec.attribute);
+            let values = std::mem::take(&mut values.0[spec.attribute.index()]);
             if !values.is_empty() {
-                attributes.push((spec.ldap_name, values.to_vec()));
+                attributes.push((spec.ldap_name, values));
             }
         }
         attributes
@@ -213,8 +235,8 @@ impl WritebackPlan {
             self.counts.bad_records
         )?;
         for add in &self.adds {
-            writeln!(out, "\n# add device {}", add.device.device_id)?;
-            write_ldif_value(out, "dn", add.dn.as_bytes())?;
+            writeln!(out, "\n# add device {}", add.device_id)?;
+            write_ldif_value(out, "dn", add.dn(&self.container).to_string().as_bytes())?;
             writeln!(out, "changetype: add")?;
             for (name, values) in add.attributes() {
                 for value in &values {

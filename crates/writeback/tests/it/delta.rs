@@ -241,9 +241,7 @@ fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
                 }
             }
         }
-        admin
-            .add(&devwb_model::Dn::parse(&add.dn).unwrap(), attrs)
-            .unwrap();
+        admin.add(&add.dn(&planned.container), attrs).unwrap();
     }
     let report = apply(&client, &planned, &WritebackOptions::default(), &mut |_| {}).unwrap();
     assert!(report.succeeded(), "{:?}", report.failures);
