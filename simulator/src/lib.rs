@@ -39,6 +39,7 @@ pub mod forest;
 pub mod handler;
 pub mod ldif;
 pub mod schema;
+pub mod request;
 pub mod security;
 pub mod semantics;
 pub mod server;

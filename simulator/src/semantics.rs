@@ -27,7 +27,8 @@ use crate::error::{OpError, ResultCode};
 use crate::faults::{Decision, FaultConfig, Faults};
 use crate::forest::{Forest, ForestNames};
 use crate::handler::RequestControls;
-use crate::schema::rules::{DirectoryContext, ModOp};
+use crate::request::{Modification, ModificationKind};
+use crate::schema::rules::DirectoryContext;
 use crate::schema::{diag, ClassCategory, ClassDef, Schema, Syntax};
 use crate::security::descriptor::{self, flags};
 use crate::security::{access, accounts, Directory, DomainSids};
@@ -130,26 +131,6 @@ pub enum Matching {
     DistinguishedName,
     /// GeneralizedTime, compared as its text (the format sorts chronologically).
     GeneralizedTime,
-}
-
-/// A modification of an attribute, as the handler applies it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Modification {
-    /// What to do.
-    pub kind: ModificationKind,
-    /// The attribute's name as the client wrote it.
-    pub attribute: String,
-    /// The values given.
-    pub values: Vec<Bytes>,
-}
-
-/// The kinds of modification (RFC 4511 add/delete/replace, RFC 4525 increment).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModificationKind {
-    Add,
-    Delete,
-    Replace,
-    Increment,
 }
 
 /// Operational attributes of the rootDSE and constructed ones the schema does not describe
@@ -674,22 +655,25 @@ impl Semantics {
         Ok(self.intern(bytes))
     }
 
-    /// Steps 3 and 4 of a modify: `after` is `before` with `changes` applied by the handler;
-    /// this layer recomputes it under the content rules (AD's codes and spelling), after the
-    /// access checks.
+    /// Steps 3 and 4 of a modify, in AD's order: the access checks for everything `changes`
+    /// names, then the content rules, which apply `changes` to `before`. Returns the entry to
+    /// store (before the handler stamps `whenChanged`; the store sets `uSNChanged`).
+    /// `nTSecurityDescriptor` is merged as the SD flags control selects, and a `unicodePwd`
+    /// change sets the password instead of being stored.
     pub fn check_modify(
         &self,
         ctx: &OpContext<'_>,
         before: &Entry,
         changes: &[Modification],
-        after: &mut Entry,
-    ) -> Result<(), OpError> {
+    ) -> Result<Entry, OpError> {
         let token = self.token(ctx.forest, ctx.identity);
         let store = &ctx.forest.store;
         let mut written_attributes = Vec::new();
         let mut descriptor_change: Option<&Modification> = None;
         let mut password_change: Option<&Modification> = None;
         let mut regular = Vec::new();
+        // Every attribute named must exist before anything is decided (access is granted per
+        // attribute).
         for change in changes {
             let definition = self
                 .schema
@@ -706,16 +690,7 @@ impl Semantics {
                 {
                     written_attributes.push(definition);
                 }
-                regular.push(crate::schema::rules::Modification {
-                    op: match change.kind {
-                        ModificationKind::Add => ModOp::Add,
-                        ModificationKind::Delete => ModOp::Delete,
-                        ModificationKind::Replace => ModOp::Replace,
-                        ModificationKind::Increment => ModOp::Increment,
-                    },
-                    attribute: change.attribute.clone(),
-                    values: change.values.clone(),
-                });
+                regular.push(change);
             }
         }
         access::check_write(&self.schema, &token, before, &written_attributes)?;
@@ -734,12 +709,32 @@ impl Semantics {
         }
         let exists = |dn: &Dn| store.get(dn).is_some();
         let context = self.directory_context(&exists);
+        let permissive = ctx.controls.permissive_modify;
         let mut result = if regular.is_empty() {
             before.clone()
-        } else {
+        } else if regular.len() == changes.len() {
             self.schema
-                .apply_modify(&context, before, &regular, ctx.controls.permissive_modify)?
+                .apply_modify(&context, before, changes, permissive)?
+        } else {
+            let regular: Vec<Modification> = regular.into_iter().cloned().collect();
+            self.schema
+                .apply_modify(&context, before, &regular, permissive)?
         };
+        // The password is never stored, so there is nothing to delete or increment (AD's
+        // change-password form, a delete of the old value and an add of the new, is not
+        // implemented).
+        if let Some(change) = password_change {
+            if matches!(
+                change.kind,
+                ModificationKind::Delete | ModificationKind::Increment
+            ) {
+                let oid = self
+                    .schema
+                    .attribute(accounts::UNICODE_PWD)
+                    .map_or("", |d| d.oid.as_str());
+                return Err(diag::no_such_value(accounts::UNICODE_PWD, oid));
+            }
+        }
         if let Some(change) = descriptor_change {
             let value = match (change.kind, change.values.as_slice()) {
                 (ModificationKind::Replace | ModificationKind::Add, [value]) => value,
@@ -776,11 +771,8 @@ impl Semantics {
             store.set_secret(&before.dn, Secret::new(password.into_inner()));
             result.attrs.remove(accounts::UNICODE_PWD);
         }
-        // Keep what the handler maintains outside the schema rules (whenChanged is stamped
-        // after this call; uSNChanged by the store).
-        *after = result;
         self.memberships_may_change(store, before);
-        Ok(())
+        Ok(result)
     }
 
     /// Re-inherits the descriptors below `dn` after its descriptor became `sd` (AD's SD
