@@ -148,7 +148,7 @@ const LISTING_PAGES_AHEAD: usize = 2;
 pub struct DeviceListing {
     /// The devices, as they arrive; read it once.
     pub source: DeviceSource,
-    reader: std::thread::JoinHandle<anyhow::Result<Vec<(Guid, Guid)>>>,
+    reader: std::thread::JoinHandle<anyhow::Result<()>>,
 }
 
 impl DeviceListing {
@@ -159,12 +159,10 @@ impl DeviceListing {
         let reader = std::thread::spawn(move || {
             let listing = || "listing the tenant's devices";
             let select = graph_device_select();
-            let mut pairs = Vec::new();
             let read = (|| {
                 let mut pages = client.list_devices(&select, true).context(listing())?;
                 for page in pages.by_ref() {
                     let page = page.context(listing())?;
-                    pairs.extend(devwb_writeback::page_id_pairs(&page.body));
                     if pages_sender.send(Ok(Vec::from(page.body))).is_err() {
                         // The planner stopped reading (it failed, and says why).
                         return Ok(());
@@ -180,7 +178,7 @@ impl DeviceListing {
                 Ok(())
             })();
             match read {
-                Ok(()) => Ok(pairs),
+                Ok(()) => Ok(()),
                 Err(error) => {
                     // The planner's read fails with this text; the caller gets the whole error.
                     let _ = pages_sender.send(Err(format!("{error:#}")));
@@ -194,10 +192,9 @@ impl DeviceListing {
         }
     }
 
-    /// Waits for the listing to end (stopping it when its pages were not all read) and returns
-    /// the (object id, device id) of every device read (see
-    /// [`devwb_writeback::page_id_pairs`]), or why Graph could not list them.
-    pub fn finish(self) -> anyhow::Result<Vec<(Guid, Guid)>> {
+    /// Waits for the listing to end (stopping it when its pages were not all read); fails with
+    /// why Graph could not list the devices, if it could not.
+    pub fn finish(self) -> anyhow::Result<()> {
         self.source.close_stream();
         self.reader
             .join()

@@ -40,8 +40,8 @@ use devwb_model::{Dn, Guid};
 use devwb_writeback::observe::observe;
 use devwb_writeback::undo::write_undo_file;
 use devwb_writeback::{
-    apply, discover, plan_observed, plan_partial, DeleteLimit, DeltaChanges, PlanOptions,
-    RemovedDevice, Target, WritebackOptions, WritebackPlan, WritebackReport,
+    apply, discover, plan_partial, DeleteLimit, DeltaChanges, PlanOptions, Planner, RemovedDevice,
+    Target, WritebackOptions, WritebackPlan, WritebackReport,
 };
 use serde::{Deserialize, Serialize};
 
@@ -577,9 +577,13 @@ impl Service<'_> {
         let observed = observed.context("reading the device container")?;
         // Only now the listing: everything it misses happened after the baseline.
         let listing = DeviceListing::start(self.graph);
-        let planned = plan_observed(observed, self.target, &listing.source, self.plan_options());
-        let pairs = listing.finish()?;
-        let plan = planned.context("planning the full round")?;
+        let mut planner = Planner::new(observed, self.target.scope.clone(), self.plan_options());
+        planner.keep_listed_ids();
+        let summary = planner.push_source(&listing.source);
+        listing.finish()?;
+        let summary = summary.context("planning the full round")?;
+        let pairs = planner.take_listed_ids();
+        let plan = planner.finish(&summary);
         let applied = self.apply(plan)?;
         write_index(self.state_dir, &pairs)?;
         let counts = &applied.plan.counts;

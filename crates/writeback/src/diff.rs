@@ -50,6 +50,8 @@ pub enum PreparedRecord {
         record: RecordRef,
         /// Its device id.
         device_id: Guid,
+        /// Its Entra object id.
+        object_id: Guid,
         /// Its AD form for this forest, or why it is skipped.
         mapped: Result<DesiredDevice, SkipReason>,
         /// What it says about its owners.
@@ -66,6 +68,7 @@ impl PreparedRecord {
                 owners: OwnerEvidence::of(&device),
                 mapped: map_device(&device, scope),
                 device_id: device.device_id,
+                object_id: device.object_id,
                 record: device.record,
             },
         }
@@ -177,6 +180,9 @@ pub struct Planner {
     /// A partial plan (see [`Planner::partial`]): the devices writeback owns in the whole
     /// container, for the default deletion limit.
     partial: Option<u64>,
+    /// The (object id, device id) of every checked device, when asked for
+    /// ([`Planner::keep_listed_ids`]).
+    listed_ids: Option<Vec<(Guid, Guid)>>,
 }
 
 impl Planner {
@@ -199,6 +205,7 @@ impl Planner {
             owners_not_listed: 0,
             owners_with_sid: 0,
             partial: None,
+            listed_ids: None,
         }
     }
 
@@ -269,10 +276,14 @@ impl Planner {
             PreparedRecord::Device {
                 record,
                 device_id: id,
+                object_id,
                 mapped,
                 owners,
             } => {
                 self.devices += 1;
+                if let Some(listed) = &mut self.listed_ids {
+                    listed.push((object_id, id));
+                }
                 match owners {
                     OwnerEvidence::NotListed => self.owners_not_listed += 1,
                     OwnerEvidence::ListedWithSid => self.owners_with_sid += 1,
@@ -405,6 +416,18 @@ impl Planner {
         // HashMap order is random.
         deletes.sort_by_key(|d| d.device_id);
         deletes
+    }
+
+    /// Keeps the (Entra object id, device id) of every checked device the planner takes, for
+    /// [`Planner::take_listed_ids`] (what `sync` indexes: a delta round names a removed device
+    /// by its object id only). 32 bytes a device; off unless asked for.
+    pub fn keep_listed_ids(&mut self) {
+        self.listed_ids.get_or_insert_with(Vec::new);
+    }
+
+    /// The ids kept since [`Planner::keep_listed_ids`], in export order.
+    pub fn take_listed_ids(&mut self) -> Vec<(Guid, Guid)> {
+        self.listed_ids.take().unwrap_or_default()
     }
 
     /// Ends the export: plans the deletes and returns the plan. `source` is the source's summary
