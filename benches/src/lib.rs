@@ -14,8 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::io::Write;
 use std::path::PathBuf;
 
-use devwb_ldap::{Change, Client, ConnectOptions, Credentials, Password, SdFlags};
-use devwb_model::sd::{AccessMask, Ace, AceFlags};
+use devwb_ldap::{Change, Client, ConnectOptions, Credentials, Password};
+use devwb_model::sd::{AccessMask, Ace, AceFlags, SecurityInformation};
 use devwb_model::{Dn, SchemaLevel};
 use devwb_simulator::{SimHandle, Simulator};
 use devwb_writeback::apply::{discover, Target};
@@ -73,7 +73,7 @@ impl Lab {
             dir: tempfile::tempdir().unwrap(),
         };
         let admin = lab.admin();
-        if let Ok(mut sd) = admin.read_security_descriptor(&lab.container, SdFlags::DACL) {
+        if let Ok(mut sd) = admin.read_security_descriptor(&lab.container, SecurityInformation::DACL) {
             sd.dacl
                 .get_or_insert_with(Default::default)
                 .insert_explicit(Ace::allow(
@@ -82,7 +82,7 @@ impl Lab {
                     AceFlags::CONTAINER_INHERIT,
                 ));
             admin
-                .write_security_descriptor(&lab.container, &sd, SdFlags::DACL)
+                .write_security_descriptor(&lab.container, &sd, SecurityInformation::DACL)
                 .expect("grant");
         }
         lab

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use devwb_model::sd::{SecurityDescriptor, Token};
+use devwb_model::sd::{SecurityDescriptor, SecurityInformation, Token};
 use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::error::{OpError, ResultCode};
@@ -30,7 +30,7 @@ use crate::handler::RequestControls;
 use crate::request::{Modification, ModificationKind};
 use crate::schema::rules::DirectoryContext;
 use crate::schema::{diag, ClassCategory, ClassDef, Schema, Syntax};
-use crate::security::descriptor::{self, flags};
+use crate::security::descriptor;
 use crate::security::{access, accounts, Directory, DomainSids};
 use crate::store::{Entry, Secret, Store};
 
@@ -697,7 +697,9 @@ impl Semantics {
         let sd_flags = ctx
             .controls
             .sd_flags
-            .unwrap_or(flags::OWNER | flags::GROUP | flags::DACL);
+            // Without the control AD writes all four parts; the simulator has no
+            // SeSecurityPrivilege to grant the SACL's right, so it writes the other three.
+            .unwrap_or(SecurityInformation::OWNER_GROUP_DACL);
         if descriptor_change.is_some() {
             access::check_write_descriptor(&token, before, sd_flags)?;
         }
@@ -1132,15 +1134,6 @@ impl Semantics {
             Some(dn) => Bytes::from(dn),
             None => Bytes::from(self.object_category(short_name).to_string()),
         }
-    }
-
-    /// The descriptor value a read returns with SD flags `sd_flags` (the parts asked for).
-    pub fn descriptor_for_read(&self, value: &[u8], sd_flags: u32) -> Option<Bytes> {
-        let sd = SecurityDescriptor::from_bytes(value).ok()?;
-        descriptor::for_read(&sd, sd_flags)
-            .to_bytes()
-            .ok()
-            .map(Bytes::from)
     }
 }
 

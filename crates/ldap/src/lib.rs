@@ -42,7 +42,6 @@ pub use apply::{
 };
 pub use client::{Attributes, Client, Modification, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};
-pub use controls::SdFlags;
 pub use entry::Entry;
 pub use error::{result_code_name, CertificateProblem, Error, ErrorKind, Operation, Result};
 pub use ldap3::Scope;

@@ -17,7 +17,7 @@ use ldap3::Scope;
 
 use crate::account::{Account, ForestDomains};
 use crate::client::Client;
-use crate::controls::SdFlags;
+use devwb_model::sd::SecurityInformation;
 use crate::entry::Entry;
 use crate::error::{Error, ErrorKind, Result};
 use crate::rootdse::RootDse;
@@ -397,7 +397,7 @@ pub fn observe_object(client: &Client, dn: &Dn) -> Result<ObservedObject> {
         _ => Vec::new(),
     };
     let (security_descriptor, security_descriptor_error) =
-        match client.read_security_descriptor(dn, SdFlags::OWNER_GROUP_DACL) {
+        match client.read_security_descriptor(dn, SecurityInformation::OWNER_GROUP_DACL) {
             Ok(descriptor) => (Some(descriptor), None),
             Err(error) => (None, Some(error.to_string())),
         };

@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use devwb_ldap::controls::{encode_sd_flags_value, SdFlags, SD_FLAGS_OID};
+use devwb_ldap::controls::{encode_sd_flags_value, SD_FLAGS_OID};
+use devwb_model::sd::SecurityInformation;
 use devwb_model::powershell::single_quoted;
 use devwb_model::sd::AccessMask;
 use devwb_model::{ldif, Dn};
@@ -35,7 +36,7 @@ pub fn render_ldif(plan: &Plan) -> String {
         let _ = writeln!(out, "# Nothing to do: the forest is prepared.");
     }
     let sd_flags =
-        base64::engine::general_purpose::STANDARD.encode(encode_sd_flags_value(SdFlags::DACL));
+        base64::engine::general_purpose::STANDARD.encode(encode_sd_flags_value(SecurityInformation::DACL));
     for (index, step) in plan.steps.iter().enumerate() {
         out.push('\n');
         match step {

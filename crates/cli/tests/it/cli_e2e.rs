@@ -1,7 +1,7 @@
 //! verify and prepare end to end through the `devwb` binary, against a simulator forest per
 //! test: the cases issue 5 lists for verify, and `verify --fix`.
 
-use devwb_ldap::controls::SdFlags;
+use devwb_model::sd::SecurityInformation;
 use devwb_ldap::Modification;
 use devwb_model::{Dn, SchemaLevel};
 use devwb_verify::{ids, Status};
@@ -27,14 +27,14 @@ fn status_of(report: &devwb_verify::Report, id: &str) -> Status {
 fn remove_aces_of(lab: &Lab, dn: &Dn, sid: devwb_model::Sid) {
     let client = lab.admin_client();
     let mut descriptor = client
-        .read_security_descriptor(dn, SdFlags::DACL)
+        .read_security_descriptor(dn, SecurityInformation::DACL)
         .expect("read SD");
     let dacl = descriptor.dacl.as_mut().expect("a DACL");
     let before = dacl.aces.len();
     dacl.aces.retain(|ace| ace.sid != sid);
     assert!(dacl.aces.len() < before, "{dn} had an ACE for {sid}");
     client
-        .write_security_descriptor(dn, &descriptor, SdFlags::DACL)
+        .write_security_descriptor(dn, &descriptor, SecurityInformation::DACL)
         .expect("write SD");
 }
 

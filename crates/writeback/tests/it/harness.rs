@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use devwb_ldap::{Client, ConnectOptions, Credentials, Password, SdFlags};
+use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
+use devwb_model::sd::SecurityInformation;
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
 use devwb_model::{Dn, SchemaLevel, Sid};
 use devwb_simulator::{SimHandle, Simulator};
@@ -58,7 +59,7 @@ impl Forest {
         };
         // The grant of the reference's section 2, written the way prepare writes it.
         let admin = forest.admin_client();
-        match admin.read_security_descriptor(&forest.container, SdFlags::DACL) {
+        match admin.read_security_descriptor(&forest.container, SecurityInformation::DACL) {
             Ok(mut sd) => {
                 let dacl = sd.dacl.get_or_insert_with(Default::default);
                 dacl.insert_explicit(Ace::allow(
@@ -67,7 +68,7 @@ impl Forest {
                     AceFlags::CONTAINER_INHERIT,
                 ));
                 admin
-                    .write_security_descriptor(&forest.container, &sd, SdFlags::DACL)
+                    .write_security_descriptor(&forest.container, &sd, SecurityInformation::DACL)
                     .expect("write DACL");
             }
             Err(error)
