@@ -19,6 +19,7 @@ use std::time::Duration;
 use devwb_model::Dn;
 
 use crate::error::{OpError, ResultCode};
+use crate::request::FaultDecision;
 
 /// What a matching rule does.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,15 +188,6 @@ pub struct FaultConfig {
     pub refuse_connections: bool,
 }
 
-/// What the fault layer decided for one operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Proceed,
-    Delay(Duration),
-    Fail(OpError),
-    Drop,
-}
-
 /// The running fault state of a forest.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -224,16 +216,16 @@ impl Faults {
 
     /// The decision for the next operation, `operation` on `target`, which is the
     /// `on_connection`-th operation (1-based) of its connection.
-    pub fn decide(&self, operation: &str, target: &Dn, on_connection: u64) -> Decision {
+    pub fn decide(&self, operation: &str, target: &Dn, on_connection: u64) -> FaultDecision {
         if self
             .config
             .drop_connection_after
             .is_some_and(|limit| on_connection > limit)
         {
-            return Decision::Drop;
+            return FaultDecision::Drop;
         }
         if self.config.rules.is_empty() {
-            return Decision::Proceed;
+            return FaultDecision::Proceed;
         }
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         for (index, rule) in self.config.rules.iter().enumerate() {
@@ -245,12 +237,12 @@ impl Faults {
             }
             tracing::debug!(operation, %target, sequence, rule = index, action = ?rule.action, "fault injected");
             return match &rule.action {
-                FaultAction::Latency(duration) => Decision::Delay(*duration),
-                FaultAction::Fail(code) => Decision::Fail(fault_error(*code)),
-                FaultAction::Drop => Decision::Drop,
+                FaultAction::Latency(duration) => FaultDecision::Delay(*duration),
+                FaultAction::Fail(code) => FaultDecision::Fail(fault_error(*code)),
+                FaultAction::Drop => FaultDecision::Drop,
             };
         }
-        Decision::Proceed
+        FaultDecision::Proceed
     }
 
     /// Whether a connection that is about to run its `on_connection`-th operation (1-based)
@@ -369,7 +361,7 @@ mod tests {
         });
         let inside = dn("CN=d1,CN=RegisteredDevices,DC=contoso,DC=lab");
         match faults.decide("add", &inside, 1) {
-            Decision::Fail(error) => {
+            FaultDecision::Fail(error) => {
                 assert_eq!(error.code, ResultCode::UNAVAILABLE);
                 assert!(
                     error.message.starts_with("0000200F: SvcErr:"),
@@ -379,10 +371,10 @@ mod tests {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
-        assert_eq!(faults.decide("search", &inside, 2), Decision::Proceed);
+        assert_eq!(faults.decide("search", &inside, 2), FaultDecision::Proceed);
         assert_eq!(
             faults.decide("add", &dn("CN=u,CN=Users,DC=contoso,DC=lab"), 3),
-            Decision::Proceed
+            FaultDecision::Proceed
         );
     }
 
@@ -398,7 +390,7 @@ mod tests {
             });
             let target = dn("DC=contoso,DC=lab");
             (0..1000)
-                .map(|n| faults.decide("add", &target, n + 1) != Decision::Proceed)
+                .map(|n| faults.decide("add", &target, n + 1) != FaultDecision::Proceed)
                 .collect()
         };
         let first = run(7);
@@ -416,8 +408,8 @@ mod tests {
             ..FaultConfig::default()
         });
         let target = dn("DC=contoso,DC=lab");
-        assert_eq!(faults.decide("search", &target, 3), Decision::Proceed);
-        assert_eq!(faults.decide("search", &target, 4), Decision::Drop);
+        assert_eq!(faults.decide("search", &target, 3), FaultDecision::Proceed);
+        assert_eq!(faults.decide("search", &target, 4), FaultDecision::Drop);
         assert!(!faults.drop_mid_search(9));
         assert!(faults.drop_mid_search(10));
         assert!(!faults.refuses_connections());

@@ -24,114 +24,14 @@ use devwb_model::sd::{SecurityDescriptor, SecurityInformation, Token};
 use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::error::{OpError, ResultCode};
-use crate::faults::{Decision, FaultConfig, Faults};
-use crate::forest::{Forest, ForestNames};
-use crate::handler::RequestControls;
-use crate::request::{Modification, ModificationKind};
+use crate::faults::{FaultConfig, Faults};
+use crate::names::ForestNames;
+use crate::request::{FaultDecision, Identity, Matching, Modification, ModificationKind, OpContext};
 use crate::schema::rules::DirectoryContext;
 use crate::schema::{diag, ClassCategory, ClassDef, Schema, Syntax};
 use crate::security::descriptor;
 use crate::security::{access, accounts, Directory, DomainSids};
 use crate::store::{Entry, Secret, Store};
-
-/// The bound identity of a connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Identity {
-    /// The account's DN; `None` when anonymous.
-    pub dn: Option<Dn>,
-    /// The account's SID, when it has one.
-    pub sid: Option<Sid>,
-}
-
-impl Identity {
-    /// The anonymous identity.
-    pub fn anonymous() -> Identity {
-        Identity::default()
-    }
-
-    /// Whether nobody is bound.
-    pub fn is_anonymous(&self) -> bool {
-        self.dn.is_none()
-    }
-}
-
-/// The kind of operation being performed, for faults and logging.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Operation {
-    Bind,
-    Search,
-    Add,
-    Modify,
-    Delete,
-    ModifyDn,
-    Compare,
-    Extended,
-}
-
-impl Operation {
-    /// The operation's name as used in logs and fault rules (`add`, `search`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Operation::Bind => "bind",
-            Operation::Search => "search",
-            Operation::Add => "add",
-            Operation::Modify => "modify",
-            Operation::Delete => "delete",
-            Operation::ModifyDn => "modifyDN",
-            Operation::Compare => "compare",
-            Operation::Extended => "extended",
-        }
-    }
-}
-
-/// Everything a semantics decision may depend on about the request in flight.
-#[derive(Clone, Copy, Debug)]
-pub struct OpContext<'a> {
-    /// The forest the request is for (names, store, clock).
-    pub forest: &'a Forest,
-    /// Who is bound on the connection.
-    pub identity: &'a Identity,
-    /// Whether the connection is protected by TLS.
-    pub tls: bool,
-    /// The request's controls, parsed.
-    pub controls: &'a RequestControls,
-    /// The operation.
-    pub operation: Operation,
-    /// The DN the request names, as sent (an extended-DN form already resolved).
-    pub target: &'a Dn,
-}
-
-/// What the fault layer decided for one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FaultDecision {
-    /// Perform the operation normally.
-    Proceed,
-    /// Wait, then perform the operation.
-    Delay(Duration),
-    /// Answer with this error without performing the operation.
-    Fail(OpError),
-    /// Close the connection without answering.
-    Drop,
-}
-
-/// How an attribute's values compare in filters and compare requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Matching {
-    /// Unicode strings compared ignoring case (most AD string syntaxes).
-    CaseIgnoreString,
-    /// Bytes compared exactly (`objectGUID`, `objectSid`, `msDS-DeviceID`, ...).
-    OctetString,
-    /// Signed integers compared as numbers (`uSNChanged`, `userAccountControl`, ...).
-    Integer,
-    /// `TRUE` / `FALSE`.
-    Boolean,
-    /// Distinguished names compared as names.
-    DistinguishedName,
-    /// GeneralizedTime, compared as its text (the format sorts chronologically).
-    GeneralizedTime,
-}
 
 /// Operational attributes of the rootDSE and constructed ones the schema does not describe
 /// the way filters need: how they compare.
@@ -167,6 +67,9 @@ const SCHEMA_NC_DESCRIPTOR: &str = "O:SAG:SAD:AI(A;CI;RPLCLORC;;;AU)(A;CI;RPWPCR
 /// The per-forest semantics. Built once with the forest.
 #[derive(Debug)]
 pub struct Semantics {
+    /// The forest's DNS name and NetBIOS domain name (bind names may carry either).
+    dns_name: String,
+    netbios_name: String,
     schema_dn: Dn,
     schema_level: SchemaLevel,
     schema: Schema,
@@ -241,6 +144,8 @@ impl Semantics {
     /// The semantics of a forest with these names at this schema level.
     pub fn new(names: &ForestNames, schema_level: SchemaLevel) -> Semantics {
         Semantics {
+            dns_name: names.dns_name.clone(),
+            netbios_name: names.netbios_name.clone(),
             schema_dn: names.schema_dn.clone(),
             schema_level,
             schema: Schema::for_level(schema_level),
@@ -315,11 +220,11 @@ impl Semantics {
     }
 
     /// The token the identity acts with.
-    pub fn token(&self, forest: &Forest, identity: &Identity) -> Token {
+    pub fn token(&self, store: &Store, identity: &Identity) -> Token {
         let Some(dn) = &identity.dn else {
             return Token::anonymous();
         };
-        let generation = self.settled_generation(&forest.store);
+        let generation = self.settled_generation(store);
         let key = dn.normalized().to_string();
         if let (Some(generation), Ok(tokens)) = (generation, self.tokens.lock()) {
             if let Some((at, token)) = tokens.get(&key) {
@@ -328,8 +233,8 @@ impl Semantics {
                 }
             }
         }
-        let token = match forest.store.get(dn) {
-            Some(entry) => accounts::token_for(&StoreDirectory(&forest.store), &self.sids, &entry),
+        let token = match store.get(dn) {
+            Some(entry) => accounts::token_for(&StoreDirectory(store), &self.sids, &entry),
             None => Token::authenticated(identity.sid.unwrap_or(Sid::ANONYMOUS), []),
         };
         if let (Some(generation), Ok(mut tokens)) = (generation, self.tokens.lock()) {
@@ -388,7 +293,7 @@ impl Semantics {
     /// `member` values. Searches and compares call this on each candidate before filtering and
     /// projecting; it returns the same entry when there is nothing to add.
     pub fn decorate(&self, ctx: &OpContext<'_>, entry: &Arc<Entry>) -> Arc<Entry> {
-        let index = self.member_of_index(&ctx.forest.store);
+        let index = self.member_of_index(&ctx.store);
         match index.get(entry.dn.normalized()) {
             Some(groups) if !groups.is_empty() => {
                 let mut decorated = (**entry).clone();
@@ -482,12 +387,44 @@ impl Semantics {
         if !faults.is_active() {
             return FaultDecision::Proceed;
         }
-        match faults.decide(ctx.operation.name(), ctx.target, 0) {
-            Decision::Proceed => FaultDecision::Proceed,
-            Decision::Delay(duration) => FaultDecision::Delay(duration),
-            Decision::Fail(error) => FaultDecision::Fail(error),
-            Decision::Drop => FaultDecision::Drop,
+        faults.decide(ctx.operation.name(), ctx.target, 0)
+    }
+
+    /// The account a bind name refers to: a DN, `user@dns.name` (UPN or implicit UPN),
+    /// `NETBIOS\user`, or a bare sAMAccountName. Only accounts with a password are considered.
+    pub fn find_account(&self, store: &Store, name: &str) -> Option<Arc<Entry>> {
+        let name = name.trim();
+        if name.contains('=') {
+            return Dn::parse(name).ok().and_then(|dn| store.get(&dn));
         }
+        let accounts = store.accounts();
+        if let Some((user, realm)) = name.split_once('@') {
+            let by_upn = accounts
+                .iter()
+                .find(|a| a.attrs.has_value_ignore_case("userPrincipalName", name));
+            if by_upn.is_some() {
+                return by_upn.cloned();
+            }
+            if realm.eq_ignore_ascii_case(&self.dns_name) {
+                return accounts
+                    .into_iter()
+                    .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user));
+            }
+            return None;
+        }
+        let user = match name.split_once('\\') {
+            Some((domain, user))
+                if domain.eq_ignore_ascii_case(&self.netbios_name)
+                    || domain.eq_ignore_ascii_case(&self.dns_name) =>
+            {
+                user
+            }
+            Some(_) => return None,
+            None => name,
+        };
+        accounts
+            .into_iter()
+            .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user))
     }
 
     /// A simple bind: checks `password` for the account `name` (a DN, `user@domain`,
@@ -498,11 +435,10 @@ impl Semantics {
         name: &str,
         password: &[u8],
     ) -> Result<Identity, OpError> {
-        let forest = ctx.forest;
-        let account = forest
-            .find_account(name)
+        let account = self
+            .find_account(ctx.store, name)
             .ok_or_else(diag::invalid_credentials)?;
-        let secret = forest
+        let secret = ctx
             .store
             .secret(&account.dn)
             .ok_or_else(diag::invalid_credentials)?;
@@ -545,7 +481,7 @@ impl Semantics {
                 return Err(diag::unknown_attribute());
             }
         }
-        let token = self.token(ctx.forest, ctx.identity);
+        let token = self.token(ctx.store, ctx.identity);
         if let Some(class) = self.most_specific_class(new) {
             access::check_create_child(&token, parent, class)?;
         }
@@ -557,7 +493,7 @@ impl Semantics {
                 accounts::decode_unicode_pwd(value)?;
             }
         }
-        let store = &ctx.forest.store;
+        let store = &ctx.store;
         let exists = |dn: &Dn| store.get(dn).is_some();
         let context = self.directory_context(&exists);
         self.schema.check_add(&context, Some(parent), new)?;
@@ -586,7 +522,7 @@ impl Semantics {
         {
             accounts::principal_defaults(new, &class_names, rid);
         }
-        let token = self.token(ctx.forest, ctx.identity);
+        let token = self.token(ctx.store, ctx.identity);
         let requested = new.attrs.values(descriptor::ATTRIBUTE).first().cloned();
         let value = match requested {
             Some(requested) => self.new_descriptor(class, Some(&requested), parent, &token)?,
@@ -629,13 +565,11 @@ impl Semantics {
             let password = accounts::decode_unicode_pwd(value)?;
             // An add of an existing DN fails in the store right after this: never let it
             // overwrite the existing account's password.
-            if ctx.forest.store.get(&new.dn).is_none() {
-                ctx.forest
-                    .store
-                    .set_secret(&new.dn, Secret::new(password.into_inner()));
+            if ctx.store.get(&new.dn).is_none() {
+                ctx.store.set_secret(&new.dn, Secret::new(password.into_inner()));
             }
         }
-        self.memberships_may_change(&ctx.forest.store, new);
+        self.memberships_may_change(&ctx.store, new);
         Ok(())
     }
 
@@ -666,8 +600,8 @@ impl Semantics {
         before: &Entry,
         changes: &[Modification],
     ) -> Result<Entry, OpError> {
-        let token = self.token(ctx.forest, ctx.identity);
-        let store = &ctx.forest.store;
+        let token = self.token(ctx.store, ctx.identity);
+        let store = &ctx.store;
         let mut written_attributes = Vec::new();
         let mut descriptor_change: Option<&Modification> = None;
         let mut password_change: Option<&Modification> = None;
@@ -825,13 +759,13 @@ impl Semantics {
         parent: Option<&Entry>,
         tree: bool,
     ) -> Result<(), OpError> {
-        let token = self.token(ctx.forest, ctx.identity);
+        let token = self.token(ctx.store, ctx.identity);
         if tree {
             access::check_delete_tree(&token, entry)?;
         } else {
             access::check_delete(&self.schema, &token, entry, parent)?;
         }
-        self.memberships_may_change(&ctx.forest.store, entry);
+        self.memberships_may_change(&ctx.store, entry);
         Ok(())
     }
 
@@ -843,8 +777,8 @@ impl Semantics {
         new_parent: &Entry,
         renamed: &mut Entry,
     ) -> Result<(), OpError> {
-        let token = self.token(ctx.forest, ctx.identity);
-        let store = &ctx.forest.store;
+        let token = self.token(ctx.store, ctx.identity);
+        let store = &ctx.store;
         let class = self
             .most_specific_class(entry)
             .cloned()
@@ -911,8 +845,8 @@ impl Semantics {
         // Nothing changed in the store since a decision on this thread about the entry's
         // parent: the same answer, without looking the parent up. A search asks for its base
         // and then for each candidate, so a thread keeps a few parents' decisions.
-        let usn = ctx.forest.store.highest_usn();
-        let generation = self.settled_generation(&ctx.forest.store);
+        let usn = ctx.store.highest_usn();
+        let generation = self.settled_generation(&ctx.store);
         let repeated = VISIBLE.with(|cache| {
             cache
                 .borrow()
@@ -933,7 +867,7 @@ impl Semantics {
             .dn
             .parent()
             .filter(|p| !p.is_root())
-            .and_then(|p| ctx.forest.store.get(&p))
+            .and_then(|p| ctx.store.get(&p))
         else {
             return true;
         };
@@ -953,7 +887,7 @@ impl Semantics {
                     return last.visible;
                 }
             }
-            let token = self.token(ctx.forest, ctx.identity);
+            let token = self.token(ctx.store, ctx.identity);
             let visible = access::can_list_children(&token, &parent);
             if let Some(generation) = generation {
                 if cache.len() >= VISIBLE_SLOTS {
@@ -980,7 +914,7 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
-        let generation = self.settled_generation(&ctx.forest.store);
+        let generation = self.settled_generation(&ctx.store);
         let classes = entry.attrs.values("objectClass");
         let descriptor_value = entry.attrs.values(descriptor::ATTRIBUTE).first();
         let sid_value = entry.attrs.values("objectSid").first();
@@ -1015,7 +949,7 @@ impl Semantics {
                 .unwrap_or_default()
         };
         let compute = || {
-            let token = self.token(ctx.forest, ctx.identity);
+            let token = self.token(ctx.store, ctx.identity);
             let sd = descriptor::of_entry(entry);
             let principal_self = access::principal_sid(entry);
             Arc::new(access::ReadRights::compute(
@@ -1028,7 +962,7 @@ impl Semantics {
             ))
         };
         // While a membership change is on its way into the store, nothing is cached.
-        let rights = match self.settled_generation(&ctx.forest.store) {
+        let rights = match self.settled_generation(&ctx.store) {
             None => compute(),
             Some(generation) => {
                 let key: RightsKey = (
@@ -1071,7 +1005,7 @@ impl Semantics {
         match rights.allows(&self.schema, attribute) {
             Some(allowed) => allowed,
             None => {
-                let token = self.token(ctx.forest, ctx.identity);
+                let token = self.token(ctx.store, ctx.identity);
                 access::readable_attributes(&self.schema, &token, entry)
                     .iter()
                     .any(|n| n.eq_ignore_ascii_case(attribute))

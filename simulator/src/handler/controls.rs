@@ -1,12 +1,13 @@
-//! Request controls: the ones the simulator implements, parsed from their BER values, and
-//! AD's rule for the rest (unknown and critical: `unavailableCriticalExtension`; unknown and
-//! not critical: ignored).
+//! Request controls: the ones the simulator implements, parsed from their BER values into
+//! [`RequestControls`] (a type of the request vocabulary), and AD's rule for the rest (unknown
+//! and critical: `unavailableCriticalExtension`; unknown and not critical: ignored).
 
 use bytes::Bytes;
 use devwb_model::sd::SecurityInformation;
 
 use crate::codec::ber::{integer_value, read_tlv};
 use crate::error::{OpError, ResultCode};
+use crate::request::{PagedRequest, RequestControls};
 
 /// Paged results (RFC 2696).
 pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
@@ -36,27 +37,6 @@ pub const SUPPORTED: &[&str] = &[
     MANAGE_DSA_IT,
     LAZY_COMMIT,
 ];
-
-/// A paged results request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PagedRequest {
-    /// Entries wanted per page (AD caps it at MaxPageSize).
-    pub size: u32,
-    /// Empty on the first page; the server's cookie after.
-    pub cookie: Bytes,
-}
-
-/// The controls of one request, parsed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestControls {
-    pub paged: Option<PagedRequest>,
-    /// The parts of `nTSecurityDescriptor` the SD flags control asks for, when it was sent.
-    pub sd_flags: Option<SecurityInformation>,
-    pub tree_delete: bool,
-    pub domain_scope: bool,
-    pub permissive_modify: bool,
-    pub show_deleted: bool,
-}
 
 fn bad_value(oid: &str) -> OpError {
     OpError::protocol(format!("00000057: LdapErr: DSID-0C090FA8, comment: Error processing control {oid}: malformed value, data 0, v4563"))

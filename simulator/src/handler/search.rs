@@ -10,11 +10,11 @@ use devwb_model::Dn;
 use rasn_ldap::{SearchRequest, SearchRequestScope};
 
 use super::controls::{paged_response_value, PAGED_RESULTS, SUPPORTED};
-use super::{operations_error_unbound, Handler, PageState, RequestControls, Session};
+use super::{operations_error_unbound, Handler, PageState, Session};
 use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
-use crate::semantics::{OpContext, Operation};
+use crate::request::{OpContext, Operation, RequestControls};
 use crate::store::Entry;
 
 /// A well-formed `;range=low-high` option (`high` `None` for `*`). The numbers are the

@@ -5,13 +5,12 @@ use bytes::Bytes;
 use devwb_model::Dn;
 use rasn_ldap::{AddRequest, ChangeOperation, ModifyDnRequest, ModifyRequest};
 
-use super::{operations_error_unbound, Handler, RequestControls, Session};
+use super::{operations_error_unbound, Handler, Session};
 use crate::error::{OpError, ResultCode};
-use crate::request::{Modification, ModificationKind};
+use crate::request::{Modification, ModificationKind, Operation, RequestControls};
 use crate::schema::rules::GENERATED;
 use crate::schema::values::IndexedValues;
 use crate::schema::Syntax;
-use crate::semantics::Operation;
 use crate::store::Entry;
 
 fn constraint(attribute: &str, problem: &str) -> OpError {
