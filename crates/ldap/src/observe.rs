@@ -17,10 +17,10 @@ use ldap3::Scope;
 
 use crate::account::{Account, ForestDomains};
 use crate::client::Client;
-use devwb_model::sd::SecurityInformation;
 use crate::entry::Entry;
 use crate::error::{Error, ErrorKind, Result};
 use crate::rootdse::RootDse;
+use devwb_model::sd::SecurityInformation;
 
 /// The classes whose `defaultSecurityDescriptor` the observation reads: those prepare creates.
 pub const OBSERVED_CLASSES: [&str; 4] = [

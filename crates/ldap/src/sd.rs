@@ -9,15 +9,19 @@ use devwb_model::Dn;
 
 use crate::client::{Client, Modification};
 use crate::controls::sd_flags_control;
-use devwb_model::sd::SecurityInformation;
 use crate::error::{Error, ErrorKind, Operation, Result};
+use devwb_model::sd::SecurityInformation;
 
 /// The attribute holding the security descriptor.
 pub const NT_SECURITY_DESCRIPTOR: &str = "nTSecurityDescriptor";
 
 impl Client {
     /// Reads the parts of `dn`'s security descriptor chosen by `flags`.
-    pub fn read_security_descriptor(&self, dn: &Dn, flags: SecurityInformation) -> Result<SecurityDescriptor> {
+    pub fn read_security_descriptor(
+        &self,
+        dn: &Dn,
+        flags: SecurityInformation,
+    ) -> Result<SecurityDescriptor> {
         let entry = self
             .read_with_controls(dn, &[NT_SECURITY_DESCRIPTOR], vec![sd_flags_control(flags)])?
             .ok_or_else(|| {

@@ -6,8 +6,8 @@
 //! in order and stops at the first failure, naming the step; running prepare again converges,
 //! because the next plan starts from what is there.
 
-use devwb_model::sd::SecurityInformation;
 use devwb_ldap::{Attributes, Client, ErrorKind as LdapErrorKind, Modification};
+use devwb_model::sd::SecurityInformation;
 use devwb_model::sd::{Acl, SecurityDescriptor};
 use devwb_model::Dn;
 
@@ -160,7 +160,11 @@ pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
                             Ok(())
                         } else {
                             dacl.insert_explicit(*ace);
-                            client.write_security_descriptor(dn, &descriptor, SecurityInformation::DACL)
+                            client.write_security_descriptor(
+                                dn,
+                                &descriptor,
+                                SecurityInformation::DACL,
+                            )
                         }
                     }
                     Err(error) => Err(error),

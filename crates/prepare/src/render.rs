@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use devwb_ldap::controls::{encode_sd_flags_value, SD_FLAGS_OID};
-use devwb_model::sd::SecurityInformation;
 use devwb_model::powershell::single_quoted;
 use devwb_model::sd::AccessMask;
+use devwb_model::sd::SecurityInformation;
 use devwb_model::{ldif, Dn};
 
 use crate::plan::{ace_sddl, Plan, Step};
@@ -35,8 +35,8 @@ pub fn render_ldif(plan: &Plan) -> String {
     if plan.steps.is_empty() {
         let _ = writeln!(out, "# Nothing to do: the forest is prepared.");
     }
-    let sd_flags =
-        base64::engine::general_purpose::STANDARD.encode(encode_sd_flags_value(SecurityInformation::DACL));
+    let sd_flags = base64::engine::general_purpose::STANDARD
+        .encode(encode_sd_flags_value(SecurityInformation::DACL));
     for (index, step) in plan.steps.iter().enumerate() {
         out.push('\n');
         match step {

@@ -1,8 +1,8 @@
 //! verify and prepare end to end through the `devwb` binary, against a simulator forest per
 //! test: the cases issue 5 lists for verify, and `verify --fix`.
 
-use devwb_model::sd::SecurityInformation;
 use devwb_ldap::Modification;
+use devwb_model::sd::SecurityInformation;
 use devwb_model::{Dn, SchemaLevel};
 use devwb_verify::{ids, Status};
 

@@ -186,7 +186,10 @@ fn sd_flags_follow_ad_where_the_client_and_the_simulator_differed() {
     written.control = Control::DACL_DEFAULTED;
     let mut merged = stored.clone();
     merged.replace_parts(&written, SecurityInformation::DACL);
-    assert_eq!(merged.control, Control::OWNER_DEFAULTED.with(Control::DACL_DEFAULTED));
+    assert_eq!(
+        merged.control,
+        Control::OWNER_DEFAULTED.with(Control::DACL_DEFAULTED)
+    );
     let mut untouched = stored.clone();
     untouched.replace_parts(&written, SecurityInformation::OWNER);
     assert_eq!(untouched, stored, "the written descriptor has no owner");
