@@ -73,7 +73,9 @@ impl Lab {
             dir: tempfile::tempdir().unwrap(),
         };
         let admin = lab.admin();
-        if let Ok(mut sd) = admin.read_security_descriptor(&lab.container, SecurityInformation::DACL) {
+        if let Ok(mut sd) =
+            admin.read_security_descriptor(&lab.container, SecurityInformation::DACL)
+        {
             sd.dacl
                 .get_or_insert_with(Default::default)
                 .insert_explicit(Ace::allow(

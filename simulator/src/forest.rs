@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use devwb_model::{Dn, Rdn, SchemaLevel, Sid};
+use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::clock::{generalized_time, Clock, IdSource};
 use crate::error::{OpError, SimError};

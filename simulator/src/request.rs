@@ -140,7 +140,6 @@ pub struct RequestControls {
     pub show_deleted: bool,
 }
 
-
 /// A modification of an attribute, as a modify request (or an LDIF change record) names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Modification {

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use devwb_graph::{Credential, DeltaLink, GraphClient, GraphConfig, SecretString};
-use devwb_model::Guid;
 use devwb_writeback::mapping::graph_device_select;
 use devwb_writeback::DeviceSource;
 

@@ -143,7 +143,11 @@ mod tests {
         assert_eq!(parsed.sd_flags, Some(SecurityInformation::DACL));
         // A value without any of the four parts asks for all of them (MS-ADTS
         // 3.1.1.3.4.1.11); the simulator used to read it as "nothing".
-        let none = [control(SD_FLAGS, true, Some(&[0x30, 0x03, 0x02, 0x01, 0x00]))];
+        let none = [control(
+            SD_FLAGS,
+            true,
+            Some(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+        )];
         assert_eq!(
             RequestControls::parse(Some(&none)).unwrap().sd_flags,
             Some(SecurityInformation::ALL)

@@ -845,11 +845,17 @@ mod tests {
             0
         );
         assert_eq!(
-            code(vec![change(ModificationKind::Add, "displayName", &[b"second"])], false),
+            code(
+                vec![change(ModificationKind::Add, "displayName", &[b"second"])],
+                false
+            ),
             20
         );
         assert_eq!(
-            code(vec![change(ModificationKind::Delete, "msDS-IsEnabled", &[])], false),
+            code(
+                vec![change(ModificationKind::Delete, "msDS-IsEnabled", &[])],
+                false
+            ),
             65
         );
         assert_eq!(
@@ -874,29 +880,50 @@ mod tests {
         );
         assert_eq!(
             code(
-                vec![change(ModificationKind::Delete, "msDS-DeviceOSType", &[b"x"])],
+                vec![change(
+                    ModificationKind::Delete,
+                    "msDS-DeviceOSType",
+                    &[b"x"]
+                )],
                 false
             ),
             16
         );
         assert_eq!(
             code(
-                vec![change(ModificationKind::Delete, "msDS-DeviceOSType", &[b"x"])],
+                vec![change(
+                    ModificationKind::Delete,
+                    "msDS-DeviceOSType",
+                    &[b"x"]
+                )],
                 true
             ),
             0
         );
-        assert_eq!(code(vec![change(ModificationKind::Replace, "cn", &[b"x"])], false), 67);
         assert_eq!(
             code(
-                vec![change(ModificationKind::Replace, "objectGUID", &[&[0u8; 16]])],
+                vec![change(ModificationKind::Replace, "cn", &[b"x"])],
+                false
+            ),
+            67
+        );
+        assert_eq!(
+            code(
+                vec![change(
+                    ModificationKind::Replace,
+                    "objectGUID",
+                    &[&[0u8; 16]]
+                )],
                 false
             ),
             19,
             "system-only"
         );
         assert_eq!(
-            code(vec![change(ModificationKind::Replace, "noSuch", &[b"x"])], false),
+            code(
+                vec![change(ModificationKind::Replace, "noSuch", &[b"x"])],
+                false
+            ),
             16
         );
         assert_eq!(
@@ -920,8 +947,16 @@ mod tests {
         assert_eq!(
             code(
                 vec![
-                    change(ModificationKind::Replace, "msDS-DeviceObjectVersion", &[b"1"]),
-                    change(ModificationKind::Increment, "msDS-DeviceObjectVersion", &[b"2"])
+                    change(
+                        ModificationKind::Replace,
+                        "msDS-DeviceObjectVersion",
+                        &[b"1"]
+                    ),
+                    change(
+                        ModificationKind::Increment,
+                        "msDS-DeviceObjectVersion",
+                        &[b"2"]
+                    )
                 ],
                 false
             ),
@@ -933,8 +968,16 @@ mod tests {
                 &context,
                 &stored,
                 &[
-                    change(ModificationKind::Replace, "msDS-DeviceObjectVersion", &[b"1"]),
-                    change(ModificationKind::Increment, "msDS-DeviceObjectVersion", &[b"2"]),
+                    change(
+                        ModificationKind::Replace,
+                        "msDS-DeviceObjectVersion",
+                        &[b"1"],
+                    ),
+                    change(
+                        ModificationKind::Increment,
+                        "msDS-DeviceObjectVersion",
+                        &[b"2"],
+                    ),
                 ],
                 false,
             )

@@ -100,7 +100,7 @@ impl Semantics {
     /// `member` values. Searches and compares call this on each candidate before filtering and
     /// projecting; it returns the same entry when there is nothing to add.
     pub fn decorate(&self, ctx: &OpContext<'_>, entry: &Arc<Entry>) -> Arc<Entry> {
-        let index = self.member_of_index(&ctx.store);
+        let index = self.member_of_index(ctx.store);
         match index.get(entry.dn.normalized()) {
             Some(groups) if !groups.is_empty() => {
                 let mut decorated = (**entry).clone();

@@ -145,7 +145,6 @@ impl Semantics {
             .filter(|class| class.category == ClassCategory::Structural)
             .max_by_key(|class| self.schema.chain(class).len())
     }
-
 }
 
 /// The first membership generation of the next forest built in this process.
@@ -153,4 +152,3 @@ static NEXT_FOREST: AtomicU64 = AtomicU64::new(0);
 
 /// Distinct descriptor values kept shared before the table starts over.
 const INTERNED_CAPACITY: usize = 4096;
-

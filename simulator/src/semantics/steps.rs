@@ -204,7 +204,7 @@ impl Semantics {
                 accounts::decode_unicode_pwd(value)?;
             }
         }
-        let store = &ctx.store;
+        let store = ctx.store;
         let exists = |dn: &Dn| store.get(dn).is_some();
         let context = self.directory_context(&exists);
         self.schema.check_add(&context, Some(parent), new)?;
@@ -277,10 +277,11 @@ impl Semantics {
             // An add of an existing DN fails in the store right after this: never let it
             // overwrite the existing account's password.
             if ctx.store.get(&new.dn).is_none() {
-                ctx.store.set_secret(&new.dn, Secret::new(password.into_inner()));
+                ctx.store
+                    .set_secret(&new.dn, Secret::new(password.into_inner()));
             }
         }
-        self.memberships_may_change(&ctx.store, new);
+        self.memberships_may_change(ctx.store, new);
         Ok(())
     }
 
@@ -312,7 +313,7 @@ impl Semantics {
         changes: &[Modification],
     ) -> Result<Entry, OpError> {
         let token = self.token(ctx.store, ctx.identity);
-        let store = &ctx.store;
+        let store = ctx.store;
         let mut written_attributes = Vec::new();
         let mut descriptor_change: Option<&Modification> = None;
         let mut password_change: Option<&Modification> = None;
@@ -476,7 +477,7 @@ impl Semantics {
         } else {
             access::check_delete(&self.schema, &token, entry, parent)?;
         }
-        self.memberships_may_change(&ctx.store, entry);
+        self.memberships_may_change(ctx.store, entry);
         Ok(())
     }
 
@@ -489,7 +490,7 @@ impl Semantics {
         renamed: &mut Entry,
     ) -> Result<(), OpError> {
         let token = self.token(ctx.store, ctx.identity);
-        let store = &ctx.store;
+        let store = ctx.store;
         let class = self
             .most_specific_class(entry)
             .cloned()

@@ -30,7 +30,7 @@ impl Semantics {
         // parent: the same answer, without looking the parent up. A search asks for its base
         // and then for each candidate, so a thread keeps a few parents' decisions.
         let usn = ctx.store.highest_usn();
-        let generation = self.settled_generation(&ctx.store);
+        let generation = self.settled_generation(ctx.store);
         let repeated = VISIBLE.with(|cache| {
             cache
                 .borrow()
@@ -98,7 +98,7 @@ impl Semantics {
         if ctx.identity.is_anonymous() {
             return false;
         }
-        let generation = self.settled_generation(&ctx.store);
+        let generation = self.settled_generation(ctx.store);
         let classes = entry.attrs.values("objectClass");
         let descriptor_value = entry.attrs.values(descriptor::ATTRIBUTE).first();
         let sid_value = entry.attrs.values("objectSid").first();
@@ -146,7 +146,7 @@ impl Semantics {
             ))
         };
         // While a membership change is on its way into the store, nothing is cached.
-        let rights = match self.settled_generation(&ctx.store) {
+        let rights = match self.settled_generation(ctx.store) {
             None => compute(),
             Some(generation) => {
                 let key: RightsKey = (

@@ -152,7 +152,7 @@ fn sd_flags_parts() {
 /// applies them (MS-ADTS 3.1.1.3.4.1.11).
 #[test]
 fn sd_flags_follow_ad_where_the_client_and_the_simulator_differed() {
-    use devwb_model::sd::{Control, SecurityDescriptor, SecurityInformation};
+    use devwb_model::sd::{Control, SecurityInformation};
     // A control value without any of the four bits asks for all four; other bits are ignored.
     assert_eq!(
         SecurityInformation::from_control_value(0),
