@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use devwb_synthetic::{splitmix64, SPLITMIX64_GAMMA};
+
 /// Where the simulator gets the current time.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
@@ -104,13 +106,7 @@ impl SeededIds {
 
 impl IdSource for SeededIds {
     fn next_u64(&self) -> u64 {
-        let mut z = self
-            .state
-            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix64(self.state.fetch_add(SPLITMIX64_GAMMA, Ordering::Relaxed))
     }
 }
 
