@@ -20,7 +20,7 @@ use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
 use tracing::Instrument;
 
-use crate::apply::{execute, Change};
+use crate::change::{execute, Attributes, Change, Modification};
 use crate::connect::{ConnectOptions, Credentials, Tls};
 use crate::controls::{paged_results_control, PAGED_RESULTS_OID};
 use crate::entry::Entry;
@@ -28,34 +28,6 @@ use crate::error::{code, Error, ErrorKind, Operation, Result};
 
 /// The page size of paged searches: AD's default MaxPageSize.
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
-
-/// One modification of a modify request. Values are bytes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Modification {
-    /// Add values to an attribute.
-    Add(String, Vec<Vec<u8>>),
-    /// Delete the given values, or the whole attribute when no value is given.
-    Delete(String, Vec<Vec<u8>>),
-    /// Replace all values (remove the attribute when no value is given).
-    Replace(String, Vec<Vec<u8>>),
-}
-
-impl Modification {
-    /// A replace with one text value.
-    pub fn replace_str(attribute: &str, value: &str) -> Modification {
-        Modification::Replace(attribute.to_string(), vec![value.as_bytes().to_vec()])
-    }
-
-    /// The attribute this modification touches.
-    pub fn attribute(&self) -> &str {
-        match self {
-            Modification::Add(a, _) | Modification::Delete(a, _) | Modification::Replace(a, _) => a,
-        }
-    }
-}
-
-/// Attributes of an add request: name and values (bytes), in order.
-pub type Attributes = Vec<(String, Vec<Vec<u8>>)>;
 
 /// A connection to one directory server, bound or anonymous.
 #[derive(Debug)]
