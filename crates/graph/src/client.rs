@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use devwb_net::OwnedRuntime;
 use url::Url;
 
 use crate::assertion::AssertionSigner;
@@ -244,7 +245,7 @@ impl GraphClient {
             .map_err(|e| Error::config(format!("cannot start the client's runtime: {e}")))?;
         let token_url = config.token_endpoint()?;
         Ok(GraphClient {
-            runtime: Arc::new(OwnedRuntime(Some(runtime))),
+            runtime: Arc::new(OwnedRuntime::new(runtime)),
             inner: Arc::new(Inner {
                 http,
                 config,
@@ -828,31 +829,6 @@ fn random_jti() -> String {
     use rand::Rng as _;
     let bytes: [u8; 16] = rand::rng().random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The client's runtime. Dropped from inside an async context (a caller's tokio test, say), it
-/// shuts down in the background instead of panicking.
-#[derive(Debug)]
-struct OwnedRuntime(Option<tokio::runtime::Runtime>);
-
-impl OwnedRuntime {
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        match &self.0 {
-            Some(runtime) => runtime.block_on(future),
-            // The runtime is only taken out in `drop`, so this is unreachable while `self` is borrowed.
-            None => unreachable!("runtime used after drop"),
-        }
-    }
-}
-
-impl Drop for OwnedRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                runtime.shutdown_background();
-            }
-        }
-    }
 }
 
 #[cfg(test)]

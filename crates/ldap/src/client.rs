@@ -18,6 +18,7 @@ use std::time::Duration;
 use devwb_model::Dn;
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
+use devwb_net::OwnedRuntime;
 use tracing::Instrument;
 
 use crate::change::{execute, Attributes, Change, Modification};
@@ -57,7 +58,7 @@ impl Client {
                     detail: format!("cannot start the runtime: {e}"),
                 })
             })?;
-        let runtime = Arc::new(OwnedRuntime(Some(runtime)));
+        let runtime = Arc::new(OwnedRuntime::new(runtime));
         let ldap = runtime.block_on(open_connection(options, credentials))?;
         Ok(Client {
             runtime,
@@ -356,31 +357,6 @@ impl Drop for Client {
         let _ = self.runtime.block_on(async move {
             tokio::time::timeout(Duration::from_secs(2), ldap.unbind()).await
         });
-    }
-}
-
-/// The client's runtime. Dropped from inside an async context (a caller's tokio test, say), it
-/// shuts down in the background instead of panicking.
-#[derive(Debug)]
-pub(crate) struct OwnedRuntime(Option<tokio::runtime::Runtime>);
-
-impl OwnedRuntime {
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        match &self.0 {
-            Some(runtime) => runtime.block_on(future),
-            // The runtime is only taken out in `drop`, so this is unreachable while `self` is borrowed.
-            None => unreachable!("runtime used after drop"),
-        }
-    }
-}
-
-impl Drop for OwnedRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                runtime.shutdown_background();
-            }
-        }
     }
 }
 
