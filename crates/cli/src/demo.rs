@@ -168,7 +168,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         devices: Some(desired_device_ids(&source, &target.scope)?),
         invocation: None,
     };
-    let collected = devwb_verify::collect(
+    let observed = devwb_verify::collect(
         &admin,
         &CollectOptions {
             domain: None,
@@ -178,7 +178,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
     )
     .context("collecting what verify checks")?;
-    let verdict = devwb_verify::run(&collected.observed, &expected);
+    let verdict = devwb_verify::run(&observed, &expected);
     out(&indent(&devwb_verify::render(
         &verdict,
         RenderOptions {

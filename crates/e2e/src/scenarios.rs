@@ -132,10 +132,10 @@ fn verify(forest: &Forest, devices: Option<Vec<Guid>>) -> Result<Report, String>
         connector_password: Some(devwb_ldap::Password::new(CONNECTOR_PASSWORD)),
         read_devices: devices.is_some(),
     };
-    let collected =
+    let observed =
         devwb_verify::collect(&admin, &options).map_err(|e| format!("verify collect: {e}"))?;
     Ok(devwb_verify::run(
-        &collected.observed,
+        &observed,
         &Expected {
             devices,
             invocation: None,

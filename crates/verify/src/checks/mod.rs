@@ -118,8 +118,8 @@ pub fn run(observed: &Observed, expected: &Expected) -> Report {
         devices::matches(observed, expected),
     ];
     Report::new(
-        crate::remedies::domain_name(&observed.forest.root_domain),
-        observed.domain.to_string(),
+        crate::remedies::domain_name(&observed.root_domain()),
+        observed.domain().to_string(),
         observed
             .connector
             .as_ref()
@@ -182,10 +182,10 @@ impl CheckBuilder {
 
 /// Why the checks after the schema checks are skipped, when the schema has no device classes.
 pub(crate) fn schema_blocks(observed: &Observed) -> Option<String> {
-    let too_old = observed.schema.object_version.is_some_and(|version| {
+    let too_old = observed.forest.schema.object_version.is_some_and(|version| {
         version < devwb_model::SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK.object_version()
     });
-    if too_old || !observed.schema.device_container_class {
+    if too_old || !observed.forest.schema.device_container_class {
         Some(format!(
             "the schema has no device classes (see {} and {})",
             ids::SCHEMA_LEVEL,
