@@ -288,9 +288,8 @@ pub(crate) fn hit(seed: u64, rule: u64, sequence: u64, probability: f64) -> bool
     if probability <= 0.0 {
         return false;
     }
-    let mixed = splitmix64(
-        seed ^ splitmix64(rule.wrapping_add(SPLITMIX64_GAMMA)) ^ splitmix64(sequence),
-    );
+    let mixed =
+        splitmix64(seed ^ splitmix64(rule.wrapping_add(SPLITMIX64_GAMMA)) ^ splitmix64(sequence));
     // The top 53 bits as a fraction in [0, 1).
     let fraction = (mixed >> 11) as f64 / (1u64 << 53) as f64;
     fraction < probability

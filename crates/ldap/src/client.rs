@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use devwb_model::Dn;
+use devwb_net::OwnedRuntime;
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
-use devwb_net::OwnedRuntime;
 use tracing::Instrument;
 
 use crate::change::{execute, Attributes, Change, Modification};

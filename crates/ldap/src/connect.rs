@@ -164,9 +164,7 @@ impl ConnectOptions {
             devwb_net::tls::root_store(self.ca_file.as_deref(), &self.ca_certificates)
                 .and_then(devwb_net::tls::verifying_client_config)
         };
-        config
-            .map(Arc::new)
-            .map_err(|e| tls_error(e.to_string()))
+        config.map(Arc::new).map_err(|e| tls_error(e.to_string()))
     }
 }
 

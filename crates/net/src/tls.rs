@@ -85,9 +85,9 @@ pub fn root_store(
         }
     }
     for (index, certificate) in certificates.iter().enumerate() {
-        store.add(certificate.clone()).map_err(|e| {
-            TlsSetupError::new(format!("CA certificate #{index}: unusable: {e}"))
-        })?;
+        store
+            .add(certificate.clone())
+            .map_err(|e| TlsSetupError::new(format!("CA certificate #{index}: unusable: {e}")))?;
     }
     if ca_file.is_none() && certificates.is_empty() {
         let loaded = rustls_native_certs::load_native_certs();
