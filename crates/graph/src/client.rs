@@ -215,8 +215,7 @@ impl GraphClient {
     /// store now; sends nothing (the first token is requested by the first listing).
     pub fn new(config: GraphConfig) -> Result<GraphClient> {
         config.validate()?;
-        let signer =
-            AssertionSigner::from_credential_pems(&config.credential).map_err(Error::credential)?;
+        let signer = config.credential.signer().map_err(Error::credential)?;
         let tls = crate::tls::client_config(&config)?;
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
