@@ -487,7 +487,10 @@ fn ace_without_container_inherit_fails() {
 fn deny_ace_for_the_connector_fails() {
     let mut observed = prepared();
     let deny = Ace::deny(connector_sid(), AccessMask(0x1), AceFlags::NONE);
-    set_dacl(&mut observed.forest.device_container, acl_with(vec![deny, device_ace(connector_sid())]));
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![deny, device_ace(connector_sid())]),
+    );
     check(
         observed,
         no_devices(),
@@ -511,7 +514,10 @@ fn deny_ace_for_the_connector_fails() {
 #[test]
 fn grants_to_another_account_name_it() {
     let mut observed = prepared();
-    set_dacl(&mut observed.forest.device_container, acl_with(vec![device_ace(admin_sid())]));
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![device_ace(admin_sid())]),
+    );
     set_dacl(
         &mut observed.forest.device_registration_configuration,
         acl_with(vec![configuration_ace(admin_sid())]),
@@ -715,7 +721,11 @@ fn location_in_another_domain_than_the_one_named_warns() {
     let child = dn("DC=eu,DC=contoso,DC=lab");
     // The devices go to the child domain, whose RegisteredDevices does not exist; the service
     // still names the root domain's container, which is in order.
-    observed.forest.forest.domains.push(forest_domain(child.clone()));
+    observed
+        .forest
+        .forest
+        .domains
+        .push(forest_domain(child.clone()));
     let root_container = std::mem::replace(
         &mut observed.forest.device_container,
         ObservedObject::absent(dn("CN=RegisteredDevices,DC=eu,DC=contoso,DC=lab")),
@@ -741,7 +751,10 @@ fn location_in_another_domain_than_the_one_named_warns() {
 fn grants_to_two_other_accounts_name_each_once() {
     let other = devwb_model::Sid::parse("S-1-5-21-1004336348-1177238915-682003330-1106").unwrap();
     let mut observed = prepared();
-    set_dacl(&mut observed.forest.device_container, acl_with(vec![device_ace(admin_sid()), device_ace(other)]));
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![device_ace(admin_sid()), device_ace(other)]),
+    );
     set_dacl(
         &mut observed.forest.device_registration_configuration,
         acl_with(vec![

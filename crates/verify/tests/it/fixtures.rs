@@ -126,7 +126,8 @@ pub fn prepared() -> Observed {
         &["top", "msDS-DeviceContainer"],
         acl_with(vec![device_ace(connector_sid())]),
     );
-    device_container.parent_object_classes = vec!["top".into(), "domain".into(), "domainDNS".into()];
+    device_container.parent_object_classes =
+        vec!["top".into(), "domain".into(), "domainDNS".into()];
     let forest = ForestObservation {
         root_dse: RootDse {
             default_nc: root.clone(),
