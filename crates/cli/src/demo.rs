@@ -74,7 +74,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         "2. Created the connector account {connector_dn} ({connector_sid})."
     ));
 
-    let options = ConnectOptions::new(&sim.ldaps_url())?.with_ca_file(&ca_file);
+    // The client trusts the certificate in memory; the file is for the commands shown to the user.
+    let options =
+        ConnectOptions::new(&sim.ldaps_url())?.with_ca_pem(sim.certificate_pem().as_bytes())?;
     let admin = Client::connect(
         &options,
         Some(&Credentials::new(

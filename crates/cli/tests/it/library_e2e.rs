@@ -5,7 +5,7 @@ use devwb_model::SchemaLevel;
 use devwb_prepare::{PlanOptions, PrepareRequest};
 use devwb_verify::{ids, CollectOptions, Expected, Outcome, Status};
 
-use crate::support::{statuses, Lab, CONNECTOR, CONNECTOR_PASSWORD};
+use crate::support::{statuses, CliLab, CONNECTOR, CONNECTOR_PASSWORD};
 
 fn collect_options() -> CollectOptions {
     CollectOptions {
@@ -18,7 +18,7 @@ fn collect_options() -> CollectOptions {
 
 #[test]
 fn prepared_forest_passes_every_check_through_the_libraries() {
-    let lab = Lab::start(SchemaLevel::W2012R2);
+    let lab = CliLab::start(SchemaLevel::W2012R2);
     let client = lab.admin_client();
     let request = PrepareRequest {
         domain: None,
@@ -71,7 +71,7 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
 
 #[test]
 fn schema_2008_r2_fails_the_schema_check_through_the_libraries() {
-    let lab = Lab::start(SchemaLevel::W2008R2);
+    let lab = CliLab::start(SchemaLevel::W2008R2);
     let client = lab.admin_client();
     let observed = devwb_verify::collect(&client, &collect_options()).expect("collect");
     let report = devwb_verify::run(&observed, &Expected::default());
