@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use devwb_model::Dn;
+use devwb_synthetic::{splitmix64, SPLITMIX64_GAMMA};
 
 use crate::error::{OpError, ResultCode};
 use crate::request::FaultDecision;
@@ -279,19 +280,11 @@ pub(crate) fn hit(seed: u64, rule: u64, sequence: u64, probability: f64) -> bool
     if probability <= 0.0 {
         return false;
     }
-    let mixed = splitmix64(
-        seed ^ splitmix64(rule.wrapping_add(0x9E37_79B9_7F4A_7C15)) ^ splitmix64(sequence),
-    );
+    let mixed =
+        splitmix64(seed ^ splitmix64(rule.wrapping_add(SPLITMIX64_GAMMA)) ^ splitmix64(sequence));
     // The top 53 bits as a fraction in [0, 1).
     let fraction = (mixed >> 11) as f64 / (1u64 << 53) as f64;
     fraction < probability
-}
-
-fn splitmix64(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The error an injected result code answers with, shaped like AD's service errors.

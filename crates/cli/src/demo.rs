@@ -74,7 +74,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         "2. Created the connector account {connector_dn} ({connector_sid})."
     ));
 
-    let options = ConnectOptions::new(&sim.ldaps_url())?.with_ca_file(&ca_file);
+    // The client trusts the certificate in memory; the file is for the commands shown to the user.
+    let options =
+        ConnectOptions::new(&sim.ldaps_url())?.with_ca_pem(sim.certificate_pem().as_bytes())?;
     let admin = Client::connect(
         &options,
         Some(&Credentials::new(
@@ -170,7 +172,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         devices: Some(desired?),
         invocation: None,
     };
-    let collected = devwb_verify::collect(
+    let observed = devwb_verify::collect(
         &admin,
         &CollectOptions {
             domain: None,
@@ -180,7 +182,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
     )
     .context("collecting what verify checks")?;
-    let verdict = devwb_verify::run(&collected.observed, &expected);
+    let verdict = devwb_verify::run(&observed, &expected);
     out(&indent(&devwb_verify::render(
         &verdict,
         RenderOptions {

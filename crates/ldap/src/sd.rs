@@ -7,7 +7,8 @@
 use devwb_model::sd::SecurityDescriptor;
 use devwb_model::Dn;
 
-use crate::client::{Client, Modification};
+use crate::change::Modification;
+use crate::client::Client;
 use crate::controls::sd_flags_control;
 use crate::error::{Error, ErrorKind, Operation, Result};
 use devwb_model::sd::SecurityInformation;
