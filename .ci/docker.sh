@@ -6,8 +6,9 @@
 #     source .ci/docker.sh
 #
 # It installs Debian's docker.io and mmdebstrap when missing, starts dockerd in the background when
-# no daemon answers (log: target/ci/dockerd.log), and builds the image with `cargo xtask samba-image`
-# (which reuses an image of the same tag). When it started dockerd, an EXIT trap stops that daemon,
+# no daemon answers (log: target/ci/dockerd.log), and starts building the image in the background
+# with `cargo xtask samba-image` (which reuses an image of the same tag; log:
+# target/ci/samba-image.log); `devwb_docker_wait_image` waits for it and prints its log. When it started dockerd, an EXIT trap stops that daemon,
 # and only that one, when .ci/run ends; an EXIT trap set before this file is sourced still runs.
 #
 # It never fails CI: when Docker cannot run here it says why, and the Samba suite then reports that
@@ -116,11 +117,30 @@ devwb_docker_setup() {
         devwb_docker_say "dockerd answers (pid $devwb_docker_started_pid)"
     fi
 
-    if ! cargo xtask samba-image; then
+    # The image build is mostly downloads and disk (mmdebstrap): it runs in the background while
+    # the caller compiles, and devwb_docker_wait_image waits for it.
+    local image_log=$devwb_docker_log_dir/samba-image.log
+    devwb_docker_say "building the Samba image in the background (log: $image_log)"
+    cargo xtask samba-image >"$image_log" 2>&1 &
+    devwb_docker_image_pid=$!
+    devwb_docker_image_started=$started
+}
+
+devwb_docker_image_pid=""
+devwb_docker_image_started=$SECONDS
+
+# Waits for the background image build; says whether the Samba suite can run. Never fails.
+devwb_docker_wait_image() {
+    local pid=$devwb_docker_image_pid
+    [ -n "$pid" ] || return 0
+    devwb_docker_image_pid=""
+    if wait "$pid"; then
+        sed 's/^/ci: docker:   /' "$devwb_docker_log_dir/samba-image.log"
+        devwb_docker_say "ready in $((SECONDS - devwb_docker_image_started)) s"
+    else
+        sed 's/^/ci: docker:   /' "$devwb_docker_log_dir/samba-image.log" | tail -n 30
         devwb_docker_say "the Samba image could not be built (see above): the Samba suite will not run"
-        return 1
     fi
-    devwb_docker_say "ready in $((SECONDS - started)) s"
 }
 
 devwb_docker_setup || devwb_docker_say "continuing without the Samba suite"

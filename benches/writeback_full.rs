@@ -15,9 +15,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use devwb_benches::Lab;
+use devwb_benches::BenchLab;
 use devwb_ldap::ApplyOptions;
-use devwb_writeback::apply::{apply, plan};
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{PlanOptions, WritebackOptions};
 
 /// With `DEVWB_BENCH_PHASES` set, each iteration's phases go to standard error: criterion reports
@@ -30,7 +30,7 @@ fn say_phases(line: impl FnOnce() -> String) {
 }
 
 fn full_writeback(c: &mut Criterion) {
-    let lab = Lab::start();
+    let lab = BenchLab::start();
     let empty = lab.sim.snapshot();
     let options = WritebackOptions::default();
     let mut group = c.benchmark_group("writeback_full");

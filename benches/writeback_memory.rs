@@ -14,9 +14,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use devwb_benches::{Lab, CONNECTOR};
+use devwb_benches::{BenchLab, CONNECTOR};
 use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
-use devwb_writeback::apply::{apply, discover, plan};
+use devwb_writeback::{apply, discover, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
 const COUNT: u64 = 100_000;
@@ -60,7 +60,7 @@ fn main() {
         child(&args[at + 1], &args[at + 2], &args[at + 3]);
         return;
     }
-    let lab = Lab::start();
+    let lab = BenchLab::start();
     let devices = lab.devices(COUNT, 1);
     let (export, _) = lab.export("devices.json", &devices);
     drop(devices);
@@ -72,7 +72,7 @@ fn main() {
     for run in ["first run (all adds)", "no-change rerun"] {
         let output = Command::new(std::env::current_exe().unwrap())
             .args(["--child", &lab.sim.ldaps_url()])
-            .arg(lab.ca.path())
+            .arg(lab.write_ca_file())
             .arg(&export)
             .output()
             .expect("child runs");

@@ -11,14 +11,14 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use devwb_benches::Lab;
-use devwb_writeback::apply::{apply, plan};
+use devwb_benches::BenchLab;
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{PlanOptions, WritebackOptions};
 
 const COUNT: u64 = 100_000;
 
 fn reruns(c: &mut Criterion) {
-    let lab = Lab::start();
+    let lab = BenchLab::start();
     let devices = lab.devices(COUNT, 1);
     let (_, source) = lab.export("devices.json", &devices);
     let options = WritebackOptions::default();

@@ -121,7 +121,7 @@ pub fn ldap_codec(data: &[u8]) -> bool {
     let handler = ldap_handler();
     let mut session = Session::new(true);
     let names = &handler.forest().names;
-    session.identity = devwb_simulator::semantics::Identity {
+    session.identity = devwb_simulator::request::Identity {
         dn: Some(names.admin_dn.clone()),
         sid: Some(names.domain_sid.with_rid(500)),
     };

@@ -24,7 +24,7 @@ use devwb_simulator::clock::{FixedClock, SeededIds};
 use devwb_simulator::codec::ResponseOp;
 use devwb_simulator::forest::Forest;
 use devwb_simulator::handler::{Handler, HandlerConfig, Session};
-use devwb_simulator::semantics::Identity;
+use devwb_simulator::request::Identity;
 use rasn_ldap::{AddRequest, Attribute, LdapMessage, ProtocolOp};
 
 /// The resident set of this process, in bytes, and its peak.

@@ -9,7 +9,7 @@ use devwb_simulator::clock::{FixedClock, SeededIds};
 use devwb_simulator::codec::{self, Limits};
 use devwb_simulator::forest::Forest;
 use devwb_simulator::handler::{Handler, HandlerConfig, Session};
-use devwb_simulator::semantics::Identity;
+use devwb_simulator::request::Identity;
 use rasn_ldap::{
     AddRequest, Attribute, AttributeValueAssertion, Filter, LdapMessage, ProtocolOp, SearchRequest,
     SearchRequestDerefAliases, SearchRequestScope,

@@ -17,8 +17,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use devwb_model::Dn;
+use devwb_synthetic::{splitmix64, SPLITMIX64_GAMMA};
 
 use crate::error::{OpError, ResultCode};
+use crate::request::FaultDecision;
 
 /// What a matching rule does.
 #[derive(Clone, Debug, PartialEq)]
@@ -187,15 +189,6 @@ pub struct FaultConfig {
     pub refuse_connections: bool,
 }
 
-/// What the fault layer decided for one operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Proceed,
-    Delay(Duration),
-    Fail(OpError),
-    Drop,
-}
-
 /// The running fault state of a forest.
 #[derive(Debug, Default)]
 pub struct Faults {
@@ -224,16 +217,16 @@ impl Faults {
 
     /// The decision for the next operation, `operation` on `target`, which is the
     /// `on_connection`-th operation (1-based) of its connection.
-    pub fn decide(&self, operation: &str, target: &Dn, on_connection: u64) -> Decision {
+    pub fn decide(&self, operation: &str, target: &Dn, on_connection: u64) -> FaultDecision {
         if self
             .config
             .drop_connection_after
             .is_some_and(|limit| on_connection > limit)
         {
-            return Decision::Drop;
+            return FaultDecision::Drop;
         }
         if self.config.rules.is_empty() {
-            return Decision::Proceed;
+            return FaultDecision::Proceed;
         }
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         for (index, rule) in self.config.rules.iter().enumerate() {
@@ -245,12 +238,12 @@ impl Faults {
             }
             tracing::debug!(operation, %target, sequence, rule = index, action = ?rule.action, "fault injected");
             return match &rule.action {
-                FaultAction::Latency(duration) => Decision::Delay(*duration),
-                FaultAction::Fail(code) => Decision::Fail(fault_error(*code)),
-                FaultAction::Drop => Decision::Drop,
+                FaultAction::Latency(duration) => FaultDecision::Delay(*duration),
+                FaultAction::Fail(code) => FaultDecision::Fail(fault_error(*code)),
+                FaultAction::Drop => FaultDecision::Drop,
             };
         }
-        Decision::Proceed
+        FaultDecision::Proceed
     }
 
     /// Whether a connection that is about to run its `on_connection`-th operation (1-based)
@@ -287,19 +280,11 @@ pub(crate) fn hit(seed: u64, rule: u64, sequence: u64, probability: f64) -> bool
     if probability <= 0.0 {
         return false;
     }
-    let mixed = splitmix64(
-        seed ^ splitmix64(rule.wrapping_add(0x9E37_79B9_7F4A_7C15)) ^ splitmix64(sequence),
-    );
+    let mixed =
+        splitmix64(seed ^ splitmix64(rule.wrapping_add(SPLITMIX64_GAMMA)) ^ splitmix64(sequence));
     // The top 53 bits as a fraction in [0, 1).
     let fraction = (mixed >> 11) as f64 / (1u64 << 53) as f64;
     fraction < probability
-}
-
-fn splitmix64(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The error an injected result code answers with, shaped like AD's service errors.
@@ -369,7 +354,7 @@ mod tests {
         });
         let inside = dn("CN=d1,CN=RegisteredDevices,DC=contoso,DC=lab");
         match faults.decide("add", &inside, 1) {
-            Decision::Fail(error) => {
+            FaultDecision::Fail(error) => {
                 assert_eq!(error.code, ResultCode::UNAVAILABLE);
                 assert!(
                     error.message.starts_with("0000200F: SvcErr:"),
@@ -379,10 +364,10 @@ mod tests {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
-        assert_eq!(faults.decide("search", &inside, 2), Decision::Proceed);
+        assert_eq!(faults.decide("search", &inside, 2), FaultDecision::Proceed);
         assert_eq!(
             faults.decide("add", &dn("CN=u,CN=Users,DC=contoso,DC=lab"), 3),
-            Decision::Proceed
+            FaultDecision::Proceed
         );
     }
 
@@ -398,7 +383,7 @@ mod tests {
             });
             let target = dn("DC=contoso,DC=lab");
             (0..1000)
-                .map(|n| faults.decide("add", &target, n + 1) != Decision::Proceed)
+                .map(|n| faults.decide("add", &target, n + 1) != FaultDecision::Proceed)
                 .collect()
         };
         let first = run(7);
@@ -416,8 +401,8 @@ mod tests {
             ..FaultConfig::default()
         });
         let target = dn("DC=contoso,DC=lab");
-        assert_eq!(faults.decide("search", &target, 3), Decision::Proceed);
-        assert_eq!(faults.decide("search", &target, 4), Decision::Drop);
+        assert_eq!(faults.decide("search", &target, 3), FaultDecision::Proceed);
+        assert_eq!(faults.decide("search", &target, 4), FaultDecision::Drop);
         assert!(!faults.drop_mid_search(9));
         assert!(faults.drop_mid_search(10));
         assert!(!faults.refuses_connections());

@@ -14,7 +14,8 @@ use bytes::Bytes;
 use devwb_model::Dn;
 
 use crate::error::OpError;
-use crate::semantics::{Matching, Semantics};
+use crate::request::Matching;
+use crate::semantics::Semantics;
 use crate::store::Entry;
 
 /// OID of AD's bitwise AND matching rule.

@@ -15,87 +15,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use devwb_model::{Dn, Rdn, SchemaLevel, Sid};
+use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::clock::{generalized_time, Clock, IdSource};
 use crate::error::{OpError, SimError};
+use crate::names::rdn;
+pub use crate::names::ForestNames;
+use crate::request::{Identity, OpContext, Operation, RequestControls};
 use crate::semantics::Semantics;
 use crate::store::{Entry, Secret, Store};
-
-/// The names of a forest, derived from its DNS name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForestNames {
-    /// `contoso.lab`.
-    pub dns_name: String,
-    /// `CONTOSO`.
-    pub netbios_name: String,
-    /// `DC=contoso,DC=lab`.
-    pub domain_dn: Dn,
-    /// `CN=Configuration,DC=contoso,DC=lab`.
-    pub config_dn: Dn,
-    /// `CN=Schema,CN=Configuration,DC=contoso,DC=lab`.
-    pub schema_dn: Dn,
-    /// The domain's SID, `S-1-5-21-x-y-z`.
-    pub domain_sid: Sid,
-    /// The domain controller's host name, `dc1.contoso.lab`.
-    pub dc_host_name: String,
-    /// `CN=DC1,CN=Servers,CN=Default-First-Site-Name,CN=Sites,<config>`.
-    pub server_dn: Dn,
-    /// `CN=NTDS Settings,<server>`: the rootDSE's `dsServiceName`.
-    pub ds_service_name: Dn,
-    /// `CN=Administrator,CN=Users,<domain>`.
-    pub admin_dn: Dn,
-}
-
-/// An RDN with a constant attribute type. `Rdn::new` fails only for an invalid type, and
-/// every caller passes `CN`, `OU` or `DC`; values of any text are escaped.
-#[allow(clippy::expect_used)]
-fn rdn(attr: &str, value: &str) -> Rdn {
-    Rdn::new(attr, value).expect("constant RDN attribute types are valid")
-}
-
-impl ForestNames {
-    /// The names of the forest `dns_name`, with the given domain SID.
-    pub fn new(dns_name: &str, domain_sid: Sid) -> Result<ForestNames, SimError> {
-        let domain_dn = Dn::from_dns_domain(dns_name).map_err(|e| SimError::ForestName {
-            name: dns_name.to_string(),
-            reason: e.kind.to_string(),
-        })?;
-        let dns_name = dns_name.trim_end_matches('.').to_ascii_lowercase();
-        let first_label = dns_name.split('.').next().unwrap_or("DOMAIN");
-        let netbios_name: String = first_label.to_ascii_uppercase().chars().take(15).collect();
-        let config_dn = domain_dn.child(rdn("CN", "Configuration"));
-        let schema_dn = config_dn.child(rdn("CN", "Schema"));
-        let server_dn = config_dn
-            .child(rdn("CN", "Sites"))
-            .child(rdn("CN", "Default-First-Site-Name"))
-            .child(rdn("CN", "Servers"))
-            .child(rdn("CN", "DC1"));
-        let ds_service_name = server_dn.child(rdn("CN", "NTDS Settings"));
-        let admin_dn = domain_dn
-            .child(rdn("CN", "Users"))
-            .child(rdn("CN", "Administrator"));
-        Ok(ForestNames {
-            dc_host_name: format!("dc1.{dns_name}"),
-            dns_name,
-            netbios_name,
-            domain_dn,
-            config_dn,
-            schema_dn,
-            domain_sid,
-            server_dn,
-            ds_service_name,
-            admin_dn,
-        })
-    }
-
-    /// The DN of `CN=<cn>,CN=Users,<domain>`.
-    pub fn user_dn(&self, cn: &str) -> Dn {
-        self.domain_dn
-            .child(rdn("CN", "Users"))
-            .child(rdn("CN", cn))
-    }
-}
 
 /// The AD functional level number of a schema level (domainFunctionality and friends).
 pub fn functional_level(level: SchemaLevel) -> u32 {
@@ -511,41 +439,9 @@ impl Forest {
         entry
     }
 
-    /// The account a bind name refers to: a DN, `user@dns.name` (UPN or implicit UPN),
-    /// `NETBIOS\user`, or a bare sAMAccountName. Only accounts with a password are considered.
+    /// The account a bind name refers to (see [`Semantics::find_account`]).
     pub fn find_account(&self, name: &str) -> Option<Arc<Entry>> {
-        let name = name.trim();
-        if name.contains('=') {
-            return Dn::parse(name).ok().and_then(|dn| self.store.get(&dn));
-        }
-        let accounts = self.store.accounts();
-        if let Some((user, realm)) = name.split_once('@') {
-            let by_upn = accounts
-                .iter()
-                .find(|a| a.attrs.has_value_ignore_case("userPrincipalName", name));
-            if by_upn.is_some() {
-                return by_upn.cloned();
-            }
-            if realm.eq_ignore_ascii_case(&self.names.dns_name) {
-                return accounts
-                    .into_iter()
-                    .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user));
-            }
-            return None;
-        }
-        let user = match name.split_once('\\') {
-            Some((domain, user))
-                if domain.eq_ignore_ascii_case(&self.names.netbios_name)
-                    || domain.eq_ignore_ascii_case(&self.names.dns_name) =>
-            {
-                user
-            }
-            Some(_) => return None,
-            None => name,
-        };
-        accounts
-            .into_iter()
-            .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user))
+        self.semantics.find_account(&self.store, name)
     }
 
     /// Adds an enabled user `CN=<name>,CN=Users,<domain>` with `sAMAccountName` and
@@ -572,17 +468,17 @@ impl Forest {
         let parent = self
             .store
             .require(&self.names.domain_dn.child(rdn("CN", "Users")))?;
-        let identity = crate::semantics::Identity {
+        let identity = Identity {
             dn: Some(self.names.admin_dn.clone()),
             sid: Some(self.names.domain_sid.with_rid(500)),
         };
-        let controls = crate::handler::RequestControls::default();
-        let ctx = crate::semantics::OpContext {
-            forest: self,
+        let controls = RequestControls::default();
+        let ctx = OpContext {
+            store: &self.store,
             identity: &identity,
             tls: true,
             controls: &controls,
-            operation: crate::semantics::Operation::Add,
+            operation: Operation::Add,
             target: &dn,
         };
         self.semantics.complete_add(&ctx, &parent, &mut entry)?;

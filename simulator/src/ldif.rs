@@ -8,7 +8,7 @@
 use base64::Engine;
 use bytes::Bytes;
 
-use crate::semantics::{Modification, ModificationKind};
+use crate::request::{Modification, ModificationKind};
 use crate::store::Entry;
 
 /// One LDIF record.

@@ -20,11 +20,14 @@
 //! In async code, `Simulator::builder()...start().await` runs on the caller's runtime.
 //! Dropping the [`SimHandle`] shuts the server down. See `simulator/README.md`.
 //!
-//! Layout: [`codec`] (framing, decoding, response encoding), [`handler`] (one request in,
-//! responses out, no sockets), [`store`] (entries and indexes), [`forest`] (AD's shape and
-//! generated attributes), [`filter`], [`semantics`] (faults, access and content rules),
-//! [`transport`] (TCP, TLS), [`ldif`], [`server`] (builder and handle), and [`entra`], a fake
-//! Entra tenant (token endpoint and Microsoft Graph devices, delta and users over HTTPS).
+//! Layout: [`request`] (the request vocabulary every layer shares), [`codec`] (framing,
+//! decoding, response encoding), [`handler`] (one request in, responses out, no sockets),
+//! [`store`] (entries and indexes), [`names`] and [`forest`] (AD's shape and generated
+//! attributes), [`filter`], [`semantics`] (faults, access and content rules, over [`schema`]
+//! and [`security`]), [`transport`] (TCP, TLS), [`ldif`], [`server`] (builder and handle), and
+//! [`entra`], a fake Entra tenant (token endpoint and Microsoft Graph devices, delta and users
+//! over HTTPS). The modules import each other without a cycle (`cargo test -p devwb-simulator
+//! --test it module_cycles`); ARCHITECTURE.md walks the request path through them.
 //! What it deliberately does not do: replication, Kerberos/NTLM/SASL binds, referrals
 //! chasing, tombstones.
 
@@ -38,6 +41,8 @@ pub mod filter;
 pub mod forest;
 pub mod handler;
 pub mod ldif;
+pub mod names;
+pub mod request;
 pub mod schema;
 pub mod security;
 pub mod semantics;

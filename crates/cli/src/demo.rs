@@ -21,7 +21,7 @@ use devwb_model::SchemaLevel;
 use devwb_simulator::entra::{EntraHandle, EntraTenant};
 use devwb_simulator::{SimHandle, Simulator};
 use devwb_verify::{CollectOptions, Expected, Outcome, RenderOptions};
-use devwb_writeback::apply::{desired_device_ids, discover};
+use devwb_writeback::{desired_device_ids, discover};
 
 use crate::exit::Exit;
 use crate::output::{out, out_line, stdout_is_terminal};
@@ -74,7 +74,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         "2. Created the connector account {connector_dn} ({connector_sid})."
     ));
 
-    let options = ConnectOptions::new(&sim.ldaps_url())?.with_ca_file(&ca_file);
+    // The client trusts the certificate in memory; the file is for the commands shown to the user.
+    let options =
+        ConnectOptions::new(&sim.ldaps_url())?.with_ca_pem(sim.certificate_pem().as_bytes())?;
     let admin = Client::connect(
         &options,
         Some(&Credentials::new(
@@ -162,13 +164,15 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
     let delta_exit = sync.round()?;
 
     let graph = sync.args.graph.client()?;
-    let (source, _) = crate::graph::list_devices(&graph).context("listing the tenant")?;
+    let listing = crate::graph::DeviceListing::start(&graph);
     out_line("8. Verify (devwb verify), every check of Microsoft's troubleshooting list plus the device comparison with the tenant:");
+    let desired = desired_device_ids(&listing.source, &target.scope);
+    listing.finish().context("listing the tenant")?;
     let expected = Expected {
-        devices: Some(desired_device_ids(&source, &target.scope)?),
+        devices: Some(desired?),
         invocation: None,
     };
-    let collected = devwb_verify::collect(
+    let observed = devwb_verify::collect(
         &admin,
         &CollectOptions {
             domain: None,
@@ -178,7 +182,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<Exit> {
         },
     )
     .context("collecting what verify checks")?;
-    let verdict = devwb_verify::run(&collected.observed, &expected);
+    let verdict = devwb_verify::run(&observed, &expected);
     out(&indent(&devwb_verify::render(
         &verdict,
         RenderOptions {

@@ -1,7 +1,8 @@
 //! The Microsoft Graph options `writeback` and `sync` share (`--tenant`, `--client-id`, the
 //! credential, `--authority`, `--graph-url`, TLS), and the live reads both make through
-//! devwb-graph, each collected whole before anything is planned: the device listing with owners
-//! expanded, a delta round, and the owners of a round's changed devices.
+//! devwb-graph: the device listing with owners expanded (streamed into the planner as it is
+//! read), a delta round, and the owners of a round's changed devices (each collected whole
+//! before anything is planned).
 //!
 //! The client secret is read from `DEVWB_CLIENT_SECRET` or `--client-secret-file`, never from a
 //! plain flag; a certificate credential is `--client-cert` with `--client-key`. Nothing here
@@ -13,7 +14,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Args;
 use devwb_graph::{Credential, DeltaLink, GraphClient, GraphConfig, SecretString};
-use devwb_model::Guid;
 use devwb_writeback::mapping::graph_device_select;
 use devwb_writeback::DeviceSource;
 
@@ -136,30 +136,69 @@ impl GraphArgs {
     }
 }
 
-/// Every page of the device listing (mapped properties, owners expanded, 999 a page), collected
-/// before anything is planned: a page that fails after its retries fails the run with nothing
-/// planned. A listing that ends without error is the whole tenant.
-/// Also returns the (object id, device id) of every device (see [`devwb_writeback::page_id_pairs`]).
-pub fn list_devices(client: &GraphClient) -> anyhow::Result<(DeviceSource, Vec<(Guid, Guid)>)> {
-    let select = graph_device_select();
-    let mut pages = client
-        .list_devices(&select, true)
-        .context("listing the tenant's devices")?;
-    let mut bodies = Vec::new();
-    let mut pairs = Vec::new();
-    for page in pages.by_ref() {
-        let page = page.context("listing the tenant's devices")?;
-        pairs.extend(devwb_writeback::page_id_pairs(&page.body));
-        bodies.push(Vec::from(page.body));
+/// Pages of the device listing waiting to be planned, at most: the reader stays this far ahead.
+const LISTING_PAGES_AHEAD: usize = 2;
+
+/// The device listing (mapped properties, owners expanded, 999 a page), read on a thread of its
+/// own while its pages are planned ([`DeviceSource::graph_page_stream`]): only a few pages are in
+/// memory at a time, and Graph's latency overlaps the planning. A page that fails after its
+/// retries fails the plan (nothing is applied); a listing that ends without error is the whole
+/// tenant, which the source's page-chain check confirms.
+pub struct DeviceListing {
+    /// The devices, as they arrive; read it once.
+    pub source: DeviceSource,
+    reader: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+impl DeviceListing {
+    /// Starts reading the listing.
+    pub fn start(client: &GraphClient) -> DeviceListing {
+        let client = client.clone();
+        let (pages_sender, pages) = std::sync::mpsc::sync_channel(LISTING_PAGES_AHEAD);
+        let reader = std::thread::spawn(move || {
+            let listing = || "listing the tenant's devices";
+            let select = graph_device_select();
+            let read = (|| {
+                let mut pages = client.list_devices(&select, true).context(listing())?;
+                for page in pages.by_ref() {
+                    let page = page.context(listing())?;
+                    if pages_sender.send(Ok(Vec::from(page.body))).is_err() {
+                        // The planner stopped reading (it failed, and says why).
+                        return Ok(());
+                    }
+                }
+                let summary = pages.summary();
+                tracing::info!(
+                    pages = summary.pages,
+                    devices = summary.items,
+                    elapsed_ms = summary.elapsed.as_millis() as u64,
+                    "device listing read"
+                );
+                Ok(())
+            })();
+            match read {
+                Ok(()) => Ok(()),
+                Err(error) => {
+                    // The planner's read fails with this text; the caller gets the whole error.
+                    let _ = pages_sender.send(Err(format!("{error:#}")));
+                    Err(error)
+                }
+            }
+        });
+        DeviceListing {
+            source: DeviceSource::graph_page_stream("graph /devices", pages.into_iter()),
+            reader,
+        }
     }
-    let summary = pages.summary();
-    tracing::info!(
-        pages = summary.pages,
-        devices = summary.items,
-        elapsed_ms = summary.elapsed.as_millis() as u64,
-        "device listing read"
-    );
-    Ok((DeviceSource::graph_pages("graph /devices", bodies), pairs))
+
+    /// Waits for the listing to end (stopping it when its pages were not all read); fails with
+    /// why Graph could not list the devices, if it could not.
+    pub fn finish(self) -> anyhow::Result<()> {
+        self.source.close_stream();
+        self.reader
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the device listing's reader stopped")))
+    }
 }
 
 /// One delta round from `from` (a first round when `None`): its pages (when `keep_pages`) and

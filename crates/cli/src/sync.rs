@@ -37,16 +37,17 @@ use clap::Args;
 use devwb_graph::{DeltaLink, GraphClient};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::{Dn, Guid};
-use devwb_writeback::apply::{apply, discover, plan, plan_partial, RemovedDevice, Target};
+use devwb_writeback::observe::observe;
 use devwb_writeback::undo::write_undo_file;
 use devwb_writeback::{
-    DeleteLimit, DeltaChanges, PlanOptions, WritebackOptions, WritebackPlan, WritebackReport,
+    apply, discover, plan_partial, DeleteLimit, DeltaChanges, PlanOptions, Planner, RemovedDevice,
+    Target, WritebackOptions, WritebackPlan, WritebackReport,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::args::ConnectionArgs;
 use crate::exit::Exit;
-use crate::graph::{delta_round, is_delta_token_expired, list_devices, owners_of, GraphArgs};
+use crate::graph::{delta_round, is_delta_token_expired, owners_of, DeviceListing, GraphArgs};
 use crate::output::{err_line, out_line};
 
 /// The state file's name in `--state-dir`.
@@ -563,11 +564,26 @@ impl Service<'_> {
     /// The whole tenant against the whole container; the delta baseline first (see the module
     /// documentation).
     fn full_round(&self, state: &mut SyncState) -> anyhow::Result<RoundReport> {
-        let (_, baseline) =
-            delta_round(self.graph, None, false).context("taking the delta baseline")?;
-        let (source, pairs) = list_devices(self.graph)?;
-        let plan = plan(self.client, self.target, &source, self.plan_options())
-            .context("planning the full round")?;
+        // The container is read while Graph takes the baseline: they are independent.
+        let (baseline, observed) = std::thread::scope(|scope| {
+            let baseline = scope.spawn(|| delta_round(self.graph, None, false));
+            let observed = observe(self.client, self.target);
+            let baseline = baseline
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the delta baseline's reader stopped")));
+            (baseline, observed)
+        });
+        let (_, baseline) = baseline.context("taking the delta baseline")?;
+        let observed = observed.context("reading the device container")?;
+        // Only now the listing: everything it misses happened after the baseline.
+        let listing = DeviceListing::start(self.graph);
+        let mut planner = Planner::new(observed, self.target.scope.clone(), self.plan_options());
+        planner.keep_listed_ids();
+        let summary = planner.push_source(&listing.source);
+        listing.finish()?;
+        let summary = summary.context("planning the full round")?;
+        let pairs = planner.take_listed_ids();
+        let plan = planner.finish(&summary);
         let applied = self.apply(plan)?;
         write_index(self.state_dir, &pairs)?;
         let counts = &applied.plan.counts;

@@ -14,7 +14,7 @@ use devwb_ldap::Client;
 use devwb_model::Dn;
 use devwb_prepare::PlanOptions;
 use devwb_verify::{
-    CollectOptions, Collected, Expected, Fixable, Invocation, Outcome, RenderOptions, Report,
+    CollectOptions, Expected, Fixable, Invocation, Observed, Outcome, RenderOptions, Report,
 };
 
 use crate::args::{parse_domain, read_password_file, ConnectionArgs, DEFAULT_TIMEOUT_SECONDS};
@@ -121,14 +121,14 @@ impl<'a> JsonFix<'a> {
 pub fn run(args: &VerifyArgs) -> anyhow::Result<Exit> {
     let client = args.connection.connect()?;
     let options = collect_options(args)?;
-    let collected = devwb_verify::collect(&client, &options)?;
-    let expected = expected(args, &collected)?;
-    let report = devwb_verify::run(&collected.observed, &expected);
+    let observed = devwb_verify::collect(&client, &options)?;
+    let expected = expected(args, &observed)?;
+    let report = devwb_verify::run(&observed, &expected);
     if !args.fix {
         show(&report, args.json)?;
         return Ok(exit_for(&report));
     }
-    fix(args, &client, &options, collected, report)
+    fix(args, &client, &options, observed, report)
 }
 
 fn collect_options(args: &VerifyArgs) -> anyhow::Result<CollectOptions> {
@@ -146,11 +146,11 @@ fn collect_options(args: &VerifyArgs) -> anyhow::Result<CollectOptions> {
 
 /// What the user expects beyond the directory: the device ids writeback would write from the
 /// export given with `--devices`, scoped to this forest as writeback scopes them.
-fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected> {
+fn expected(args: &VerifyArgs, observed: &Observed) -> anyhow::Result<Expected> {
     let Some(path) = &args.devices else {
         return Ok(Expected::default());
     };
-    let forest = &collected.forest;
+    let forest = &observed.forest;
     // The crossRefs' domain SIDs, and the two the observation read directly in case the
     // crossRefs' heads were not readable; each once (dedup() would only drop adjacent repeats).
     let mut domain_sids: Vec<devwb_model::Sid> = Vec::new();
@@ -171,7 +171,7 @@ fn expected(args: &VerifyArgs, collected: &Collected) -> anyhow::Result<Expected
     };
     let source = devwb_writeback::DeviceSource::open(path)
         .with_context(|| format!("--devices {}", path.display()))?;
-    let devices = devwb_writeback::apply::desired_device_ids(&source, &scope)
+    let devices = devwb_writeback::desired_device_ids(&source, &scope)
         .with_context(|| format!("reading --devices {}", path.display()))?;
     Ok(Expected {
         devices: Some(devices),
@@ -236,7 +236,7 @@ fn fix(
     args: &VerifyArgs,
     client: &Client,
     options: &CollectOptions,
-    collected: Collected,
+    observed: Observed,
     before: Report,
 ) -> anyhow::Result<Exit> {
     if !args.json {
@@ -252,7 +252,7 @@ fn fix(
     }
 
     // 1. Duplicates: only those named, and only if verify found them as duplicates.
-    let duplicates = duplicate_services(&collected);
+    let duplicates = duplicate_services(&observed);
     for dn in &args.delete_duplicate {
         if !duplicates.contains(dn) {
             bail!(
@@ -274,7 +274,7 @@ fn fix(
     }
 
     // 2. The plan, from the state the deletions would leave.
-    let mut forest = collected.forest;
+    let mut forest = observed.forest;
     forest
         .registration_services
         .retain(|service| !args.delete_duplicate.contains(&service.dn));
@@ -361,7 +361,7 @@ fn fix(
     // 5. Verify again: the verdict is the forest's state after the fix.
     let after = devwb_verify::collect(client, options)?;
     let expected = expected(args, &after)?;
-    let after = devwb_verify::run(&after.observed, &expected);
+    let after = devwb_verify::run(&after, &expected);
     if args.json {
         out_json(&JsonFix {
             before: &before,
@@ -379,14 +379,13 @@ fn fix(
 }
 
 /// The DeviceRegistrationService objects other than the one verify keeps.
-fn duplicate_services(collected: &Collected) -> Vec<Dn> {
-    let observed = &collected.observed;
-    if observed.registration_services.len() < 2 {
+fn duplicate_services(observed: &Observed) -> Vec<Dn> {
+    if observed.registration_services().len() < 2 {
         return Vec::new();
     }
     let keep = observed.primary_service().map(|service| service.dn.clone());
     observed
-        .registration_services
+        .registration_services()
         .iter()
         .filter(|service| Some(&service.dn) != keep.as_ref())
         .map(|service| service.dn.clone())

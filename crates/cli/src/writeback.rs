@@ -11,8 +11,8 @@ use anyhow::Context;
 use clap::{ArgGroup, Args, ValueEnum};
 use devwb_ldap::{ApplyOptions, Client};
 use devwb_model::Dn;
-use devwb_writeback::apply::{apply, discover, plan, Target};
 use devwb_writeback::undo::{write_undo_file, UndoRecord};
+use devwb_writeback::{apply, discover, plan, Target};
 use devwb_writeback::{
     DeleteLimit, DeviceSource, PlanOptions, SourceFormat, WritebackOptions, WritebackPlan,
     WritebackProgress, WritebackReport,
@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::ConnectionArgs;
 use crate::exit::Exit;
-use crate::graph::GraphArgs;
+use crate::graph::{DeviceListing, GraphArgs};
 use crate::output::{err_line, out, out_json, out_line};
 
 /// The shapes of an export `--format` can force (the default guesses from the path).
@@ -129,7 +129,7 @@ Examples:
 /// Runs `devwb writeback`.
 pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
     let client = args.connection.connect()?;
-    let source = open_source(args)?;
+    let (source, listing) = open_source(args)?;
     let target =
         discover(&client, args.container.clone()).context("finding the device container")?;
     let options = WritebackOptions {
@@ -153,8 +153,12 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
         undo_dir: Some(args.undo_dir.clone().unwrap_or_else(default_undo_dir)),
         confirm_deletes: !args.yes,
     };
-    let (_, exit) = run.execute()?;
-    Ok(exit)
+    let executed = run.execute();
+    if let Some(listing) = listing {
+        // A listing that failed is the cause of a failed plan: its error says more.
+        listing.finish()?;
+    }
+    Ok(executed?.1)
 }
 
 /// `$XDG_STATE_HOME/devwb/undo`, else `~/.local/state/devwb/undo`, else `./devwb-undo`.
@@ -173,11 +177,12 @@ pub fn default_undo_dir() -> PathBuf {
     }
 }
 
-fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
+/// The export, or the live listing (with the listing, to be finished after the run).
+fn open_source(args: &WritebackArgs) -> anyhow::Result<(DeviceSource, Option<DeviceListing>)> {
     let Some(export) = &args.export else {
         // clap makes --export or --tenant required: this is the live source.
-        let client = args.graph.client()?;
-        return Ok(crate::graph::list_devices(&client)?.0);
+        let listing = DeviceListing::start(&args.graph.client()?);
+        return Ok((listing.source.clone(), Some(listing)));
     };
     let format = match args.format {
         Some(ExportFormat::Json) => SourceFormat::GraphPage,
@@ -188,7 +193,7 @@ fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
     let source = DeviceSource::open_as(export, format)
         .with_context(|| format!("opening the export {}", export.display()))?;
     let Some(users) = &args.users else {
-        return Ok(source);
+        return Ok((source, None));
     };
     let (source, bad_users) = source
         .with_users_export(users)
@@ -196,7 +201,7 @@ fn open_source(args: &WritebackArgs) -> anyhow::Result<DeviceSource> {
     for bad in &bad_users {
         err_line(&format!("warning: users export: {bad} (skipped)"));
     }
-    Ok(source)
+    Ok((source, None))
 }
 
 /// One writeback, planned and (unless a dry run) applied, with its output. Shared with `demo`.
@@ -216,7 +221,7 @@ pub struct Run<'a> {
 
 #[derive(serde::Serialize)]
 struct JsonOutcome<'a> {
-    plan: devwb_writeback::diff::PlanReport<'a>,
+    plan: devwb_writeback::PlanReport<'a>,
     dry_run: bool,
     undo_file: Option<&'a Path>,
     applied: Option<&'a WritebackReport>,

@@ -1,6 +1,6 @@
 //! The two backends and the forest handle scenarios get.
 //!
-//! A [`Forest`] is what a scenario may use: an LDAPS URL, how to trust its certificate, the
+//! A [`BackendForest`] is what a scenario may use: an LDAPS URL, how to trust its certificate, the
 //! administrator's credentials, the domain's names, and the schema level. It keeps the backend
 //! alive (the simulator's handle or the container) until it is dropped.
 
@@ -29,7 +29,7 @@ impl Backend {
     }
 
     /// Starts a fresh forest at `level` (2012 R2 and 2008 R2 are what both backends offer).
-    pub fn start(self, level: SchemaLevel) -> Result<Forest, String> {
+    pub fn start(self, level: SchemaLevel) -> Result<BackendForest, String> {
         match self {
             Backend::Simulator => start_simulator(level),
             Backend::Samba => start_samba(level),
@@ -38,7 +38,7 @@ impl Backend {
 }
 
 /// A running forest and how to reach it.
-pub struct Forest {
+pub struct BackendForest {
     /// The backend that runs it.
     pub backend: Backend,
     /// `ldaps://127.0.0.1:<port>`.
@@ -51,15 +51,17 @@ pub struct Forest {
     pub netbios: String,
     /// The schema level the forest was made at.
     pub level: SchemaLevel,
-    /// The simulator's certificate, trusted as a CA file; `None` for Samba, whose self-signed
-    /// certificate the tests skip verifying, explicitly.
+    /// The simulator's certificate (PEM), trusted in memory by the clients; `None` for Samba,
+    /// whose self-signed certificate the tests skip verifying, explicitly.
+    ca_pem: Option<String>,
+    /// The same certificate as a file, for the processes a scenario runs (ldapsearch, devwb).
     ca_file: Option<tempfile::NamedTempFile>,
     _keep_alive: Box<dyn Any>,
 }
 
-impl std::fmt::Debug for Forest {
+impl std::fmt::Debug for BackendForest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Forest")
+        f.debug_struct("BackendForest")
             .field("backend", &self.backend)
             .field("ldaps_url", &self.ldaps_url)
             .field("domain", &self.domain)
@@ -68,15 +70,17 @@ impl std::fmt::Debug for Forest {
     }
 }
 
-impl Forest {
+impl BackendForest {
     /// Connection options for this forest: LDAPS, trusting the simulator's certificate, or
     /// skipping verification for Samba's self-signed one.
     pub fn options(&self) -> Result<ConnectOptions, String> {
         let options = ConnectOptions::new(&self.ldaps_url).map_err(|e| e.to_string())?;
-        Ok(match &self.ca_file {
-            Some(file) => options.with_ca_file(file.path()),
-            None => options.with_insecure_skip_verify(true),
-        })
+        match &self.ca_pem {
+            Some(pem) => options
+                .with_ca_pem(pem.as_bytes())
+                .map_err(|e| e.to_string()),
+            None => Ok(options.with_insecure_skip_verify(true)),
+        }
     }
 
     /// The simulator's certificate as a PEM file to trust; `None` for Samba.
@@ -167,7 +171,7 @@ impl Forest {
 
 const REALM: &str = "contoso.lab";
 
-fn start_simulator(level: SchemaLevel) -> Result<Forest, String> {
+fn start_simulator(level: SchemaLevel) -> Result<BackendForest, String> {
     let sim = devwb_simulator::Simulator::builder()
         .forest(REALM)
         .schema_level(level)
@@ -177,19 +181,20 @@ fn start_simulator(level: SchemaLevel) -> Result<Forest, String> {
     ca_file
         .write_all(sim.certificate_pem().as_bytes())
         .map_err(|e| e.to_string())?;
-    Ok(Forest {
+    Ok(BackendForest {
         backend: Backend::Simulator,
         ldaps_url: sim.ldaps_url(),
         admin: Credentials::new(sim.admin_dn(), Password::new(sim.admin_password())),
         domain: Dn::parse(&sim.domain_dn()).map_err(|e| e.to_string())?,
         netbios: sim.netbios_name().to_string(),
         level,
+        ca_pem: Some(sim.certificate_pem().to_string()),
         ca_file: Some(ca_file),
         _keep_alive: Box::new(sim),
     })
 }
 
-fn start_samba(level: SchemaLevel) -> Result<Forest, String> {
+fn start_samba(level: SchemaLevel) -> Result<BackendForest, String> {
     let base_schema = match level {
         SchemaLevel::W2008R2 => devwb_samba::BaseSchema::W2008R2,
         SchemaLevel::W2012R2 => devwb_samba::BaseSchema::W2012R2,
@@ -202,7 +207,7 @@ fn start_samba(level: SchemaLevel) -> Result<Forest, String> {
         .start_blocking()
         .map_err(|e| format!("samba: start: {e}"))?;
     let endpoint = dc.endpoint();
-    let forest = Forest {
+    let forest = BackendForest {
         backend: Backend::Samba,
         ldaps_url: endpoint.ldaps_url().to_string(),
         admin: Credentials::new(
@@ -212,10 +217,11 @@ fn start_samba(level: SchemaLevel) -> Result<Forest, String> {
         domain: endpoint.base_dn().clone(),
         netbios: endpoint.netbios_domain().to_string(),
         level,
+        ca_pem: None,
         ca_file: None,
         _keep_alive: Box::new(()),
     };
-    Ok(Forest {
+    Ok(BackendForest {
         _keep_alive: Box::new(dc),
         ..forest
     })

@@ -1,7 +1,7 @@
 //! End-to-end scenarios of device writeback, written once and run against two backends: the
 //! in-process simulator and a real Samba AD domain controller in a container.
 //!
-//! A scenario is a function from a fresh [`Forest`] to a [`Outcome`]; the table
+//! A scenario is a function from a fresh [`BackendForest`] to a [`Outcome`]; the table
 //! [`scenarios::ALL`] lists them with the schema level each needs. The integration tests run the
 //! table against each backend. Where the backends are known to answer differently, the scenario
 //! says which difference it tolerates and why, and `docs/simulator-vs-samba.md` lists it.
@@ -13,7 +13,7 @@
 pub mod backend;
 pub mod scenarios;
 
-pub use backend::{Backend, Forest};
+pub use backend::{Backend, BackendForest};
 
 /// What went wrong in a scenario: a sentence naming the step and what was seen.
 pub type Outcome = Result<(), String>;

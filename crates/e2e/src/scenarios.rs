@@ -8,13 +8,13 @@ use devwb_model::schema::attr;
 use devwb_model::{Dn, Guid, SchemaLevel};
 use devwb_prepare::{PlanOptions, PrepareRequest, Refusal};
 use devwb_verify::{CollectOptions, Expected, Report, Status};
-use devwb_writeback::apply::Target;
 use devwb_writeback::synthetic::{
     write_export, ExportLayout, SyntheticConfig, SyntheticDevice, SyntheticDevices,
 };
+use devwb_writeback::Target;
 use devwb_writeback::{DeviceSource, WritebackOptions, WritebackPlan, WritebackReport};
 
-use crate::{Forest, Outcome};
+use crate::{BackendForest, Outcome};
 
 /// One row of the table.
 #[derive(Clone, Copy, Debug)]
@@ -24,7 +24,7 @@ pub struct Scenario {
     /// The schema level of the fresh forest it runs on.
     pub level: SchemaLevel,
     /// The scenario.
-    pub run: fn(&Forest) -> Outcome,
+    pub run: fn(&BackendForest) -> Outcome,
     /// Why it cannot run here, when it needs something the machine lacks.
     pub unavailable: fn() -> Option<String>,
 }
@@ -91,12 +91,12 @@ pub const ALL: &[Scenario] = &[
 const CONNECTOR: &str = "svc-devwb";
 const CONNECTOR_PASSWORD: &str = "Connector-Passw0rd!1";
 
-fn connector_name(forest: &Forest) -> String {
+fn connector_name(forest: &BackendForest) -> String {
     format!("{}\\{CONNECTOR}", forest.netbios)
 }
 
 /// Runs prepare as the administrator: observe, plan, apply. Returns the number of steps applied.
-fn prepare(forest: &Forest) -> Result<usize, String> {
+fn prepare(forest: &BackendForest) -> Result<usize, String> {
     let admin = forest.admin_client()?;
     let plan =
         plan_prepare(forest, &admin)?.map_err(|refusal| format!("prepare refused: {refusal}"))?;
@@ -105,7 +105,7 @@ fn prepare(forest: &Forest) -> Result<usize, String> {
 }
 
 fn plan_prepare(
-    forest: &Forest,
+    forest: &BackendForest,
     admin: &Client,
 ) -> Result<Result<devwb_prepare::Plan, Refusal>, String> {
     let request = PrepareRequest {
@@ -124,7 +124,7 @@ fn plan_prepare(
     Ok(devwb_prepare::plan(&observation, &PlanOptions::default()))
 }
 
-fn verify(forest: &Forest, devices: Option<Vec<Guid>>) -> Result<Report, String> {
+fn verify(forest: &BackendForest, devices: Option<Vec<Guid>>) -> Result<Report, String> {
     let admin = forest.admin_client()?;
     let options = CollectOptions {
         domain: None,
@@ -132,10 +132,10 @@ fn verify(forest: &Forest, devices: Option<Vec<Guid>>) -> Result<Report, String>
         connector_password: Some(devwb_ldap::Password::new(CONNECTOR_PASSWORD)),
         read_devices: devices.is_some(),
     };
-    let collected =
+    let observed =
         devwb_verify::collect(&admin, &options).map_err(|e| format!("verify collect: {e}"))?;
     Ok(devwb_verify::run(
-        &collected.observed,
+        &observed,
         &Expected {
             devices,
             invocation: None,
@@ -175,7 +175,9 @@ fn expect(condition: bool, what: impl FnOnce() -> String) -> Outcome {
     }
 }
 
-fn prepare_then_verify_passes_and_a_second_prepare_plans_nothing(forest: &Forest) -> Outcome {
+fn prepare_then_verify_passes_and_a_second_prepare_plans_nothing(
+    forest: &BackendForest,
+) -> Outcome {
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     let steps = prepare(forest)?;
     expect(steps > 0, || {
@@ -213,7 +215,7 @@ fn result_code(result: Result<(), devwb_ldap::Error>) -> Option<u32> {
     }
 }
 
-fn connector_writes_devices_only_after_prepare(forest: &Forest) -> Outcome {
+fn connector_writes_devices_only_after_prepare(forest: &BackendForest) -> Outcome {
     const INSUFFICIENT_ACCESS_RIGHTS: u32 = 50;
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     let container =
@@ -264,7 +266,7 @@ fn connector_writes_devices_only_after_prepare(forest: &Forest) -> Outcome {
     })
 }
 
-fn old_schema_is_refused_and_fails_verify(forest: &Forest) -> Outcome {
+fn old_schema_is_refused_and_fails_verify(forest: &BackendForest) -> Outcome {
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     let admin = forest.admin_client()?;
     match plan_prepare(forest, &admin)? {
@@ -283,7 +285,7 @@ fn old_schema_is_refused_and_fails_verify(forest: &Forest) -> Outcome {
     })
 }
 
-fn duplicate_registration_service_is_named(forest: &Forest) -> Outcome {
+fn duplicate_registration_service_is_named(forest: &BackendForest) -> Outcome {
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     prepare(forest)?;
     let admin = forest.admin_client()?;
@@ -363,7 +365,7 @@ fn writeback(
     what: &str,
 ) -> Result<(WritebackPlan, WritebackReport), String> {
     let source = DeviceSource::open(path).map_err(|e| format!("{what}: {e}"))?;
-    devwb_writeback::apply::run(
+    devwb_writeback::run(
         connector,
         target,
         &source,
@@ -374,7 +376,7 @@ fn writeback(
     .map_err(|e| format!("{what}: {e}"))
 }
 
-fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outcome {
+fn writeback_of_1000_devices_then_no_change_then_delta(forest: &BackendForest) -> Outcome {
     const COUNT: usize = 1000;
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     prepare(forest)?;
@@ -384,7 +386,7 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     write_devices(&export, config.clone(), |_, _| true)?;
 
     let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
-    let target = devwb_writeback::apply::discover(&connector, None)
+    let target = devwb_writeback::discover(&connector, None)
         .map_err(|e| format!("writeback discover: {e}"))?;
     let (plan, report) = writeback(&connector, &target, &export, "first writeback")?;
     expect(plan.adds.len() == COUNT, || {
@@ -395,7 +397,7 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &Forest) -> Outco
     })?;
 
     let source = DeviceSource::open(&export).map_err(|e| e.to_string())?;
-    let again = devwb_writeback::apply::plan(&connector, &target, &source, Default::default())
+    let again = devwb_writeback::plan(&connector, &target, &source, Default::default())
         .map_err(|e| e.to_string())?;
     expect(
         again.adds.is_empty() && again.modifies.is_empty() && again.deletes.is_empty(),
@@ -452,7 +454,9 @@ fn devices_in_container(connector: &Client, target: &Target) -> Result<usize, St
 
 /// Issue 13's reproductions on a real directory: exports that cannot be the whole tenant delete
 /// nothing, a mass delete is withheld, and what a run deletes comes back with `ldapmodify -a`.
-fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest) -> Outcome {
+fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(
+    forest: &BackendForest,
+) -> Outcome {
     use devwb_writeback::PlanOptions;
     const COUNT: usize = 200;
     forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
@@ -462,7 +466,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     let all = work.path().join("all.json");
     write_devices(&all, config.clone(), |_, _| true)?;
     let connector = forest.client_as(&connector_name(forest), CONNECTOR_PASSWORD)?;
-    let target = devwb_writeback::apply::discover(&connector, None)
+    let target = devwb_writeback::discover(&connector, None)
         .map_err(|e| format!("writeback discover: {e}"))?;
     let (_, report) = writeback(&connector, &target, &all, "first writeback")?;
     expect(report.succeeded() && report.added == COUNT as u64, || {
@@ -514,7 +518,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     let most = work.path().join("most.json");
     write_devices(&most, config, |index, _| index >= 10)?;
     let source = DeviceSource::open(&most).map_err(|e| e.to_string())?;
-    let plan = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+    let plan = devwb_writeback::plan(&connector, &target, &source, PlanOptions::default())
         .map_err(|e| e.to_string())?;
     expect(
         plan.deletes.len() == 10 && plan.deletes_withheld.is_none(),
@@ -529,7 +533,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     .map_err(|e| format!("undo file: {e}"))?
     .ok_or("no undo file for 10 deletes")?;
     let report =
-        devwb_writeback::apply::apply(&connector, &plan, &WritebackOptions::default(), &mut |_| {})
+        devwb_writeback::apply(&connector, &plan, &WritebackOptions::default(), &mut |_| {})
             .map_err(|e| e.to_string())?;
     expect(report.deleted == 10, || {
         format!("deleted {}", report.deleted)
@@ -545,7 +549,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
     })?;
     // Restored as they were: the whole export plans nothing.
     let source = DeviceSource::open(&all).map_err(|e| e.to_string())?;
-    let again = devwb_writeback::apply::plan(&connector, &target, &source, PlanOptions::default())
+    let again = devwb_writeback::plan(&connector, &target, &source, PlanOptions::default())
         .map_err(|e| e.to_string())?;
     expect(again.is_empty(), || {
         format!(
@@ -558,7 +562,7 @@ fn bad_exports_delete_nothing_and_the_undo_file_restores_deletes(forest: &Forest
 
 /// Runs one of OpenLDAP's tools against the forest as the administrator over LDAPS (the password
 /// through a file, not the command line); returns its standard output.
-fn ldap_tool(forest: &Forest, tool: &str, args: &[&str]) -> Result<String, String> {
+fn ldap_tool(forest: &BackendForest, tool: &str, args: &[&str]) -> Result<String, String> {
     use std::io::Write as _;
     let mut password = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     password
@@ -588,7 +592,7 @@ fn ldap_tool(forest: &Forest, tool: &str, args: &[&str]) -> Result<String, Strin
 
 /// Runs OpenLDAP's `ldapsearch` against the forest as the administrator, with AD's SD flags
 /// control asking for the DACL, and returns its LDIF output.
-fn ldapsearch(forest: &Forest, base: &str, attrs: &[&str]) -> Result<String, String> {
+fn ldapsearch(forest: &BackendForest, base: &str, attrs: &[&str]) -> Result<String, String> {
     let mut args = vec!["-LLL", "-o", "ldif-wrap=no"];
     // SD flags (1.2.840.113556.1.4.801) = SEQUENCE { INTEGER 4 }: the DACL only.
     args.extend([
@@ -622,7 +626,7 @@ fn ldif_value(ldif: &str, name: &str) -> Option<Vec<u8>> {
 
 /// What issue 7 asks to see with a real client: after prepare, `ldapsearch` shows the objects of
 /// the reference's section 1 and the connector's two ACEs of section 2.
-fn prepared_forest_reads_back_with_ldapsearch(forest: &Forest) -> Outcome {
+fn prepared_forest_reads_back_with_ldapsearch(forest: &BackendForest) -> Outcome {
     use devwb_model::sd::{AccessMask, AceFlags, SecurityDescriptor};
     let (_, connector_sid) = forest.create_user(CONNECTOR, CONNECTOR_PASSWORD)?;
     prepare(forest)?;

@@ -14,8 +14,6 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sha1::Digest as _;
 
-use crate::config::Credential;
-
 /// How long an assertion is valid: long enough for clock skew and a slow network, short enough
 /// that a leaked one is soon useless.
 pub const ASSERTION_LIFETIME_SECS: u64 = 600;
@@ -57,21 +55,16 @@ impl fmt::Debug for AssertionSigner {
 }
 
 impl AssertionSigner {
-    /// The signer of a certificate credential; `Ok(None)` for a secret. The error says what is
+    /// The signer of a certificate: its RSA key and certificate as PEM. The error says what is
     /// wrong with which PEM, never what is in it.
-    pub(crate) fn from_credential_pems(
-        credential: &Credential,
-    ) -> Result<Option<AssertionSigner>, String> {
-        let Credential::Certificate { key_pem, cert_pem } = credential else {
-            return Ok(None);
-        };
+    pub(crate) fn from_pems(key_pem: &str, cert_pem: &str) -> Result<AssertionSigner, String> {
         let mut reader = std::io::BufReader::new(cert_pem.as_bytes());
         let certificate = match rustls_pemfile::certs(&mut reader).next() {
             Some(Ok(certificate)) => certificate,
             Some(Err(e)) => return Err(format!("the certificate PEM does not parse: {e}")),
             None => return Err("the certificate PEM holds no CERTIFICATE block".to_string()),
         };
-        let key = rsa_key(key_pem.expose())?;
+        let key = rsa_key(key_pem)?;
         let der = certificate.as_ref();
         let signer = AssertionSigner {
             key,
@@ -83,7 +76,7 @@ impl AssertionSigner {
         signer.sign("probe", "probe", 0, "probe").map_err(|_| {
             "the private key cannot sign RS256 (is it an RSA key of 2048 bits or more?)".to_string()
         })?;
-        Ok(Some(signer))
+        Ok(signer)
     }
 
     /// The certificate's SHA-1 thumbprint, base64url (what Entra shows as the certificate's
@@ -157,7 +150,7 @@ fn rsa_key(pem: &str) -> Result<EncodingKey, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SecretString;
+    use crate::config::{Credential, SecretString};
 
     /// A throwaway 2048-bit RSA key for tests only (ring, which rcgen uses here, cannot generate
     /// RSA keys; the certificate is made from it at test time).
@@ -179,9 +172,7 @@ mod tests {
     #[test]
     fn the_assertion_has_the_thumbprints_and_claims_microsoft_documents() {
         let (credential, der) = credential();
-        let signer = AssertionSigner::from_credential_pems(&credential)
-            .unwrap()
-            .unwrap();
+        let signer = credential.signer().unwrap().unwrap();
         let audience = "https://login.example/t1/oauth2/v2.0/token";
         let jwt = signer
             .sign("app-id", audience, 1_700_000_000, "jti-1")
@@ -240,7 +231,7 @@ mod tests {
             ),
             cert_pem: cert_pem.clone(),
         };
-        let error = AssertionSigner::from_credential_pems(&bad_key).unwrap_err();
+        let error = bad_key.signer().unwrap_err();
         assert!(error.contains("key PEM"), "{error}");
         assert!(!error.contains("SECRETBITS"), "{error}");
 
@@ -248,14 +239,14 @@ mod tests {
             key_pem: SecretString::new(TEST_KEY),
             cert_pem: "nothing here".into(),
         };
-        let error = AssertionSigner::from_credential_pems(&no_cert).unwrap_err();
+        let error = no_cert.signer().unwrap_err();
         assert!(error.contains("no CERTIFICATE"), "{error}");
 
         let ec_key = Credential::Certificate {
             key_pem: SecretString::new(rcgen::KeyPair::generate().unwrap().serialize_pem()),
             cert_pem: cert_pem.clone(),
         };
-        let error = AssertionSigner::from_credential_pems(&ec_key).unwrap_err();
+        let error = ec_key.signer().unwrap_err();
         assert!(error.contains("not a usable RSA key"), "{error}");
 
         // A combined file, certificate first, key after: the key is found.
@@ -264,13 +255,9 @@ mod tests {
             key_pem: SecretString::new(combined.clone()),
             cert_pem: combined,
         };
-        assert!(AssertionSigner::from_credential_pems(&combined)
-            .unwrap()
-            .is_some());
+        assert!(combined.signer().unwrap().is_some());
 
-        let signer = AssertionSigner::from_credential_pems(&credential().0)
-            .unwrap()
-            .unwrap();
+        let signer = credential().0.signer().unwrap().unwrap();
         assert!(!format!("{signer:?}").contains("PRIVATE"));
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 use url::Url;
 
+use crate::assertion::AssertionSigner;
 use crate::error::{Error, Result};
 
 /// A secret (a client secret, a private key's PEM, an access token). `Debug` and `Display` print
@@ -59,6 +60,20 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The assertion signer of a certificate credential (its PEMs checked and a trial signature
+    /// made); `Ok(None)` for a secret. The error says what is wrong with which PEM, never what is
+    /// in it.
+    pub(crate) fn signer(&self) -> Result<Option<AssertionSigner>, String> {
+        match self {
+            Credential::Secret(_) => Ok(None),
+            Credential::Certificate { key_pem, cert_pem } => {
+                AssertionSigner::from_pems(key_pem.expose(), cert_pem).map(Some)
+            }
+        }
+    }
+}
+
+impl Credential {
     /// A client secret read from a file: the first line, trailing whitespace removed (files
     /// written by `echo` or editors end with a newline that is not part of the secret).
     pub fn secret_from_file(path: &Path) -> Result<Credential> {
@@ -97,7 +112,7 @@ impl Credential {
             key_pem: SecretString::new(key_pem),
             cert_pem,
         };
-        crate::assertion::AssertionSigner::from_credential_pems(&credential).map_err(|e| {
+        credential.signer().map_err(|e| {
             Error::credential(format!(
                 "key {} / certificate {}: {e}",
                 key_path.display(),

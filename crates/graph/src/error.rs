@@ -8,7 +8,6 @@
 //! This module only classifies; what is retried and for how long is decided in `client` from the
 //! [`crate::RetryPolicy`].
 
-use std::fmt;
 use std::time::Duration;
 
 /// Why a call failed.
@@ -137,7 +136,8 @@ fn code_and_message(code: &str, message: &str) -> String {
 }
 
 /// The error of every fallible call in this crate.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub struct Error {
     kind: Box<ErrorKind>,
 }
@@ -209,18 +209,6 @@ impl From<ErrorKind> for Error {
         Error {
             kind: Box::new(kind),
         }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.kind)
     }
 }
 

@@ -7,14 +7,13 @@
 // A bench's set-up panics on failure: there is nothing to measure then.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use devwb_ldap::{ApplyOptions, Change, Client, ConnectOptions, Credentials, Password};
+use devwb_ldap::{ApplyOptions, Change};
 use devwb_model::{Dn, Rdn, SchemaLevel};
-use devwb_simulator::Simulator;
+use devwb_test_support::Lab;
 
 const BATCH: usize = 20_000;
 
@@ -54,18 +53,9 @@ fn devices(container: &Dn, start: usize, count: usize) -> Vec<Change> {
 }
 
 fn bulk_apply(c: &mut Criterion) {
-    let sim = Simulator::builder()
-        .schema_level(SchemaLevel::W2016)
-        .start_blocking()
-        .expect("simulator");
-    let mut ca = tempfile::NamedTempFile::new().unwrap();
-    ca.write_all(sim.certificate_pem().as_bytes()).unwrap();
-    let options = ConnectOptions::new(&sim.ldaps_url())
-        .unwrap()
-        .with_ca_file(ca.path());
-    let admin = Credentials::new(sim.admin_dn(), Password::new(sim.admin_password()));
-    let client = Client::connect(&options, Some(&admin)).unwrap();
-    let container = Dn::parse(&format!("CN=RegisteredDevices,{}", sim.domain_dn())).unwrap();
+    let lab = Lab::builder().schema_level(SchemaLevel::W2016).start();
+    let client = lab.admin_client();
+    let container = lab.device_container.clone();
     client
         .add(
             &container,

@@ -8,7 +8,6 @@
 //! decides how to converge. Changes are independent: they may complete in any order, so a
 //! batch must not contain a change that depends on another change of the same batch.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,51 +16,10 @@ use devwb_model::Dn;
 use ldap3::Ldap;
 use tokio::sync::{mpsc, Mutex, RwLock};
 
-use crate::client::{open_connection, Attributes, Client, Modification};
+use crate::change::{execute, Change};
+use crate::client::{open_connection, Client};
 use crate::connect::{ConnectOptions, Credentials};
-use crate::error::{code, result_code_name, Error, Operation, Result};
-
-/// One change of a batch. Values are bytes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Change {
-    /// Add an entry with these attributes.
-    Add {
-        /// The new entry's DN.
-        dn: Dn,
-        /// Its attributes (objectClass included).
-        attrs: Attributes,
-    },
-    /// Modify an entry.
-    Modify {
-        /// The entry.
-        dn: Dn,
-        /// The modifications, applied in order and atomically by the server.
-        mods: Vec<Modification>,
-    },
-    /// Delete a leaf entry.
-    Delete {
-        /// The entry.
-        dn: Dn,
-    },
-}
-
-impl Change {
-    /// The DN the change targets.
-    pub fn dn(&self) -> &Dn {
-        match self {
-            Change::Add { dn, .. } | Change::Modify { dn, .. } | Change::Delete { dn } => dn,
-        }
-    }
-
-    /// The LDAP operation it is.
-    pub fn operation(&self) -> Operation {
-        match self {
-            Change::Add { .. } => Operation::Add,
-            Change::Modify { .. } => Operation::Modify,
-            Change::Delete { .. } => Operation::Delete,
-        }
-    }
-}
+use crate::error::{code, result_code_name, Error, Operation};
 
 /// How often and how patiently to retry a change that failed in a retryable way.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -496,49 +454,6 @@ fn failed_status(error: &Error) -> ChangeStatus {
         code: error.result_code(),
         code_name,
         message: error.to_string(),
-    }
-}
-
-/// Sends one change with request controls, borrowing its values (no copy of the bytes per attempt).
-pub(crate) async fn execute(
-    ldap: &mut Ldap,
-    change: &Change,
-    controls: Vec<ldap3::controls::RawControl>,
-    timeout: Duration,
-) -> Result<()> {
-    fn set(values: &[Vec<u8>]) -> HashSet<&[u8]> {
-        values.iter().map(Vec::as_slice).collect()
-    }
-    let dn = change.dn().to_string();
-    let operation = change.operation();
-    let handle = ldap.with_timeout(timeout);
-    if !controls.is_empty() {
-        handle.with_controls(controls);
-    }
-    let result = match change {
-        Change::Add { attrs, .. } => {
-            let attrs: Vec<(&[u8], HashSet<&[u8]>)> =
-                attrs.iter().map(|(a, v)| (a.as_bytes(), set(v))).collect();
-            handle.add(&dn, attrs).await
-        }
-        Change::Modify { mods, .. } => {
-            let mods: Vec<ldap3::Mod<&[u8]>> = mods
-                .iter()
-                .map(|m| match m {
-                    Modification::Add(a, v) => ldap3::Mod::Add(a.as_bytes(), set(v)),
-                    Modification::Delete(a, v) => ldap3::Mod::Delete(a.as_bytes(), set(v)),
-                    Modification::Replace(a, v) => ldap3::Mod::Replace(a.as_bytes(), set(v)),
-                })
-                .collect();
-            handle.modify(&dn, mods).await
-        }
-        Change::Delete { .. } => handle.delete(&dn).await,
-    };
-    let result = result.map_err(|e| Error::from_ldap3(operation, timeout, e))?;
-    if result.rc == code::SUCCESS {
-        Ok(())
-    } else {
-        Err(Error::from_result(operation, &dn, &result))
     }
 }
 

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use devwb_model::Dn;
+use devwb_net::OwnedRuntime;
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
 use tracing::Instrument;
 
-use crate::apply::{execute, Change};
+use crate::change::{execute, Attributes, Change, Modification};
 use crate::connect::{ConnectOptions, Credentials, Tls};
 use crate::controls::{paged_results_control, PAGED_RESULTS_OID};
 use crate::entry::Entry;
@@ -28,34 +29,6 @@ use crate::error::{code, Error, ErrorKind, Operation, Result};
 
 /// The page size of paged searches: AD's default MaxPageSize.
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
-
-/// One modification of a modify request. Values are bytes.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Modification {
-    /// Add values to an attribute.
-    Add(String, Vec<Vec<u8>>),
-    /// Delete the given values, or the whole attribute when no value is given.
-    Delete(String, Vec<Vec<u8>>),
-    /// Replace all values (remove the attribute when no value is given).
-    Replace(String, Vec<Vec<u8>>),
-}
-
-impl Modification {
-    /// A replace with one text value.
-    pub fn replace_str(attribute: &str, value: &str) -> Modification {
-        Modification::Replace(attribute.to_string(), vec![value.as_bytes().to_vec()])
-    }
-
-    /// The attribute this modification touches.
-    pub fn attribute(&self) -> &str {
-        match self {
-            Modification::Add(a, _) | Modification::Delete(a, _) | Modification::Replace(a, _) => a,
-        }
-    }
-}
-
-/// Attributes of an add request: name and values (bytes), in order.
-pub type Attributes = Vec<(String, Vec<Vec<u8>>)>;
 
 /// A connection to one directory server, bound or anonymous.
 #[derive(Debug)]
@@ -85,7 +58,7 @@ impl Client {
                     detail: format!("cannot start the runtime: {e}"),
                 })
             })?;
-        let runtime = Arc::new(OwnedRuntime(Some(runtime)));
+        let runtime = Arc::new(OwnedRuntime::new(runtime));
         let ldap = runtime.block_on(open_connection(options, credentials))?;
         Ok(Client {
             runtime,
@@ -384,31 +357,6 @@ impl Drop for Client {
         let _ = self.runtime.block_on(async move {
             tokio::time::timeout(Duration::from_secs(2), ldap.unbind()).await
         });
-    }
-}
-
-/// The client's runtime. Dropped from inside an async context (a caller's tokio test, say), it
-/// shuts down in the background instead of panicking.
-#[derive(Debug)]
-pub(crate) struct OwnedRuntime(Option<tokio::runtime::Runtime>);
-
-impl OwnedRuntime {
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        match &self.0 {
-            Some(runtime) => runtime.block_on(future),
-            // The runtime is only taken out in `drop`, so this is unreachable while `self` is borrowed.
-            None => unreachable!("runtime used after drop"),
-        }
-    }
-}
-
-impl Drop for OwnedRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                runtime.shutdown_background();
-            }
-        }
     }
 }
 

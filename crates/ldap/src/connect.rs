@@ -11,10 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::pki_types::CertificateDer;
+use rustls::ClientConfig;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -37,8 +35,12 @@ pub struct ConnectOptions {
     pub url: String,
     /// The protection; [`ConnectOptions::new`] derives it from the URL's scheme.
     pub tls: Tls,
-    /// PEM file of the CA certificates to trust; the platform's trust store when `None`.
+    /// PEM file of the CA certificates to trust. With `ca_certificates`, both are trusted; when
+    /// neither is given, the platform's trust store.
     pub ca_file: Option<PathBuf>,
+    /// CA certificates (DER) to trust, given in memory ([`ConnectOptions::with_ca_pem`],
+    /// [`ConnectOptions::with_ca_der`]): a test's simulator, say, with no file to write.
+    pub ca_certificates: Vec<CertificateDer<'static>>,
     /// Accept any server certificate. For labs only: a warning is logged (once per process).
     pub insecure_skip_verify: bool,
     /// Timeout for connecting and for each operation.
@@ -73,6 +75,7 @@ impl ConnectOptions {
             url,
             tls,
             ca_file: None,
+            ca_certificates: Vec::new(),
             insecure_skip_verify: false,
             timeout: Self::DEFAULT_TIMEOUT,
         })
@@ -87,6 +90,21 @@ impl ConnectOptions {
     /// Trusts the CA certificates of a PEM file instead of the platform's trust store.
     pub fn with_ca_file(mut self, ca_file: impl Into<PathBuf>) -> ConnectOptions {
         self.ca_file = Some(ca_file.into());
+        self
+    }
+
+    /// Trusts the CA certificates of PEM text held in memory, as with a CA file. Text that holds
+    /// no certificate, or bad PEM, is an error now rather than at connect time.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<ConnectOptions> {
+        let certificates = devwb_net::tls::pem_certificates(pem, "CA PEM text")
+            .map_err(|e| tls_error(e.to_string()))?;
+        self.ca_certificates.extend(certificates);
+        Ok(self)
+    }
+
+    /// Trusts a CA certificate given as DER bytes.
+    pub fn with_ca_der(mut self, der: impl Into<Vec<u8>>) -> ConnectOptions {
+        self.ca_certificates.push(CertificateDer::from(der.into()));
         self
     }
 
@@ -128,13 +146,9 @@ impl ConnectOptions {
         }
     }
 
-    /// The rustls configuration: the CA file's certificates or the platform roots, or (loudly)
-    /// no verification at all.
+    /// The rustls configuration: the CA file's and the in-memory CA certificates, or the
+    /// platform roots when neither is given, or (loudly) no verification at all.
     pub(crate) fn rustls_config(&self) -> Result<Arc<ClientConfig>> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(format!("protocol versions: {e}")))?;
         let config = if self.insecure_skip_verify {
             // Once per process, not once per connection: a bulk apply opens several, and a
             // warning repeated for each reads as several problems.
@@ -145,63 +159,12 @@ impl ConnectOptions {
                     "TLS certificate verification is OFF: anyone on the path can read and change this LDAP traffic"
                 );
             });
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(InsecureAcceptAnyCertificate {
-                    algorithms: provider.signature_verification_algorithms,
-                }))
-                .with_no_client_auth()
+            devwb_net::tls::unverified_client_config()
         } else {
-            builder
-                .with_root_certificates(self.root_store()?)
-                .with_no_client_auth()
+            devwb_net::tls::root_store(self.ca_file.as_deref(), &self.ca_certificates)
+                .and_then(devwb_net::tls::verifying_client_config)
         };
-        Ok(Arc::new(config))
-    }
-
-    fn root_store(&self) -> Result<RootCertStore> {
-        let mut store = RootCertStore::empty();
-        match &self.ca_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    tls_error(format!("cannot read CA file {}: {e}", path.display()))
-                })?;
-                let mut reader = std::io::BufReader::new(pem.as_slice());
-                let mut count = 0usize;
-                for certificate in rustls_pemfile::certs(&mut reader) {
-                    let certificate = certificate.map_err(|e| {
-                        tls_error(format!("CA file {}: invalid PEM: {e}", path.display()))
-                    })?;
-                    store.add(certificate).map_err(|e| {
-                        tls_error(format!(
-                            "CA file {}: unusable certificate: {e}",
-                            path.display()
-                        ))
-                    })?;
-                    count += 1;
-                }
-                if count == 0 {
-                    return Err(tls_error(format!(
-                        "CA file {} holds no PEM certificate",
-                        path.display()
-                    )));
-                }
-            }
-            None => {
-                let loaded = rustls_native_certs::load_native_certs();
-                for error in &loaded.errors {
-                    tracing::warn!(%error, "while loading the platform's trusted certificates");
-                }
-                let (added, ignored) = store.add_parsable_certificates(loaded.certs);
-                tracing::debug!(added, ignored, "platform trust store loaded");
-                if added == 0 {
-                    return Err(tls_error(
-                        "the platform trust store holds no certificate: give a CA file".to_string(),
-                    ));
-                }
-            }
-        }
-        Ok(store)
+        config.map(Arc::new).map_err(|e| tls_error(e.to_string()))
     }
 }
 
@@ -217,49 +180,6 @@ fn scheme_of(url: &str) -> Result<String> {
             reason: "expected scheme://host[:port]".into(),
         }
         .into()),
-    }
-}
-
-/// A certificate verifier that accepts every certificate (signatures of the handshake are still
-/// checked, so the peer must hold the key of the certificate it sent). Used only when the user
-/// asks for `insecure_skip_verify`.
-#[derive(Debug)]
-struct InsecureAcceptAnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for InsecureAcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
     }
 }
 

@@ -5,6 +5,7 @@
 //! STRING, definite lengths); this is not a general BER library. Golden-byte tests pin each
 //! encoding.
 
+use devwb_model::sd::SecurityInformation;
 use ldap3::controls::RawControl;
 
 use crate::error::{Error, Result};
@@ -14,31 +15,11 @@ pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 /// OID of AD's security descriptor flags control (MS-ADTS 3.1.1.3.4.1.11).
 pub const SD_FLAGS_OID: &str = "1.2.840.113556.1.4.801";
 
-/// Which parts of `nTSecurityDescriptor` a read returns or a write changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct SdFlags(pub u32);
-
-impl SdFlags {
-    /// OWNER_SECURITY_INFORMATION.
-    pub const OWNER: SdFlags = SdFlags(0x1);
-    /// GROUP_SECURITY_INFORMATION.
-    pub const GROUP: SdFlags = SdFlags(0x2);
-    /// DACL_SECURITY_INFORMATION.
-    pub const DACL: SdFlags = SdFlags(0x4);
-    /// SACL_SECURITY_INFORMATION (needs the SeSecurityPrivilege; we never ask for it by default).
-    pub const SACL: SdFlags = SdFlags(0x8);
-    /// Owner, group and DACL: what an administrator reads without the security privilege.
-    pub const OWNER_GROUP_DACL: SdFlags = SdFlags(0x7);
-
-    /// The union of two sets of flags.
-    pub const fn union(self, other: SdFlags) -> SdFlags {
-        SdFlags(self.0 | other.0)
-    }
-}
-
-/// The SD flags control, sent critical so that a server that ignores it fails instead of
-/// reading or writing more of the security descriptor than asked.
-pub fn sd_flags_control(flags: SdFlags) -> RawControl {
+/// The SD flags control asking for the descriptor's `parts` (the model's
+/// [`SecurityInformation`], the one SD flags type the simulator reads too), sent critical so
+/// that a server that ignores it fails instead of reading or writing more of the security
+/// descriptor than asked. Never ask for the SACL by default: it needs SeSecurityPrivilege.
+pub fn sd_flags_control(flags: SecurityInformation) -> RawControl {
     RawControl {
         ctype: SD_FLAGS_OID.to_string(),
         crit: true,
@@ -47,7 +28,7 @@ pub fn sd_flags_control(flags: SdFlags) -> RawControl {
 }
 
 /// `SEQUENCE { flags INTEGER }`.
-pub fn encode_sd_flags_value(flags: SdFlags) -> Vec<u8> {
+pub fn encode_sd_flags_value(flags: SecurityInformation) -> Vec<u8> {
     let mut integer = Vec::new();
     write_integer(&mut integer, i64::from(flags.0));
     let mut out = Vec::new();
@@ -190,23 +171,23 @@ mod tests {
     fn sd_flags_values_match_what_ad_tools_send() {
         // The bytes ldp.exe and the `-E 1.2.840.113556.1.4.801=::MAMCAQQ=` idiom send for DACL only.
         assert_eq!(
-            encode_sd_flags_value(SdFlags::DACL),
+            encode_sd_flags_value(SecurityInformation::DACL),
             [0x30, 0x03, 0x02, 0x01, 0x04]
         );
         assert_eq!(
-            encode_sd_flags_value(SdFlags::OWNER_GROUP_DACL),
+            encode_sd_flags_value(SecurityInformation::OWNER_GROUP_DACL),
             [0x30, 0x03, 0x02, 0x01, 0x07]
         );
         assert_eq!(
-            encode_sd_flags_value(SdFlags(0xF)),
+            encode_sd_flags_value(SecurityInformation::ALL),
             [0x30, 0x03, 0x02, 0x01, 0x0F]
         );
         // 0x80 needs a leading zero to stay positive.
         assert_eq!(
-            encode_sd_flags_value(SdFlags(0x80)),
+            encode_sd_flags_value(SecurityInformation(0x80)),
             [0x30, 0x04, 0x02, 0x02, 0x00, 0x80]
         );
-        let control = sd_flags_control(SdFlags::DACL);
+        let control = sd_flags_control(SecurityInformation::DACL);
         assert_eq!(control.ctype, "1.2.840.113556.1.4.801");
         assert!(control.crit);
     }

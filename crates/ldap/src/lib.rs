@@ -26,6 +26,7 @@
 
 pub mod account;
 pub mod apply;
+pub mod change;
 pub mod client;
 pub mod connect;
 pub mod controls;
@@ -37,12 +38,12 @@ pub mod sd;
 
 pub use account::{Account, AccountName, ForestDomain, ForestDomains};
 pub use apply::{
-    ApplyOptions, ApplyProgress, ApplyReport, Change, ChangeOutcome, ChangeStatus, OperationCounts,
+    ApplyOptions, ApplyProgress, ApplyReport, ChangeOutcome, ChangeStatus, OperationCounts,
     RetryPolicy,
 };
-pub use client::{Attributes, Client, Modification, DEFAULT_PAGE_SIZE};
+pub use change::{Attributes, Change, Modification};
+pub use client::{Client, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};
-pub use controls::SdFlags;
 pub use entry::Entry;
 pub use error::{result_code_name, CertificateProblem, Error, ErrorKind, Operation, Result};
 pub use ldap3::Scope;

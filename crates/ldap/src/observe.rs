@@ -1,7 +1,8 @@
 //! What a forest looks like for device registration, read once as plain data.
 //!
 //! [`observe_device_registration`] is shared by `prepare` (which plans from it) and `verify`
-//! (which checks it): the two must not depend on each other, so the reading lives here. It reads
+//! (which checks it, adding only what verify alone reads): the two must not depend on each
+//! other, so the reading and its vocabulary live here, once. It reads
 //! and never writes. What it cannot read (a security descriptor without READ_CONTROL, say) is
 //! recorded in the observation, not raised, so both callers can say precisely what was missing.
 //!
@@ -11,16 +12,16 @@
 use std::collections::BTreeMap;
 
 use devwb_model::schema::{self, attr, names};
-use devwb_model::sd::{SddlContext, SecurityDescriptor};
+use devwb_model::sd::{Acl, SddlContext, SecurityDescriptor};
 use devwb_model::{Dn, Rdn, Sid};
 use ldap3::Scope;
 
 use crate::account::{Account, ForestDomains};
 use crate::client::Client;
-use crate::controls::SdFlags;
 use crate::entry::Entry;
 use crate::error::{Error, ErrorKind, Result};
 use crate::rootdse::RootDse;
+use devwb_model::sd::SecurityInformation;
 
 /// The classes whose `defaultSecurityDescriptor` the observation reads: those prepare creates.
 pub const OBSERVED_CLASSES: [&str; 4] = [
@@ -147,6 +148,13 @@ impl ObservedObject {
             security_descriptor: None,
             security_descriptor_error: None,
         }
+    }
+
+    /// The DACL, when the security descriptor was read and has one.
+    pub fn dacl(&self) -> Option<&Acl> {
+        self.security_descriptor
+            .as_ref()
+            .and_then(|descriptor| descriptor.dacl.as_ref())
     }
 
     /// The most specific class (the last of `objectClass`).
@@ -397,7 +405,7 @@ pub fn observe_object(client: &Client, dn: &Dn) -> Result<ObservedObject> {
         _ => Vec::new(),
     };
     let (security_descriptor, security_descriptor_error) =
-        match client.read_security_descriptor(dn, SdFlags::OWNER_GROUP_DACL) {
+        match client.read_security_descriptor(dn, SecurityInformation::OWNER_GROUP_DACL) {
             Ok(descriptor) => (Some(descriptor), None),
             Err(error) => (None, Some(error.to_string())),
         };

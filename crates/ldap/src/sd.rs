@@ -7,16 +7,22 @@
 use devwb_model::sd::SecurityDescriptor;
 use devwb_model::Dn;
 
-use crate::client::{Client, Modification};
-use crate::controls::{sd_flags_control, SdFlags};
+use crate::change::Modification;
+use crate::client::Client;
+use crate::controls::sd_flags_control;
 use crate::error::{Error, ErrorKind, Operation, Result};
+use devwb_model::sd::SecurityInformation;
 
 /// The attribute holding the security descriptor.
 pub const NT_SECURITY_DESCRIPTOR: &str = "nTSecurityDescriptor";
 
 impl Client {
     /// Reads the parts of `dn`'s security descriptor chosen by `flags`.
-    pub fn read_security_descriptor(&self, dn: &Dn, flags: SdFlags) -> Result<SecurityDescriptor> {
+    pub fn read_security_descriptor(
+        &self,
+        dn: &Dn,
+        flags: SecurityInformation,
+    ) -> Result<SecurityDescriptor> {
         let entry = self
             .read_with_controls(dn, &[NT_SECURITY_DESCRIPTOR], vec![sd_flags_control(flags)])?
             .ok_or_else(|| {
@@ -42,7 +48,7 @@ impl Client {
         &self,
         dn: &Dn,
         descriptor: &SecurityDescriptor,
-        flags: SdFlags,
+        flags: SecurityInformation,
     ) -> Result<()> {
         let bytes = descriptor.to_bytes().map_err(|e| {
             Error::invalid_input(format!(

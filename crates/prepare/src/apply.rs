@@ -6,8 +6,8 @@
 //! in order and stops at the first failure, naming the step; running prepare again converges,
 //! because the next plan starts from what is there.
 
-use devwb_ldap::controls::SdFlags;
 use devwb_ldap::{Attributes, Client, ErrorKind as LdapErrorKind, Modification};
+use devwb_model::sd::SecurityInformation;
 use devwb_model::sd::{Acl, SecurityDescriptor};
 use devwb_model::Dn;
 
@@ -152,7 +152,7 @@ pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
             }
             Step::GrantAce { dn, ace, .. } => {
                 // Re-read: keep whatever changed in the DACL since the observation.
-                match client.read_security_descriptor(dn, SdFlags::DACL) {
+                match client.read_security_descriptor(dn, SecurityInformation::DACL) {
                     Ok(mut descriptor) => {
                         let dacl = descriptor.dacl.get_or_insert_with(Acl::new);
                         if dacl.grants(&ace.sid, ace.mask, ace.flags) {
@@ -160,7 +160,11 @@ pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
                             Ok(())
                         } else {
                             dacl.insert_explicit(*ace);
-                            client.write_security_descriptor(dn, &descriptor, SdFlags::DACL)
+                            client.write_security_descriptor(
+                                dn,
+                                &descriptor,
+                                SecurityInformation::DACL,
+                            )
                         }
                     }
                     Err(error) => Err(error),

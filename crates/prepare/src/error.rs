@@ -1,7 +1,5 @@
 //! The one error type of the prepare crate.
 
-use std::fmt;
-
 use devwb_model::Dn;
 
 use crate::plan::Refusal;
@@ -49,7 +47,8 @@ pub enum ErrorKind {
 }
 
 /// The prepare crate's error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
 pub struct Error {
     kind: Box<ErrorKind>,
 }
@@ -80,17 +79,5 @@ impl From<ErrorKind> for Error {
 impl From<Refusal> for Error {
     fn from(refusal: Refusal) -> Error {
         ErrorKind::Refused(refusal).into()
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.kind)
     }
 }

@@ -7,15 +7,11 @@
 //! `msDS-DeviceLocation` is wrong or missing is re-created, because that attribute is
 //! system-only and cannot be modified. A forest that is already prepared gets an empty plan.
 
-use std::fmt;
-
 use devwb_ldap::observe::{ForestObservation, ObservedObject, PreparationDns};
 use devwb_ldap::{Account, ForestDomains};
 use devwb_model::schema::{self, attr, SchemaLevel};
 use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl, SddlContext, SecurityDescriptor};
 use devwb_model::{Dn, Sid};
-
-use crate::render::one_line;
 
 /// The value devwb writes in `adminDescription` of the DeviceRegistrationService it creates, so
 /// that a later run can tell its own object from one made by AD FS or by hand.
@@ -587,81 +583,4 @@ fn domain_name(forest: &ForestDomains, nc: &Dn) -> String {
         .and_then(|d| d.dns_root.clone())
         .or_else(|| nc.to_dns_domain())
         .unwrap_or_else(|| nc.to_string())
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "forest {}, devices in {}, connector {} ({})",
-            self.forest, self.domain, self.connector.down_level_name, self.connector.sid
-        )?;
-        if self.steps.is_empty() {
-            return writeln!(f, "nothing to do: the forest is prepared");
-        }
-        for (number, step) in self.steps.iter().enumerate() {
-            write!(f, "{}. ", number + 1)?;
-            match step {
-                Step::Create {
-                    dn,
-                    object_class,
-                    attributes,
-                    security_descriptor,
-                    ace,
-                } => {
-                    writeln!(f, "create {dn} ({object_class})")?;
-                    for (name, value) in attributes {
-                        writeln!(f, "   {name}: {value}")?;
-                    }
-                    if let Some(ace) = ace {
-                        writeln!(
-                            f,
-                            "   with the connector's ACE {}",
-                            ace_sddl(ace, &self.sddl_context)
-                        )?;
-                    }
-                    if let Some(descriptor) = security_descriptor {
-                        writeln!(f, "   DACL: {}", descriptor.to_sddl(&self.sddl_context))?;
-                    }
-                }
-                Step::Recreate {
-                    dn,
-                    object_class,
-                    changes,
-                    ..
-                } => {
-                    writeln!(f, "re-create {dn} ({object_class}): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified")?;
-                    for change in changes {
-                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
-                        writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
-                    }
-                }
-                Step::SetAttributes { dn, changes } => {
-                    writeln!(f, "set attributes of {dn}")?;
-                    for change in changes {
-                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
-                        writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
-                    }
-                }
-                Step::GrantAce { dn, ace, .. } => {
-                    writeln!(
-                        f,
-                        "add ACE {} to the DACL of {dn}",
-                        ace_sddl(ace, &self.sddl_context)
-                    )?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One ACE in SDDL, `(A;CI;...;;;S-1-5-...)`.
-pub fn ace_sddl(ace: &Ace, context: &SddlContext) -> String {
-    let descriptor = SecurityDescriptor {
-        dacl: Some(Acl::from_aces(vec![*ace])),
-        ..SecurityDescriptor::default()
-    };
-    let text = descriptor.to_sddl(context);
-    text.strip_prefix("D:").unwrap_or(&text).to_string()
 }

@@ -3,17 +3,18 @@
 //! wizard's "Download PowerShell script" option does.
 //!
 //! Both are renderings of the same [`Plan`]: same objects, same attributes, same ACEs. Neither
-//! is applied here.
+//! is applied here. The plan's own text (`Display`, what `--dry-run` prints) lives here too, so
+//! the plan module builds plans and this one says them.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use base64::Engine as _;
-use devwb_ldap::controls::{encode_sd_flags_value, SdFlags, SD_FLAGS_OID};
+use devwb_ldap::controls::{encode_sd_flags_value, SD_FLAGS_OID};
 use devwb_model::powershell::single_quoted;
-use devwb_model::sd::AccessMask;
+use devwb_model::sd::{AccessMask, Ace, Acl, SddlContext, SecurityDescriptor, SecurityInformation};
 use devwb_model::{ldif, Dn};
 
-use crate::plan::{ace_sddl, Plan, Step};
+use crate::plan::{Plan, Step};
 
 /// The plan as LDIF change records (RFC 2849) that `ldapmodify -f` applies.
 ///
@@ -34,8 +35,8 @@ pub fn render_ldif(plan: &Plan) -> String {
     if plan.steps.is_empty() {
         let _ = writeln!(out, "# Nothing to do: the forest is prepared.");
     }
-    let sd_flags =
-        base64::engine::general_purpose::STANDARD.encode(encode_sd_flags_value(SdFlags::DACL));
+    let sd_flags = base64::engine::general_purpose::STANDARD
+        .encode(encode_sd_flags_value(SecurityInformation::DACL));
     for (index, step) in plan.steps.iter().enumerate() {
         out.push('\n');
         match step {
@@ -204,6 +205,85 @@ fn write_header(out: &mut String, plan: &Plan) {
         "# connector account {} ({})",
         plan.connector.down_level_name, plan.connector.sid
     );
+}
+
+/// The plan as text for `--dry-run`: one numbered line a step, with the attributes, values
+/// and ACEs it writes.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "forest {}, devices in {}, connector {} ({})",
+            self.forest, self.domain, self.connector.down_level_name, self.connector.sid
+        )?;
+        if self.steps.is_empty() {
+            return writeln!(f, "nothing to do: the forest is prepared");
+        }
+        for (number, step) in self.steps.iter().enumerate() {
+            write!(f, "{}. ", number + 1)?;
+            match step {
+                Step::Create {
+                    dn,
+                    object_class,
+                    attributes,
+                    security_descriptor,
+                    ace,
+                } => {
+                    writeln!(f, "create {dn} ({object_class})")?;
+                    for (name, value) in attributes {
+                        writeln!(f, "   {name}: {value}")?;
+                    }
+                    if let Some(ace) = ace {
+                        writeln!(
+                            f,
+                            "   with the connector's ACE {}",
+                            ace_sddl(ace, &self.sddl_context)
+                        )?;
+                    }
+                    if let Some(descriptor) = security_descriptor {
+                        writeln!(f, "   DACL: {}", descriptor.to_sddl(&self.sddl_context))?;
+                    }
+                }
+                Step::Recreate {
+                    dn,
+                    object_class,
+                    changes,
+                    ..
+                } => {
+                    writeln!(f, "re-create {dn} ({object_class}): delete it and add it again, because msDS-DeviceLocation is system-only and cannot be modified")?;
+                    for change in changes {
+                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
+                        writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
+                    }
+                }
+                Step::SetAttributes { dn, changes } => {
+                    writeln!(f, "set attributes of {dn}")?;
+                    for change in changes {
+                        let found = one_line(change.found.as_deref().unwrap_or("(absent)"));
+                        writeln!(f, "   {}: {} -> {}", change.attribute, found, change.wanted)?;
+                    }
+                }
+                Step::GrantAce { dn, ace, .. } => {
+                    writeln!(
+                        f,
+                        "add ACE {} to the DACL of {dn}",
+                        ace_sddl(ace, &self.sddl_context)
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One ACE in SDDL, `(A;CI;...;;;S-1-5-...)`.
+pub fn ace_sddl(ace: &Ace, context: &SddlContext) -> String {
+    let descriptor = SecurityDescriptor {
+        dacl: Some(Acl::from_aces(vec![*ace])),
+        ..SecurityDescriptor::default()
+    };
+    let text = descriptor.to_sddl(context);
+    text.strip_prefix("D:").unwrap_or(&text).to_string()
 }
 
 /// Text read from the directory, made safe to put on one comment line: control characters

@@ -23,6 +23,20 @@ use base64::Engine as _;
 use devwb_model::{Guid, Sid};
 use serde_json::{json, Value};
 
+/// The amount a splitmix64 state moves on by at each step (the golden ratio in 64 bits).
+pub const SPLITMIX64_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The number a splitmix64 generator whose state is `state` gives next (before its state moves on
+/// by [`SPLITMIX64_GAMMA`]). As a stateless function it is also a good 64-bit hash: the simulator
+/// uses it for its fault decisions and, over an atomic state, for its id source. This is the one
+/// copy of the algorithm in the workspace.
+pub fn splitmix64(state: u64) -> u64 {
+    let mut z = state.wrapping_add(SPLITMIX64_GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// splitmix64: tiny, fast, and stable forever (unlike a crate's generator across versions).
 #[derive(Clone, Debug)]
 pub struct SplitMix64(u64);
@@ -35,11 +49,9 @@ impl SplitMix64 {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        let next = splitmix64(self.0);
+        self.0 = self.0.wrapping_add(SPLITMIX64_GAMMA);
+        next
     }
 
     /// A number in `0..n` (n > 0; 0 gives 0).

@@ -12,16 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use devwb_ldap::observe::{self, ForestObservation};
+use devwb_ldap::observe;
 use devwb_ldap::{Client, Credentials, ErrorKind as LdapErrorKind, ForestDomains, Password, Scope};
 use devwb_model::schema::{attr, DEVICE};
 use devwb_model::{Dn, Guid, Sid};
 
 use crate::error::Error;
-use crate::observed::{
-    BindAttempt, ConnectorAccount, ConnectorObservation, ForestNames, Observed, ObservedObject,
-    RegistrationService, SchemaObservation,
-};
+use crate::observed::{BindAttempt, ConnectorObservation, Observed};
 
 /// What to read besides the forest's setup.
 #[derive(Clone, Debug, Default)]
@@ -36,18 +33,9 @@ pub struct CollectOptions {
     pub read_devices: bool,
 }
 
-/// What was read: the client crate's observation (which prepare can plan from, for
-/// `verify --fix`) and verify's view of it.
-#[derive(Clone, Debug)]
-pub struct Collected {
-    /// The shared observation.
-    pub forest: ForestObservation,
-    /// The input of [`crate::run`].
-    pub observed: Observed,
-}
-
-/// Reads everything the checks need through `client`.
-pub fn collect(client: &Client, options: &CollectOptions) -> Result<Collected, Error> {
+/// Reads everything the checks need through `client`. The result's `forest` is the client
+/// crate's observation, which prepare can plan from (`verify --fix`).
+pub fn collect(client: &Client, options: &CollectOptions) -> Result<Observed, Error> {
     let span = tracing::info_span!("verify_collect");
     let _entered = span.enter();
     let root_dse = client
@@ -82,10 +70,6 @@ pub fn collect(client: &Client, options: &CollectOptions) -> Result<Collected, E
         };
         connector = Some(ConnectorObservation {
             named: named.clone(),
-            account: found.as_ref().map(|a| ConnectorAccount {
-                dn: a.dn.clone(),
-                sid: a.sid,
-            }),
             lookup_note: note,
             bind,
         });
@@ -100,12 +84,13 @@ pub fn collect(client: &Client, options: &CollectOptions) -> Result<Collected, E
         account.as_ref(),
     )
     .map_err(|e| Error::directory("the device registration configuration", e))?;
-    let mut observed = to_observed(&forest, connector);
-    observed.account_names = account_names(client, &forest.forest, &observed);
+    let mut observed = Observed::new(forest);
+    observed.connector = connector;
+    observed.account_names = account_names(client, &observed.forest.forest, &observed);
     if options.read_devices {
         observed.devices = read_device_ids(client, &observed);
     }
-    Ok(Collected { forest, observed })
+    Ok(observed)
 }
 
 /// Name lookups that found nothing (or found the name outside this forest): findings for the
@@ -136,93 +121,6 @@ fn try_bind(client: &Client, bind_name: &str, password: &Password) -> BindAttemp
     }
 }
 
-fn object(observed: &observe::ObservedObject) -> Option<ObservedObject> {
-    observed.exists.then(|| ObservedObject {
-        dn: observed.dn.clone(),
-        object_classes: observed.object_classes.clone(),
-        dacl: observed
-            .security_descriptor
-            .as_ref()
-            .and_then(|sd| sd.dacl.clone()),
-    })
-}
-
-/// Verify's view of the shared observation.
-pub fn to_observed(
-    forest: &ForestObservation,
-    connector: Option<ConnectorObservation>,
-) -> Observed {
-    let registration_services: Vec<RegistrationService> = forest
-        .registration_services
-        .iter()
-        .map(|service| RegistrationService {
-            dn: service.dn.clone(),
-            device_location: service.device_location.clone(),
-            is_enabled: service.is_enabled.clone(),
-            maximum_inactivity_period: service.maximum_inactivity_period.clone(),
-        })
-        .collect();
-    let mut observed = Observed {
-        forest: ForestNames {
-            root_domain: forest.root_dse.root_domain_nc.clone(),
-            configuration: forest.root_dse.configuration_nc.clone(),
-            schema: forest.root_dse.schema_nc.clone(),
-            domains: domain_heads(forest),
-        },
-        domain: forest.domain.clone(),
-        schema: SchemaObservation {
-            object_version: forest.schema.object_version,
-            device_container_class: forest.schema.device_container_class,
-        },
-        configuration_container: object(&forest.device_registration_configuration),
-        service_container: object(&forest.device_registration_services),
-        registration_services,
-        location_target: None,
-        registered_devices: object(&forest.device_container),
-        connector,
-        account_names: BTreeMap::new(),
-        devices: None,
-    };
-    let location = observed
-        .primary_service()
-        .and_then(|service| service.device_location.as_deref())
-        .and_then(|text| Dn::parse(text).ok());
-    observed.location_target = location.and_then(|location| {
-        std::iter::once(&forest.device_container)
-            .chain(forest.location_targets.iter())
-            .find(|target| target.dn == location)
-            .and_then(object)
-    });
-    observed
-}
-
-/// The forest's domain heads: the crossRefs' naming contexts, the root and default naming
-/// contexts of the rootDSE, and the parents of the observed containers that are `domainDNS`
-/// objects (so a server whose crossRefs cannot be read still gets "directly under a domain
-/// head" right).
-fn domain_heads(forest: &ForestObservation) -> Vec<Dn> {
-    let mut heads: Vec<Dn> = forest
-        .forest
-        .domains
-        .iter()
-        .map(|domain| domain.nc.clone())
-        .collect();
-    heads.push(forest.root_dse.root_domain_nc.clone());
-    heads.push(forest.root_dse.default_nc.clone());
-    for object in std::iter::once(&forest.device_container).chain(forest.location_targets.iter()) {
-        if object.parent_is_domain_head() {
-            heads.extend(object.dn.parent());
-        }
-    }
-    let mut unique: Vec<Dn> = Vec::new();
-    for head in heads {
-        if !unique.contains(&head) {
-            unique.push(head);
-        }
-    }
-    unique
-}
-
 /// Names (`DOMAIN\sAMAccountName`) of the ordinary accounts holding ACEs on the containers
 /// verify looks at, looked up by `objectSid` in the forest's domains. Unresolvable SIDs are
 /// left out: the report then shows the SID alone.
@@ -233,14 +131,14 @@ fn account_names(
 ) -> BTreeMap<Sid, String> {
     let mut sids: Vec<Sid> = Vec::new();
     let objects = [
-        &observed.configuration_container,
-        &observed.location_target,
-        &observed.registered_devices,
+        observed.configuration_container(),
+        observed.location_target(),
+        observed.registered_devices(),
     ];
     for acl in objects
         .into_iter()
         .flatten()
-        .filter_map(|object| object.dacl.as_ref())
+        .filter_map(|object| object.dacl())
     {
         for ace in &acl.aces {
             if ace.sid.sub_authorities().first() == Some(&21) && !sids.contains(&ace.sid) {

@@ -2,8 +2,9 @@
 //! list; returns a [`Report`] of plain data.
 //!
 //! The pieces:
-//! - [`Observed`] (module [`observed`]): the forest's state as plain data. Tests build it by
-//!   hand; against a directory it is filled from the client crate's observation.
+//! - [`Observed`] (module [`observed`]): the forest's state as plain data: the client crate's
+//!   forest observation (the one prepare plans from) plus what only verify reads. Tests build
+//!   it by hand; against a directory [`collect()`] fills it.
 //! - [`run`] (module [`checks`]): pure functions from `Observed` to the checks, in a fixed
 //!   order with stable ids ([`checks::ids`]).
 //! - [`collect()`] (module [`collect`]): fills `Observed` from a live directory through the
@@ -25,10 +26,10 @@ pub mod render;
 pub mod report;
 
 pub use checks::{ids, run, Expected, Invocation};
-pub use collect::{collect, CollectOptions, Collected};
+pub use collect::{collect, CollectOptions};
 pub use error::{Error, ErrorKind};
 pub use observed::{
-    BindAttempt, ConnectorAccount, ConnectorObservation, ForestNames, Observed, ObservedObject,
+    BindAttempt, ConnectorObservation, ForestObservation, Observed, ObservedObject,
     RegistrationService, SchemaObservation,
 };
 pub use render::{render, RenderOptions};

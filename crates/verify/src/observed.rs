@@ -1,62 +1,23 @@
 //! What verify checks: the state of one forest, as plain data.
 //!
-//! [`Observed`] is filled from the directory by the collector (see the crate docs) or built by
-//! hand in tests. Every "not found" is a value here (`None`, an empty list), never an error:
-//! a missing object is exactly what verify exists to report.
+//! [`Observed`] is the client crate's [`ForestObservation`] (the same reading prepare plans
+//! from, in the same vocabulary: [`ObservedObject`], [`RegistrationService`],
+//! [`SchemaObservation`]) plus what only verify reads: the connector account's lookup and bind,
+//! the names of the accounts holding ACEs, and the device ids. It is filled by the collector (see
+//! the crate docs) or built by hand in tests. Every "not found" is a value here (`None`, an empty
+//! list, an object that does not exist), never an error: a missing object is exactly what verify
+//! exists to report.
 //!
-//! This module holds data only; the rules live in the `checks` module.
+//! This module holds data and the views the checks share; the rules live in the `checks` module.
 
 use std::collections::BTreeMap;
 
-use devwb_model::sd::Acl;
+pub use devwb_ldap::observe::{
+    ForestObservation, ObservedObject, RegistrationService, SchemaObservation,
+};
+use devwb_ldap::Account;
 use devwb_model::{Dn, Guid, Sid};
 use serde::{Deserialize, Serialize};
-
-/// The forest's naming contexts, from the rootDSE.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForestNames {
-    /// `rootDomainNamingContext`, for example `DC=contoso,DC=lab`.
-    pub root_domain: Dn,
-    /// `configurationNamingContext`.
-    pub configuration: Dn,
-    /// `schemaNamingContext`.
-    pub schema: Dn,
-    /// The domain naming contexts of the forest (domain heads), the root domain included.
-    pub domains: Vec<Dn>,
-}
-
-impl ForestNames {
-    /// The names of a one-domain forest rooted at `root_domain`, as AD lays them out.
-    pub fn single_domain(root_domain: Dn) -> ForestNames {
-        let configuration = root_domain.child(rdn("CN", "Configuration"));
-        let schema = configuration.child(rdn("CN", "Schema"));
-        ForestNames {
-            domains: vec![root_domain.clone()],
-            root_domain,
-            configuration,
-            schema,
-        }
-    }
-
-    /// `CN=Services,<configuration NC>`.
-    pub fn services(&self) -> Dn {
-        self.configuration.child(rdn("CN", "Services"))
-    }
-
-    /// True when `dn` is one of the forest's domain heads.
-    pub fn is_domain_head(&self, dn: &Dn) -> bool {
-        self.domains.iter().any(|domain| domain == dn)
-    }
-
-    /// The domain head that holds `dn`, if any.
-    pub fn domain_of(&self, dn: &Dn) -> Option<&Dn> {
-        // The deepest domain head wins: a child domain is also under its parent's DN.
-        self.domains
-            .iter()
-            .filter(|domain| dn.is_within(domain))
-            .max_by_key(|domain| domain.depth())
-    }
-}
 
 /// An RDN `attr=value` for the constant names of this crate.
 pub(crate) fn rdn(attr: &str, value: &str) -> devwb_model::Rdn {
@@ -64,58 +25,6 @@ pub(crate) fn rdn(attr: &str, value: &str) -> devwb_model::Rdn {
     // attribute type, so this cannot fail on any input from the directory or the user.
     #[allow(clippy::expect_used)]
     devwb_model::Rdn::new(attr, value).expect("constant attribute types are valid")
-}
-
-/// The schema facts verify needs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchemaObservation {
-    /// `objectVersion` of the schema NC head; `None` when it could not be read.
-    pub object_version: Option<u32>,
-    /// Whether a classSchema with `lDAPDisplayName=msDS-DeviceContainer` exists.
-    pub device_container_class: bool,
-}
-
-/// One object read back: where it is, what it is, and its DACL when it could be read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObservedObject {
-    /// The object's DN as the server returned it.
-    pub dn: Dn,
-    /// `objectClass`, in the server's order (most specific last).
-    pub object_classes: Vec<String>,
-    /// The DACL of `nTSecurityDescriptor`, read with the SD flags control; `None` when the
-    /// descriptor could not be read (no READ_CONTROL) or had no DACL.
-    pub dacl: Option<Acl>,
-}
-
-impl ObservedObject {
-    /// True when `class` is one of the object's classes (case-insensitive, as AD compares).
-    pub fn has_class(&self, class: &str) -> bool {
-        self.object_classes
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(class))
-    }
-
-    /// The most specific class: the last value, as AD orders `objectClass`.
-    pub fn structural_class(&self) -> &str {
-        self.object_classes
-            .last()
-            .map(String::as_str)
-            .unwrap_or("(no objectClass)")
-    }
-}
-
-/// One object the wizard's query found: `(objectClass=msDS-DeviceRegistrationService)` under
-/// `CN=Services,<configuration NC>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistrationService {
-    /// Where it is.
-    pub dn: Dn,
-    /// `msDS-DeviceLocation` as text (a DN, unparsed: a bad value is evidence too).
-    pub device_location: Option<String>,
-    /// `msDS-IsEnabled` as text (`TRUE` or `FALSE`).
-    pub is_enabled: Option<String>,
-    /// `msDS-MaximumRegistrationInactivityPeriod` as text.
-    pub maximum_inactivity_period: Option<String>,
 }
 
 /// The outcome of a bind as the connector account.
@@ -135,22 +44,12 @@ pub enum BindAttempt {
     },
 }
 
-/// The connector account as the directory knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectorAccount {
-    /// Its DN.
-    pub dn: Dn,
-    /// Its `objectSid`.
-    pub sid: Sid,
-}
-
-/// The connector account the user named, and what the forest says about it.
+/// The connector account the user named, and what became of looking it up. The account found
+/// is the forest observation's [`ForestObservation::connector`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectorObservation {
     /// The name as the user gave it (`CONTOSO\svc-aadc`, a UPN or a DN).
     pub named: String,
-    /// The account found in this forest; `None` when the name matched nothing here.
-    pub account: Option<ConnectorAccount>,
     /// Why the lookup found nothing, when the collector knows (for example "domain FABRIKAM
     /// is not a domain of this forest").
     pub lookup_note: Option<String>,
@@ -161,23 +60,8 @@ pub struct ConnectorObservation {
 /// Everything verify checks, for one forest and one target domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observed {
-    /// The forest's naming contexts.
-    pub forest: ForestNames,
-    /// The domain that receives devices (default: the forest root domain).
-    pub domain: Dn,
-    /// Schema level and classes.
-    pub schema: SchemaObservation,
-    /// `CN=Device Registration Configuration,CN=Services,<configuration NC>`, if it exists.
-    pub configuration_container: Option<ObservedObject>,
-    /// `CN=Device Registration Services,<configuration container>`, if it exists.
-    pub service_container: Option<ObservedObject>,
-    /// Every object the wizard's query found, in the server's order.
-    pub registration_services: Vec<RegistrationService>,
-    /// The object that the (first well-placed) service's `msDS-DeviceLocation` names, if that
-    /// value is a DN and the object exists.
-    pub location_target: Option<ObservedObject>,
-    /// `CN=RegisteredDevices,<domain>`, if it exists.
-    pub registered_devices: Option<ObservedObject>,
+    /// The forest's device registration setup, as the client crate reads it.
+    pub forest: ForestObservation,
     /// The connector account, when the user named one.
     pub connector: Option<ConnectorObservation>,
     /// Names of SIDs met in the ACLs (`CONTOSO\admin`), where the collector could resolve them.
@@ -187,20 +71,47 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The observation of `forest` alone: no connector named, no names, no device ids.
+    pub fn new(forest: ForestObservation) -> Observed {
+        Observed {
+            forest,
+            connector: None,
+            account_names: BTreeMap::new(),
+            devices: None,
+        }
+    }
+
+    /// The domain that receives devices (default: the forest root domain).
+    pub fn domain(&self) -> &Dn {
+        &self.forest.domain
+    }
+
+    /// The forest root domain's naming context, for example `DC=contoso,DC=lab`.
+    pub fn root_domain(&self) -> &Dn {
+        &self.forest.root_dse.root_domain_nc
+    }
+
+    /// The schema naming context.
+    pub fn schema_nc(&self) -> &Dn {
+        &self.forest.root_dse.schema_nc
+    }
+
+    /// `CN=Services,<configuration NC>`.
+    pub fn services_dn(&self) -> Dn {
+        self.forest
+            .root_dse
+            .configuration_nc
+            .child(rdn("CN", "Services"))
+    }
+
     /// `CN=Device Registration Configuration,CN=Services,<configuration NC>`.
     pub fn configuration_container_dn(&self) -> Dn {
-        self.forest.services().child(rdn(
-            "CN",
-            devwb_model::schema::names::DEVICE_REGISTRATION_CONFIGURATION,
-        ))
+        self.forest.device_registration_configuration.dn.clone()
     }
 
     /// `CN=Device Registration Services,<configuration container>`.
     pub fn service_container_dn(&self) -> Dn {
-        self.configuration_container_dn().child(rdn(
-            "CN",
-            devwb_model::schema::names::DEVICE_REGISTRATION_SERVICES,
-        ))
+        self.forest.device_registration_services.dn.clone()
     }
 
     /// Where the one DeviceRegistrationService object belongs.
@@ -213,18 +124,97 @@ impl Observed {
 
     /// `CN=RegisteredDevices,<domain>`.
     pub fn expected_device_container_dn(&self) -> Dn {
-        self.domain
-            .child(rdn("CN", devwb_model::schema::names::REGISTERED_DEVICES))
+        self.forest.device_container.dn.clone()
+    }
+
+    /// `CN=Device Registration Configuration,...`, if it exists.
+    pub fn configuration_container(&self) -> Option<&ObservedObject> {
+        existing(&self.forest.device_registration_configuration)
+    }
+
+    /// `CN=Device Registration Services,...`, if it exists.
+    pub fn service_container(&self) -> Option<&ObservedObject> {
+        existing(&self.forest.device_registration_services)
+    }
+
+    /// `CN=RegisteredDevices,<domain>`, if it exists.
+    pub fn registered_devices(&self) -> Option<&ObservedObject> {
+        existing(&self.forest.device_container)
+    }
+
+    /// Every object the wizard's query found, in the server's order.
+    pub fn registration_services(&self) -> &[RegistrationService] {
+        &self.forest.registration_services
     }
 
     /// The service object the other checks look at: the one at the expected DN, else the
     /// first found.
     pub fn primary_service(&self) -> Option<&RegistrationService> {
         let expected = self.expected_service_dn();
-        self.registration_services
+        self.forest
+            .registration_services
             .iter()
             .find(|service| service.dn == expected)
-            .or_else(|| self.registration_services.first())
+            .or_else(|| self.forest.registration_services.first())
+    }
+
+    /// The object that the primary service's `msDS-DeviceLocation` names, if that value is a DN
+    /// and the object exists.
+    pub fn location_target(&self) -> Option<&ObservedObject> {
+        let location = self.primary_service()?.device_location_dn()?;
+        std::iter::once(&self.forest.device_container)
+            .chain(self.forest.location_targets.iter())
+            .find(|target| target.dn == location)
+            .and_then(existing)
+    }
+
+    /// The connector account found in this forest, when one was named and found.
+    pub fn connector_account(&self) -> Option<&Account> {
+        self.forest.connector.as_ref()
+    }
+
+    /// The forest's domain heads: the crossRefs' naming contexts, the root and default naming
+    /// contexts of the rootDSE, and the parents of the observed containers that are `domainDNS`
+    /// objects (so a server whose crossRefs cannot be read still gets "directly under a domain
+    /// head" right).
+    pub fn domain_heads(&self) -> Vec<Dn> {
+        let forest = &self.forest;
+        let mut heads: Vec<Dn> = forest
+            .forest
+            .domains
+            .iter()
+            .map(|domain| domain.nc.clone())
+            .collect();
+        heads.push(forest.root_dse.root_domain_nc.clone());
+        heads.push(forest.root_dse.default_nc.clone());
+        for object in
+            std::iter::once(&forest.device_container).chain(forest.location_targets.iter())
+        {
+            if object.parent_is_domain_head() {
+                heads.extend(object.dn.parent());
+            }
+        }
+        let mut unique: Vec<Dn> = Vec::new();
+        for head in heads {
+            if !unique.contains(&head) {
+                unique.push(head);
+            }
+        }
+        unique
+    }
+
+    /// True when `dn` is one of the forest's domain heads.
+    pub fn is_domain_head(&self, dn: &Dn) -> bool {
+        self.domain_heads().iter().any(|domain| domain == dn)
+    }
+
+    /// The domain head that holds `dn`, if any.
+    pub fn domain_of(&self, dn: &Dn) -> Option<Dn> {
+        // The deepest domain head wins: a child domain is also under its parent's DN.
+        self.domain_heads()
+            .into_iter()
+            .filter(|domain| dn.is_within(domain))
+            .max_by_key(|domain| domain.depth())
     }
 
     /// A SID with its name when known: `CONTOSO\admin (S-1-5-21-...-1104)`.
@@ -234,4 +224,14 @@ impl Observed {
             None => sid.to_string(),
         }
     }
+}
+
+/// The object, when it exists.
+fn existing(object: &ObservedObject) -> Option<&ObservedObject> {
+    object.exists.then_some(object)
+}
+
+/// The most specific class of an object, for evidence (`(no objectClass)` when none was read).
+pub(crate) fn class_name(object: &ObservedObject) -> &str {
+    object.structural_class().unwrap_or("(no objectClass)")
 }

@@ -18,8 +18,6 @@ use std::fmt::Write as _;
 use devwb_model::powershell::{argument, quoted, single_quoted};
 use devwb_model::Dn;
 
-use crate::checks::Invocation;
-
 /// A domain as people name it: its DNS name (`contoso.lab`), or the DN when it has no DC= form.
 pub(crate) fn domain_name(domain: &Dn) -> String {
     domain.to_dns_domain().unwrap_or_else(|| domain.to_string())
@@ -34,6 +32,22 @@ pub fn devwb_prepare(domain: &Dn, connector: Option<&str>, extra: &str) -> Strin
         argument(&domain_name),
         single_quoted(connector)
     )
+}
+
+/// The command-line options of the run that a follow-up devwb command must repeat to reach the
+/// same directory the same way. Never a password: a remedy is printed and may be pasted into a
+/// ticket (`--password-file` names a file, which is fine).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The domain controller's URL (`--url`).
+    pub url: String,
+    /// The bind name (`--bind`), `None` for an anonymous run.
+    pub bind: Option<String>,
+    /// The other connection options as given, in order: a flag (`--ca-file`) and its value
+    /// when it takes one.
+    pub connection_options: Vec<(String, Option<String>)>,
+    /// The Entra export the devices were compared with, as the user named it (`--devices`).
+    pub export: Option<String>,
 }
 
 /// `devwb writeback` of the export, with the connection options of the run when known (so the

@@ -1,11 +1,8 @@
 //! The delta: what the directory holds against what the export wants, as a plan of plain data.
 //!
-//! The directory side is read first (a paged one-level search of the device container for
-//! `msDS-Device` objects, asking only for the mapped attributes) into [`ObservedDevices`], which
-//! keeps per device only its 16-byte id, one 64-bit hash per mapped attribute, whether writeback
-//! owns it, and its DN when that is not the canonical `CN=<deviceId>,<container>`: about 150 bytes
-//! a device, so 100,000 devices take some 15 MB. The export is then streamed through a
-//! [`Planner`], device by device; only devices that need a write keep their values (in the plan).
+//! The directory side comes first, read into [`ObservedDevices`] (see [`crate::observe`]); the
+//! export is then streamed through a [`Planner`], device by device; only devices that need a
+//! write keep their values (in the plan).
 //!
 //! Decisions, in one place:
 //! - add: in scope and absent; modify: in scope, present, owned, and some attribute hash differs
@@ -27,488 +24,17 @@
 //! This module does no IO and knows nothing of LDAP connections.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
 
-use devwb_model::{Dn, Guid, Rdn, SchemaLevel};
-use serde::Serialize;
+use devwb_model::Guid;
 
 use crate::error::{RecordError, RecordRef, WritebackError};
-use crate::mapping::{
-    self, attributes_for, map_device, value_set_hash, AttributeValues, DesiredDevice,
-    DeviceAttribute, ForestScope, SkipReason, ATTRIBUTE_COUNT, DEVICE_CLASS, MAPPING,
+use crate::mapping::{map_device, DesiredDevice, ForestScope, SkipReason};
+use crate::observe::{Fate, ObservedDevices};
+use crate::plan::{
+    DeleteReason, DeletesWithheld, DeviceAdd, DeviceDelete, DeviceModify, PlanCounts,
+    SkippedDevice, WritebackPlan,
 };
 use crate::source::{DeviceSource, SourceRecord, SourceSummary};
-
-/// The LDAP filter that selects device objects in the container.
-pub const DEVICE_FILTER: &str = "(objectClass=msDS-Device)";
-
-/// The attributes to read from the directory for a forest at `level`: the mapped ones only.
-pub fn search_attributes(level: SchemaLevel) -> Vec<&'static str> {
-    attributes_for(level).map(|spec| spec.ldap_name).collect()
-}
-
-/// The DN of a device: `CN=<deviceId>,<container>`.
-pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
-    match Rdn::new("CN", &mapping::device_rdn_value(device_id)) {
-        Ok(rdn) => container.child(rdn),
-        // A GUID's text is hex digits and dashes: nothing in it needs escaping, so this cannot
-        // fail; fall back to the container rather than panic.
-        Err(_) => container.clone(),
-    }
-}
-
-/// Whether `dn` is `CN=<device_id>,<container>`. The fast path compares text (servers return
-/// the DN as it was written, and ours is written in this exact form); anything else is parsed
-/// and compared as DNs compare (case, spacing, escaping).
-fn is_canonical_dn(dn: &str, container: &Dn, device_id: &Guid) -> bool {
-    let rdn = mapping::device_rdn_value(device_id);
-    let fast = dn.len() > rdn.len() + 4
-        && dn.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("CN="))
-        && dn
-            .get(3..3 + rdn.len())
-            .is_some_and(|v| v.eq_ignore_ascii_case(&rdn))
-        && dn.get(3 + rdn.len()..4 + rdn.len()) == Some(",")
-        && dn
-            .get(4 + rdn.len()..)
-            .is_some_and(|rest| rest.eq_ignore_ascii_case(container.normalized()));
-    fast || Dn::parse(dn).is_ok_and(|parsed| parsed == device_dn(container, device_id))
-}
-
-/// What the diff keeps of one existing device object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObservedDevice {
-    /// One hash per mapped attribute ([`mapping::value_set_hash`]), absent attributes included.
-    pub hashes: [u64; ATTRIBUTE_COUNT],
-    /// Whether writeback owns the object.
-    pub owned: bool,
-    /// The DN, only when it differs from the canonical one.
-    pub odd_dn: Option<Box<str>>,
-}
-
-impl ObservedDevice {
-    /// Reads an entry: `values(name)` gives the values of a mapped attribute (any spelling the
-    /// server used). Returns the device id, or why the entry is not a usable device.
-    pub fn from_entry<'e>(
-        dn: &str,
-        container: &Dn,
-        level: SchemaLevel,
-        values: impl Fn(&str) -> Option<&'e [Vec<u8>]>,
-    ) -> Result<(Guid, ObservedDevice), String> {
-        let id_values = values(DeviceAttribute::DeviceId.ldap_name()).unwrap_or(&[]);
-        let device_id = match id_values {
-            [one] => Guid::from_ad_bytes(one)
-                .map_err(|e| format!("{dn}: msDS-DeviceID is not a GUID: {e}"))?,
-            [] => return Err(format!("{dn}: msDS-Device without msDS-DeviceID")),
-            _ => return Err(format!("{dn}: several msDS-DeviceID values")),
-        };
-        let mut hashes = [0u64; ATTRIBUTE_COUNT];
-        for spec in MAPPING.iter() {
-            let attribute_values = if level >= spec.minimum_schema {
-                values(spec.ldap_name).unwrap_or(&[])
-            } else {
-                &[]
-            };
-            hashes[spec.attribute.index()] = value_set_hash(spec.attribute, attribute_values);
-        }
-        let anchor = values(DeviceAttribute::CloudAnchor.ldap_name())
-            .and_then(|v| v.first())
-            .map(Vec::as_slice);
-        let odd_dn = if is_canonical_dn(dn, container, &device_id) {
-            None
-        } else {
-            Some(Box::from(dn))
-        };
-        Ok((
-            device_id,
-            ObservedDevice {
-                hashes,
-                owned: mapping::is_owned_by_writeback(anchor),
-                odd_dn,
-            },
-        ))
-    }
-
-    /// The object's DN.
-    pub fn dn(&self, container: &Dn, device_id: &Guid) -> String {
-        match &self.odd_dn {
-            Some(dn) => dn.to_string(),
-            None => device_dn(container, device_id).to_string(),
-        }
-    }
-
-    /// The attributes whose values differ from `desired`, with the desired values (empty: remove
-    /// the attribute). `msDS-DeviceID` is the key and never differs.
-    pub fn changes_to(&self, desired: &AttributeValues) -> Vec<AttributeChange> {
-        MAPPING
-            .iter()
-            .filter(|spec| spec.attribute != DeviceAttribute::DeviceId)
-            .filter(|spec| self.hashes[spec.attribute.index()] != desired.hash_of(spec.attribute))
-            .map(|spec| AttributeChange {
-                attribute: spec.attribute,
-                values: desired.get(spec.attribute).to_vec(),
-            })
-            .collect()
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
-    /// Not (yet) met in the export: deleted at the end if owned.
-    Unclaimed,
-    /// Wanted by a device of the export (or protected by a bad record): kept.
-    Claimed,
-    /// Met in the export but out of scope: deleted if owned, with the reason.
-    OutOfScope,
-    /// Named as gone by a partial round (Graph delta's `@removed`): deleted if owned.
-    Removed,
-}
-
-#[derive(Clone, Debug)]
-struct Slot {
-    device: ObservedDevice,
-    fate: Fate,
-    scope_reason: Option<SkipReason>,
-}
-
-/// The device objects of the container, keyed by device id (see the module documentation).
-#[derive(Clone, Debug)]
-pub struct ObservedDevices {
-    container: Dn,
-    level: SchemaLevel,
-    by_id: HashMap<u128, Slot>,
-    /// Owned objects that repeat a device id already held by another object: deleted.
-    duplicates: Vec<(Guid, String)>,
-    /// Entries that are not usable devices (no or bad msDS-DeviceID), left alone, for the report.
-    unusable: Vec<String>,
-}
-
-impl ObservedDevices {
-    /// An empty index for a container in a forest at `level`.
-    pub fn new(container: Dn, level: SchemaLevel) -> ObservedDevices {
-        ObservedDevices {
-            container,
-            level,
-            by_id: HashMap::new(),
-            duplicates: Vec::new(),
-            unusable: Vec::new(),
-        }
-    }
-
-    /// Adds one entry of the container search (see [`ObservedDevice::from_entry`]).
-    pub fn insert_entry<'e>(&mut self, dn: &str, values: impl Fn(&str) -> Option<&'e [Vec<u8>]>) {
-        match ObservedDevice::from_entry(dn, &self.container, self.level, values) {
-            Ok((id, device)) => self.insert(id, device),
-            Err(why) => self.unusable.push(why),
-        }
-    }
-
-    /// Adds one observed device. When the id is already present, the object at the canonical DN
-    /// wins and an owned other is planned for deletion (writeback never leaves duplicates).
-    pub fn insert(&mut self, id: Guid, device: ObservedDevice) {
-        let slot = Slot {
-            device,
-            fate: Fate::Unclaimed,
-            scope_reason: None,
-        };
-        match self.by_id.get_mut(&id.as_u128()) {
-            None => {
-                self.by_id.insert(id.as_u128(), slot);
-            }
-            Some(existing) => {
-                let prefer_new = existing.device.odd_dn.is_some() && slot.device.odd_dn.is_none();
-                let drop = if prefer_new {
-                    std::mem::replace(existing, slot)
-                } else {
-                    slot
-                };
-                let dn = drop.device.dn(&self.container, &id);
-                if drop.device.owned {
-                    self.duplicates.push((id, dn));
-                } else {
-                    self.unusable.push(format!(
-                        "{dn}: repeats device id {id}, not owned, left alone"
-                    ));
-                }
-            }
-        }
-    }
-
-    /// How many device objects are indexed.
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
-    /// Whether no device object is indexed.
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
-    /// The observed device with this id.
-    pub fn get(&self, id: &Guid) -> Option<&ObservedDevice> {
-        self.by_id.get(&id.as_u128()).map(|slot| &slot.device)
-    }
-}
-
-/// One attribute of a modify: replace its values with these (none: remove it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AttributeChange {
-    /// The attribute.
-    pub attribute: DeviceAttribute,
-    /// Its new values.
-    pub values: Vec<Vec<u8>>,
-}
-
-/// A device to create.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceAdd {
-    /// `CN=<deviceId>,<container>`.
-    pub dn: String,
-    /// The device.
-    pub device: DesiredDevice,
-}
-
-impl DeviceAdd {
-    /// The add's attributes, `objectClass` first, absent attributes left out.
-    pub fn attributes(&self) -> Vec<(&'static str, Vec<Vec<u8>>)> {
-        let mut attributes = vec![("objectClass", vec![DEVICE_CLASS.as_bytes().to_vec()])];
-        for spec in MAPPING.iter() {
-            let values = self.device.values.get(spec.attribute);
-            if !values.is_empty() {
-                attributes.push((spec.ldap_name, values.to_vec()));
-            }
-        }
-        attributes
-    }
-}
-
-/// A device to bring up to date.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceModify {
-    /// The object's DN.
-    pub dn: String,
-    /// Its device id.
-    pub device_id: Guid,
-    /// The attributes that differ, each replaced whole.
-    pub changes: Vec<AttributeChange>,
-}
-
-/// Why a device object is deleted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "why", rename_all = "snake_case")]
-pub enum DeleteReason {
-    /// Its device is no longer in the export.
-    LeftEntra,
-    /// Its device is in the export but out of scope.
-    LeftScope {
-        /// Why it is out of scope.
-        reason: SkipReason,
-    },
-    /// Another object holds the same device id at the canonical DN.
-    Duplicate,
-}
-
-impl std::fmt::Display for DeleteReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DeleteReason::LeftEntra => f.write_str("left Entra"),
-            DeleteReason::LeftScope { reason } => write!(f, "left scope: {reason}"),
-            DeleteReason::Duplicate => f.write_str("duplicate of the device at its canonical DN"),
-        }
-    }
-}
-
-/// A device object to delete.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DeviceDelete {
-    /// The object's DN.
-    pub dn: String,
-    /// Its device id.
-    pub device_id: Guid,
-    /// Why.
-    pub reason: DeleteReason,
-}
-
-/// A device of the export that is not written, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SkippedDevice {
-    /// Where it is in the export.
-    pub record: RecordRef,
-    /// Its device id.
-    pub device_id: Guid,
-    /// Why it is skipped.
-    pub reason: SkipReason,
-}
-
-/// Counts of a plan, for the summary and `--json`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct PlanCounts {
-    /// Records in the export.
-    pub source_records: u64,
-    /// Device objects found in the container.
-    pub observed: u64,
-    /// Devices in scope and already up to date.
-    pub unchanged: u64,
-    /// Planned adds.
-    pub adds: u64,
-    /// Planned modifies.
-    pub modifies: u64,
-    /// Planned deletes.
-    pub deletes: u64,
-    /// Deletes the run would have made but withheld (see [`DeletesWithheld`]).
-    pub deletes_withheld: u64,
-    /// Devices skipped with a reason.
-    pub skipped: u64,
-    /// Records reported as bad.
-    pub bad_records: u64,
-}
-
-/// The plan of one writeback run: plain data, printed by `--dry-run`, applied by [`crate::apply`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WritebackPlan {
-    /// The device container.
-    pub container: Dn,
-    /// The forest's schema level.
-    pub schema_level: SchemaLevel,
-    /// Devices to create.
-    pub adds: Vec<DeviceAdd>,
-    /// Devices to bring up to date.
-    pub modifies: Vec<DeviceModify>,
-    /// Device objects to delete.
-    pub deletes: Vec<DeviceDelete>,
-    /// Devices of the export not written, with the reason.
-    pub skipped: Vec<SkippedDevice>,
-    /// Records of the export that failed their checks.
-    pub bad_records: Vec<RecordError>,
-    /// Why deletes were not planned, when they were withheld (or `--no-delete`).
-    pub deletes_withheld: Option<DeletesWithheld>,
-    /// The deletes the run would have made had they not been withheld (empty otherwise).
-    pub withheld_deletes: Vec<DeviceDelete>,
-    /// Entries of the container that are not usable devices, left alone.
-    pub ignored_entries: Vec<String>,
-    /// The counts.
-    pub counts: PlanCounts,
-}
-
-/// The machine-readable summary of a plan (`--json`): counts and every skipped or bad record.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlanReport<'p> {
-    /// The device container.
-    pub container: String,
-    /// Counts.
-    pub counts: &'p PlanCounts,
-    /// Every skipped device with its reason.
-    pub skipped: &'p [SkippedDevice],
-    /// Every bad record with its problems.
-    pub bad_records: &'p [RecordError],
-    /// Every planned delete with its reason.
-    pub deletes: &'p [DeviceDelete],
-    /// Why deletes were withheld, if they were.
-    pub deletes_withheld: Option<&'p DeletesWithheld>,
-    /// The deletes withheld.
-    pub withheld_deletes: &'p [DeviceDelete],
-    /// Entries left alone.
-    pub ignored_entries: &'p [String],
-}
-
-impl WritebackPlan {
-    /// Whether the plan writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.adds.is_empty() && self.modifies.is_empty() && self.deletes.is_empty()
-    }
-
-    /// The number of LDAP operations the plan makes.
-    pub fn operation_count(&self) -> usize {
-        self.adds.len() + self.modifies.len() + self.deletes.len()
-    }
-
-    /// The serialisable summary.
-    pub fn report(&self) -> PlanReport<'_> {
-        PlanReport {
-            container: self.container.to_string(),
-            counts: &self.counts,
-            skipped: &self.skipped,
-            bad_records: &self.bad_records,
-            deletes: &self.deletes,
-            deletes_withheld: self.deletes_withheld.as_ref(),
-            withheld_deletes: &self.withheld_deletes,
-            ignored_entries: &self.ignored_entries,
-        }
-    }
-
-    /// Writes the plan as LDIF change records (RFC 2849), binary values in base64, each preceded
-    /// by a comment saying why. OpenLDAP's `ldapmodify` can apply the output.
-    pub fn write_ldif(&self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "# devwb writeback plan for {}", self.container)?;
-        writeln!(
-            out,
-            "# {} adds, {} modifies, {} deletes, {} unchanged, {} skipped, {} bad records",
-            self.counts.adds,
-            self.counts.modifies,
-            self.counts.deletes,
-            self.counts.unchanged,
-            self.counts.skipped,
-            self.counts.bad_records
-        )?;
-        for add in &self.adds {
-            writeln!(out, "\n# add device {}", add.device.device_id)?;
-            write_ldif_value(out, "dn", add.dn.as_bytes())?;
-            writeln!(out, "changetype: add")?;
-            for (name, values) in add.attributes() {
-                for value in &values {
-                    write_ldif_value(out, name, value)?;
-                }
-            }
-        }
-        for modify in &self.modifies {
-            writeln!(out, "\n# modify device {}", modify.device_id)?;
-            write_ldif_value(out, "dn", modify.dn.as_bytes())?;
-            writeln!(out, "changetype: modify")?;
-            for change in &modify.changes {
-                let name = change.attribute.ldap_name();
-                writeln!(out, "replace: {name}")?;
-                for value in &change.values {
-                    write_ldif_value(out, name, value)?;
-                }
-                writeln!(out, "-")?;
-            }
-        }
-        for delete in &self.deletes {
-            writeln!(
-                out,
-                "\n# delete device {} ({})",
-                delete.device_id, delete.reason
-            )?;
-            write_ldif_value(out, "dn", delete.dn.as_bytes())?;
-            writeln!(out, "changetype: delete")?;
-        }
-        for skipped in &self.skipped {
-            writeln!(
-                out,
-                "\n# skipped {} ({}): {}",
-                skipped.device_id, skipped.record, skipped.reason
-            )?;
-        }
-        for bad in &self.bad_records {
-            writeln!(out, "\n# bad record {bad}")?;
-        }
-        if let Some(why) = &self.deletes_withheld {
-            writeln!(out, "\n# deletes withheld: {why}")?;
-            for delete in &self.withheld_deletes {
-                writeln!(
-                    out,
-                    "# withheld: delete {} (device {}, {})",
-                    delete.dn, delete.device_id, delete.reason
-                )?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One `name: value` line of LDIF (RFC 2849: base64 unless the value is a SAFE-STRING).
-pub(crate) fn write_ldif_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
-    writeln!(out, "{}", devwb_model::ldif::value_line(name, value))
-}
 
 /// A record of the export after the work that needs no planner state: checked, and mapped for
 /// the forest (or the reason it is out of scope).
@@ -524,6 +50,8 @@ pub enum PreparedRecord {
         record: RecordRef,
         /// Its device id.
         device_id: Guid,
+        /// Its Entra object id.
+        object_id: Guid,
         /// Its AD form for this forest, or why it is skipped.
         mapped: Result<DesiredDevice, SkipReason>,
         /// What it says about its owners.
@@ -540,6 +68,7 @@ impl PreparedRecord {
                 owners: OwnerEvidence::of(&device),
                 mapped: map_device(&device, scope),
                 device_id: device.device_id,
+                object_id: device.object_id,
                 record: device.record,
             },
         }
@@ -607,89 +136,6 @@ impl std::str::FromStr for DeleteLimit {
     }
 }
 
-/// Why a run's deletes were withheld. Every reason but [`DeletesWithheld::NoDeleteRequested`] is
-/// a guard: the run could not tell that the devices it would delete really left.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DeletesWithheld {
-    /// `--no-delete` was given.
-    NoDeleteRequested,
-    /// The export holds no device at all: an empty tenant is far less likely than a failed export.
-    EmptyExport,
-    /// Devices of the export carry no `registeredOwners`: it was made without the expansion.
-    OwnersNotExpanded {
-        /// Devices without the property.
-        devices: u64,
-        /// Devices in the export.
-        of: u64,
-    },
-    /// No registered owner in the export carries `onPremisesSecurityIdentifier`.
-    OwnerSidsMissing,
-    /// The source found the export incomplete (a broken page chain, no end line, ...).
-    IncompleteExport {
-        /// What the source found.
-        detail: String,
-    },
-    /// Bad records whose deviceId could not be read: their devices look like devices that left.
-    UnidentifiedBadRecords {
-        /// How many.
-        count: u64,
-    },
-    /// More deletes than the run's limit.
-    OverLimit {
-        /// Deletes the run would make.
-        planned: u64,
-        /// The limit.
-        limit: u64,
-    },
-}
-
-impl DeletesWithheld {
-    /// Whether this is a guard (the run could not be sure), not the user's `--no-delete`.
-    pub fn is_guard(&self) -> bool {
-        !matches!(self, DeletesWithheld::NoDeleteRequested)
-    }
-}
-
-impl std::fmt::Display for DeletesWithheld {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const EXPAND: &str = "$expand=registeredOwners($select=id,onPremisesSecurityIdentifier)";
-        match self {
-            DeletesWithheld::NoDeleteRequested => f.write_str("--no-delete was given"),
-            DeletesWithheld::EmptyExport => f.write_str(
-                "the export holds no device: an empty export cannot tell which devices left \
-                 Entra (check how it was made; an export of an empty tenant deletes nothing)",
-            ),
-            DeletesWithheld::OwnersNotExpanded { devices, of } => write!(
-                f,
-                "{devices} of {of} devices in the export carry no registeredOwners: the export was \
-                 made without the owners' expansion, so no device can be placed in or out of \
-                 scope; export again with {EXPAND}"
-            ),
-            DeletesWithheld::OwnerSidsMissing => write!(
-                f,
-                "no registered owner in the export carries onPremisesSecurityIdentifier: select it \
-                 in the expansion ({EXPAND}) or give a users export with --users"
-            ),
-            DeletesWithheld::IncompleteExport { detail } => {
-                write!(f, "the export looks incomplete: {detail}")
-            }
-            DeletesWithheld::UnidentifiedBadRecords { count } => write!(
-                f,
-                "{count} bad record(s) without a readable deviceId: their devices cannot be told \
-                 apart from devices that left Entra"
-            ),
-            DeletesWithheld::OverLimit { planned, limit } => write!(
-                f,
-                "{planned} deletes exceed this run's limit of {limit}: look at the planned \
-                 deletes (--dry-run), then allow them with --max-deletes {planned} (or \
-                 --max-deletes none)"
-            ),
-        }
-    }
-}
-
 /// What a device of the export says about its owners, counted to tell an export made without
 /// the owners' expansion from one whose devices simply have none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -720,9 +166,6 @@ pub struct Planner {
     scope: ForestScope,
     options: PlanOptions,
     seen: HashMap<u128, RecordRef>,
-    /// The container's DN as text, formatted once: every add's DN is `CN=<deviceId>,` + this
-    /// (a GUID's text needs no escaping).
-    container_text: String,
     adds: Vec<DeviceAdd>,
     modifies: Vec<DeviceModify>,
     skipped: Vec<SkippedDevice>,
@@ -737,15 +180,16 @@ pub struct Planner {
     /// A partial plan (see [`Planner::partial`]): the devices writeback owns in the whole
     /// container, for the default deletion limit.
     partial: Option<u64>,
+    /// The (object id, device id) of every checked device, when asked for
+    /// ([`Planner::keep_listed_ids`]).
+    listed_ids: Option<Vec<(Guid, Guid)>>,
 }
 
 impl Planner {
     /// A planner over the observed state of a container.
     pub fn new(observed: ObservedDevices, scope: ForestScope, options: PlanOptions) -> Planner {
         let observed_count = (observed.by_id.len() + observed.duplicates.len()) as u64;
-        let container_text = observed.container.to_string();
         Planner {
-            container_text,
             observed,
             scope,
             options,
@@ -761,6 +205,7 @@ impl Planner {
             owners_not_listed: 0,
             owners_with_sid: 0,
             partial: None,
+            listed_ids: None,
         }
     }
 
@@ -831,10 +276,14 @@ impl Planner {
             PreparedRecord::Device {
                 record,
                 device_id: id,
+                object_id,
                 mapped,
                 owners,
             } => {
                 self.devices += 1;
+                if let Some(listed) = &mut self.listed_ids {
+                    listed.push((object_id, id));
+                }
                 match owners {
                     OwnerEvidence::NotListed => self.owners_not_listed += 1,
                     OwnerEvidence::ListedWithSid => self.owners_with_sid += 1,
@@ -875,14 +324,7 @@ impl Planner {
         let id = desired.device_id;
         let container = &self.observed.container;
         match self.observed.by_id.get_mut(&id.as_u128()) {
-            None => self.adds.push(DeviceAdd {
-                dn: format!(
-                    "CN={},{}",
-                    mapping::device_rdn_value(&id),
-                    self.container_text
-                ),
-                device: desired,
-            }),
+            None => self.adds.push(DeviceAdd::new(&desired)),
             Some(slot) => {
                 slot.fate = Fate::Claimed;
                 if !slot.device.owned {
@@ -976,6 +418,18 @@ impl Planner {
         deletes
     }
 
+    /// Keeps the (Entra object id, device id) of every checked device the planner takes, for
+    /// [`Planner::take_listed_ids`] (what `sync` indexes: a delta round names a removed device
+    /// by its object id only). 32 bytes a device; off unless asked for.
+    pub fn keep_listed_ids(&mut self) {
+        self.listed_ids.get_or_insert_with(Vec::new);
+    }
+
+    /// The ids kept since [`Planner::keep_listed_ids`], in export order.
+    pub fn take_listed_ids(&mut self) -> Vec<(Guid, Guid)> {
+        self.listed_ids.take().unwrap_or_default()
+    }
+
     /// Ends the export: plans the deletes and returns the plan. `source` is the source's summary
     /// (an incomplete export withholds deletes).
     pub fn finish(self, source: &SourceSummary) -> WritebackPlan {
@@ -1036,9 +490,11 @@ impl Planner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::{AttributeValues, DeviceAttribute};
     use crate::source::{DeviceSource, SourceFormat};
     use crate::synthetic::{SyntheticConfig, SyntheticDevice, SyntheticDevices};
     use devwb_model::Sid;
+    use devwb_model::{Dn, SchemaLevel};
 
     const DOMAIN: &str = "S-1-5-21-1004336348-1177238915-682003330";
 
@@ -1062,7 +518,7 @@ mod tests {
         let plan = plan(export, Vec::new(), PlanOptions::default());
         plan.adds
             .into_iter()
-            .map(|a| (a.dn, a.device.values))
+            .map(|a| (a.dn(&plan.container).to_string(), a.values()))
             .collect()
     }
 
@@ -1109,7 +565,7 @@ mod tests {
         let first = plan(&export, Vec::new(), PlanOptions::default());
         assert_eq!(counts(&first), (200, 0, 0, 0, 0));
         assert_eq!(
-            first.adds[0].dn,
+            first.adds[0].dn(&container()).to_string(),
             format!("CN={},{}", export[0].device_id, container())
         );
         let second = plan(&export, directory_from(&export), PlanOptions::default());
@@ -1222,7 +678,7 @@ mod tests {
         let p = planner.finish(&summary);
         assert_eq!(p.deletes_withheld, None);
         assert_eq!(counts(&p), (1, 1, 2, 0, 1));
-        assert_eq!(p.adds[0].device.device_id, new.device_id);
+        assert_eq!(p.adds[0].device_id, new.device_id);
         assert_eq!(p.modifies[0].device_id, export[0].device_id);
         let mut deleted: Vec<Guid> = p.deletes.iter().map(|d| d.device_id).collect();
         let mut expected = vec![export[1].device_id, export[2].device_id];
@@ -1428,37 +884,6 @@ mod tests {
             p.deletes_withheld,
             Some(DeletesWithheld::UnidentifiedBadRecords { count: 1 })
         );
-    }
-
-    #[test]
-    fn canonical_dns_are_recognised_in_any_spelling_and_others_are_not() {
-        let id = Guid::parse("00112233-4455-6677-8899-aabbccddeeff").unwrap();
-        let cases = [
-            (
-                "CN=00112233-4455-6677-8899-aabbccddeeff,CN=RegisteredDevices,DC=contoso,DC=lab",
-                true,
-            ),
-            (
-                "cn=00112233-4455-6677-8899-AABBCCDDEEFF,cn=registereddevices,dc=CONTOSO,dc=lab",
-                true,
-            ),
-            (
-                "CN=00112233-4455-6677-8899-aabbccddeeff, CN=RegisteredDevices, DC=contoso, DC=lab",
-                true,
-            ),
-            (
-                "CN=00112233-4455-6677-8899-aabbccddeef0,CN=RegisteredDevices,DC=contoso,DC=lab",
-                false,
-            ),
-            (
-                "CN=00112233-4455-6677-8899-aabbccddeeff,CN=Computers,DC=contoso,DC=lab",
-                false,
-            ),
-            ("CN=laptop,CN=RegisteredDevices,DC=contoso,DC=lab", false),
-        ];
-        for (dn, expected) in cases {
-            assert_eq!(is_canonical_dn(dn, &container(), &id), expected, "{dn}");
-        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::fmt;
 use std::hash::Hasher;
 
 use devwb_model::schema::attr;
-use devwb_model::{Guid, SchemaLevel, Sid};
+use devwb_model::{Dn, Guid, SchemaLevel, Sid};
 use serde::Serialize;
 
 use crate::source::EntraDevice;
@@ -392,6 +392,82 @@ impl AttributeValues {
     }
 }
 
+/// A device's values packed into one allocation, as a planned add keeps them until the apply
+/// takes it: per mapped attribute, in table order, the number of values (u16) and each value as
+/// its length (u32) and bytes, little-endian. A first run of a million devices holds a million
+/// adds; one allocation of their bytes each, rather than one per value plus twelve list headers,
+/// is what keeps that under a gigabyte.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PackedValues(Box<[u8]>);
+
+impl PackedValues {
+    /// Packs `values`. A device passes its checks only with at most
+    /// [`crate::source::MAX_PHYSICAL_IDS`] values an attribute and values of at most a few
+    /// kilobytes, well inside the u16 and u32 fields.
+    pub fn pack(values: &AttributeValues) -> PackedValues {
+        let size: usize = values
+            .0
+            .iter()
+            .map(|list| 2 + list.iter().map(|v| 4 + v.len()).sum::<usize>())
+            .sum();
+        let mut packed = Vec::with_capacity(size);
+        for list in &values.0 {
+            packed.extend_from_slice(&(list.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+            for value in list.iter().take(usize::from(u16::MAX)) {
+                let length = value.len().min(u32::MAX as usize);
+                packed.extend_from_slice(&(length as u32).to_le_bytes());
+                packed.extend_from_slice(&value[..length]);
+            }
+        }
+        PackedValues(packed.into_boxed_slice())
+    }
+
+    /// The values, unpacked.
+    pub fn unpack(&self) -> AttributeValues {
+        let mut values = AttributeValues::default();
+        let mut rest: &[u8] = &self.0;
+        let mut take = |n: usize| -> &[u8] {
+            let (head, tail) = rest.split_at(n.min(rest.len()));
+            rest = tail;
+            head
+        };
+        for list in values.0.iter_mut() {
+            let count = take(2).try_into().map_or(0, u16::from_le_bytes);
+            for _ in 0..count {
+                let length = take(4).try_into().map_or(0, u32::from_le_bytes);
+                list.push(take(length as usize).to_vec());
+            }
+        }
+        values
+    }
+
+    /// How many bytes the packed values take.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is packed (never, for a packed device: each attribute has its count).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for PackedValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.unpack().fmt(f)
+    }
+}
+
+/// The DN of a device: `CN=<deviceId>,<container>`.
+pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
+    match devwb_model::Rdn::new("CN", &device_rdn_value(device_id)) {
+        Ok(rdn) => container.child(rdn),
+        // A GUID's text is hex digits and dashes: nothing in it needs escaping, so this cannot
+        // fail; fall back to the container rather than panic.
+        Err(_) => container.clone(),
+    }
+}
+
 /// The hash the diff compares: 64 bits over the values sorted (AD returns multi-valued attributes
 /// in no promised order), with lengths mixed in so `["ab"]` and `["a","b"]` differ. Hashes are
 /// compared only within one run, never stored.
@@ -604,6 +680,26 @@ mod tests {
             }
         }
         lines
+    }
+
+    #[test]
+    fn packed_values_unpack_to_what_was_packed() {
+        let mut values = AttributeValues::default();
+        values.0[0] = vec![b"one".to_vec()];
+        values.0[3] = vec![Vec::new(), vec![0u8; 70_000], b"x".to_vec()];
+        values.0[ATTRIBUTE_COUNT - 1] = (0..1000)
+            .map(|n| format!("[USER-GID]:{n}").into_bytes())
+            .collect();
+        for values in [AttributeValues::default(), values] {
+            let packed = PackedValues::pack(&values);
+            assert_eq!(packed.unpack(), values);
+            let payload: usize = values.0.iter().flatten().map(Vec::len).sum();
+            let values_count: usize = values.0.iter().map(Vec::len).sum();
+            assert_eq!(
+                packed.len(),
+                payload + 4 * values_count + 2 * ATTRIBUTE_COUNT
+            );
+        }
     }
 
     #[test]

@@ -24,8 +24,8 @@ use std::time::SystemTime;
 use devwb_ldap::{Client, Entry};
 use devwb_model::Dn;
 
-use crate::diff::{DeviceDelete, DeviceModify, WritebackPlan};
 use crate::error::WritebackError;
+use crate::plan::{DeviceDelete, DeviceModify, WritebackPlan};
 
 /// Attributes the directory maintains itself and refuses in an add: kept as comments.
 const NOT_RESTORABLE: &[&str] = &[
@@ -103,7 +103,7 @@ pub fn write_undo_file(
         modifies: 0,
     };
     write_header(&mut out, plan, &stamp).map_err(io(&path))?;
-    let mut reads = crate::apply::Retrying::new(client, devwb_ldap::RetryPolicy::default());
+    let mut reads = crate::reads::Retrying::new(client, devwb_ldap::RetryPolicy::default());
     for delete in &plan.deletes {
         let dn = parse(&delete.dn)?;
         let entry = reads.call("read a device before deleting it", |c| c.read(&dn, &["*"]))?;
@@ -238,25 +238,17 @@ fn write_modify(
 }
 
 fn write_value(out: &mut dyn Write, name: &str, value: &[u8]) -> io::Result<()> {
-    crate::diff::write_ldif_value(out, name, value)
+    crate::plan::write_ldif_value(out, name, value)
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a file name, from the system clock's seconds (UTC; proleptic
-/// Gregorian, by the days-from-civil algorithm).
+/// Gregorian).
 fn utc_stamp(now: SystemTime) -> String {
     let seconds = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = devwb_model::civil::civil_from_days(days as i64);
     format!(
         "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
         rest / 3_600,

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::ber::{integer_value, read_tlv};
-use crate::semantics::{Modification, ModificationKind};
+use crate::request::{Modification, ModificationKind};
 
 /// A modify request read by hand: message id, target DN text, changes, controls.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1053,19 +1053,10 @@ fn route_of(segments: &[&str]) -> Option<Route> {
     }
 }
 
-/// `(YYYY-MM-DD, hh:mm:ss)` in UTC for seconds since 1970 (Howard Hinnant's civil-from-days).
+/// `(YYYY-MM-DD, hh:mm:ss)` in UTC for seconds since 1970.
 fn civil(seconds: u64) -> (String, String) {
-    let days = (seconds / 86_400) as i64;
+    let (year, month, day) = devwb_model::civil::civil_from_days((seconds / 86_400) as i64);
     let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     (
         format!("{year:04}-{month:02}-{day:02}"),
         format!(

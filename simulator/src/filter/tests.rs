@@ -7,7 +7,7 @@ use rasn_ldap::{
 };
 
 use super::*;
-use crate::forest::ForestNames;
+use crate::names::ForestNames;
 use crate::semantics::Semantics;
 use crate::store::Entry;
 

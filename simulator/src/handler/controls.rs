@@ -1,11 +1,13 @@
-//! Request controls: the ones the simulator implements, parsed from their BER values, and
-//! AD's rule for the rest (unknown and critical: `unavailableCriticalExtension`; unknown and
-//! not critical: ignored).
+//! Request controls: the ones the simulator implements, parsed from their BER values into
+//! [`RequestControls`] (a type of the request vocabulary), and AD's rule for the rest (unknown
+//! and critical: `unavailableCriticalExtension`; unknown and not critical: ignored).
 
 use bytes::Bytes;
+use devwb_model::sd::SecurityInformation;
 
 use crate::codec::ber::{integer_value, read_tlv};
 use crate::error::{OpError, ResultCode};
+use crate::request::{PagedRequest, RequestControls};
 
 /// Paged results (RFC 2696).
 pub const PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
@@ -36,27 +38,6 @@ pub const SUPPORTED: &[&str] = &[
     LAZY_COMMIT,
 ];
 
-/// A paged results request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PagedRequest {
-    /// Entries wanted per page (AD caps it at MaxPageSize).
-    pub size: u32,
-    /// Empty on the first page; the server's cookie after.
-    pub cookie: Bytes,
-}
-
-/// The controls of one request, parsed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestControls {
-    pub paged: Option<PagedRequest>,
-    /// The SD flags value (1 owner, 2 group, 4 DACL, 8 SACL), when the control was sent.
-    pub sd_flags: Option<u32>,
-    pub tree_delete: bool,
-    pub domain_scope: bool,
-    pub permissive_modify: bool,
-    pub show_deleted: bool,
-}
-
 fn bad_value(oid: &str) -> OpError {
     OpError::protocol(format!("00000057: LdapErr: DSID-0C090FA8, comment: Error processing control {oid}: malformed value, data 0, v4563"))
 }
@@ -79,7 +60,7 @@ fn parse_paged(oid: &str, value: Option<&[u8]>) -> Result<PagedRequest, OpError>
     })
 }
 
-fn parse_sd_flags(oid: &str, value: Option<&[u8]>) -> Result<u32, OpError> {
+fn parse_sd_flags(oid: &str, value: Option<&[u8]>) -> Result<SecurityInformation, OpError> {
     let value = value.ok_or_else(|| bad_value(oid))?;
     let (0x30, content, _) = read_tlv(value).ok_or_else(|| bad_value(oid))? else {
         return Err(bad_value(oid));
@@ -88,7 +69,9 @@ fn parse_sd_flags(oid: &str, value: Option<&[u8]>) -> Result<u32, OpError> {
         return Err(bad_value(oid));
     };
     let flags = integer_value(flags).ok_or_else(|| bad_value(oid))?;
-    Ok((flags & 0xf) as u32)
+    // Only the four low bits count (MS-ADTS: the others are ignored).
+    let parts = u32::try_from(flags & 0xF).unwrap_or_default();
+    Ok(SecurityInformation::from_control_value(parts))
 }
 
 impl RequestControls {
@@ -129,87 +112,6 @@ pub fn paged_response_value(cookie: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
-/// The parts of a self-relative security descriptor that `flags` selects (1 owner, 2 group,
-/// 4 DACL, 8 SACL), as a new self-relative descriptor. `None` when `sd` is not a valid
-/// self-relative descriptor, in which case the caller returns it unchanged.
-pub fn filter_security_descriptor(sd: &[u8], flags: u32) -> Option<Vec<u8>> {
-    let u16_at = |at: usize| sd.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u32_at = |at: usize| {
-        sd.get(at..at + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-    };
-    if sd.len() < 20 || sd.first() != Some(&1) {
-        return None;
-    }
-    let control = u16_at(2)?;
-    if control & 0x8000 == 0 {
-        return None; // not self-relative
-    }
-    let sid_at = |offset: usize| -> Option<&[u8]> {
-        if offset == 0 {
-            return None;
-        }
-        let count = *sd.get(offset + 1)? as usize;
-        sd.get(offset..offset + 8 + 4 * count)
-    };
-    let acl_at = |offset: usize| -> Option<&[u8]> {
-        if offset == 0 {
-            return None;
-        }
-        let size = u16_at(offset + 2)? as usize;
-        sd.get(offset..offset + size)
-    };
-    let owner = if flags & 1 != 0 {
-        sid_at(u32_at(4)?)
-    } else {
-        None
-    };
-    let group = if flags & 2 != 0 {
-        sid_at(u32_at(8)?)
-    } else {
-        None
-    };
-    let sacl = if flags & 8 != 0 && control & 0x0010 != 0 {
-        acl_at(u32_at(12)?)
-    } else {
-        None
-    };
-    let dacl = if flags & 4 != 0 && control & 0x0004 != 0 {
-        acl_at(u32_at(16)?)
-    } else {
-        None
-    };
-    let mut new_control = control & !(0x0004 | 0x0010 | 0x0008 | 0x0020 | 0x0001 | 0x0002);
-    if dacl.is_some() {
-        new_control |= control & (0x0004 | 0x0008 | 0x1000 | 0x0400 | 0x0100);
-    } else {
-        new_control &= !(0x1000 | 0x0400 | 0x0100);
-    }
-    if sacl.is_some() {
-        new_control |= control & (0x0010 | 0x0020 | 0x2000 | 0x0800 | 0x0200);
-    } else {
-        new_control &= !(0x2000 | 0x0800 | 0x0200);
-    }
-    let mut out = vec![1u8, 0];
-    out.extend_from_slice(&new_control.to_le_bytes());
-    out.extend_from_slice(&[0u8; 16]);
-    let place = |part: Option<&[u8]>, field: usize, out: &mut Vec<u8>| {
-        if let Some(part) = part {
-            let offset = (out.len() as u32).to_le_bytes();
-            if let Some(slot) = out.get_mut(field..field + 4) {
-                slot.copy_from_slice(&offset);
-            }
-            out.extend_from_slice(part);
-        }
-    };
-    // The order Windows writes: SACL, DACL, owner, group.
-    place(sacl, 12, &mut out);
-    place(dacl, 16, &mut out);
-    place(owner, 4, &mut out);
-    place(group, 8, &mut out);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +140,18 @@ mod tests {
                 cookie: Bytes::new()
             })
         );
-        assert_eq!(parsed.sd_flags, Some(4));
+        assert_eq!(parsed.sd_flags, Some(SecurityInformation::DACL));
+        // A value without any of the four parts asks for all of them (MS-ADTS
+        // 3.1.1.3.4.1.11); the simulator used to read it as "nothing".
+        let none = [control(
+            SD_FLAGS,
+            true,
+            Some(&[0x30, 0x03, 0x02, 0x01, 0x00]),
+        )];
+        assert_eq!(
+            RequestControls::parse(Some(&none)).unwrap().sd_flags,
+            Some(SecurityInformation::ALL)
+        );
         assert!(parsed.tree_delete && parsed.domain_scope && !parsed.permissive_modify);
     }
 
@@ -252,36 +165,5 @@ mod tests {
             RequestControls::parse(Some(&[control(PAGED_RESULTS, false, Some(&[0x04, 0x00]))]))
                 .unwrap_err();
         assert_eq!(malformed.code, ResultCode::PROTOCOL_ERROR);
-    }
-
-    #[test]
-    fn sd_flags_select_parts() {
-        // O:BA G:SY D:(A;;GA;;;WD) written by hand: header, DACL at 20, owner at 48, group at 64.
-        let owner = [1u8, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
-        let group = [1u8, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
-        let dacl = [
-            2u8, 0, 28, 0, 1, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0x10, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-            0,
-        ];
-        let mut sd = vec![
-            1u8, 0, 0x04, 0x80, 48, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0,
-        ];
-        sd.extend_from_slice(&dacl);
-        sd.extend_from_slice(&owner);
-        sd.extend_from_slice(&group);
-        let only_dacl = filter_security_descriptor(&sd, 4).unwrap();
-        assert_eq!(
-            &only_dacl[..20],
-            &[1, 0, 0x04, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0]
-        );
-        assert_eq!(&only_dacl[20..], &dacl);
-        let owner_only = filter_security_descriptor(&sd, 1).unwrap();
-        assert_eq!(&owner_only[..4], &[1, 0, 0x00, 0x80]);
-        assert_eq!(&owner_only[20..], &owner);
-        assert_eq!(
-            filter_security_descriptor(&sd, 0xf).unwrap().len(),
-            sd.len()
-        );
-        assert_eq!(filter_security_descriptor(&[1, 2, 3], 4), None);
     }
 }

@@ -19,12 +19,10 @@ use devwb_model::{Dn, Guid, Sid};
 use rasn_ldap::{AuthenticationChoice, LdapMessage, ProtocolOp};
 use tracing::debug;
 
-pub use controls::{PagedRequest, RequestControls};
-
 use crate::codec::{Outcome, Response, ResponseOp};
 use crate::error::{OpError, ResultCode};
 use crate::forest::Forest;
-use crate::semantics::{FaultDecision, Identity, OpContext, Operation};
+use crate::request::{FaultDecision, Identity, OpContext, Operation, RequestControls};
 use crate::store::Entry;
 
 /// OID of the StartTLS extended operation.
@@ -191,7 +189,7 @@ impl Handler {
         target: &'a Dn,
     ) -> OpContext<'a> {
         OpContext {
-            forest: &self.forest,
+            store: &self.forest.store,
             identity: &session.identity,
             tls: session.tls,
             controls,

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use devwb_model::Dn;
 use rasn_ldap::{SearchRequest, SearchRequestScope};
 
-use super::controls::{filter_security_descriptor, paged_response_value, PAGED_RESULTS, SUPPORTED};
-use super::{operations_error_unbound, Handler, PageState, RequestControls, Session};
+use super::controls::{paged_response_value, PAGED_RESULTS, SUPPORTED};
+use super::{operations_error_unbound, Handler, PageState, Session};
 use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
-use crate::semantics::{OpContext, Operation};
+use crate::request::{OpContext, Operation, RequestControls};
 use crate::store::{Entry, Values};
 
 /// A well-formed `;range=low-high` option (`high` `None` for `*`). The numbers are the
@@ -225,14 +225,10 @@ impl Handler {
         let (window, shown_range) = value_window(values.len(), range, self.config.max_value_range)?;
         let mut values: Vec<Bytes> = values.slice(window).to_vec();
         if name.eq_ignore_ascii_case("nTSecurityDescriptor") {
-            if let Some(flags) = controls.sd_flags {
+            if let Some(parts) = controls.sd_flags {
                 values = values
-                    .into_iter()
-                    .map(|sd| {
-                        filter_security_descriptor(&sd, flags)
-                            .map(Bytes::from)
-                            .unwrap_or(sd)
-                    })
+                    .iter()
+                    .map(|sd| crate::security::descriptor::for_read(sd, parts))
                     .collect();
             }
         }

@@ -5,37 +5,18 @@ use bytes::Bytes;
 use devwb_model::Dn;
 use rasn_ldap::{AddRequest, ChangeOperation, ModifyDnRequest, ModifyRequest};
 
-use super::{operations_error_unbound, Handler, RequestControls, Session};
+use super::{operations_error_unbound, Handler, Session};
 use crate::error::{OpError, ResultCode};
+use crate::request::{Modification, ModificationKind, Operation, RequestControls};
+use crate::schema::rules::GENERATED;
 use crate::schema::values::IndexedValues;
 use crate::schema::Syntax;
-use crate::semantics::{Modification, ModificationKind, Operation};
 use crate::store::Entry;
-
-/// Attributes only the directory writes.
-const GENERATED: &[&str] = &[
-    "objectGUID",
-    "uSNCreated",
-    "uSNChanged",
-    "whenCreated",
-    "whenChanged",
-    "distinguishedName",
-    "instanceType",
-    "objectSid",
-    "name",
-];
 
 fn constraint(attribute: &str, problem: &str) -> OpError {
     OpError::new(
         ResultCode::CONSTRAINT_VIOLATION,
         format!("000020B1: AtrErr: DSID-030F0DE9, #1:\n\t0: 000020B1: DSID-030F0DE9, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 0 ({attribute}): {problem}\n"),
-    )
-}
-
-fn no_such_attribute(attribute: &str) -> OpError {
-    OpError::new(
-        ResultCode::NO_SUCH_ATTRIBUTE,
-        format!("00002080: AtrErr: DSID-03151F8C, #1:\n\t0: 00002080: DSID-03151F8C, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 0 ({attribute})\n"),
     )
 }
 
@@ -155,110 +136,6 @@ impl Handler {
         Ok(())
     }
 
-    /// Applies modifications to a copy of `entry`.
-    fn apply_changes(
-        &self,
-        entry: &mut Entry,
-        changes: &[Modification],
-        permissive: bool,
-    ) -> Result<(), OpError> {
-        let rdn = entry.dn.rdn().cloned();
-        for change in changes {
-            let name = change.attribute.as_str();
-            let base = name.split(';').next().unwrap_or(name);
-            if GENERATED.iter().any(|g| g.eq_ignore_ascii_case(base)) {
-                if base.eq_ignore_ascii_case("name") {
-                    return Err(OpError::new(
-                        ResultCode::NOT_ALLOWED_ON_RDN,
-                        "00002016: UpdErr: DSID-030F0D0F, problem 6004 (CANT_ON_RDN), data 0\n",
-                    ));
-                }
-                return Err(constraint(base, "the directory generates this attribute"));
-            }
-            let mut values: Vec<Bytes> = entry.attrs.values(base).to_vec();
-            match change.kind {
-                ModificationKind::Add => {
-                    if change.values.is_empty() {
-                        return Err(constraint(
-                            base,
-                            "an add modification needs at least one value",
-                        ));
-                    }
-                    let mut indexed = IndexedValues::new(self.syntax(base), values);
-                    for value in &change.values {
-                        if indexed.contains(value) {
-                            if permissive {
-                                continue;
-                            }
-                            return Err(value_exists(base));
-                        }
-                        indexed.push(value.clone());
-                    }
-                    values = indexed.into_values();
-                }
-                ModificationKind::Delete => {
-                    if values.is_empty() && !permissive {
-                        return Err(no_such_attribute(base));
-                    }
-                    if change.values.is_empty() {
-                        values.clear();
-                    }
-                    let mut indexed = IndexedValues::new(self.syntax(base), values);
-                    for value in &change.values {
-                        if !indexed.remove(value) && !permissive {
-                            return Err(no_such_attribute(base));
-                        }
-                    }
-                    values = indexed.into_values();
-                }
-                ModificationKind::Replace => values = change.values.clone(),
-                ModificationKind::Increment => {
-                    let [delta] = change.values.as_slice() else {
-                        return Err(constraint(base, "increment needs exactly one value"));
-                    };
-                    let delta: i64 = std::str::from_utf8(delta)
-                        .ok()
-                        .and_then(|d| d.trim().parse().ok())
-                        .ok_or_else(|| constraint(base, "the increment is not an integer"))?;
-                    if values.is_empty() {
-                        return Err(no_such_attribute(base));
-                    }
-                    let mut incremented = Vec::with_capacity(values.len());
-                    for value in &values {
-                        let current: i64 = std::str::from_utf8(value)
-                            .ok()
-                            .and_then(|v| v.trim().parse().ok())
-                            .ok_or_else(|| {
-                                constraint(base, "the attribute's value is not an integer")
-                            })?;
-                        incremented.push(Bytes::from(current.wrapping_add(delta).to_string()));
-                    }
-                    values = incremented;
-                }
-            }
-            if let Some(rdn) = &rdn {
-                if rdn.attr().eq_ignore_ascii_case(base)
-                    && !values
-                        .iter()
-                        .any(|v| self.same_value(base, v, rdn.value().as_bytes()))
-                {
-                    return Err(OpError::new(
-                        ResultCode::NOT_ALLOWED_ON_RDN,
-                        "00002016: UpdErr: DSID-030F0D0F, problem 6004 (CANT_ON_RDN), data 0\n",
-                    ));
-                }
-            }
-            if base.eq_ignore_ascii_case("objectClass") && values.is_empty() {
-                return Err(OpError::new(
-                    ResultCode::OBJECT_CLASS_VIOLATION,
-                    "00002014: objectclass: DSID-03150B5F, problem 2004 (OBJ_CLASS_VIOLATION), data 0, objectClass cannot be removed\n",
-                ));
-            }
-            entry.attrs.set(base, values);
-        }
-        Ok(())
-    }
-
     pub(super) fn modify(
         &self,
         session: &Session,
@@ -308,11 +185,7 @@ impl Handler {
             if !self.forest.semantics.can_see(&ctx, &before) {
                 return Err(store.no_such_object(dn));
             }
-            let mut after = (*before).clone();
-            self.apply_changes(&mut after, changes, controls.permissive_modify)?;
-            self.forest
-                .semantics
-                .check_modify(&ctx, &before, changes, &mut after)?;
+            let mut after = self.forest.semantics.check_modify(&ctx, &before, changes)?;
             self.check_nonlinked_values(Some(&before), &after)?;
             self.forest.stamp_changed(&mut after);
             match store.replace(&before, after) {

@@ -168,6 +168,14 @@ pub fn no_such_value(attribute: &str, oid: &str) -> OpError {
     )
 }
 
+/// `notAllowedOnRDN`: a modify of the RDN attribute or `name` (a rename is a modify DN).
+pub fn not_allowed_on_rdn() -> OpError {
+    OpError::new(
+        ResultCode::NOT_ALLOWED_ON_RDN,
+        "00002016: UpdErr: DSID-030F1D29, problem 6004 (CANT_ON_RDN), data 0\n",
+    )
+}
+
 /// `unwillingToPerform` as AD's service layer words it.
 pub fn unwilling() -> OpError {
     OpError::new(

@@ -29,7 +29,8 @@ use super::diag::{self, class_win32, naming_win32, win32};
 use super::syntax::{check_value, Syntax, ValueProblem};
 use super::values::{first_duplicate, IndexedValues};
 use super::{AttributeDef, ClassCategory, ClassDef, Schema};
-use crate::error::{OpError, ResultCode};
+use crate::error::OpError;
+use crate::request::{Modification, ModificationKind};
 use crate::store::entry::{Attribute, Entry};
 
 /// Mandatory attributes another layer provides after the content rules run (the security
@@ -68,22 +69,19 @@ impl std::fmt::Debug for DirectoryContext<'_> {
     }
 }
 
-/// One change of a modify request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Modification {
-    pub op: ModOp,
-    pub attribute: String,
-    pub values: Vec<Bytes>,
-}
-
-/// The kind of a change (RFC 4511 and RFC 4525's increment).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModOp {
-    Add,
-    Delete,
-    Replace,
-    Increment,
-}
+/// Attributes only the directory writes: a modify naming one answers `constraintViolation`
+/// (`name`, the RDN's twin, answers `notAllowedOnRDN`), and an add may name only `name`.
+pub const GENERATED: &[&str] = &[
+    "objectGUID",
+    "uSNCreated",
+    "uSNChanged",
+    "whenCreated",
+    "whenChanged",
+    "distinguishedName",
+    "instanceType",
+    "objectSid",
+    "name",
+];
 
 impl Schema {
     /// The most specific structural class of an existing entry (the last `objectClass` value
@@ -332,7 +330,15 @@ impl Schema {
 
     /// Applies `modifications` to a copy of `entry` under the content rules and returns the
     /// result. `permissive` is the permissive-modify control: adding a present value or
-    /// removing a missing one is then not an error.
+    /// removing a missing one is then not an error. The caller has checked access first (AD's
+    /// order): these rules only ever run for a caller allowed to write what it names.
+    ///
+    /// Each modification is checked in this order: the attribute exists; it is not one the
+    /// directory generates; its values change as the kind says (a value added twice, a missing
+    /// value removed, an increment of something that is not an integer); then the attribute's
+    /// own rules (RDN, `objectClass`, constructed, back link, system-only, value syntax and
+    /// range, single value). The classes' allowed and mandatory attributes are checked on the
+    /// result.
     pub fn apply_modify(
         &self,
         context: &DirectoryContext<'_>,
@@ -355,100 +361,62 @@ impl Schema {
                 .attribute(&modification.attribute)
                 .ok_or_else(diag::unknown_attribute)?;
             let name = definition.name.as_str();
-            if definition.is_constructed() {
-                return Err(diag::constraint(
-                    name,
-                    &definition.oid,
-                    win32::CONSTRAINT_VIOLATION,
-                ));
+            let oid = definition.oid.as_str();
+            if name.eq_ignore_ascii_case("name") {
+                return Err(diag::not_allowed_on_rdn());
             }
-            if definition.is_back_link() {
-                return Err(diag::unwilling());
-            }
-            if name.eq_ignore_ascii_case("objectClass") {
-                // Changing the structural class is refused; AD allows only auxiliary classes
-                // to come and go, which device writeback never does.
-                return Err(diag::unwilling());
-            }
-            if name.eq_ignore_ascii_case(&rdn_attribute) || name.eq_ignore_ascii_case("name") {
-                return Err(OpError::new(
-                    ResultCode::NOT_ALLOWED_ON_RDN,
-                    "00002016: UpdErr: DSID-030F1D29, problem 6004 (CANT_ON_RDN), data 0\n",
-                ));
-            }
-            if definition.system_only
-                && !SYSTEM_ONLY_WRITABLE
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(name))
-            {
-                return Err(diag::constraint(
-                    name,
-                    &definition.oid,
-                    win32::CONSTRAINT_VIOLATION,
-                ));
-            }
-            if modification.op != ModOp::Delete {
-                self.check_values(context, definition, &modification.values)?;
+            if GENERATED.iter().any(|g| g.eq_ignore_ascii_case(name)) {
+                return Err(diag::constraint(name, oid, win32::CONSTRAINT_VIOLATION));
             }
             let current: Vec<Bytes> = result
                 .attrs
                 .get(name)
                 .map(|a| a.values.to_vec())
                 .unwrap_or_default();
-            let updated = match modification.op {
-                ModOp::Add => {
-                    if modification.values.is_empty() {
-                        return Err(diag::invalid_syntax());
-                    }
-                    let mut values = IndexedValues::new(definition.syntax, current);
-                    for value in &modification.values {
-                        if values.contains(value) {
-                            if permissive {
-                                continue;
-                            }
-                            return Err(diag::value_exists(name, &definition.oid));
-                        }
-                        values.push(value.clone());
-                    }
-                    values.into_values()
+            let updated = changed_values(definition, current, modification, permissive)?;
+            if name.eq_ignore_ascii_case(&rdn_attribute) {
+                return Err(diag::not_allowed_on_rdn());
+            }
+            if name.eq_ignore_ascii_case("objectClass") {
+                if updated.is_empty() {
+                    return Err(diag::object_class_violation(
+                        class_win32::OBJ_CLASS_VIOLATION,
+                    ));
                 }
-                ModOp::Delete if modification.values.is_empty() => {
-                    if current.is_empty() && !permissive {
-                        return Err(diag::no_such_value(name, &definition.oid));
-                    }
-                    Vec::new()
+                // Changing the structural class is refused; AD allows only auxiliary classes
+                // to come and go, which device writeback never does.
+                return Err(diag::unwilling());
+            }
+            if definition.is_constructed() {
+                return Err(diag::constraint(name, oid, win32::CONSTRAINT_VIOLATION));
+            }
+            if definition.is_back_link() {
+                return Err(diag::unwilling());
+            }
+            if definition.system_only
+                && !SYSTEM_ONLY_WRITABLE
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name))
+            {
+                return Err(diag::constraint(name, oid, win32::CONSTRAINT_VIOLATION));
+            }
+            match modification.kind {
+                ModificationKind::Delete => {}
+                ModificationKind::Add | ModificationKind::Replace => {
+                    self.check_values(context, definition, &modification.values)?;
                 }
-                ModOp::Delete => {
-                    let mut values = IndexedValues::new(definition.syntax, current);
-                    for value in &modification.values {
-                        if !values.remove(value) && !permissive {
-                            return Err(diag::no_such_value(name, &definition.oid));
-                        }
-                    }
-                    values.into_values()
-                }
-                ModOp::Replace => modification.values.clone(),
-                ModOp::Increment => {
-                    let delta =
-                        single_integer(&modification.values).ok_or_else(diag::invalid_syntax)?;
+                ModificationKind::Increment => {
                     if !matches!(definition.syntax, Syntax::Integer | Syntax::LargeInteger) {
                         return Err(diag::invalid_syntax());
                     }
-                    let present = single_integer(&current)
-                        .ok_or_else(|| diag::no_such_value(name, &definition.oid))?;
-                    let sum = present
-                        .checked_add(delta)
-                        .ok_or_else(|| diag::constraint(name, &definition.oid, win32::RANGE))?;
-                    let value = Bytes::from(sum.to_string());
-                    self.check_values(context, definition, std::slice::from_ref(&value))?;
-                    vec![value]
+                    self.check_values(context, definition, &updated)?;
                 }
-            };
+            }
             // A modify that leaves a single-valued attribute with several values answers
             // attributeOrValueExists (an add request with several values: constraintViolation);
             // Samba's replmd codes this after Windows.
             if definition.single_valued && updated.len() > 1 {
-                return Err(diag::value_exists(name, &definition.oid));
+                return Err(diag::value_exists(name, oid));
             }
             // Keep the attribute's position when it stays; AD's attribute order is not
             // meaningful, but a stable one keeps dumps readable.
@@ -509,11 +477,80 @@ pub fn values_equal(syntax: Syntax, a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-fn single_integer(values: &[Bytes]) -> Option<i64> {
-    match values {
-        [value] => std::str::from_utf8(value).ok()?.parse().ok(),
-        _ => None,
-    }
+/// The values of `definition`'s attribute after `modification`, from its `current` values:
+/// what the modification's kind does, and the errors of the kind itself (an empty add, a
+/// present value added or a missing one removed without `permissive`, an increment that is
+/// not of one integer by one integer).
+fn changed_values(
+    definition: &AttributeDef,
+    current: Vec<Bytes>,
+    modification: &Modification,
+    permissive: bool,
+) -> Result<Vec<Bytes>, OpError> {
+    let name = definition.name.as_str();
+    let oid = definition.oid.as_str();
+    let values = &modification.values;
+    Ok(match modification.kind {
+        ModificationKind::Add => {
+            if values.is_empty() {
+                return Err(diag::constraint(name, oid, win32::CONSTRAINT_VIOLATION));
+            }
+            let mut indexed = IndexedValues::new(definition.syntax, current);
+            for value in values {
+                if indexed.contains(value) {
+                    if permissive {
+                        continue;
+                    }
+                    return Err(diag::value_exists(name, oid));
+                }
+                indexed.push(value.clone());
+            }
+            indexed.into_values()
+        }
+        ModificationKind::Delete if values.is_empty() => {
+            if current.is_empty() && !permissive {
+                return Err(diag::no_such_value(name, oid));
+            }
+            Vec::new()
+        }
+        ModificationKind::Delete => {
+            let mut indexed = IndexedValues::new(definition.syntax, current);
+            for value in values {
+                if !indexed.remove(value) && !permissive {
+                    return Err(diag::no_such_value(name, oid));
+                }
+            }
+            indexed.into_values()
+        }
+        ModificationKind::Replace => values.clone(),
+        ModificationKind::Increment => {
+            let constraint = || diag::constraint(name, oid, win32::CONSTRAINT_VIOLATION);
+            let [delta] = values.as_slice() else {
+                return Err(constraint());
+            };
+            let delta = integer(delta).ok_or_else(constraint)?;
+            if current.is_empty() {
+                return Err(diag::no_such_value(name, oid));
+            }
+            let [present] = current.as_slice() else {
+                // Several values: an integer attribute is single-valued.
+                return match current.iter().all(|v| integer(v).is_some()) {
+                    true => Err(diag::no_such_value(name, oid)),
+                    false => Err(constraint()),
+                };
+            };
+            let present = integer(present).ok_or_else(constraint)?;
+            let sum = present
+                .checked_add(delta)
+                .ok_or_else(|| diag::constraint(name, oid, win32::RANGE))?;
+            vec![Bytes::from(sum.to_string())]
+        }
+    })
+}
+
+/// An integer value (surrounding blanks allowed).
+fn integer(value: &[u8]) -> Option<i64> {
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
 
 /// An attribute with text values, for tests and seeds.
@@ -789,8 +826,8 @@ mod tests {
         schema
             .check_add(&context, Some(&device_container()), &mut stored)
             .expect("valid");
-        let change = |op, attribute: &str, values: &[&[u8]]| Modification {
-            op,
+        let change = |kind, attribute: &str, values: &[&[u8]]| Modification {
+            kind,
             attribute: attribute.to_string(),
             values: values.iter().map(|v| Bytes::copy_from_slice(v)).collect(),
         };
@@ -802,24 +839,30 @@ mod tests {
         };
         assert_eq!(
             code(
-                vec![change(ModOp::Replace, "displayname", &[b"new"])],
+                vec![change(ModificationKind::Replace, "displayname", &[b"new"])],
                 false
             ),
             0
         );
         assert_eq!(
-            code(vec![change(ModOp::Add, "displayName", &[b"second"])], false),
+            code(
+                vec![change(ModificationKind::Add, "displayName", &[b"second"])],
+                false
+            ),
             20
         );
         assert_eq!(
-            code(vec![change(ModOp::Delete, "msDS-IsEnabled", &[])], false),
+            code(
+                vec![change(ModificationKind::Delete, "msDS-IsEnabled", &[])],
+                false
+            ),
             65
         );
         assert_eq!(
             code(
                 vec![
-                    change(ModOp::Add, "msDS-DevicePhysicalIDs", &[b"a"]),
-                    change(ModOp::Add, "msDS-DevicePhysicalIDs", &[b"a"])
+                    change(ModificationKind::Add, "msDS-DevicePhysicalIDs", &[b"a"]),
+                    change(ModificationKind::Add, "msDS-DevicePhysicalIDs", &[b"a"])
                 ],
                 false
             ),
@@ -828,8 +871,8 @@ mod tests {
         assert_eq!(
             code(
                 vec![
-                    change(ModOp::Add, "msDS-DevicePhysicalIDs", &[b"a"]),
-                    change(ModOp::Add, "msDS-DevicePhysicalIDs", &[b"a"])
+                    change(ModificationKind::Add, "msDS-DevicePhysicalIDs", &[b"a"]),
+                    change(ModificationKind::Add, "msDS-DevicePhysicalIDs", &[b"a"])
                 ],
                 true
             ),
@@ -837,34 +880,55 @@ mod tests {
         );
         assert_eq!(
             code(
-                vec![change(ModOp::Delete, "msDS-DeviceOSType", &[b"x"])],
+                vec![change(
+                    ModificationKind::Delete,
+                    "msDS-DeviceOSType",
+                    &[b"x"]
+                )],
                 false
             ),
             16
         );
         assert_eq!(
             code(
-                vec![change(ModOp::Delete, "msDS-DeviceOSType", &[b"x"])],
+                vec![change(
+                    ModificationKind::Delete,
+                    "msDS-DeviceOSType",
+                    &[b"x"]
+                )],
                 true
             ),
             0
         );
-        assert_eq!(code(vec![change(ModOp::Replace, "cn", &[b"x"])], false), 67);
         assert_eq!(
             code(
-                vec![change(ModOp::Replace, "objectGUID", &[&[0u8; 16]])],
+                vec![change(ModificationKind::Replace, "cn", &[b"x"])],
+                false
+            ),
+            67
+        );
+        assert_eq!(
+            code(
+                vec![change(
+                    ModificationKind::Replace,
+                    "objectGUID",
+                    &[&[0u8; 16]]
+                )],
                 false
             ),
             19,
             "system-only"
         );
         assert_eq!(
-            code(vec![change(ModOp::Replace, "noSuch", &[b"x"])], false),
+            code(
+                vec![change(ModificationKind::Replace, "noSuch", &[b"x"])],
+                false
+            ),
             16
         );
         assert_eq!(
             code(
-                vec![change(ModOp::Replace, "sAMAccountName", &[b"x"])],
+                vec![change(ModificationKind::Replace, "sAMAccountName", &[b"x"])],
                 false
             ),
             65
@@ -872,7 +936,7 @@ mod tests {
         assert_eq!(
             code(
                 vec![change(
-                    ModOp::Replace,
+                    ModificationKind::Replace,
                     "manager",
                     &[b"CN=missing,DC=contoso,DC=lab"]
                 )],
@@ -883,8 +947,16 @@ mod tests {
         assert_eq!(
             code(
                 vec![
-                    change(ModOp::Replace, "msDS-DeviceObjectVersion", &[b"1"]),
-                    change(ModOp::Increment, "msDS-DeviceObjectVersion", &[b"2"])
+                    change(
+                        ModificationKind::Replace,
+                        "msDS-DeviceObjectVersion",
+                        &[b"1"]
+                    ),
+                    change(
+                        ModificationKind::Increment,
+                        "msDS-DeviceObjectVersion",
+                        &[b"2"]
+                    )
                 ],
                 false
             ),
@@ -896,8 +968,16 @@ mod tests {
                 &context,
                 &stored,
                 &[
-                    change(ModOp::Replace, "msDS-DeviceObjectVersion", &[b"1"]),
-                    change(ModOp::Increment, "msDS-DeviceObjectVersion", &[b"2"]),
+                    change(
+                        ModificationKind::Replace,
+                        "msDS-DeviceObjectVersion",
+                        &[b"1"],
+                    ),
+                    change(
+                        ModificationKind::Increment,
+                        "msDS-DeviceObjectVersion",
+                        &[b"2"],
+                    ),
                 ],
                 false,
             )

@@ -16,10 +16,12 @@
 //! descriptor has no DACL, which grants everything (MS-DTYP); the simulator gives every entry
 //! one, so that only happens to entries loaded without the security layer.
 
-use devwb_model::sd::{access_check, AccessMask, ObjectTypeList, SecurityDescriptor, Token};
+use devwb_model::sd::{
+    access_check, AccessMask, ObjectTypeList, SecurityDescriptor, SecurityInformation, Token,
+};
 use devwb_model::{Guid, Sid};
 
-use super::descriptor::{self, flags};
+use super::descriptor;
 use crate::error::OpError;
 use crate::schema::{diag, AttributeDef, ClassDef, Schema};
 use crate::store::entry::Entry;
@@ -163,28 +165,18 @@ pub fn check_write(
     )
 }
 
-/// The rights writing `nTSecurityDescriptor` with SD flags `sd_flags` needs.
-pub fn descriptor_write_rights(sd_flags: u32) -> AccessMask {
-    let mut rights = AccessMask::NONE;
-    if sd_flags & (flags::OWNER | flags::GROUP) != 0 {
-        rights |= AccessMask::WRITE_OWNER;
-    }
-    if sd_flags & flags::DACL != 0 {
-        rights |= AccessMask::WRITE_DAC;
-    }
-    if sd_flags & flags::SACL != 0 {
-        rights |= AccessMask::ACCESS_SYSTEM_SECURITY;
-    }
-    rights
-}
-
-/// WRITE_DAC / WRITE_OWNER / ACCESS_SYSTEM_SECURITY on `entry` as `sd_flags` selects.
-pub fn check_write_descriptor(token: &Token, entry: &Entry, sd_flags: u32) -> Result<(), OpError> {
+/// WRITE_DAC / WRITE_OWNER / ACCESS_SYSTEM_SECURITY on `entry` as the SD flags' `parts`
+/// select ([`SecurityInformation::rights_to_write`]).
+pub fn check_write_descriptor(
+    token: &Token,
+    entry: &Entry,
+    parts: SecurityInformation,
+) -> Result<(), OpError> {
     require(
         check_entry(
             entry,
             token,
-            descriptor_write_rights(sd_flags),
+            parts.rights_to_write(),
             &ObjectTypeList::object(),
         )
         .is_granted(),
@@ -505,7 +497,7 @@ mod tests {
         let merged = descriptor::merge_write(
             &container_sd,
             &written,
-            flags::DACL,
+            SecurityInformation::DACL,
             head_sd.as_ref(),
             &class.guid,
         );
@@ -572,7 +564,7 @@ mod tests {
             "not its parent"
         );
         assert!(
-            check_write_descriptor(&world.user, &container, flags::DACL).is_err(),
+            check_write_descriptor(&world.user, &container, SecurityInformation::DACL).is_err(),
             "no WRITE_DAC in the connector ACE"
         );
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use devwb_model::sd::{Acl, Control, SecurityDescriptor};
+use devwb_model::sd::{Acl, Control, SecurityDescriptor, SecurityInformation};
 use devwb_model::{Guid, Sid};
 
 use devwb_model::sd::Token;
@@ -18,20 +18,6 @@ use crate::store::entry::Entry;
 
 /// The attribute holding the descriptor.
 pub const ATTRIBUTE: &str = "nTSecurityDescriptor";
-
-/// SD flags (control 1.2.840.113556.1.4.801) bits.
-pub mod flags {
-    /// OWNER_SECURITY_INFORMATION.
-    pub const OWNER: u32 = 0x1;
-    /// GROUP_SECURITY_INFORMATION.
-    pub const GROUP: u32 = 0x2;
-    /// DACL_SECURITY_INFORMATION.
-    pub const DACL: u32 = 0x4;
-    /// SACL_SECURITY_INFORMATION.
-    pub const SACL: u32 = 0x8;
-    /// What AD uses when the request has no SD flags control.
-    pub const ALL: u32 = OWNER | GROUP | DACL | SACL;
-}
 
 /// The decoded descriptor of an entry; `None` when it has none or it does not decode (which
 /// the content rules rule out for anything written through LDAP).
@@ -164,41 +150,17 @@ fn parse_default_sddl(
 }
 
 /// The descriptor after a write of `written` to an entry whose descriptor is `current`, with
-/// the SD flags `sd_flags` choosing the parts written, then re-inherited from `parent`.
+/// the SD flags' `parts` choosing what is written ([`SecurityDescriptor::replace_parts`]),
+/// then re-inherited from `parent`.
 pub fn merge_write(
     current: &SecurityDescriptor,
     written: &SecurityDescriptor,
-    sd_flags: u32,
+    parts: SecurityInformation,
     parent: Option<&SecurityDescriptor>,
     class: &Guid,
 ) -> SecurityDescriptor {
     let mut merged = current.clone();
-    if sd_flags & flags::OWNER != 0 && written.owner.is_some() {
-        merged.owner = written.owner;
-    }
-    if sd_flags & flags::GROUP != 0 && written.group.is_some() {
-        merged.group = written.group;
-    }
-    if sd_flags & flags::DACL != 0 {
-        merged.dacl = written.dacl.clone();
-        merged.control = merged.control.without(Control::DACL_PROTECTED).with(
-            if written.control.contains(Control::DACL_PROTECTED) {
-                Control::DACL_PROTECTED
-            } else {
-                Control(0)
-            },
-        );
-    }
-    if sd_flags & flags::SACL != 0 && written.sacl.is_some() {
-        merged.sacl = written.sacl.clone();
-        merged.control = merged.control.without(Control::SACL_PROTECTED).with(
-            if written.control.contains(Control::SACL_PROTECTED) {
-                Control::SACL_PROTECTED
-            } else {
-                Control(0)
-            },
-        );
-    }
+    merged.replace_parts(written, parts);
     reinherit(&merged, parent, class)
 }
 
@@ -215,15 +177,16 @@ pub fn reinherit(
     devwb_model::sd::inherit(own, parent, class, &owner, &group)
 }
 
-/// The parts of `sd` a read with SD flags `sd_flags` returns (AD leaves out the rest; the SACL
-/// only when asked for).
-pub fn for_read(sd: &SecurityDescriptor, sd_flags: u32) -> SecurityDescriptor {
-    SecurityDescriptor {
-        control: sd.control,
-        owner: sd.owner.filter(|_| sd_flags & flags::OWNER != 0),
-        group: sd.group.filter(|_| sd_flags & flags::GROUP != 0),
-        dacl: sd.dacl.clone().filter(|_| sd_flags & flags::DACL != 0),
-        sacl: sd.sacl.clone().filter(|_| sd_flags & flags::SACL != 0),
+/// The value a read with the SD flags' `parts` returns for a stored descriptor `value`
+/// ([`SecurityDescriptor::only`]): the value itself when every part is asked for, or when it
+/// does not decode (the content rules let no such value in through LDAP).
+pub fn for_read(value: &Bytes, parts: SecurityInformation) -> Bytes {
+    if parts == SecurityInformation::ALL {
+        return value.clone();
+    }
+    match SecurityDescriptor::from_bytes(value).map(|sd| sd.only(parts).to_bytes()) {
+        Ok(Ok(bytes)) => Bytes::from(bytes),
+        _ => value.clone(),
     }
 }
 
@@ -301,7 +264,7 @@ mod tests {
         let class = schema.class("msDS-DeviceContainer").expect("class");
         let current = for_new_entry(class, None, Some(&head), &sids, &admin).expect("container");
         let connector = sids.domain.with_rid(1105);
-        let mut written = for_read(&current, flags::DACL);
+        let mut written = current.only(SecurityInformation::DACL);
         if let Some(dacl) = written.dacl.as_mut() {
             dacl.insert_explicit(devwb_model::sd::Ace::allow(
                 connector,
@@ -309,7 +272,13 @@ mod tests {
                 AceFlags::CONTAINER_INHERIT,
             ));
         }
-        let merged = merge_write(&current, &written, flags::DACL, Some(&head), &class.guid);
+        let merged = merge_write(
+            &current,
+            &written,
+            SecurityInformation::DACL,
+            Some(&head),
+            &class.guid,
+        );
         assert_eq!(
             merged.owner, current.owner,
             "owner kept: only the DACL was written"
@@ -333,5 +302,35 @@ mod tests {
             inherited, before,
             "inherited ACEs are neither lost nor doubled"
         );
+    }
+
+    #[test]
+    fn a_read_returns_the_parts_the_sd_flags_select() {
+        // O:BA G:SY D:(A;;GA;;;WD) written by hand: header, DACL at 20, owner at 48, group at 64.
+        let owner = [1u8, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
+        let group = [1u8, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0];
+        let dacl = [
+            2u8, 0, 28, 0, 1, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0x10, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+            0,
+        ];
+        let mut sd = vec![
+            1u8, 0, 0x04, 0x80, 48, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0,
+        ];
+        sd.extend_from_slice(&dacl);
+        sd.extend_from_slice(&owner);
+        sd.extend_from_slice(&group);
+        let sd = Bytes::from(sd);
+        let only_dacl = for_read(&sd, SecurityInformation::DACL);
+        assert_eq!(
+            &only_dacl[..20],
+            &[1, 0, 0x04, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0]
+        );
+        assert_eq!(&only_dacl[20..], &dacl);
+        let owner_only = for_read(&sd, SecurityInformation::OWNER);
+        assert_eq!(&owner_only[..4], &[1, 0, 0x00, 0x80]);
+        assert_eq!(&owner_only[20..], &owner);
+        assert_eq!(for_read(&sd, SecurityInformation::ALL), sd);
+        let garbage = Bytes::from_static(&[1, 2, 3]);
+        assert_eq!(for_read(&garbage, SecurityInformation::DACL), garbage);
     }
 }

@@ -29,7 +29,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use crate::codec::{self, Limits, Outcome, Response, ResponseOp, Undecodable};
 use crate::error::ResultCode;
 use crate::handler::{response_for, Handler, Session, START_TLS_OID};
-use crate::semantics::FaultDecision;
+use crate::request::FaultDecision;
 
 /// What every connection of a server shares.
 pub struct Shared {

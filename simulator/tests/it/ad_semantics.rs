@@ -255,6 +255,46 @@ fn the_connector_ace_lets_a_normal_user_write_devices_there_and_nowhere_else() {
         .expect("admin writes the head");
 }
 
+/// Regression: the handler applied a modify's changes before the access check, so a caller
+/// without write rights was answered attributeOrValueExists or noSuchAttribute, which also
+/// told it what the entry holds. AD checks access first.
+#[test]
+fn a_modify_without_write_rights_is_denied_before_its_content_is_checked() {
+    let (sim, mut admin, _) = prepared(SchemaLevel::W2016);
+    let container = container_dn(&sim);
+    add_device(&mut admin, &container, "dev1")
+        .success()
+        .expect("the admin adds a device");
+    let device = format!("CN=dev1,{container}");
+    let mut user = bind(&sim, "svc-connector@contoso.lab", PASSWORD);
+    let cases: [(&str, Mod<&str>, u32); 3] = [
+        (
+            "a value already there",
+            Mod::Add("displayName", set(&["dev1"])),
+            20,
+        ),
+        (
+            "a value that is not there",
+            Mod::Delete("description", set(&["absent"])),
+            16,
+        ),
+        (
+            "an attribute that is not there",
+            Mod::Delete("description", set(&[])),
+            16,
+        ),
+    ];
+    for (what, change, content_error) in cases {
+        assert_denied(
+            user.modify(&device, vec![change.clone()]).expect("sent"),
+            what,
+        );
+        // Someone allowed to write gets the content error.
+        let result = admin.modify(&device, vec![change]).expect("sent");
+        assert_eq!(result.rc, content_error, "{what}: {result:?}");
+    }
+}
+
 #[test]
 fn devices_existing_before_the_grant_inherit_it() {
     let (sim, mut admin, sid) = prepared(SchemaLevel::W2012R2);

@@ -1,14 +1,14 @@
 //! verify and prepare end to end through the `devwb` binary, against a simulator forest per
 //! test: the cases issue 5 lists for verify, and `verify --fix`.
 
-use devwb_ldap::controls::SdFlags;
 use devwb_ldap::Modification;
+use devwb_model::sd::SecurityInformation;
 use devwb_model::{Dn, SchemaLevel};
 use devwb_verify::{ids, Status};
 
-use crate::support::{assert_success, json_report, statuses, stderr, stdout, Lab, CONNECTOR};
+use crate::support::{assert_success, json_report, statuses, stderr, stdout, CliLab, CONNECTOR};
 
-fn verify_json(lab: &Lab, extra: &[&str]) -> (Option<i32>, devwb_verify::Report) {
+fn verify_json(lab: &CliLab, extra: &[&str]) -> (Option<i32>, devwb_verify::Report) {
     let mut args = vec!["--connector-account", CONNECTOR, "--json"];
     args.extend_from_slice(extra);
     let output = lab.devwb("verify", &args);
@@ -24,21 +24,21 @@ fn status_of(report: &devwb_verify::Report, id: &str) -> Status {
 }
 
 /// Removes every ACE of `sid` from the DACL of `dn`.
-fn remove_aces_of(lab: &Lab, dn: &Dn, sid: devwb_model::Sid) {
+fn remove_aces_of(lab: &CliLab, dn: &Dn, sid: devwb_model::Sid) {
     let client = lab.admin_client();
     let mut descriptor = client
-        .read_security_descriptor(dn, SdFlags::DACL)
+        .read_security_descriptor(dn, SecurityInformation::DACL)
         .expect("read SD");
     let dacl = descriptor.dacl.as_mut().expect("a DACL");
     let before = dacl.aces.len();
     dacl.aces.retain(|ace| ace.sid != sid);
     assert!(dacl.aces.len() < before, "{dn} had an ACE for {sid}");
     client
-        .write_security_descriptor(dn, &descriptor, SdFlags::DACL)
+        .write_security_descriptor(dn, &descriptor, SecurityInformation::DACL)
         .expect("write SD");
 }
 
-fn connector_sid(lab: &Lab) -> devwb_model::Sid {
+fn connector_sid(lab: &CliLab) -> devwb_model::Sid {
     let client = lab.admin_client();
     let dn = Dn::parse(&format!("CN=svc-aadc,CN=Users,{}", lab.sim.domain_dn())).expect("DN");
     let entry = client
@@ -50,7 +50,7 @@ fn connector_sid(lab: &Lab) -> devwb_model::Sid {
 
 #[test]
 fn fresh_forest_fails_then_prepare_then_verify_passes_and_a_second_prepare_plans_nothing() {
-    let lab = Lab::start(SchemaLevel::W2012R2);
+    let lab = CliLab::start(SchemaLevel::W2012R2);
     let (code, report) = verify_json(&lab, &[]);
     assert_eq!(code, Some(1));
     assert_eq!(
@@ -92,7 +92,7 @@ fn fresh_forest_fails_then_prepare_then_verify_passes_and_a_second_prepare_plans
 
 #[test]
 fn schema_2008_r2_fails_the_schema_check_and_prepare_refuses() {
-    let lab = Lab::start(SchemaLevel::W2008R2);
+    let lab = CliLab::start(SchemaLevel::W2008R2);
     let (code, report) = verify_json(&lab, &[]);
     assert_eq!(code, Some(1));
     assert_eq!(status_of(&report, ids::SCHEMA_LEVEL), Status::Fail);
@@ -118,7 +118,7 @@ fn text(values: &[&str]) -> Vec<Vec<u8>> {
 }
 
 /// Adds an enabled DeviceRegistrationService at `dn` whose `msDS-DeviceLocation` is `location`.
-fn add_service(lab: &Lab, dn: &Dn, location: &Dn) {
+fn add_service(lab: &CliLab, dn: &Dn, location: &Dn) {
     let attributes = vec![
         (
             "objectClass".into(),
@@ -133,7 +133,7 @@ fn add_service(lab: &Lab, dn: &Dn, location: &Dn) {
 }
 
 /// Adds a second DeviceRegistrationService under its own service container.
-fn add_duplicate_service(lab: &Lab) -> Dn {
+fn add_duplicate_service(lab: &CliLab) -> Dn {
     let container = Dn::parse(&format!(
         "CN=Device Registration Services 2,{}",
         lab.configuration_container()
@@ -155,7 +155,7 @@ fn add_duplicate_service(lab: &Lab) -> Dn {
 
 #[test]
 fn duplicate_registration_service_is_named_and_deleted_only_when_named() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let duplicate = add_duplicate_service(&lab);
 
@@ -242,7 +242,7 @@ fn duplicate_registration_service_is_named_and_deleted_only_when_named() {
 
 /// Re-creates the service object with `msDS-DeviceLocation` = `location`: the attribute is
 /// system-only, so the directory takes it on add and refuses it on modify.
-fn recreate_service_pointing_at(lab: &Lab, location: &Dn) {
+fn recreate_service_pointing_at(lab: &CliLab, location: &Dn) {
     lab.admin_client()
         .delete(&lab.service_dn())
         .expect("delete the service object");
@@ -251,7 +251,7 @@ fn recreate_service_pointing_at(lab: &Lab, location: &Dn) {
 
 #[test]
 fn device_location_pointing_at_an_ou_fails_with_the_repoint_remedy_and_fix_repairs_it() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let ou = Dn::parse(&format!("OU=Devices,{}", lab.sim.domain_dn())).expect("DN");
     lab.admin_client()
@@ -320,7 +320,7 @@ fn device_location_is_refused_as_a_modify_and_required_on_add() {
     // attribute) and to create the object without it (objectClassViolation). The partial
     // object AD FS leaves behind therefore cannot be made here; the table test
     // `partial_configuration_left_by_ad_fs_fails_attributes` in devwb-verify covers it.
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let client = lab.admin_client();
     let removed = client.modify(
@@ -348,7 +348,7 @@ fn device_location_is_refused_as_a_modify_and_required_on_add() {
 
 #[test]
 fn missing_device_container_ace_fails_that_check_only() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     remove_aces_of(&lab, &lab.device_container(), connector_sid(&lab));
     let (code, report) = verify_json(&lab, &[]);
@@ -376,7 +376,7 @@ fn missing_device_container_ace_fails_that_check_only() {
 
 #[test]
 fn missing_configuration_ace_fails_that_check_and_names_the_script_bug() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     remove_aces_of(&lab, &lab.configuration_container(), connector_sid(&lab));
     let (code, report) = verify_json(&lab, &[]);
@@ -394,7 +394,7 @@ fn missing_configuration_ace_fails_that_check_and_names_the_script_bug() {
 
 #[test]
 fn wrong_connector_named_fails_and_names_the_account_that_got_the_grants() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let output = lab.devwb(
         "verify",
@@ -417,9 +417,9 @@ fn wrong_connector_named_fails_and_names_the_account_that_got_the_grants() {
 
 #[test]
 fn connector_with_a_wrong_password_fails_the_bind_check() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
-    let wrong = lab.dir.path().join("wrong.pw");
+    let wrong = lab.work_dir().join("wrong.pw");
     std::fs::write(&wrong, "not-the-password\n").expect("write");
     let wrong = wrong.display().to_string();
     let (code, report) = verify_json(&lab, &["--connector-password-file", &wrong]);
@@ -445,7 +445,7 @@ fn connector_with_a_wrong_password_fails_the_bind_check() {
 
 #[test]
 fn connector_from_another_forest_fails() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let output = lab.devwb(
         "verify",
@@ -463,7 +463,7 @@ fn connector_from_another_forest_fails() {
 
 #[test]
 fn an_unknown_connector_account_is_a_refusal_with_status_1() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     let prepare = lab.devwb(
         "prepare",
         &[
@@ -486,9 +486,9 @@ fn devices_in_the_container_are_compared_with_the_export() {
         write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
     };
 
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
-    let export = lab.dir.path().join("devices.json");
+    let export = lab.work_dir().join("devices.json");
     let devices = SyntheticDevices::new(SyntheticConfig::new(20, 7, lab.sim.domain_sid()));
     let mut file = std::fs::File::create(&export).expect("create export");
     write_export(
@@ -548,7 +548,7 @@ fn devices_in_the_container_are_compared_with_the_export() {
 
 #[test]
 fn fix_prepares_a_fresh_forest_after_confirmation_and_reports_json() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     let output = lab.devwb(
         "verify",
         &["--connector-account", CONNECTOR, "--fix", "--yes", "--json"],
@@ -577,8 +577,8 @@ fn fix_prepares_a_fresh_forest_after_confirmation_and_reports_json() {
 
 #[test]
 fn wrong_bind_password_exits_3_and_does_not_print_the_password() {
-    let lab = Lab::start(SchemaLevel::W2016);
-    let wrong = lab.dir.path().join("wrong-admin.pw");
+    let lab = CliLab::start(SchemaLevel::W2016);
+    let wrong = lab.work_dir().join("wrong-admin.pw");
     std::fs::write(&wrong, "Wr0ng-Admin-Password\n").expect("write");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
         .args([
@@ -630,7 +630,7 @@ fn powershell_words(command: &str) -> Vec<String> {
 
 #[test]
 fn an_untrusted_certificate_is_named_once_with_a_hint_at_the_ca_file() {
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     // The certificate of another simulator: a valid CA file, but not the issuer of this server's
     // (both are rcgen's self-signed certificates with the same issuer name, so rustls says
     // BadSignature where a real private CA gives UnknownIssuer; the advice is the same).
@@ -638,7 +638,7 @@ fn an_untrusted_certificate_is_named_once_with_a_hint_at_the_ca_file() {
         .forest("fabrikam.lab")
         .start_blocking()
         .expect("second simulator starts");
-    let other_ca = lab.dir.path().join("other-ca.pem");
+    let other_ca = lab.work_dir().join("other-ca.pem");
     std::fs::write(&other_ca, other.certificate_pem()).expect("write CA");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_devwb"))
         .args(["verify", "--url", &lab.sim.ldaps_url(), "--ca-file"])
@@ -680,9 +680,9 @@ fn skipping_certificate_verification_warns_once_however_many_connections() {
         write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
     };
 
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
-    let export = lab.dir.path().join("devices.json");
+    let export = lab.work_dir().join("devices.json");
     let devices = SyntheticDevices::new(SyntheticConfig::new(8, 3, lab.sim.domain_sid()));
     let mut file = std::fs::File::create(&export).expect("create export");
     write_export(
@@ -718,12 +718,12 @@ fn writeback_withholds_a_mass_delete_with_exit_5_and_keeps_an_undo_file_of_what_
         write_export, ExportLayout, SyntheticConfig, SyntheticDevices,
     };
 
-    let lab = Lab::start(SchemaLevel::W2016);
+    let lab = CliLab::start(SchemaLevel::W2016);
     lab.prepare(CONNECTOR);
     let devices: Vec<_> =
         SyntheticDevices::new(SyntheticConfig::new(30, 11, lab.sim.domain_sid())).collect();
     let export = |name: &str, count: usize| {
-        let path = lab.dir.path().join(name);
+        let path = lab.work_dir().join(name);
         let mut file = std::fs::File::create(&path).expect("create export");
         write_export(
             devices[..count].iter().map(|device| device.to_json()),
@@ -733,7 +733,7 @@ fn writeback_withholds_a_mass_delete_with_exit_5_and_keeps_an_undo_file_of_what_
         .expect("write export");
         path.display().to_string()
     };
-    let undo = lab.dir.path().join("undo");
+    let undo = lab.work_dir().join("undo");
     let undo_arg = undo.display().to_string();
     let in_directory = || {
         lab.admin_client()

@@ -5,7 +5,7 @@ use devwb_model::SchemaLevel;
 use devwb_prepare::{PlanOptions, PrepareRequest};
 use devwb_verify::{ids, CollectOptions, Expected, Outcome, Status};
 
-use crate::support::{statuses, Lab, CONNECTOR, CONNECTOR_PASSWORD};
+use crate::support::{statuses, CliLab, CONNECTOR, CONNECTOR_PASSWORD};
 
 fn collect_options() -> CollectOptions {
     CollectOptions {
@@ -18,7 +18,7 @@ fn collect_options() -> CollectOptions {
 
 #[test]
 fn prepared_forest_passes_every_check_through_the_libraries() {
-    let lab = Lab::start(SchemaLevel::W2012R2);
+    let lab = CliLab::start(SchemaLevel::W2012R2);
     let client = lab.admin_client();
     let request = PrepareRequest {
         domain: None,
@@ -29,10 +29,10 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
     assert!(!plan.is_empty());
     devwb_prepare::apply(&client, &plan).expect("apply");
 
-    let collected = devwb_verify::collect(&client, &collect_options()).expect("collect");
+    let observed = devwb_verify::collect(&client, &collect_options()).expect("collect");
     // An empty container matches an empty export.
     let report = devwb_verify::run(
-        &collected.observed,
+        &observed,
         &Expected {
             devices: Some(Vec::new()),
             invocation: None,
@@ -62,7 +62,7 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
         devices: Some(vec![devwb_model::Guid::from_u128(0x1234)]),
         invocation: None,
     };
-    let report = devwb_verify::run(&collected.observed, &expected);
+    let report = devwb_verify::run(&observed, &expected);
     assert_eq!(
         report.check(ids::DEVICES_MATCH).map(|c| &c.status),
         Some(&Status::Fail)
@@ -71,10 +71,10 @@ fn prepared_forest_passes_every_check_through_the_libraries() {
 
 #[test]
 fn schema_2008_r2_fails_the_schema_check_through_the_libraries() {
-    let lab = Lab::start(SchemaLevel::W2008R2);
+    let lab = CliLab::start(SchemaLevel::W2008R2);
     let client = lab.admin_client();
-    let collected = devwb_verify::collect(&client, &collect_options()).expect("collect");
-    let report = devwb_verify::run(&collected.observed, &Expected::default());
+    let observed = devwb_verify::collect(&client, &collect_options()).expect("collect");
+    let report = devwb_verify::run(&observed, &Expected::default());
     assert_eq!(
         report.check(ids::SCHEMA_LEVEL).map(|c| &c.status),
         Some(&Status::Fail)

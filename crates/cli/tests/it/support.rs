@@ -1,52 +1,57 @@
-//! Test support: a simulator forest with an Administrator, a connector account and files for
-//! their passwords and the server's CA certificate; `devwb(...)` runs the built binary with the
-//! connection options filled in.
+//! Test support: devwb-test-support's lab with an Administrator, a connector account and files
+//! for their passwords and the server's CA certificate; `devwb(...)` runs the built binary with
+//! the connection options filled in.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
 use devwb_model::{Dn, SchemaLevel};
-use devwb_simulator::{SimHandle, Simulator};
 
 /// The connector account every lab has, as `DOMAIN\name`.
 pub const CONNECTOR: &str = "CONTOSO\\svc-aadc";
 /// Its password.
 pub const CONNECTOR_PASSWORD: &str = "Connector-Pa55word!";
 
-pub struct Lab {
-    pub sim: SimHandle,
-    pub dir: tempfile::TempDir,
+/// devwb-test-support's lab with the files the `devwb` binary reads: the simulator's
+/// certificate and the two passwords.
+pub struct CliLab {
+    lab: devwb_test_support::Lab,
     pub ca_file: PathBuf,
     pub admin_password_file: PathBuf,
     pub connector_password_file: PathBuf,
 }
 
-impl Lab {
+impl std::ops::Deref for CliLab {
+    type Target = devwb_test_support::Lab;
+
+    fn deref(&self) -> &devwb_test_support::Lab {
+        &self.lab
+    }
+}
+
+impl CliLab {
     /// A forest `contoso.lab` at `level`, with the connector account `svc-aadc` and a second
     /// ordinary account `other-admin`.
-    pub fn start(level: SchemaLevel) -> Lab {
-        let sim = Simulator::builder()
-            .forest("contoso.lab")
+    pub fn start(level: SchemaLevel) -> CliLab {
+        let lab = devwb_test_support::Lab::builder()
             .schema_level(level)
-            .start_blocking()
-            .expect("simulator starts");
-        sim.add_user("svc-aadc", CONNECTOR_PASSWORD)
-            .expect("connector account");
-        sim.add_user("other-admin", "Other-Pa55word!")
+            .connector("svc-aadc", CONNECTOR_PASSWORD)
+            .start();
+        lab.sim
+            .add_user("other-admin", "Other-Pa55word!")
             .expect("second account");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ca_file = dir.path().join("ca.pem");
-        std::fs::write(&ca_file, sim.certificate_pem()).expect("write CA");
-        let admin_password_file = dir.path().join("admin.pw");
-        std::fs::write(&admin_password_file, format!("{}\n", sim.admin_password()))
-            .expect("write password");
-        let connector_password_file = dir.path().join("connector.pw");
+        let ca_file = lab.write_ca_file();
+        let admin_password_file = lab.work_dir().join("admin.pw");
+        std::fs::write(
+            &admin_password_file,
+            format!("{}\n", lab.sim.admin_password()),
+        )
+        .expect("write password");
+        let connector_password_file = lab.work_dir().join("connector.pw");
         std::fs::write(&connector_password_file, format!("{CONNECTOR_PASSWORD}\n"))
             .expect("write password");
-        Lab {
-            sim,
-            dir,
+        CliLab {
+            lab,
             ca_file,
             admin_password_file,
             connector_password_file,
@@ -81,20 +86,8 @@ impl Lab {
         command.output().expect("devwb runs")
     }
 
-    /// A client bound as the Administrator, for changing the forest behind devwb's back.
-    pub fn admin_client(&self) -> Client {
-        let options = ConnectOptions::new(&self.sim.ldaps_url())
-            .expect("url")
-            .with_ca_file(&self.ca_file);
-        let credentials = Credentials::new(
-            self.sim.admin_dn(),
-            Password::new(self.sim.admin_password()),
-        );
-        Client::connect(&options, Some(&credentials)).expect("admin connects")
-    }
-
     pub fn device_container(&self) -> Dn {
-        Dn::parse(&format!("CN=RegisteredDevices,{}", self.sim.domain_dn())).expect("DN")
+        self.lab.device_container.clone()
     }
 
     pub fn configuration_container(&self) -> Dn {

@@ -15,7 +15,7 @@ use devwb_simulator::entra::{
 };
 use serde_json::Value;
 
-use crate::support::{assert_success, stderr, stdout, Lab, CONNECTOR};
+use crate::support::{assert_success, stderr, stdout, CliLab, CONNECTOR};
 
 const SECRET: &str = "fake-tenant-secret-for-tests";
 /// The simulator's test certificate and key of the app (a certificate credential).
@@ -29,7 +29,7 @@ const APP_KEY: &str = concat!(
 );
 
 struct Fixture {
-    lab: Lab,
+    lab: CliLab,
     entra: EntraHandle,
     secret_file: PathBuf,
     ca_file: PathBuf,
@@ -40,7 +40,7 @@ struct Fixture {
 impl Fixture {
     /// A prepared forest and a tenant of `devices` synthetic devices owned by its users.
     fn start(devices: u64) -> Fixture {
-        let lab = Lab::start(SchemaLevel::W2016);
+        let lab = CliLab::start(SchemaLevel::W2016);
         lab.prepare(CONNECTOR);
         let entra = EntraTenant::builder()
             .client_secret(DEFAULT_CLIENT_ID, SECRET)
@@ -51,12 +51,12 @@ impl Fixture {
             .synthetic_devices(devices, 11, lab.sim.domain_sid())
             .start_blocking()
             .expect("fake tenant starts");
-        let secret_file = lab.dir.path().join("client.secret");
+        let secret_file = lab.work_dir().join("client.secret");
         std::fs::write(&secret_file, format!("{SECRET}\n")).expect("write secret");
-        let ca_file = lab.dir.path().join("entra-ca.pem");
+        let ca_file = lab.work_dir().join("entra-ca.pem");
         std::fs::write(&ca_file, entra.certificate_pem()).expect("write CA");
-        let state_dir = lab.dir.path().join("state");
-        let undo_dir = lab.dir.path().join("undo");
+        let state_dir = lab.work_dir().join("state");
+        let undo_dir = lab.work_dir().join("undo");
         Fixture {
             lab,
             entra,

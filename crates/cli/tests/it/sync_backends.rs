@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use devwb_e2e::{Backend, Forest};
+use devwb_e2e::{Backend, BackendForest};
 use devwb_model::SchemaLevel;
 use devwb_simulator::entra::{EntraHandle, EntraTenant, DEFAULT_CLIENT_ID};
 
@@ -33,7 +33,7 @@ fn text(path: &Path) -> String {
 }
 
 /// The connection options of `forest` for the devwb binary, bound as `bind`.
-fn connection(forest: &Forest, files: &Files, bind: &str, password: &str) -> Vec<String> {
+fn connection(forest: &BackendForest, files: &Files, bind: &str, password: &str) -> Vec<String> {
     let password_file = files.write(
         &format!("{}.pw", bind.replace(['\\', '@', ','], "_")),
         password,
@@ -76,7 +76,7 @@ fn assert_ran(output: &Output, what: &str) -> String {
 }
 
 /// `(CN, msDS-IsEnabled)` of every device in the container, sorted.
-fn devices_in(forest: &Forest) -> Vec<(String, String)> {
+fn devices_in(forest: &BackendForest) -> Vec<(String, String)> {
     let admin = forest.admin_client().expect("admin binds");
     let container =
         devwb_model::Dn::parse(&format!("CN=RegisteredDevices,{}", forest.domain)).expect("DN");

@@ -124,8 +124,8 @@ fn a_batch_applies_in_parallel_and_reports_each_change() {
 
 #[test]
 fn busy_unavailable_and_dropped_connections_are_retried_until_everything_is_applied() {
-    use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
-    use devwb_simulator::ResultCode;
+    use devwb_test_support::simulator::faults::{FaultAction, FaultConfig, FaultRule};
+    use devwb_test_support::simulator::ResultCode;
 
     let lab = lab();
     let ou = lab.add_ou("Faulty");
@@ -184,8 +184,8 @@ fn busy_unavailable_and_dropped_connections_are_retried_until_everything_is_appl
 
 #[test]
 fn an_operation_that_keeps_failing_reports_the_last_code_after_the_allowed_attempts() {
-    use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
-    use devwb_simulator::ResultCode;
+    use devwb_test_support::simulator::faults::{FaultAction, FaultConfig, FaultRule};
+    use devwb_test_support::simulator::ResultCode;
 
     let lab = lab();
     let ou = lab.add_ou("AlwaysBusy");

@@ -52,8 +52,8 @@ fn an_unknown_certificate_is_refused_unless_verification_is_skipped() {
         Ok(_) => panic!("connected to a self-signed server without its CA"),
     }
     let skipping = untrusted.with_insecure_skip_verify(true);
-    let client =
-        Client::connect(&skipping, Some(&lab.admin())).expect("insecure_skip_verify connects");
+    let client = Client::connect(&skipping, Some(&lab.admin_credentials()))
+        .expect("insecure_skip_verify connects");
     client.root_dse().unwrap();
 }
 
@@ -62,9 +62,11 @@ fn starttls_upgrades_a_plain_connection() {
     let lab = lab();
     let options = ConnectOptions::new(&lab.sim.url())
         .unwrap()
-        .with_ca_file(lab.ca.path());
+        .with_ca_pem(lab.sim.certificate_pem().as_bytes())
+        .unwrap();
     assert_eq!(options.tls, Tls::StartTls);
-    let client = Client::connect(&options, Some(&lab.admin())).expect("StartTLS and bind");
+    let client =
+        Client::connect(&options, Some(&lab.admin_credentials())).expect("StartTLS and bind");
     client.root_dse().unwrap();
 }
 
@@ -74,7 +76,7 @@ fn a_simple_bind_without_tls_is_refused_by_the_server() {
     let options = ConnectOptions::new(&lab.sim.url())
         .unwrap()
         .with_tls(Tls::PlainInsecure);
-    let error = Client::connect(&options, Some(&lab.admin())).unwrap_err();
+    let error = Client::connect(&options, Some(&lab.admin_credentials())).unwrap_err();
     assert_eq!(
         error.result_code(),
         Some(8),

@@ -1,4 +1,4 @@
-use devwb_ldap::SdFlags;
+use devwb_model::sd::SecurityInformation;
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
 
 use crate::support::lab;
@@ -11,12 +11,12 @@ fn a_dacl_written_with_the_sd_flags_control_reads_back_and_keeps_the_owner() {
 
     let before = lab
         .client
-        .read_security_descriptor(&ou, SdFlags::OWNER_GROUP_DACL)
+        .read_security_descriptor(&ou, SecurityInformation::OWNER_GROUP_DACL)
         .unwrap();
     assert!(before.owner.is_some(), "owner returned with flags 7");
     let dacl_only = lab
         .client
-        .read_security_descriptor(&ou, SdFlags::DACL)
+        .read_security_descriptor(&ou, SecurityInformation::DACL)
         .unwrap();
     assert!(dacl_only.dacl.is_some());
 
@@ -28,12 +28,12 @@ fn a_dacl_written_with_the_sd_flags_control_reads_back_and_keeps_the_owner() {
     let mut changed = dacl_only.clone();
     assert!(changed.dacl.as_mut().unwrap().insert_explicit(ace));
     lab.client
-        .write_security_descriptor(&ou, &changed, SdFlags::DACL)
+        .write_security_descriptor(&ou, &changed, SecurityInformation::DACL)
         .unwrap();
 
     let after = lab
         .client
-        .read_security_descriptor(&ou, SdFlags::OWNER_GROUP_DACL)
+        .read_security_descriptor(&ou, SecurityInformation::OWNER_GROUP_DACL)
         .unwrap();
     let dacl = after.dacl.as_ref().unwrap();
     assert!(

@@ -82,7 +82,7 @@ fn a_base_search_on_a_missing_object_is_none() {
 
 #[test]
 fn reads_survive_a_server_that_closes_connections_by_reopening_them() {
-    use devwb_simulator::faults::FaultConfig;
+    use devwb_test_support::simulator::faults::FaultConfig;
 
     let lab = lab();
     lab.sim.forest().semantics.set_faults(FaultConfig {
@@ -102,7 +102,7 @@ fn reads_survive_a_server_that_closes_connections_by_reopening_them() {
 
 #[test]
 fn a_streaming_search_that_lost_its_connection_leaves_the_client_reconnected() {
-    use devwb_simulator::faults::FaultConfig;
+    use devwb_test_support::simulator::faults::FaultConfig;
 
     let lab = lab();
     lab.sim.forest().semantics.set_faults(FaultConfig {

@@ -1,29 +1,29 @@
-//! Starting a simulator and connecting to it as the administrator.
+//! The lab of these tests: devwb-test-support's simulated forest, with a client bound as the
+//! administrator at hand.
 
-use std::io::Write as _;
-
-use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
+use devwb_ldap::Client;
 use devwb_model::SchemaLevel;
-use devwb_simulator::{SimHandle, Simulator};
 
-/// A running simulator, the CA file that verifies it, and an admin client.
+/// A running simulator and an admin client; everything else is the shared lab's.
 pub struct Lab {
-    pub sim: SimHandle,
-    pub ca: tempfile::NamedTempFile,
+    lab: devwb_test_support::Lab,
     pub client: Client,
 }
 
-impl Lab {
-    pub fn options(&self) -> ConnectOptions {
-        ConnectOptions::new(&self.sim.ldaps_url())
-            .unwrap()
-            .with_ca_file(self.ca.path())
-    }
+impl std::ops::Deref for Lab {
+    type Target = devwb_test_support::Lab;
 
+    fn deref(&self) -> &devwb_test_support::Lab {
+        &self.lab
+    }
+}
+
+impl Lab {
     /// Adds `OU=<name>` under the domain head and returns its DN.
     pub fn add_ou(&self, name: &str) -> devwb_model::Dn {
-        let domain = devwb_model::Dn::parse(&self.sim.domain_dn()).unwrap();
-        let ou = domain.child(devwb_model::Rdn::new("OU", name).unwrap());
+        let ou = self
+            .domain
+            .child(devwb_model::Rdn::new("OU", name).unwrap());
         self.client
             .add(
                 &ou,
@@ -32,29 +32,14 @@ impl Lab {
             .unwrap();
         ou
     }
-
-    pub fn admin(&self) -> Credentials {
-        Credentials::new(
-            self.sim.admin_dn(),
-            Password::new(self.sim.admin_password()),
-        )
-    }
 }
 
 pub fn start(level: SchemaLevel) -> Lab {
-    let sim = Simulator::builder()
-        .forest("contoso.lab")
+    let lab = devwb_test_support::Lab::builder()
         .schema_level(level)
-        .start_blocking()
-        .expect("simulator starts");
-    let mut ca = tempfile::NamedTempFile::new().unwrap();
-    ca.write_all(sim.certificate_pem().as_bytes()).unwrap();
-    let options = ConnectOptions::new(&sim.ldaps_url())
-        .unwrap()
-        .with_ca_file(ca.path());
-    let admin = Credentials::new(sim.admin_dn(), Password::new(sim.admin_password()));
-    let client = Client::connect(&options, Some(&admin)).expect("admin connects over LDAPS");
-    Lab { sim, ca, client }
+        .start();
+    let client = lab.admin_client();
+    Lab { lab, client }
 }
 
 pub fn lab() -> Lab {

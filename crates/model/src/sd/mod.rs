@@ -109,11 +109,21 @@ pub enum SdError {
     },
 }
 
-/// The control bits that belong to the DACL (defaulted, auto-inherit request, auto-inherited,
-/// protected).
-const DACL_CONTROL_BITS: Control = Control(0x0008 | 0x0100 | 0x0400 | 0x1000);
-/// The control bits that belong to the SACL.
-const SACL_CONTROL_BITS: Control = Control(0x0020 | 0x0200 | 0x0800 | 0x2000);
+/// Each part of a descriptor with the control bits that belong to it: the owner's and the
+/// group's defaulted bit; the DACL's and the SACL's defaulted, auto-inherit request,
+/// auto-inherited and protected bits.
+const PART_CONTROL_BITS: [(SecurityInformation, Control); 4] = [
+    (SecurityInformation::OWNER, Control(0x0001)),
+    (SecurityInformation::GROUP, Control(0x0002)),
+    (
+        SecurityInformation::DACL,
+        Control(0x0008 | 0x0100 | 0x0400 | 0x1000),
+    ),
+    (
+        SecurityInformation::SACL,
+        Control(0x0020 | 0x0200 | 0x0800 | 0x2000),
+    ),
+];
 
 /// The kind of an ACE. Object variants carry object-type GUIDs.
 #[derive(
@@ -478,7 +488,10 @@ impl Acl {
 }
 
 /// Parts of a security descriptor, numbered as the SD flags control
-/// (`1.2.840.113556.1.4.801`) and SECURITY_INFORMATION number them.
+/// (`1.2.840.113556.1.4.801`, MS-ADTS 3.1.1.3.4.1.11) and SECURITY_INFORMATION number them.
+/// The one type for the SD flags: the client sends it, the simulator reads it from the
+/// control, and [`SecurityDescriptor::only`] and [`SecurityDescriptor::replace_parts`] are
+/// the one way to select parts for a read and to merge parts on a write.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
@@ -499,9 +512,26 @@ impl SecurityInformation {
     /// All four parts.
     pub const ALL: SecurityInformation = SecurityInformation(0xF);
 
+    /// The parts an SD flags control value asks for (MS-ADTS 3.1.1.3.4.1.11): bits other
+    /// than the four parts' are ignored, and a value with none of them set asks for all four,
+    /// as a request without the control does.
+    pub const fn from_control_value(flags: u32) -> SecurityInformation {
+        let parts = flags & Self::ALL.0;
+        if parts == 0 {
+            Self::ALL
+        } else {
+            SecurityInformation(parts)
+        }
+    }
+
     /// True when every part of `other` is chosen here.
     pub const fn contains(self, other: SecurityInformation) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// The parts chosen here or in `other`.
+    pub const fn union(self, other: SecurityInformation) -> SecurityInformation {
+        SecurityInformation(self.0 | other.0)
     }
 
     /// The rights needed to write these parts (MS-ADTS 3.1.1.5.3.1): WRITE_OWNER for owner
@@ -570,45 +600,57 @@ impl SecurityDescriptor {
         sddl::format(self, context)
     }
 
-    /// A copy holding only the chosen `parts` (what a read with the SD flags control returns);
-    /// the control bits of a part left out are cleared.
+    /// A copy holding only the chosen `parts` (what a read with the SD flags control returns):
+    /// a part not asked for is absent, and so are its control bits (the DACL's or the SACL's
+    /// defaulted, auto-inherit and protected bits, the owner's or group's defaulted bit).
     pub fn only(&self, parts: SecurityInformation) -> SecurityDescriptor {
         let mut copy = SecurityDescriptor {
             control: self.control,
             ..SecurityDescriptor::default()
         };
-        copy.replace_parts(self, parts);
-        if !parts.contains(SecurityInformation::DACL) {
-            copy.control = copy.control.without(DACL_CONTROL_BITS);
-        }
-        if !parts.contains(SecurityInformation::SACL) {
-            copy.control = copy.control.without(SACL_CONTROL_BITS);
+        for (part, bits) in PART_CONTROL_BITS {
+            if parts.contains(part) {
+                copy.take_part(self, part);
+            } else {
+                copy.control = copy.control.without(bits);
+            }
         }
         copy
     }
 
-    /// Replaces the chosen `parts` with those of `from` (what a write with the SD flags control
-    /// does), each ACL with its control bits; the other parts stay.
+    /// Writes the chosen `parts` of `from` over this descriptor (what a modify with the SD
+    /// flags control does, MS-ADTS 3.1.1.3.4.1.11): a part not chosen is left as it was. Of a
+    /// chosen part, an owner, group or SACL that `from` does not carry is left as it was too
+    /// (AD never stores a descriptor without an owner); a DACL `from` does not carry is a NULL
+    /// DACL, which is a value. A part written brings its control bits along.
     pub fn replace_parts(&mut self, from: &SecurityDescriptor, parts: SecurityInformation) {
-        if parts.contains(SecurityInformation::OWNER) {
-            self.owner = from.owner;
+        for (part, _) in PART_CONTROL_BITS {
+            let carried = match part {
+                SecurityInformation::OWNER => from.owner.is_some(),
+                SecurityInformation::GROUP => from.group.is_some(),
+                SecurityInformation::SACL => from.sacl.is_some(),
+                _ => true,
+            };
+            if parts.contains(part) && carried {
+                self.take_part(from, part);
+            }
         }
-        if parts.contains(SecurityInformation::GROUP) {
-            self.group = from.group;
+    }
+
+    /// Sets one `part` (a single bit) and its control bits from `from`.
+    fn take_part(&mut self, from: &SecurityDescriptor, part: SecurityInformation) {
+        match part {
+            SecurityInformation::OWNER => self.owner = from.owner,
+            SecurityInformation::GROUP => self.group = from.group,
+            SecurityInformation::DACL => self.dacl = from.dacl.clone(),
+            SecurityInformation::SACL => self.sacl = from.sacl.clone(),
+            _ => return,
         }
-        if parts.contains(SecurityInformation::DACL) {
-            self.dacl = from.dacl.clone();
+        if let Some((_, bits)) = PART_CONTROL_BITS.iter().find(|(p, _)| *p == part) {
             self.control = self
                 .control
-                .without(DACL_CONTROL_BITS)
-                .with(Control(from.control.0 & DACL_CONTROL_BITS.0));
-        }
-        if parts.contains(SecurityInformation::SACL) {
-            self.sacl = from.sacl.clone();
-            self.control = self
-                .control
-                .without(SACL_CONTROL_BITS)
-                .with(Control(from.control.0 & SACL_CONTROL_BITS.0));
+                .without(*bits)
+                .with(Control(from.control.0 & bits.0));
         }
     }
 

@@ -1,5 +1,6 @@
 use devwb_ldap::Modification;
 use devwb_model::schema::attr;
+use devwb_model::sd::SecurityInformation;
 use devwb_prepare::{Step, CREATED_BY_MARKER};
 
 use crate::support::{fresh_2012r2, prepared_state};
@@ -95,7 +96,7 @@ fn a_disabled_service_and_a_missing_ace_are_repaired_in_place() {
     let container = &observation.device_container.dn;
     let mut descriptor = forest
         .admin
-        .read_security_descriptor(container, devwb_ldap::SdFlags::DACL)
+        .read_security_descriptor(container, SecurityInformation::DACL)
         .unwrap();
     let sid = observation.connector.as_ref().unwrap().sid;
     descriptor
@@ -106,7 +107,7 @@ fn a_disabled_service_and_a_missing_ace_are_repaired_in_place() {
         .retain(|ace| ace.sid != sid);
     forest
         .admin
-        .write_security_descriptor(container, &descriptor, devwb_ldap::SdFlags::DACL)
+        .write_security_descriptor(container, &descriptor, SecurityInformation::DACL)
         .unwrap();
 
     let repair = forest.prepare();

@@ -2,18 +2,18 @@ use std::process::Command;
 
 use devwb_prepare::render_ldif;
 
-use crate::support::{fresh_2012r2, prepared_state, Forest};
+use crate::support::{fresh_2012r2, prepared_state, PrepareLab};
 
 fn ldapmodify_available() -> bool {
     Command::new("ldapmodify").arg("-VV").output().is_ok()
 }
 
 /// Applies `ldif` to `forest` with OpenLDAP's ldapmodify over LDAPS, bound as the admin.
-fn ldapmodify(forest: &Forest, ldif: &str) -> std::process::Output {
+fn ldapmodify(forest: &PrepareLab, ldif: &str) -> std::process::Output {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), ldif).unwrap();
     Command::new("ldapmodify")
-        .env("LDAPTLS_CACERT", forest.ca.path())
+        .env("LDAPTLS_CACERT", forest.write_ca_file())
         .env("LDAPTLS_REQCERT", "demand")
         .args([
             "-x",

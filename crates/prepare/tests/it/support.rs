@@ -1,43 +1,33 @@
-//! Simulated forests, clients and the prepare flow.
+//! The lab of these tests (devwb-test-support's simulated forest with the connector account)
+//! and prepare's flow on it.
 
-use std::io::Write as _;
-
-use devwb_ldap::{Client, ConnectOptions, Credentials, ForestObservation, Password};
+use devwb_ldap::{Client, ForestObservation};
 use devwb_model::SchemaLevel;
 use devwb_prepare::{plan, Plan, PlanOptions, PrepareRequest};
-use devwb_simulator::{SimHandle, Simulator};
 
 pub const CONNECTOR: &str = "svc-aadc";
 pub const CONNECTOR_PASSWORD: &str = "Conn3ctor!pass";
 
-/// A simulated forest with the connector account, its CA file and an admin client.
-pub struct Forest {
-    pub sim: SimHandle,
-    pub ca: tempfile::NamedTempFile,
+/// A simulated forest with the connector account and an admin client, and prepare's steps on it.
+pub struct PrepareLab {
+    lab: devwb_test_support::Lab,
     pub admin: Client,
 }
 
-impl Forest {
-    pub fn options(&self) -> ConnectOptions {
-        ConnectOptions::new(&self.sim.ldaps_url())
-            .unwrap()
-            .with_ca_file(self.ca.path())
-    }
+impl std::ops::Deref for PrepareLab {
+    type Target = devwb_test_support::Lab;
 
-    /// A client bound as `name`.
-    pub fn client_as(&self, name: &str, password: &str) -> Client {
-        Client::connect(
-            &self.options(),
-            Some(&Credentials::new(name, Password::new(password))),
-        )
-        .unwrap()
+    fn deref(&self) -> &devwb_test_support::Lab {
+        &self.lab
     }
+}
 
+impl PrepareLab {
     /// The request prepare gets from the command line: the connector as `DOMAIN\name`.
     pub fn request(&self) -> PrepareRequest {
         PrepareRequest {
             domain: None,
-            connector: format!("{}\\{CONNECTOR}", self.sim.netbios_name()),
+            connector: self.connector_down_level_name(),
         }
     }
 
@@ -53,50 +43,25 @@ impl Forest {
     /// observe, plan, apply; returns the plan applied.
     pub fn prepare(&self) -> Plan {
         let plan = self.plan();
-        devwb_prepare::apply(&self.admin, &plan).unwrap_or_else(|e| panic!("apply: {}", chain(&e)));
+        devwb_prepare::apply(&self.admin, &plan)
+            .unwrap_or_else(|e| panic!("apply: {}", devwb_test_support::error_chain(&e)));
         plan
     }
 }
 
-pub fn forest_with(name: &str, level: SchemaLevel, seed: u64) -> Forest {
-    let sim = Simulator::builder()
+pub fn forest_with(name: &str, level: SchemaLevel, seed: u64) -> PrepareLab {
+    let lab = devwb_test_support::Lab::builder()
         .forest(name)
         .schema_level(level)
         .seed(seed)
-        .start_blocking()
-        .expect("simulator");
-    sim.add_user(CONNECTOR, CONNECTOR_PASSWORD)
-        .expect("connector account");
-    let mut ca = tempfile::NamedTempFile::new().unwrap();
-    ca.write_all(sim.certificate_pem().as_bytes()).unwrap();
-    let options = ConnectOptions::new(&sim.ldaps_url())
-        .unwrap()
-        .with_ca_file(ca.path());
-    let admin = Client::connect(
-        &options,
-        Some(&Credentials::new(
-            sim.admin_dn(),
-            Password::new(sim.admin_password()),
-        )),
-    )
-    .unwrap();
-    Forest { sim, ca, admin }
+        .connector(CONNECTOR, CONNECTOR_PASSWORD)
+        .start();
+    let admin = lab.admin_client();
+    PrepareLab { lab, admin }
 }
 
-pub fn fresh_2012r2() -> Forest {
+pub fn fresh_2012r2() -> PrepareLab {
     forest_with("contoso.lab", SchemaLevel::W2012R2, 7)
-}
-
-/// An error and its causes, one line.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The parts of an observation that preparation decides, as text to compare two forests by.

@@ -28,26 +28,15 @@ pub const CONFIGURATION_CONTAINER_RIGHTS: AccessMask = connector_rights::REGISTR
 /// The device container whose ACL matters: the object `msDS-DeviceLocation` names when it is
 /// an `msDS-DeviceContainer`, else `CN=RegisteredDevices,<domain>`.
 pub(crate) fn device_container(observed: &Observed) -> Option<&ObservedObject> {
-    let location = observed
-        .primary_service()
-        .and_then(|service| service.device_location.as_deref())
-        .and_then(|text| devwb_model::Dn::parse(text).ok());
     observed
-        .location_target
-        .as_ref()
-        .filter(|target| {
-            Some(&target.dn) == location.as_ref()
-                && target.has_class(devwb_model::schema::DEVICE_CONTAINER.name)
-        })
-        .or(observed.registered_devices.as_ref())
+        .location_target()
+        .filter(|target| target.is_a(devwb_model::schema::DEVICE_CONTAINER.name))
+        .or(observed.registered_devices())
 }
 
 fn connector_sid(observed: &Observed) -> Option<Sid> {
-    observed
-        .connector
-        .as_ref()
-        .and_then(|connector| connector.account.as_ref())
-        .map(|account| account.sid)
+    observed.connector.as_ref()?;
+    observed.connector_account().map(|account| account.sid)
 }
 
 /// True for SIDs that are not an ordinary domain account: well-known and builtin SIDs and the
@@ -133,7 +122,7 @@ fn ace_check(
             rights_letters(rights)
         ),
     );
-    let Some(acl) = &object.dacl else {
+    let Some(acl) = object.dacl() else {
         return check.evidence("DACL", "could not be read").warn(Remedy::new(
             "Run verify as an account that can read the container's security descriptor (READ_CONTROL), for example a Domain Admin.",
         ));
@@ -233,7 +222,7 @@ fn ace_check(
 /// container it calls `dsacls $dn / G ... / I:T` (with spaces), which grants nothing, while the
 /// device container gets its ACE. That pattern is recognised here.
 fn script_bug_diagnosis(observed: &Observed, connector: &Sid) -> Option<&'static str> {
-    let device_acl = device_container(observed)?.dacl.as_ref()?;
+    let device_acl = device_container(observed)?.dacl()?;
     device_acl
         .grants(connector, DEVICE_CONTAINER_RIGHTS, AceFlags::CONTAINER_INHERIT)
         .then_some(
@@ -275,7 +264,7 @@ pub(super) fn configuration_container_ace(observed: &Observed) -> Check {
         observed,
         Target::ConfigurationContainer,
         check,
-        observed.configuration_container.as_ref(),
+        observed.configuration_container(),
         absent,
     )
 }
@@ -302,7 +291,7 @@ pub(super) fn connector_grant(observed: &Observed) -> Check {
     let targets = [
         (device_container(observed), DEVICE_CONTAINER_RIGHTS),
         (
-            observed.configuration_container.as_ref(),
+            observed.configuration_container(),
             CONFIGURATION_CONTAINER_RIGHTS,
         ),
     ];
@@ -311,7 +300,7 @@ pub(super) fn connector_grant(observed: &Observed) -> Check {
     let mut looked = false;
     for (object, rights) in targets {
         let Some(object) = object else { continue };
-        let Some(acl) = &object.dacl else { continue };
+        let Some(acl) = object.dacl() else { continue };
         looked = true;
         let connector_holds = acl.grants(&sid, rights, AceFlags::CONTAINER_INHERIT);
         connector_everywhere &= connector_holds;

@@ -15,9 +15,9 @@ pub(super) fn forest(observed: &Observed) -> Check {
     let Some(connector) = &observed.connector else {
         return check.skip("no connector account named (--connector-account)");
     };
-    let forest_name = remedies::domain_name(&observed.forest.root_domain);
+    let forest_name = remedies::domain_name(observed.root_domain());
     let check = check.evidence("named", &connector.named);
-    let Some(account) = &connector.account else {
+    let Some(account) = observed.connector_account() else {
         let check = match &connector.lookup_note {
             Some(note) => check.evidence("lookup", note),
             None => check.evidence("lookup", "no account of this forest has that name"),
@@ -41,7 +41,7 @@ pub(super) fn forest(observed: &Observed) -> Check {
         rdn.value()
             .eq_ignore_ascii_case("ForeignSecurityPrincipals")
     });
-    match observed.forest.domain_of(&account.dn) {
+    match observed.domain_of(&account.dn) {
         Some(_) if foreign => check.evidence("diagnosis", "a foreign security principal: the account belongs to another forest").fail(
             Remedy::new(format!(
                 "Use the AD connector account of forest {forest_name} itself, not an account of a trusted forest."

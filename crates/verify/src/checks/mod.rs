@@ -24,6 +24,7 @@ pub use access::{CONFIGURATION_CONTAINER_RIGHTS, DEVICE_CONTAINER_RIGHTS};
 use devwb_model::Guid;
 
 use crate::observed::Observed;
+pub use crate::remedies::Invocation;
 use crate::report::{Check, Evidence, Fixable, Remedy, Report, Status};
 
 /// The stable ids of every check, in report order.
@@ -84,22 +85,6 @@ pub struct Expected {
     pub invocation: Option<Invocation>,
 }
 
-/// The command-line options of the run that a follow-up devwb command must repeat to reach the
-/// same directory the same way. Never a password: a remedy is printed and may be pasted into a
-/// ticket (`--password-file` names a file, which is fine).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Invocation {
-    /// The domain controller's URL (`--url`).
-    pub url: String,
-    /// The bind name (`--bind`), `None` for an anonymous run.
-    pub bind: Option<String>,
-    /// The other connection options as given, in order: a flag (`--ca-file`) and its value
-    /// when it takes one.
-    pub connection_options: Vec<(String, Option<String>)>,
-    /// The Entra export the devices were compared with, as the user named it (`--devices`).
-    pub export: Option<String>,
-}
-
 /// Runs every check over `observed` and builds the report.
 pub fn run(observed: &Observed, expected: &Expected) -> Report {
     let checks = vec![
@@ -118,8 +103,8 @@ pub fn run(observed: &Observed, expected: &Expected) -> Report {
         devices::matches(observed, expected),
     ];
     Report::new(
-        crate::remedies::domain_name(&observed.forest.root_domain),
-        observed.domain.to_string(),
+        crate::remedies::domain_name(observed.root_domain()),
+        observed.domain().to_string(),
         observed
             .connector
             .as_ref()
@@ -182,10 +167,14 @@ impl CheckBuilder {
 
 /// Why the checks after the schema checks are skipped, when the schema has no device classes.
 pub(crate) fn schema_blocks(observed: &Observed) -> Option<String> {
-    let too_old = observed.schema.object_version.is_some_and(|version| {
-        version < devwb_model::SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK.object_version()
-    });
-    if too_old || !observed.schema.device_container_class {
+    let too_old = observed
+        .forest
+        .schema
+        .object_version
+        .is_some_and(|version| {
+            version < devwb_model::SchemaLevel::MINIMUM_FOR_DEVICE_WRITEBACK.object_version()
+        });
+    if too_old || !observed.forest.schema.device_container_class {
         Some(format!(
             "the schema has no device classes (see {} and {})",
             ids::SCHEMA_LEVEL,

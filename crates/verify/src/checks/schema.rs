@@ -19,8 +19,8 @@ pub(super) fn level(observed: &Observed) -> Check {
         ids::SCHEMA_LEVEL,
         "Forest schema is Windows Server 2012 R2 (objectVersion 69) or later",
     )
-    .evidence("schema", &observed.forest.schema);
-    match observed.schema.object_version {
+    .evidence("schema", observed.schema_nc());
+    match observed.forest.schema.object_version {
         None => check.evidence("objectVersion", "could not be read").fail(
             Remedy::new("Bind as an account that can read the schema naming context head and run verify again."),
             Fixable::No,
@@ -53,13 +53,13 @@ pub(super) fn device_container_class(observed: &Observed) -> Check {
         ids::SCHEMA_DEVICE_CONTAINER_CLASS,
         "Schema has the msDS-DeviceContainer class",
     );
-    if observed.schema.device_container_class {
+    if observed.forest.schema.device_container_class {
         check
             .evidence("classSchema", "msDS-DeviceContainer found")
             .pass()
     } else {
         check
-            .evidence("classSchema", format!("no lDAPDisplayName=msDS-DeviceContainer under {}", observed.forest.schema))
+            .evidence("classSchema", format!("no lDAPDisplayName=msDS-DeviceContainer under {}", observed.schema_nc()))
             .fail(
                 schema_upgrade_remedy("Extend the schema to Windows Server 2012 R2 or later: the device classes are missing."),
                 Fixable::No,

@@ -6,7 +6,7 @@ use devwb_model::schema::{DEVICE_CONTAINER, DEVICE_REGISTRATION_SERVICE_CONTAINE
 use devwb_model::Dn;
 
 use super::{ids, schema_blocks, CheckBuilder};
-use crate::observed::{Observed, RegistrationService};
+use crate::observed::{class_name, Observed, RegistrationService};
 use crate::remedies;
 use crate::report::{Check, Fixable, Remedy};
 
@@ -21,12 +21,12 @@ fn connector_name(observed: &Observed) -> Option<&str> {
 pub(super) fn prepare_remedy(observed: &Observed, summary: &str, extra: &str) -> Remedy {
     Remedy::new(summary)
         .command(remedies::devwb_prepare(
-            &observed.domain,
+            observed.domain(),
             connector_name(observed),
             extra,
         ))
         .command(remedies::initialize_adsync_device_writeback(
-            &observed.domain,
+            observed.domain(),
             connector_name(observed),
         ))
 }
@@ -42,17 +42,17 @@ pub(super) fn configuration_containers(observed: &Observed) -> Check {
         return check.skip(why);
     }
     let mut problems = Vec::new();
-    match &observed.configuration_container {
+    match observed.configuration_container() {
         Some(object) => {
             check.push_evidence(
                 "configuration container",
-                format!("{} ({})", object.dn, object.structural_class()),
+                format!("{} ({})", object.dn, class_name(object)),
             );
-            if !object.has_class("container") {
+            if !object.is_a("container") {
                 problems.push(format!(
                     "{} is a {}, not a container",
                     object.dn,
-                    object.structural_class()
+                    class_name(object)
                 ));
             }
         }
@@ -62,17 +62,17 @@ pub(super) fn configuration_containers(observed: &Observed) -> Check {
             problems.push(format!("{dn} does not exist"));
         }
     }
-    match &observed.service_container {
+    match observed.service_container() {
         Some(object) => {
             check.push_evidence(
                 "service container",
-                format!("{} ({})", object.dn, object.structural_class()),
+                format!("{} ({})", object.dn, class_name(object)),
             );
-            if !object.has_class(DEVICE_REGISTRATION_SERVICE_CONTAINER.name) {
+            if !object.is_a(DEVICE_REGISTRATION_SERVICE_CONTAINER.name) {
                 problems.push(format!(
                     "{} is a {}, not an {}",
                     object.dn,
-                    object.structural_class(),
+                    class_name(object),
                     DEVICE_REGISTRATION_SERVICE_CONTAINER.name
                 ));
             }
@@ -105,13 +105,13 @@ pub(super) fn count(observed: &Observed) -> Check {
         "query",
         format!(
             "(objectClass=msDS-DeviceRegistrationService) under {}, subtree",
-            observed.forest.services()
+            observed.services_dn()
         ),
     );
     if let Some(why) = schema_blocks(observed) {
         return check.skip(why);
     }
-    let services = &observed.registration_services;
+    let services = observed.registration_services();
     for service in services {
         check.push_evidence("found", &service.dn);
     }
@@ -156,21 +156,21 @@ pub(super) fn placement(observed: &Observed) -> Check {
     if let Some(why) = schema_blocks(observed) {
         return check.skip(why);
     }
-    if observed.registration_services.is_empty() {
+    if observed.registration_services().is_empty() {
         return check.skip(format!(
             "no service object exists (see {})",
             ids::REGISTRATION_SERVICE_COUNT
         ));
     }
     if observed
-        .registration_services
+        .registration_services()
         .iter()
         .any(|service| service.dn == expected)
     {
         check.pass()
     } else {
         let found: Vec<String> = observed
-            .registration_services
+            .registration_services()
             .iter()
             .map(|s| s.dn.to_string())
             .collect();
@@ -304,8 +304,7 @@ pub(super) fn location_target(observed: &Observed) -> Check {
         }
     };
     let target = observed
-        .location_target
-        .as_ref()
+        .location_target()
         .filter(|target| target.dn == location_dn);
     let Some(target) = target else {
         check.push_evidence("target", "does not exist");
@@ -315,17 +314,17 @@ pub(super) fn location_target(observed: &Observed) -> Check {
         );
     };
     check.push_evidence("objectClass", target.object_classes.join(", "));
-    if !target.has_class(DEVICE_CONTAINER.name) {
+    if !target.is_a(DEVICE_CONTAINER.name) {
         let problem = format!(
             "{location_dn} is of class {}, not {}: devices cannot be created there",
-            target.structural_class(),
+            class_name(target),
             DEVICE_CONTAINER.name
         );
         return check.fail(repoint(observed, problem), Fixable::ByPrepare);
     }
     let parent = location_dn.parent();
     match parent.as_ref() {
-        Some(parent) if observed.forest.is_domain_head(parent) => {}
+        Some(parent) if observed.is_domain_head(parent) => {}
         _ => {
             let parent_text = parent
                 .map(|p| p.to_string())
@@ -337,14 +336,14 @@ pub(super) fn location_target(observed: &Observed) -> Check {
             return check.fail(repoint(observed, problem), Fixable::ByPrepare);
         }
     }
-    if location_dn != container && !location_dn.is_within(&observed.domain) {
-        check.push_evidence("domain named", &observed.domain);
+    if location_dn != container && !location_dn.is_within(observed.domain()) {
+        check.push_evidence("domain named", observed.domain());
         return check.warn(
             Remedy::new(format!(
                 "The devices go to another domain than the one named ({}); run prepare for the domain you want if this is not intended.",
-                observed.domain
+                observed.domain()
             ))
-            .command(remedies::devwb_prepare(&observed.domain, connector_name(observed), " --allow-repoint")),
+            .command(remedies::devwb_prepare(observed.domain(), connector_name(observed), " --allow-repoint")),
         );
     }
     check.pass()

@@ -4,13 +4,12 @@
 
 use devwb_model::sd::{AccessMask, Ace, AceFlags};
 use devwb_model::Guid;
-use devwb_verify::{
-    ids, run, BindAttempt, Expected, Observed, ObservedObject, RegistrationService, Report, Status,
-};
+use devwb_verify::{ids, run, BindAttempt, Expected, Observed, ObservedObject, Report, Status};
 use expect_test::{expect, Expect};
 
 use crate::fixtures::{
-    acl_with, admin_sid, configuration_ace, connector_sid, device_ace, dn, prepared, schema_2008_r2,
+    acl_with, admin_sid, configuration_ace, connector_sid, device_ace, dn, forest_domain, object,
+    prepared, schema_2008_r2, service, set_dacl,
 };
 
 /// The report in the compact form the cases expect: the checks that did not pass in full,
@@ -106,7 +105,7 @@ fn schema_2008_r2_fails_the_schema_checks_and_skips_the_rest() {
 #[test]
 fn unreadable_schema_version_fails() {
     let mut observed = prepared();
-    observed.schema.object_version = None;
+    observed.forest.schema.object_version = None;
     check(
         observed,
         no_devices(),
@@ -132,14 +131,14 @@ fn duplicate_registration_service_names_both() {
         .expect("parent")
         .child(devwb_model::Rdn::new("CN", "Device Registration Services 2").expect("rdn"))
         .child(devwb_model::Rdn::new("CN", "DeviceRegistrationService").expect("rdn"));
-    observed.registration_services.insert(
+    observed.forest.registration_services.insert(
         0,
-        RegistrationService {
-            dn: duplicate,
-            device_location: Some("CN=RegisteredDevices,DC=contoso,DC=lab".into()),
-            is_enabled: Some("TRUE".into()),
-            maximum_inactivity_period: None,
-        },
+        service(
+            duplicate,
+            Some("CN=RegisteredDevices,DC=contoso,DC=lab"),
+            Some("TRUE"),
+            None,
+        ),
     );
     check(
         observed,
@@ -163,8 +162,9 @@ fn duplicate_registration_service_names_both() {
 #[test]
 fn no_registration_service_fails_and_skips_what_depends_on_it() {
     let mut observed = prepared();
-    observed.registration_services.clear();
-    observed.service_container = None;
+    observed.forest.registration_services.clear();
+    observed.forest.device_registration_services =
+        ObservedObject::absent(observed.service_container_dn());
     check(
         observed,
         no_devices(),
@@ -195,7 +195,7 @@ fn no_registration_service_fails_and_skips_what_depends_on_it() {
 #[test]
 fn service_outside_the_wizards_place_fails_placement() {
     let mut observed = prepared();
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.dn =
             dn("CN=DeviceRegistrationService,CN=Services,CN=Configuration,DC=contoso,DC=lab");
     }
@@ -220,11 +220,10 @@ fn service_outside_the_wizards_place_fails_placement() {
 #[test]
 fn partial_configuration_left_by_ad_fs_fails_attributes() {
     let mut observed = prepared();
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.device_location = None;
         service.is_enabled = None;
     }
-    observed.location_target = None;
     check(
         observed,
         no_devices(),
@@ -251,7 +250,7 @@ fn partial_configuration_left_by_ad_fs_fails_attributes() {
 #[test]
 fn disabled_service_warns() {
     let mut observed = prepared();
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.is_enabled = Some("FALSE".into());
     }
     check(
@@ -276,14 +275,14 @@ fn disabled_service_warns() {
 fn device_location_pointing_at_an_ou_fails_with_repoint_remedy() {
     let mut observed = prepared();
     let ou = "OU=Devices,DC=contoso,DC=lab";
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.device_location = Some(ou.into());
     }
-    observed.location_target = Some(ObservedObject {
-        dn: dn(ou),
-        object_classes: vec!["top".into(), "organizationalUnit".into()],
-        dacl: acl_with(vec![]),
-    });
+    observed.forest.location_targets.push(object(
+        ou,
+        &["top", "organizationalUnit"],
+        acl_with(vec![]),
+    ));
     check(
         observed,
         no_devices(),
@@ -307,8 +306,8 @@ fn device_location_pointing_at_an_ou_fails_with_repoint_remedy() {
 #[test]
 fn device_location_pointing_at_nothing_fails() {
     let mut observed = prepared();
-    observed.location_target = None;
-    observed.registered_devices = None;
+    observed.forest.device_container =
+        ObservedObject::absent(observed.expected_device_container_dn());
     check(
         observed,
         no_devices(),
@@ -333,7 +332,7 @@ fn device_location_pointing_at_nothing_fails() {
 #[test]
 fn device_location_that_is_not_a_dn_fails() {
     let mut observed = prepared();
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.device_location = Some("RegisteredDevices".into());
     }
     check(
@@ -359,14 +358,14 @@ fn device_location_that_is_not_a_dn_fails() {
 fn device_container_not_under_a_domain_head_fails() {
     let mut observed = prepared();
     let nested = "CN=RegisteredDevices,OU=Devices,DC=contoso,DC=lab";
-    if let Some(service) = observed.registration_services.first_mut() {
+    if let Some(service) = observed.forest.registration_services.first_mut() {
         service.device_location = Some(nested.into());
     }
-    observed.location_target = Some(ObservedObject {
-        dn: dn(nested),
-        object_classes: vec!["top".into(), "msDS-DeviceContainer".into()],
-        dacl: acl_with(vec![device_ace(connector_sid())]),
-    });
+    observed.forest.location_targets.push(object(
+        nested,
+        &["top", "msDS-DeviceContainer"],
+        acl_with(vec![device_ace(connector_sid())]),
+    ));
     check(
         observed,
         no_devices(),
@@ -391,15 +390,7 @@ fn device_container_not_under_a_domain_head_fails() {
 #[test]
 fn missing_device_container_ace_fails_that_check() {
     let mut observed = prepared();
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![]);
-    }
+    set_dacl(&mut observed.forest.device_container, acl_with(vec![]));
     check(
         observed,
         no_devices(),
@@ -424,9 +415,10 @@ fn missing_device_container_ace_fails_that_check() {
 #[test]
 fn missing_configuration_ace_is_recognised_as_the_script_bug() {
     let mut observed = prepared();
-    if let Some(object) = observed.configuration_container.as_mut() {
-        object.dacl = acl_with(vec![]);
-    }
+    set_dacl(
+        &mut observed.forest.device_registration_configuration,
+        acl_with(vec![]),
+    );
     check(
         observed,
         no_devices(),
@@ -455,15 +447,7 @@ fn generic_bits_as_dsacls_writes_them_are_accepted() {
     // GR GW CC DC SD DT, as dsacls submits `GRGWCCDCSDDT`.
     let generic = AccessMask(0x8000_0000 | 0x4000_0000 | 0x1 | 0x2 | 0x1_0000 | 0x40);
     let ace = Ace::allow(connector_sid(), generic, AceFlags::CONTAINER_INHERIT);
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![ace]);
-    }
+    set_dacl(&mut observed.forest.device_container, acl_with(vec![ace]));
     let report = run(&observed, &no_devices());
     assert_eq!(
         report.check(ids::DEVICE_CONTAINER_ACE).map(|c| &c.status),
@@ -476,15 +460,7 @@ fn generic_bits_as_dsacls_writes_them_are_accepted() {
 fn ace_without_container_inherit_fails() {
     let mut observed = prepared();
     let ace = Ace::allow(connector_sid(), AccessMask(0x0003_00FF), AceFlags::NONE);
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![ace]);
-    }
+    set_dacl(&mut observed.forest.device_container, acl_with(vec![ace]));
     check(
         observed,
         no_devices(),
@@ -511,15 +487,10 @@ fn ace_without_container_inherit_fails() {
 fn deny_ace_for_the_connector_fails() {
     let mut observed = prepared();
     let deny = Ace::deny(connector_sid(), AccessMask(0x1), AceFlags::NONE);
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![deny, device_ace(connector_sid())]);
-    }
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![deny, device_ace(connector_sid())]),
+    );
     check(
         observed,
         no_devices(),
@@ -543,18 +514,14 @@ fn deny_ace_for_the_connector_fails() {
 #[test]
 fn grants_to_another_account_name_it() {
     let mut observed = prepared();
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![device_ace(admin_sid())]);
-    }
-    if let Some(object) = observed.configuration_container.as_mut() {
-        object.dacl = acl_with(vec![configuration_ace(admin_sid())]);
-    }
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![device_ace(admin_sid())]),
+    );
+    set_dacl(
+        &mut observed.forest.device_registration_configuration,
+        acl_with(vec![configuration_ace(admin_sid())]),
+    );
     check(
         observed,
         no_devices(),
@@ -597,9 +564,9 @@ fn connector_from_another_forest_fails() {
     let mut observed = prepared();
     if let Some(connector) = observed.connector.as_mut() {
         connector.named = "FABRIKAM\\svc-aadc".into();
-        connector.account = None;
         connector.lookup_note = Some("FABRIKAM is not a domain of forest contoso.lab".into());
     }
+    observed.forest.connector = None;
     check(
         observed,
         no_devices(),
@@ -631,7 +598,7 @@ fn connector_from_another_forest_fails() {
 #[test]
 fn foreign_security_principal_fails() {
     let mut observed = prepared();
-    if let Some(account) = observed.connector.as_mut().and_then(|c| c.account.as_mut()) {
+    if let Some(account) = observed.forest.connector.as_mut() {
         account.dn = dn("CN=S-1-5-21-1-2-3-1105,CN=ForeignSecurityPrincipals,DC=contoso,DC=lab");
     }
     let report = run(&observed, &no_devices());
@@ -752,9 +719,19 @@ fn devices_compared_with_the_export() {
 fn location_in_another_domain_than_the_one_named_warns() {
     let mut observed = prepared();
     let child = dn("DC=eu,DC=contoso,DC=lab");
-    observed.forest.domains.push(child.clone());
-    observed.domain = child;
-    observed.registered_devices = None;
+    // The devices go to the child domain, whose RegisteredDevices does not exist; the service
+    // still names the root domain's container, which is in order.
+    observed
+        .forest
+        .forest
+        .domains
+        .push(forest_domain(child.clone()));
+    let root_container = std::mem::replace(
+        &mut observed.forest.device_container,
+        ObservedObject::absent(dn("CN=RegisteredDevices,DC=eu,DC=contoso,DC=lab")),
+    );
+    observed.forest.location_targets.push(root_container);
+    observed.forest.domain = child;
     let report = run(&observed, &no_devices());
     let check = report.check(ids::DEVICE_LOCATION_TARGET).expect("check");
     assert_eq!(check.status, Status::Warn);
@@ -774,21 +751,17 @@ fn location_in_another_domain_than_the_one_named_warns() {
 fn grants_to_two_other_accounts_name_each_once() {
     let other = devwb_model::Sid::parse("S-1-5-21-1004336348-1177238915-682003330-1106").unwrap();
     let mut observed = prepared();
-    for object in [
-        &mut observed.location_target,
-        &mut observed.registered_devices,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        object.dacl = acl_with(vec![device_ace(admin_sid()), device_ace(other)]);
-    }
-    if let Some(object) = observed.configuration_container.as_mut() {
-        object.dacl = acl_with(vec![
+    set_dacl(
+        &mut observed.forest.device_container,
+        acl_with(vec![device_ace(admin_sid()), device_ace(other)]),
+    );
+    set_dacl(
+        &mut observed.forest.device_registration_configuration,
+        acl_with(vec![
             configuration_ace(admin_sid()),
             configuration_ace(other),
-        ]);
-    }
+        ]),
+    );
     let report = run(&observed, &no_devices());
     let grant = report
         .checks

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl};
+use devwb_ldap::observe::PreparationDns;
+use devwb_ldap::{Account, ForestDomain, ForestDomains, RootDse};
+use devwb_model::sd::{AccessMask, Ace, AceFlags, Acl, SecurityDescriptor};
 use devwb_model::{Dn, Sid};
 use devwb_verify::{
-    BindAttempt, ConnectorAccount, ConnectorObservation, ForestNames, Observed, ObservedObject,
+    BindAttempt, ConnectorObservation, ForestObservation, Observed, ObservedObject,
     RegistrationService, SchemaObservation,
 };
 
@@ -67,78 +69,144 @@ pub fn configuration_ace(trustee: Sid) -> Ace {
     )
 }
 
+/// An object that exists, with this DACL (no owner or group read).
+pub fn object(dn_text: &str, classes: &[&str], dacl: Option<Acl>) -> ObservedObject {
+    let mut object = ObservedObject::absent(dn(dn_text));
+    object.exists = true;
+    object.object_classes = classes.iter().map(|class| class.to_string()).collect();
+    set_dacl(&mut object, dacl);
+    object
+}
+
+/// Replaces an object's DACL (`None`: the descriptor could not be read).
+pub fn set_dacl(object: &mut ObservedObject, dacl: Option<Acl>) {
+    object.security_descriptor = dacl.map(|dacl| SecurityDescriptor {
+        dacl: Some(dacl),
+        ..SecurityDescriptor::default()
+    });
+}
+
+/// A DeviceRegistrationService object with the three attributes verify checks.
+pub fn service(
+    dn: Dn,
+    device_location: Option<&str>,
+    is_enabled: Option<&str>,
+    maximum_inactivity_period: Option<&str>,
+) -> RegistrationService {
+    RegistrationService {
+        dn,
+        device_location: device_location.map(str::to_string),
+        is_enabled: is_enabled.map(str::to_string),
+        maximum_inactivity_period: maximum_inactivity_period.map(str::to_string),
+        name: None,
+        display_name: None,
+        admin_description: None,
+        when_created: None,
+        object_classes: vec!["top".into(), "msDS-DeviceRegistrationService".into()],
+    }
+}
+
+/// A domain of the forest, known by its naming context only.
+pub fn forest_domain(nc: Dn) -> ForestDomain {
+    ForestDomain {
+        nc,
+        netbios_name: None,
+        dns_root: None,
+        sid: None,
+    }
+}
+
 /// contoso.lab after `devwb prepare --connector-account CONTOSO\svc-aadc`, on a 2016 schema.
 pub fn prepared() -> Observed {
-    let forest = ForestNames::single_domain(dn("DC=contoso,DC=lab"));
-    let domain = forest.root_domain.clone();
-    let mut observed = Observed {
-        domain: domain.clone(),
+    let root = dn("DC=contoso,DC=lab");
+    let configuration = dn("CN=Configuration,DC=contoso,DC=lab");
+    let dns = PreparationDns::new(&configuration, &root).expect("preparation DNs");
+    let mut device_container = object(
+        &dns.device_container.to_string(),
+        &["top", "msDS-DeviceContainer"],
+        acl_with(vec![device_ace(connector_sid())]),
+    );
+    device_container.parent_object_classes =
+        vec!["top".into(), "domain".into(), "domainDNS".into()];
+    let forest = ForestObservation {
+        root_dse: RootDse {
+            default_nc: root.clone(),
+            configuration_nc: configuration.clone(),
+            schema_nc: dn("CN=Schema,CN=Configuration,DC=contoso,DC=lab"),
+            root_domain_nc: root.clone(),
+            naming_contexts: Vec::new(),
+            dns_host_name: None,
+            forest_functionality: None,
+            domain_functionality: None,
+            supported_controls: Vec::new(),
+        },
         schema: SchemaObservation {
             object_version: Some(87),
             device_container_class: true,
+            registration_service_class: true,
+            default_security_descriptors: BTreeMap::new(),
         },
-        configuration_container: None,
-        service_container: None,
-        registration_services: Vec::new(),
-        location_target: None,
-        registered_devices: None,
-        connector: Some(ConnectorObservation {
-            named: CONNECTOR.to_string(),
-            account: Some(ConnectorAccount {
-                dn: dn("CN=svc-aadc,CN=Users,DC=contoso,DC=lab"),
-                sid: connector_sid(),
-            }),
-            lookup_note: None,
-            bind: BindAttempt::NotTried,
+        forest: ForestDomains {
+            domains: vec![forest_domain(root.clone())],
+        },
+        domain: root.clone(),
+        domain_sid: None,
+        root_domain_sid: None,
+        registration_services: vec![service(
+            dns.registration_service.clone(),
+            Some(&dns.device_container.to_string()),
+            Some("TRUE"),
+            Some("0"),
+        )],
+        device_registration_configuration: object(
+            &dns.device_registration_configuration.to_string(),
+            &["top", "container"],
+            acl_with(vec![configuration_ace(connector_sid())]),
+        ),
+        device_registration_services: object(
+            &dns.device_registration_services.to_string(),
+            &["top", "msDS-DeviceRegistrationServiceContainer"],
+            acl_with(vec![]),
+        ),
+        device_container,
+        location_targets: Vec::new(),
+        connector: Some(Account {
+            name: CONNECTOR.to_string(),
+            dn: dn("CN=svc-aadc,CN=Users,DC=contoso,DC=lab"),
+            sid: connector_sid(),
+            sam_account_name: Some("svc-aadc".into()),
+            domain_nc: root,
+            domain_netbios_name: Some("CONTOSO".into()),
         }),
-        account_names: BTreeMap::from([
-            (connector_sid(), CONNECTOR.to_string()),
-            (admin_sid(), "CONTOSO\\admin".to_string()),
-        ]),
-        devices: None,
-        forest,
     };
-    let devices = observed.expected_device_container_dn();
-    observed.configuration_container = Some(ObservedObject {
-        dn: observed.configuration_container_dn(),
-        object_classes: vec!["top".into(), "container".into()],
-        dacl: acl_with(vec![configuration_ace(connector_sid())]),
+    let mut observed = Observed::new(forest);
+    observed.connector = Some(ConnectorObservation {
+        named: CONNECTOR.to_string(),
+        lookup_note: None,
+        bind: BindAttempt::NotTried,
     });
-    observed.service_container = Some(ObservedObject {
-        dn: observed.service_container_dn(),
-        object_classes: vec![
-            "top".into(),
-            "msDS-DeviceRegistrationServiceContainer".into(),
-        ],
-        dacl: acl_with(vec![]),
-    });
-    observed.registration_services = vec![RegistrationService {
-        dn: observed.expected_service_dn(),
-        device_location: Some(devices.to_string()),
-        is_enabled: Some("TRUE".into()),
-        maximum_inactivity_period: Some("0".into()),
-    }];
-    let container = ObservedObject {
-        dn: devices,
-        object_classes: vec!["top".into(), "msDS-DeviceContainer".into()],
-        dacl: acl_with(vec![device_ace(connector_sid())]),
-    };
-    observed.location_target = Some(container.clone());
-    observed.registered_devices = Some(container);
+    observed.account_names = BTreeMap::from([
+        (connector_sid(), CONNECTOR.to_string()),
+        (admin_sid(), "CONTOSO\\admin".to_string()),
+    ]);
     observed
 }
 
 /// A forest whose schema is 2008 R2: no device classes, nothing prepared.
 pub fn schema_2008_r2() -> Observed {
     let mut observed = prepared();
-    observed.schema = SchemaObservation {
-        object_version: Some(47),
-        device_container_class: false,
-    };
-    observed.configuration_container = None;
-    observed.service_container = None;
-    observed.registration_services.clear();
-    observed.location_target = None;
-    observed.registered_devices = None;
+    let forest = &mut observed.forest;
+    forest.schema.object_version = Some(47);
+    forest.schema.device_container_class = false;
+    forest.schema.registration_service_class = false;
+    forest.registration_services.clear();
+    for object in [
+        &mut forest.device_registration_configuration,
+        &mut forest.device_registration_services,
+        &mut forest.device_container,
+    ] {
+        *object = ObservedObject::absent(object.dn.clone());
+    }
+    forest.location_targets.clear();
     observed
 }

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use devwb_model::{Guid, SchemaLevel};
-use devwb_simulator::Simulator;
-use devwb_writeback::diff::DeleteReason;
+use devwb_model::Guid;
+use devwb_test_support::Lab;
 use devwb_writeback::synthetic::{SyntheticConfig, SyntheticDevices};
+use devwb_writeback::DeleteReason;
 use devwb_writeback::{DeletesWithheld, PlanOptions, SkipReason};
 
-use crate::harness::{ids_of, Forest};
+use crate::harness::{ids_of, WritebackLab};
 
 #[test]
 fn ten_thousand_devices_then_no_change_then_ten_percent_changed_then_removals() {
-    let forest = Forest::start();
+    let forest = WritebackLab::start();
     let devices = forest.devices(10_000, 1);
 
     // 1. A fresh container: every device is added.
@@ -94,23 +94,19 @@ fn ten_thousand_devices_then_no_change_then_ten_percent_changed_then_removals() 
 
 #[test]
 fn owners_in_a_second_forest_are_skipped_with_the_reason_and_leave_scope_as_deletes() {
-    let forest = Forest::start();
-    let other = Simulator::builder()
-        .forest("fabrikam.lab")
-        .schema_level(SchemaLevel::W2012R2)
-        .start_blocking()
-        .expect("second forest");
+    let forest = WritebackLab::start();
+    let other = Lab::builder().forest("fabrikam.lab").start();
     let config = SyntheticConfig {
         count: 400,
         seed: 9,
         owner_domains: vec![forest.domain_sid()],
-        foreign_domains: vec![other.domain_sid()],
+        foreign_domains: vec![other.sim.domain_sid()],
         foreign_fraction: 0.25,
     };
     let devices: Vec<_> = SyntheticDevices::new(config).collect();
     let foreign: BTreeSet<Guid> = devices
         .iter()
-        .filter(|d| d.owner_sid.is_in_domain(&other.domain_sid()))
+        .filter(|d| d.owner_sid.is_in_domain(&other.sim.domain_sid()))
         .map(|d| d.device_id)
         .collect();
     assert!(
@@ -140,7 +136,7 @@ fn owners_in_a_second_forest_are_skipped_with_the_reason_and_leave_scope_as_dele
         .iter_mut()
         .find(|d| !foreign.contains(&d.device_id))
         .expect("a local device");
-    victim.owner_sid = other.domain_sid().with_rid(4242);
+    victim.owner_sid = other.sim.domain_sid().with_rid(4242);
     let victim_id = victim.device_id;
     let (_, source) = forest.export("moved.json", moved.iter().map(|d| d.to_json()));
     let plan = forest.dry_run(&source);
@@ -156,7 +152,7 @@ fn owners_in_a_second_forest_are_skipped_with_the_reason_and_leave_scope_as_dele
 
 #[test]
 fn bad_records_are_reported_and_skipped_and_nothing_is_written_for_them() {
-    let forest = Forest::start();
+    let forest = WritebackLab::start();
     let devices = forest.devices(50, 3);
     let mut values: Vec<serde_json::Value> = devices.iter().map(|d| d.to_json()).collect();
     values[3].as_object_mut().unwrap().remove("deviceId");
@@ -216,9 +212,9 @@ fn bad_records_are_reported_and_skipped_and_nothing_is_written_for_them() {
 
 #[test]
 fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
-    use devwb_writeback::apply::{apply, plan};
     use devwb_writeback::WritebackOptions;
-    let forest = Forest::start();
+    use devwb_writeback::{apply, plan};
+    let forest = WritebackLab::start();
     let devices = forest.devices(30, 21);
     let (_, source) = forest.export("devices.json", devices.iter().map(|d| d.to_json()));
     let client = forest.connector_client();
@@ -241,9 +237,7 @@ fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
                 }
             }
         }
-        admin
-            .add(&devwb_model::Dn::parse(&add.dn).unwrap(), attrs)
-            .unwrap();
+        admin.add(&add.dn(&planned.container), attrs).unwrap();
     }
     let report = apply(&client, &planned, &WritebackOptions::default(), &mut |_| {}).unwrap();
     assert!(report.succeeded(), "{:?}", report.failures);

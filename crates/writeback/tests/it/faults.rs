@@ -10,12 +10,12 @@
 use std::collections::BTreeSet;
 
 use devwb_model::Guid;
-use devwb_simulator::error::ResultCode;
-use devwb_simulator::faults::{FaultAction, FaultConfig, FaultRule};
-use devwb_writeback::apply::{apply, plan};
+use devwb_test_support::simulator::error::ResultCode;
+use devwb_test_support::simulator::faults::{FaultAction, FaultConfig, FaultRule};
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
-use crate::harness::{ids_of, Forest};
+use crate::harness::{ids_of, WritebackLab};
 
 const OPERATIONS: [&str; 4] = ["add", "modify", "delete", "search"];
 
@@ -38,7 +38,7 @@ fn faults(seed: u64) -> FaultConfig {
 
 /// Runs writeback until a run plans nothing (at most 5 runs); returns the number of runs and the
 /// retries and reconnects the bulk apply made.
-fn converge(forest: &Forest, source: &DeviceSource) -> (usize, u64, u64) {
+fn converge(forest: &WritebackLab, source: &DeviceSource) -> (usize, u64, u64) {
     let (mut retries, mut reconnects) = (0, 0);
     for run in 1..=5 {
         // Connecting is not under test (binds are not faulted); everything after it is.
@@ -63,7 +63,7 @@ fn writeback_converges_under_five_percent_faults_over_many_seeds() {
     let mut total_retries = 0;
     let mut total_reconnects = 0;
     for seed in 1..=6u64 {
-        let forest = Forest::start();
+        let forest = WritebackLab::start();
         let devices = forest.devices(1_500, 100 + seed);
         let (_, source) = forest.export("v1.json", devices.iter().map(|d| d.to_json()));
         forest.sim.forest().semantics.set_faults(faults(seed));

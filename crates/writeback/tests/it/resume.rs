@@ -11,10 +11,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use devwb_ldap::{Client, ConnectOptions, Credentials, Password};
-use devwb_writeback::apply::{apply, discover, plan};
+use devwb_writeback::{apply, discover, plan};
 use devwb_writeback::{DeviceSource, PlanOptions, WritebackOptions};
 
-use crate::harness::{ids_of, Forest, CONNECTOR, CONNECTOR_PASSWORD};
+use crate::harness::{ids_of, WritebackLab, CONNECTOR, CONNECTOR_PASSWORD};
 
 const TEST_NAME: &str = "resume::a_run_killed_mid_apply_converges_when_rerun";
 
@@ -53,14 +53,14 @@ fn a_run_killed_mid_apply_converges_when_rerun() {
         child(&url, &ca, &export);
         return;
     }
-    let forest = Forest::start();
+    let forest = WritebackLab::start();
     let devices = forest.devices(10_000, 11);
     let (export, source) = forest.export("devices.json", devices.iter().map(|d| d.to_json()));
 
     let mut process = Command::new(std::env::current_exe().unwrap())
         .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
         .env("DEVWB_IT_CHILD_URL", forest.url())
-        .env("DEVWB_IT_CHILD_CA", forest.ca_file.path())
+        .env("DEVWB_IT_CHILD_CA", forest.write_ca_file())
         .env("DEVWB_IT_CHILD_EXPORT", &export)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

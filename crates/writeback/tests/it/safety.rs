@@ -6,18 +6,18 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use devwb_writeback::apply::{apply, plan};
 use devwb_writeback::synthetic::{write_export, write_pages, ExportLayout, SyntheticDevice};
 use devwb_writeback::undo::write_undo_file;
+use devwb_writeback::{apply, plan};
 use devwb_writeback::{
     DeleteLimit, DeletesWithheld, DeviceSource, PlanOptions, WritebackOptions, WritebackPlan,
 };
 
-use crate::harness::{ids_of, Forest};
+use crate::harness::{ids_of, WritebackLab};
 
 /// A forest holding 1,000 written-back devices, and those devices.
-fn forest_with_1000() -> (Forest, Vec<SyntheticDevice>) {
-    let forest = Forest::start();
+fn forest_with_1000() -> (WritebackLab, Vec<SyntheticDevice>) {
+    let forest = WritebackLab::start();
     let devices = forest.devices(1_000, 13);
     let (_, source) = forest.export("all.json", devices.iter().map(|d| d.to_json()));
     let (_, report) = forest.writeback(&source, PlanOptions::default());
@@ -27,7 +27,7 @@ fn forest_with_1000() -> (Forest, Vec<SyntheticDevice>) {
 
 /// The one check: a writeback of `source` deletes nothing, says why, and keeps every device.
 fn check_deletes_nothing(
-    forest: &Forest,
+    forest: &WritebackLab,
     all: &[SyntheticDevice],
     source: &DeviceSource,
     expected: impl Fn(&DeletesWithheld) -> bool,
@@ -51,7 +51,7 @@ fn write(path: &Path, text: &str) {
 #[test]
 fn empty_partial_unexpanded_and_truncated_exports_delete_nothing() {
     let (forest, devices) = forest_with_1000();
-    let work = forest.work.path();
+    let work = forest.work_dir();
 
     // An export of 100 of them: 900 deletes are over the default limit (10% of 1,000).
     let (_, hundred) = forest.export("hundred.json", devices[..100].iter().map(|d| d.to_json()));
@@ -146,7 +146,7 @@ fn deletes_within_the_limit_go_through_and_the_undo_file_restores_them_with_ldap
     let (_, source) = forest.export("kept.json", kept.iter().map(|d| d.to_json()));
     let plan = plan(&client, &target, &source, PlanOptions::default()).unwrap();
     assert_eq!((plan.counts.deletes, plan.counts.modifies), (50, 1));
-    let undo_dir = forest.work.path().join("undo");
+    let undo_dir = forest.work_dir().join("undo");
     let undo = write_undo_file(&client, &plan, &undo_dir, std::time::SystemTime::now())
         .unwrap()
         .expect("an undo file");
@@ -174,7 +174,7 @@ fn deletes_within_the_limit_go_through_and_the_undo_file_restores_them_with_ldap
         return;
     };
     let output = Command::new(ldapmodify)
-        .env("LDAPTLS_CACERT", forest.ca_file.path())
+        .env("LDAPTLS_CACERT", forest.write_ca_file())
         .args(["-a", "-x", "-H"])
         .arg(forest.url())
         .arg("-D")
@@ -194,8 +194,7 @@ fn deletes_within_the_limit_go_through_and_the_undo_file_restores_them_with_ldap
     assert_eq!(forest.devices_in_directory(), ids_of(&devices));
     // Restored as they were: the original export plans nothing for them.
     let (_, all) = forest.export("all-again.json", devices.iter().map(|d| d.to_json()));
-    let again =
-        devwb_writeback::apply::plan(&client, &target, &all, PlanOptions::default()).unwrap();
+    let again = devwb_writeback::plan(&client, &target, &all, PlanOptions::default()).unwrap();
     assert!(again.is_empty(), "{:?}", again.counts);
 }
 

@@ -123,12 +123,12 @@ fn sd_flags_parts() {
         stored.to_sddl(&context()),
         "O:DAG:DUD:(A;;WP;;;WD)S:AI(AU;SA;WP;;;WD)"
     );
-    let mut cleared = full.clone();
-    cleared.replace_parts(
-        &SecurityDescriptor::default(),
-        SecurityInformation::OWNER_GROUP_DACL,
-    );
-    assert_eq!(cleared.to_sddl(&context()), "S:AI(AU;SA;WP;;;WD)");
+    // A written descriptor without owner, group or SACL leaves them as they were; one without
+    // a DACL writes a NULL DACL.
+    let mut partial = full.clone();
+    partial.replace_parts(&SecurityDescriptor::default(), SecurityInformation::ALL);
+    assert_eq!(partial.to_sddl(&context()), "O:DAG:DUS:AI(AU;SA;WP;;;WD)");
+    assert_eq!(partial.dacl, None, "a NULL DACL");
 
     assert_eq!(
         SecurityInformation::DACL.rights_to_write(),
@@ -146,4 +146,58 @@ fn sd_flags_parts() {
         SecurityInformation::SACL.rights_to_read(),
         AccessMask::ACCESS_SYSTEM_SECURITY
     );
+}
+
+/// The SD flags rules the client and the simulator used to apply each their own way, as AD
+/// applies them (MS-ADTS 3.1.1.3.4.1.11).
+#[test]
+fn sd_flags_follow_ad_where_the_client_and_the_simulator_differed() {
+    use devwb_model::sd::{Control, SecurityInformation};
+    // A control value without any of the four bits asks for all four; other bits are ignored.
+    assert_eq!(
+        SecurityInformation::from_control_value(0),
+        SecurityInformation::ALL
+    );
+    assert_eq!(
+        SecurityInformation::from_control_value(0x14),
+        SecurityInformation::DACL
+    );
+
+    // Read: a part not asked for is absent with its control bits (the simulator's decoded
+    // read kept every control bit).
+    let mut stored = sd("O:DAG:DUD:PAI(A;;RP;;;AU)");
+    stored.control = stored.control.with(Control::OWNER_DEFAULTED);
+    let owner_only = stored.only(SecurityInformation::OWNER);
+    assert_eq!(
+        owner_only.control,
+        Control::OWNER_DEFAULTED,
+        "no DACL bits without the DACL"
+    );
+    let dacl_only = stored.only(SecurityInformation::DACL);
+    assert_eq!(
+        dacl_only.control,
+        Control::DACL_PROTECTED.with(Control::DACL_AUTO_INHERITED),
+        "no owner-defaulted bit without the owner"
+    );
+
+    // Write: a written DACL brings all of its control bits (the simulator took only the
+    // protected bit); a DACL not written keeps its bits.
+    let mut written = sd("D:(A;;WP;;;WD)");
+    written.control = Control::DACL_DEFAULTED;
+    let mut merged = stored.clone();
+    merged.replace_parts(&written, SecurityInformation::DACL);
+    assert_eq!(
+        merged.control,
+        Control::OWNER_DEFAULTED.with(Control::DACL_DEFAULTED)
+    );
+    let mut untouched = stored.clone();
+    untouched.replace_parts(&written, SecurityInformation::OWNER);
+    assert_eq!(untouched, stored, "the written descriptor has no owner");
+
+    // Write: an owner asked for but absent from the written descriptor stays (the client's
+    // merge cleared it).
+    let mut owned = stored.clone();
+    owned.replace_parts(&written, SecurityInformation::OWNER_GROUP_DACL);
+    assert_eq!((owned.owner, owned.group), (stored.owner, stored.group));
+    assert_eq!(owned.dacl, written.dacl);
 }
