@@ -347,9 +347,9 @@ fn write_value(out: &mut String, name: &str, value: &[u8], binary: bool) {
 pub fn write_entry(out: &mut String, entry: &Entry, is_binary: &dyn Fn(&str) -> bool) {
     write_value(out, "dn", entry.dn.to_string().as_bytes(), false);
     for attribute in entry.attrs.iter() {
-        let binary = is_binary(&attribute.name);
+        let binary = is_binary(attribute.name);
         for value in &attribute.values {
-            write_value(out, &attribute.name, value, binary);
+            write_value(out, attribute.name, value, binary);
         }
     }
     out.push('\n');

@@ -258,16 +258,16 @@ impl Handler {
                 let is_sd = attribute.name.eq_ignore_ascii_case("nTSecurityDescriptor");
                 if is_sd
                     && ctx.controls.sd_flags.is_none()
-                    && !selection.names_attribute(&attribute.name)
+                    && !selection.names_attribute(attribute.name)
                 {
                     continue;
                 }
                 if selection.names.iter().any(|(_, base, range)| {
-                    range.is_some() && base.eq_ignore_ascii_case(&attribute.name)
+                    range.is_some() && base.eq_ignore_ascii_case(attribute.name)
                 }) {
                     continue; // the ranged request below returns it
                 }
-                if !semantics.can_read(ctx, entry, &attribute.name) {
+                if !semantics.can_read(ctx, entry, attribute.name) {
                     continue;
                 }
                 if let Some((name, values)) =

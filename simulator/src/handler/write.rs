@@ -57,7 +57,7 @@ impl Handler {
                 .attrs
                 .iter()
                 .filter(|attribute| {
-                    schema.attribute(&attribute.name).is_some_and(|definition| {
+                    schema.attribute(attribute.name).is_some_and(|definition| {
                         !definition.single_valued && definition.link_id.is_none()
                     })
                 })

@@ -122,7 +122,7 @@ mod tests {
             .first()
             .expect("value");
         assert_eq!(
-            Guid::from_ad_bytes(&guid).expect("16 bytes").to_string(),
+            Guid::from_ad_bytes(guid).expect("16 bytes").to_string(),
             "7c9e8c58-901b-4ea8-b6ec-4eb9e9fc0e11"
         );
         let user = entries

@@ -163,7 +163,7 @@ impl Schema {
         let mut normalised = crate::store::entry::Attributes::new();
         for attribute in entry.attrs.iter() {
             let definition = self
-                .attribute(&attribute.name)
+                .attribute(attribute.name)
                 .ok_or_else(diag::unknown_attribute)?;
             if definition.is_constructed() {
                 return Err(diag::undefined_attribute(&definition.name, &definition.oid));
@@ -245,7 +245,7 @@ impl Schema {
         classes_for_content.extend(auxiliary.iter().copied());
         for attribute in normalised.iter() {
             let definition = self
-                .attribute(&attribute.name)
+                .attribute(attribute.name)
                 .ok_or_else(diag::unknown_attribute)?;
             self.check_values(context, definition, &attribute.values.to_vec())?;
             if definition.single_valued && attribute.values.len() > 1 {
@@ -425,7 +425,7 @@ impl Schema {
         if let Some(structural) = structural {
             for attribute in result.attrs.iter() {
                 let allowed = self
-                    .attribute(&attribute.name)
+                    .attribute(attribute.name)
                     .is_none_or(|definition| self.allows(&structural, definition));
                 if !allowed {
                     return Err(diag::object_class_violation(class_win32::NOT_ALLOWED));

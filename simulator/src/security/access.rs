@@ -343,7 +343,7 @@ pub fn readable_attributes(schema: &Schema, token: &Token, entry: &Entry) -> Vec
     let definitions: Vec<&AttributeDef> = entry
         .attrs
         .iter()
-        .filter_map(|a| schema.attribute(&a.name))
+        .filter_map(|a| schema.attribute(a.name))
         .collect();
     let objects = object_types(class, &definitions);
     let sd = descriptor::of_entry(entry);
@@ -369,14 +369,14 @@ pub fn readable_attributes(schema: &Schema, token: &Token, entry: &Entry) -> Vec
         .filter(|attribute| {
             if NEVER_READABLE
                 .iter()
-                .any(|n| n.eq_ignore_ascii_case(&attribute.name))
+                .any(|n| n.eq_ignore_ascii_case(attribute.name))
             {
                 return false;
             }
             if attribute.name.eq_ignore_ascii_case(descriptor::ATTRIBUTE) {
                 return read_control;
             }
-            match schema.attribute(&attribute.name) {
+            match schema.attribute(attribute.name) {
                 Some(definition) => read.is_granted_for(&definition.guid),
                 None => read.is_granted(),
             }

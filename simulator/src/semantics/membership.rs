@@ -149,7 +149,7 @@ impl Directory for StoreDirectory<'_> {
                             .as_ref()
                             == Some(dn)
                     }
-                    None => v.as_ref() == value,
+                    None => v == value,
                 })
             })
             .map(|entry| (*entry).clone())

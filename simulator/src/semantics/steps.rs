@@ -55,7 +55,7 @@ impl Semantics {
         // as the DN spells them: `CN`).
         let mut normalised = crate::store::entry::Attributes::new();
         for attribute in entry.attrs.iter() {
-            let name = self.schema.canonical_attribute_name(&attribute.name);
+            let name = self.schema.canonical_attribute_name(attribute.name);
             normalised.add_values(name, attribute.values.to_vec());
         }
         entry.attrs = normalised;
