@@ -9,6 +9,7 @@ mod bench;
 mod fuzz;
 mod gen_devices;
 mod gen_schema;
+mod module_cycles;
 mod samba_image;
 mod test;
 
@@ -21,10 +22,13 @@ commands:
   test          fmt check, clippy, the workspace tests, then the suites that need
                 something from outside (each says plainly when it cannot run)
   bench         run the benchmarks docs/benchmarks.md records, with its commands:
-                [writeback|source|simulator|model|client|all], writeback by default
+                [writeback|source|simulator|model|client|sync|scale|all], writeback by
+                default; scale-1m (a million devices) only when named
   fuzz          bounded fuzz loop over the model's parsers (dn, sid, sddl, sd_binary) and
                 the simulator's LDAP codec and handler (ldap_codec);
                 --libfuzzer runs cargo-fuzz on nightly instead
+  module-cycles fail when two top-level modules of a workspace crate import each other
+                (through others too); unit-test modules left out
   gen-schema    regenerate simulator/src/schema/ad-schema.txt from Microsoft's schema
                 LDFs (samba-ad-provision); --check fails when the committed file is stale
   gen-devices   write a realistic Graph /devices export of N devices, deterministic under
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run(rest),
         "gen-devices" => gen_devices::run(rest),
         "gen-schema" => gen_schema::run(rest),
+        "module-cycles" => module_cycles::run(rest),
         "samba-image" => samba_image::run(rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: everything CI checks, in the order that fails fastest.
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy --workspace --all-targets -D warnings`, the
-//! generated schema table's check mode, a bounded fuzz loop over the model's parsers, then
+//! generated schema table's check mode, the module-cycle check of every crate, a bounded fuzz loop over the model's parsers, then
 //! `cargo test --workspace`. The suites that need something from outside the workspace
 //! (Docker for Samba, OpenLDAP's tools) live in the crates' own tests, which check their
 //! precondition and print plainly why they did not run.
@@ -42,6 +42,9 @@ pub fn run(args: &[String]) -> Result<()> {
         // Generated files have a check mode: a stale committed schema table fails here.
         println!("xtask test: generated schema table: cargo xtask gen-schema --check");
         crate::gen_schema::run(&["--check".to_string()])?;
+        // Each crate's modules are layered: no import cycle between its top-level modules.
+        println!("xtask test: module layering: cargo xtask module-cycles");
+        crate::module_cycles::run(&[])?;
         // A bounded, deterministic fuzz loop over every parser: 200,000 inputs or 10 s a target,
         // whichever comes first (the export reader and the LDAP handler are the slow ones).
         println!("xtask test: fuzz smoke: cargo xtask fuzz --seconds 10");

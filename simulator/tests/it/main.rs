@@ -31,6 +31,3 @@ mod slow_reader;
 mod entra;
 // What no client can do: overflow range options, stall with many values, bloat with half-sent messages.
 mod robustness;
-
-// The crate's layering: no two top-level modules of the simulator import each other, even through others.
-mod module_cycles;
