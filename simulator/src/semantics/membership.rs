@@ -21,9 +21,7 @@ impl Semantics {
     /// Forgets cached tokens (after a snapshot is restored: memberships may differ).
     pub fn reset_caches(&self) {
         self.membership_epoch.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut tokens) = self.tokens.lock() {
-            tokens.clear();
-        }
+        self.tokens.clear();
     }
 
     /// The token the identity acts with.
@@ -33,10 +31,10 @@ impl Semantics {
         };
         let generation = self.settled_generation(store);
         let key = dn.normalized().to_string();
-        if let (Some(generation), Ok(tokens)) = (generation, self.tokens.lock()) {
-            if let Some((at, token)) = tokens.get(&key) {
-                if *at == generation {
-                    return token.clone();
+        if let Some(generation) = generation {
+            if let Some(cached) = self.tokens.get(&key) {
+                if cached.0 == generation {
+                    return cached.1.clone();
                 }
             }
         }
@@ -44,8 +42,8 @@ impl Semantics {
             Some(entry) => accounts::token_for(&StoreDirectory(store), &self.sids, &entry),
             None => Token::authenticated(identity.sid.unwrap_or(Sid::ANONYMOUS), []),
         };
-        if let (Some(generation), Ok(mut tokens)) = (generation, self.tokens.lock()) {
-            tokens.insert(key, (generation, token.clone()));
+        if let Some(generation) = generation {
+            self.tokens.insert(key, (generation, token.clone()));
         }
         token
     }

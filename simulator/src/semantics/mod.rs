@@ -25,9 +25,10 @@ mod visibility;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use dashmap::{DashMap, DashSet};
 use devwb_model::sd::Token;
 use devwb_model::{Dn, SchemaLevel};
 
@@ -58,14 +59,14 @@ pub struct Semantics {
     membership_dirty_usn: AtomicU64,
     /// The last membership epoch seen settled (the store moved past its dirty USN).
     settled_epoch: AtomicU64,
-    tokens: Mutex<HashMap<String, (u64, Token)>>,
+    tokens: DashMap<String, (u64, Token)>,
     /// Descriptor values shared between entries: the many entries with identical descriptors
     /// (every device of a container) hold one allocation, which reads compare by address.
-    interned: Mutex<std::collections::HashSet<Bytes>>,
+    interned: DashSet<Bytes>,
     /// The descriptor computed for a new entry with no descriptor in its add request, by what
     /// it depends on: its class, its parent's descriptor and the owner and group its creator
     /// gives it. Every device written into one container shares one key.
-    new_descriptors: Mutex<NewDescriptorCache>,
+    new_descriptors: NewDescriptorCache,
     /// Normalised member DN -> the groups listing it, as of a membership epoch: `memberOf`.
     member_of: RwLock<(u64, Arc<MemberOfIndex>)>,
 }
@@ -86,9 +87,9 @@ impl Semantics {
             membership_epoch: AtomicU64::new(NEXT_FOREST.fetch_add(1 << 32, Ordering::Relaxed)),
             membership_dirty_usn: AtomicU64::new(0),
             settled_epoch: AtomicU64::new(u64::MAX),
-            tokens: Mutex::new(HashMap::new()),
-            interned: Mutex::new(std::collections::HashSet::new()),
-            new_descriptors: Mutex::new(NewDescriptorCache::default()),
+            tokens: DashMap::new(),
+            interned: DashSet::new(),
+            new_descriptors: NewDescriptorCache::default(),
             member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
         }
     }
@@ -120,17 +121,14 @@ impl Semantics {
 
     /// The shared value for descriptor bytes (see `interned`).
     fn intern(&self, bytes: Vec<u8>) -> Bytes {
-        let Ok(mut interned) = self.interned.lock() else {
-            return Bytes::from(bytes);
-        };
-        if let Some(existing) = interned.get(bytes.as_slice()) {
-            return existing.clone();
+        if let Some(existing) = self.interned.get(bytes.as_slice()) {
+            return existing.key().clone();
         }
-        if interned.len() >= INTERNED_CAPACITY {
-            interned.clear();
+        if self.interned.len() >= INTERNED_CAPACITY {
+            self.interned.clear();
         }
         let value = Bytes::from(bytes);
-        interned.insert(value.clone());
+        self.interned.insert(value.clone());
         value
     }
 

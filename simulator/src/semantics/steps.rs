@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use dashmap::DashMap;
 use devwb_model::sd::{SecurityDescriptor, SecurityInformation, Token};
 use devwb_model::{Dn, Sid};
 
@@ -251,19 +252,16 @@ impl Semantics {
                 };
                 let cached = self
                     .new_descriptors
-                    .lock()
-                    .ok()
-                    .and_then(|cache| cache.get(&key).cloned());
+                    .get(&key)
+                    .map(|value| value.value().clone());
                 match cached {
                     Some(value) => value,
                     None => {
                         let value = self.new_descriptor(class, None, parent, &token)?;
-                        if let Ok(mut cache) = self.new_descriptors.lock() {
-                            if cache.len() >= NEW_DESCRIPTORS_CAPACITY {
-                                cache.clear();
-                            }
-                            cache.insert(key, value.clone());
+                        if self.new_descriptors.len() >= NEW_DESCRIPTORS_CAPACITY {
+                            self.new_descriptors.clear();
                         }
+                        self.new_descriptors.insert(key, value.clone());
                         value
                     }
                 }
@@ -561,7 +559,7 @@ pub(super) struct NewDescriptorKey {
     group: Sid,
 }
 
-pub(super) type NewDescriptorCache = HashMap<NewDescriptorKey, Bytes, rustc_hash::FxBuildHasher>;
+pub(super) type NewDescriptorCache = DashMap<NewDescriptorKey, Bytes, rustc_hash::FxBuildHasher>;
 
 /// How many new-entry descriptors are kept (distinct classes times parents times creators).
 const NEW_DESCRIPTORS_CAPACITY: usize = 1024;
