@@ -51,4 +51,6 @@ pub mod store;
 pub mod transport;
 
 pub use error::{OpError, ResultCode, SimError};
+pub use handler::{DcRole, Endpoints};
+pub use names::{DomainNames, ForestNames};
 pub use server::{SimHandle, Simulator, SimulatorBuilder};

@@ -11,7 +11,7 @@ use devwb_model::Dn;
 use rasn_ldap::{SearchRequest, SearchRequestScope};
 
 use super::controls::{paged_response_value, PAGED_RESULTS, SUPPORTED};
-use super::{operations_error_unbound, Handler, PageState, Session};
+use super::{operations_error_unbound, DcRole, Handler, PageState, Session};
 use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
@@ -323,6 +323,14 @@ impl Handler {
                 }
             }
         }
+        if self.role == DcRole::GlobalCatalog {
+            // The global catalog holds the partial attribute set only.
+            let schema = semantics.schema();
+            attributes.retain(|(name, _)| {
+                let base = name.split(';').next().unwrap_or_default();
+                schema.in_partial_attribute_set(base)
+            });
+        }
         SearchEntry {
             dn: entry.dn.to_string(),
             attributes,
@@ -357,7 +365,7 @@ impl Handler {
         let filter = Filter::compile(&request.filter, semantics, self.config.max_filter_depth)?;
 
         if base_text.trim().is_empty() && scope == SearchRequestScope::BaseObject {
-            let root = self.forest.root_dse(SUPPORTED);
+            let root = self.forest.root_dse_of(self.own_domain(), SUPPORTED);
             let target = Dn::root();
             let ctx = self.context(session, controls, Operation::Search, &target);
             let mut responses = Vec::new();
@@ -382,6 +390,7 @@ impl Handler {
         } else {
             self.resolve_dn(base_text)?
         };
+        self.require_held(session, &base)?;
         let ctx = self.context(session, controls, Operation::Search, &base);
         let store = &self.forest.store;
 
@@ -482,18 +491,39 @@ impl Handler {
             && outcome.code == ResultCode::SUCCESS
         {
             // A reference to each naming context directly below the base's (the schema NC is
-            // reached through the configuration NC's reference, not from the domain's).
-            let below: Vec<Dn> = store
-                .naming_contexts()
-                .iter()
-                .map(|nc| nc.dn.clone())
-                .filter(|nc| !base.is_root() && nc.is_descendant_of(&base))
-                .collect();
+            // reached through the configuration NC's reference, not from the domain's). An NC
+            // this DC holds is named by the forest's DNS name, as AD does; another domain's
+            // by the URL of its DC. The global catalog spans every NC and refers to none.
+            let below: Vec<Dn> = if self.role == DcRole::GlobalCatalog {
+                Vec::new()
+            } else {
+                store
+                    .naming_contexts()
+                    .iter()
+                    .map(|nc| nc.dn.clone())
+                    .filter(|nc| !base.is_root() && nc.is_descendant_of(&base))
+                    .collect()
+            };
             for nc in below
                 .iter()
                 .filter(|nc| !below.iter().any(|other| nc.is_descendant_of(other)))
             {
-                let uri = format!("ldap://{}/{}", self.forest.names.dns_name, nc);
+                let uri = match self.forest.names.naming_context_of(nc) {
+                    Some(crate::names::NamingContext::Domain(index)) if !self.holds_dn(nc) => {
+                        self.domain_url(index, session, nc).unwrap_or_else(|| {
+                            let dns = self
+                                .forest
+                                .names
+                                .domains
+                                .get(index)
+                                .map_or(self.forest.names.dns_name.as_str(), |d| {
+                                    d.dns_name.as_str()
+                                });
+                            format!("ldap://{dns}/{nc}")
+                        })
+                    }
+                    _ => format!("ldap://{}/{}", self.forest.names.dns_name, nc),
+                };
                 responses.push(Response::new(id, ResponseOp::SearchReference(vec![uri])));
             }
         }
@@ -521,7 +551,8 @@ impl Handler {
         Ok(responses)
     }
 
-    /// The entries a search looks at, before visibility and filter.
+    /// The entries a search looks at, before visibility and filter: those of the NCs this DC
+    /// holds (every NC for the global catalog, whose subtree searches cross NC boundaries).
     fn candidates(
         &self,
         base: &Dn,
@@ -529,7 +560,22 @@ impl Handler {
         scope: SearchRequestScope,
         filter: &Filter,
     ) -> Vec<Arc<Entry>> {
+        let mut found = self.candidates_in_store(base, base_entry, scope, filter);
+        if !self.holds_everything() {
+            found.retain(|entry| self.serves(&entry.dn));
+        }
+        found
+    }
+
+    fn candidates_in_store(
+        &self,
+        base: &Dn,
+        base_entry: Option<Arc<Entry>>,
+        scope: SearchRequestScope,
+        filter: &Filter,
+    ) -> Vec<Arc<Entry>> {
         let store = &self.forest.store;
+        let spans_ncs = self.role == DcRole::GlobalCatalog;
         if let Some(lookup) = filter.indexed_lookup() {
             let found: Vec<Arc<Entry>> = match lookup {
                 IndexedLookup::Guid(v) => store.get_by_guid(&v).into_iter().collect(),
@@ -538,7 +584,7 @@ impl Handler {
             };
             // Naming contexts below the base are other partitions: a subtree search does not
             // enter them (it returns references instead), found by index or not.
-            let nested: Vec<Dn> = if base.is_root() {
+            let nested: Vec<Dn> = if base.is_root() || spans_ncs {
                 Vec::new()
             } else {
                 store
@@ -559,6 +605,15 @@ impl Handler {
             (SearchRequestScope::BaseObject, Some(entry)) => vec![entry],
             (SearchRequestScope::SingleLevel, Some(_)) => store.children(base),
             (SearchRequestScope::SingleLevel, None) => store.naming_contexts(),
+            (_, Some(_)) if spans_ncs => {
+                let mut entries = store.subtree(base);
+                for nc in store.naming_contexts() {
+                    if nc.dn.is_descendant_of(base) {
+                        entries.extend(store.subtree(&nc.dn));
+                    }
+                }
+                entries
+            }
             (_, Some(_)) => store.subtree(base),
             (SearchRequestScope::BaseObject, None) => Vec::new(),
             (_, None) => store.all(),

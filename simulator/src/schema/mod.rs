@@ -88,6 +88,14 @@ impl AttributeDef {
         self.system_flags & FLAG_ATTR_IS_CONSTRUCTED != 0
     }
 
+    /// Whether the global catalog holds this attribute for the entries of every domain
+    /// (`isMemberOfPartialAttributeSet`, as Microsoft's schema files set it).
+    pub fn in_partial_attribute_set(&self) -> bool {
+        self.raw
+            .first("isMemberOfPartialAttributeSet")
+            .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
+    }
+
     /// Whether this is the back link of a linked pair (`memberOf`): never written directly.
     pub fn is_back_link(&self) -> bool {
         self.link_id.is_some_and(|id| id % 2 != 0)
@@ -306,6 +314,14 @@ impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
         let index = self.inner.attribute_index.get(name)?;
         self.inner.attributes.get(index)
+    }
+
+    /// Whether the global catalog returns the attribute `name` (see
+    /// [`AttributeDef::in_partial_attribute_set`]); an attribute the schema does not know is
+    /// not returned.
+    pub fn in_partial_attribute_set(&self, name: &str) -> bool {
+        self.attribute(name)
+            .is_some_and(AttributeDef::in_partial_attribute_set)
     }
 
     /// The class named `name` (lDAPDisplayName, OID or cn, any case).

@@ -36,11 +36,12 @@ pub struct Shared {
     pub handler: Handler,
     pub limits: Limits,
     pub tls: Option<TlsAcceptor>,
-    /// Connections currently open, for tests and logs.
-    pub open_connections: AtomicUsize,
+    /// Connections currently open, for tests and logs (shared by every listener of the
+    /// process: each DC of a multi-domain forest has a `Shared` of its own).
+    pub open_connections: Arc<AtomicUsize>,
     /// Bytes of partly received messages held for connections nobody has bound on yet,
-    /// bounded by [`Limits::max_unauthenticated_bytes`].
-    pub unauthenticated_bytes: AtomicUsize,
+    /// bounded by [`Limits::max_unauthenticated_bytes`] (for every listener together).
+    pub unauthenticated_bytes: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Shared {
