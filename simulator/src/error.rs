@@ -199,6 +199,10 @@ pub enum SimError {
     /// The forest's DNS name is not a valid domain name.
     #[error("invalid forest name {name:?}: {reason}")]
     ForestName { name: String, reason: String },
+    /// A domain given for the forest (`SimulatorBuilder::domain`) cannot be one of it, or a
+    /// seed holds a domain the forest was not built with.
+    #[error("domain {name:?}: {reason}")]
+    DomainName { name: String, reason: String },
     /// The TLS certificate or key could not be generated or read.
     #[error("TLS setup failed: {0}")]
     Tls(String),

@@ -158,7 +158,7 @@ impl ForestNames {
         dns_name: &str,
         domain_sid: Sid,
     ) -> Result<&DomainNames, SimError> {
-        let refuse = |reason: String| SimError::ForestName {
+        let refuse = |reason: String| SimError::DomainName {
             name: dns_name.to_string(),
             reason,
         };
@@ -167,7 +167,11 @@ impl ForestNames {
             domain_sid,
             self.domains.len() + 1,
             &self.config_dn,
-        )?;
+        )
+        .map_err(|error| match error {
+            SimError::ForestName { name, reason } => SimError::DomainName { name, reason },
+            other => other,
+        })?;
         for existing in &self.domains {
             if existing.domain_dn == domain.domain_dn {
                 return Err(refuse(format!(

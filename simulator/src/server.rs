@@ -592,7 +592,7 @@ fn refuse_unknown_domains(forest: &Forest, seeds: &[PathBuf]) -> Result<(), SimE
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            return Err(SimError::ForestName {
+            return Err(SimError::DomainName {
                 name: dns.clone(),
                 reason: format!(
                     "the seed ({seed}) holds the domain {dns}, which this forest was not built with: start it with --domain {dns} (every domain of the dumped forest, in the same order)"

@@ -373,6 +373,7 @@ fn run(args: Args) -> Result<(), Failure> {
                     | SimError::Ldif { .. }
                     | SimError::LdifApply { .. }
                     | SimError::ForestName { .. }
+                    | SimError::DomainName { .. }
                     | SimError::Tls(_)
             );
             let error = anyhow::Error::new(error).context("cannot start the simulator");
