@@ -96,3 +96,61 @@ fn python_ldap3_over_ldaps() {
 fn python_ldap3_over_starttls() {
     run(true);
 }
+
+const FOREST_SCRIPT: &str = r#"
+import sys, ssl
+from ldap3 import Server, Connection, Tls, SUBTREE, BASE, NONE
+child_url, child_admin, password, child_domain, root_domain = sys.argv[1:6]
+tls = Tls(validate=ssl.CERT_NONE)
+server = Server(child_url, use_ssl=True, tls=tls, get_info=NONE, allowed_referral_hosts=[("*", True)])
+# Without following referrals: the child's DC answers its own NC and refers the root's.
+conn = Connection(server, user=child_admin, password=password, auto_bind=True, auto_referrals=False)
+conn.search(child_domain, "(sAMAccountName=Administrator)", SUBTREE, attributes=["objectSid"])
+assert len(conn.entries) == 1, conn.entries
+assert conn.entries[0].entry_dn == child_admin, conn.entries[0].entry_dn
+conn.search(root_domain, "(objectClass=*)", BASE, attributes=["objectSid"])
+assert conn.result["result"] == 10, conn.result
+assert conn.result["referrals"][0].startswith("ldaps://127.0.0.1:"), conn.result
+assert conn.result["referrals"][0].endswith("/" + root_domain), conn.result
+conn.unbind()
+# Following them: ldap3 binds on the root domain's DC with the same account and gets the entry.
+conn = Connection(server, user=child_admin, password=password, auto_bind=True, auto_referrals=True)
+conn.search(root_domain, "(objectClass=*)", BASE, attributes=["objectSid"])
+assert len(conn.entries) == 1, conn.result
+assert conn.entries[0].entry_dn == root_domain, conn.entries[0].entry_dn
+conn.unbind()
+print("ok")
+"#;
+
+#[test]
+fn python_ldap3_against_a_child_domain_s_dc_gets_and_follows_referrals() {
+    if !python_ldap3_present() {
+        return;
+    }
+    let sim = devwb_simulator::Simulator::builder()
+        .domain("emea.contoso.lab")
+        .admin_password("Forest-Py-1!")
+        .seed(7)
+        .start_blocking()
+        .unwrap();
+    let emea = sim.domain("emea.contoso.lab").unwrap();
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            FOREST_SCRIPT,
+            &sim.domain_ldaps_url("emea.contoso.lab"),
+            &emea.admin_dn.to_string(),
+            "Forest-Py-1!",
+            &emea.domain_dn.to_string(),
+            &sim.domain_dn(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "python ldap3 failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "ok");
+}
