@@ -642,18 +642,22 @@ impl fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
+    /// The root domain's DC's listeners.
+    fn root_endpoints(&self) -> Endpoints {
+        Endpoints {
+            plain: self.plain_addr,
+            ldaps: self.ldaps_addr,
+        }
+    }
+
     /// `ldap://127.0.0.1:<port>` (empty when plain LDAP is off).
     pub fn url(&self) -> String {
-        self.plain_addr
-            .map(|a| format!("ldap://{a}"))
-            .unwrap_or_default()
+        self.root_endpoints().ldap_url()
     }
 
     /// `ldaps://127.0.0.1:<port>` (empty when LDAPS is off).
     pub fn ldaps_url(&self) -> String {
-        self.ldaps_addr
-            .map(|a| format!("ldaps://{a}"))
-            .unwrap_or_default()
+        self.root_endpoints().ldaps_url()
     }
 
     /// The plain listener's address.

@@ -494,16 +494,7 @@ impl Handler {
             // reached through the configuration NC's reference, not from the domain's). An NC
             // this DC holds is named by the forest's DNS name, as AD does; another domain's
             // by the URL of its DC. The global catalog spans every NC and refers to none.
-            let below: Vec<Dn> = if self.role == DcRole::GlobalCatalog {
-                Vec::new()
-            } else {
-                store
-                    .naming_contexts()
-                    .iter()
-                    .map(|nc| nc.dn.clone())
-                    .filter(|nc| !base.is_root() && nc.is_descendant_of(&base))
-                    .collect()
-            };
+            let below = self.naming_contexts_below(&base);
             for nc in below
                 .iter()
                 .filter(|nc| !below.iter().any(|other| nc.is_descendant_of(other)))
@@ -551,6 +542,22 @@ impl Handler {
         Ok(responses)
     }
 
+    /// The naming contexts strictly below `base` that a subtree search from it does not enter
+    /// (it returns references for them): none from the root DSE, none for the global catalog,
+    /// whose searches span every NC.
+    fn naming_contexts_below(&self, base: &Dn) -> Vec<Dn> {
+        if base.is_root() || self.role == DcRole::GlobalCatalog {
+            return Vec::new();
+        }
+        self.forest
+            .store
+            .naming_contexts()
+            .iter()
+            .map(|nc| nc.dn.clone())
+            .filter(|nc| nc.is_descendant_of(base))
+            .collect()
+    }
+
     /// The entries a search looks at, before visibility and filter: those of the NCs this DC
     /// holds (every NC for the global catalog, whose subtree searches cross NC boundaries).
     fn candidates(
@@ -584,16 +591,7 @@ impl Handler {
             };
             // Naming contexts below the base are other partitions: a subtree search does not
             // enter them (it returns references instead), found by index or not.
-            let nested: Vec<Dn> = if base.is_root() || spans_ncs {
-                Vec::new()
-            } else {
-                store
-                    .naming_contexts()
-                    .iter()
-                    .map(|nc| nc.dn.clone())
-                    .filter(|nc| nc.is_descendant_of(base))
-                    .collect()
-            };
+            let nested = self.naming_contexts_below(base);
             let in_scope = |e: &Entry| match scope {
                 SearchRequestScope::BaseObject => e.dn == *base,
                 SearchRequestScope::SingleLevel => e.dn.parent().as_ref() == Some(base),
