@@ -175,6 +175,7 @@ const CONSTRUCTED: &[&str] = &[
     "modifyTimeStamp",
     "canonicalName",
     "structuralObjectClass",
+    "subschemaSubentry",
 ];
 
 fn canonical_name(dn: &Dn) -> String {
@@ -191,8 +192,12 @@ fn canonical_name(dn: &Dn) -> String {
     format!("{}/{}", domain.join("."), path.join("/"))
 }
 
-fn constructed(entry: &Entry, name: &str) -> Option<Vec<Bytes>> {
-    let value = if name.eq_ignore_ascii_case("createTimeStamp") {
+/// The value of the constructed attribute `name` on `entry`; `subschema` is the DN of the
+/// subschema entry (`CN=Aggregate,<schema NC>`).
+fn constructed(entry: &Entry, name: &str, subschema: &Dn) -> Option<Vec<Bytes>> {
+    let value = if name.eq_ignore_ascii_case("subschemaSubentry") {
+        vec![Bytes::from(subschema.to_string())]
+    } else if name.eq_ignore_ascii_case("createTimeStamp") {
         entry.attrs.values("whenCreated").to_vec()
     } else if name.eq_ignore_ascii_case("modifyTimeStamp") {
         entry.attrs.values("whenChanged").to_vec()
@@ -279,7 +284,7 @@ impl Handler {
         }
         if selection.operational {
             for name in CONSTRUCTED {
-                if let Some(values) = constructed(entry, name) {
+                if let Some(values) = constructed(entry, name, &self.subschema_dn()) {
                     push(&mut attributes, name.to_string(), values);
                 }
             }
@@ -313,7 +318,7 @@ impl Handler {
                     {
                         continue;
                     }
-                    if let Some(values) = constructed(entry, base) {
+                    if let Some(values) = constructed(entry, base, &self.subschema_dn()) {
                         let name = CONSTRUCTED
                             .iter()
                             .find(|c| c.eq_ignore_ascii_case(base))
@@ -422,7 +427,10 @@ impl Handler {
                 let base_entry = if base.is_root() {
                     None
                 } else {
-                    Some(store.require(&base)?)
+                    match self.subschema_entry(&base) {
+                        Some(subschema) => Some(subschema),
+                        None => Some(store.require(&base)?),
+                    }
                 };
                 if let Some(entry) = &base_entry {
                     if !semantics.can_see(&ctx, entry) {
@@ -540,6 +548,42 @@ impl Handler {
         }
         responses.push(done);
         Ok(responses)
+    }
+
+    /// `CN=Aggregate,<schema NC>`.
+    fn subschema_dn(&self) -> Dn {
+        self.forest.names.schema_dn.child(crate::names::rdn(
+            "CN",
+            crate::schema::subschema::AGGREGATE_CN,
+        ))
+    }
+
+    /// The subschema entry when `dn` names it (and the store holds no entry there): computed
+    /// from the schema on each read (see [`crate::schema::subschema`]), with the schema NC
+    /// head's descriptor and timestamps.
+    fn subschema_entry(&self, dn: &Dn) -> Option<Arc<Entry>> {
+        let subschema = self.subschema_dn();
+        if *dn != subschema || self.forest.store.get(dn).is_some() {
+            return None;
+        }
+        let head = self.forest.store.get(&self.forest.names.schema_dn)?;
+        let mut entry = Entry::new(subschema.clone());
+        let attrs = &mut entry.attrs;
+        attrs.set_strs("objectClass", &["top", "subSchema"]);
+        attrs.set_str("cn", crate::schema::subschema::AGGREGATE_CN);
+        attrs.set_str("name", crate::schema::subschema::AGGREGATE_CN);
+        attrs.set_str("distinguishedName", &subschema.to_string());
+        attrs.set_str(
+            "objectCategory",
+            &format!("CN=SubSchema,{}", self.forest.names.schema_dn),
+        );
+        for copied in ["whenCreated", "whenChanged", "nTSecurityDescriptor"] {
+            attrs.set(copied, head.attrs.values(copied).to_vec());
+        }
+        let (attribute_types, object_classes) = self.forest.semantics.schema().subschema_values();
+        attrs.set("attributeTypes", attribute_types);
+        attrs.set("objectClasses", object_classes);
+        Some(Arc::new(entry))
     }
 
     /// The naming contexts strictly below `base` that a subtree search from it does not enter

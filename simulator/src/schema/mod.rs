@@ -15,6 +15,7 @@
 pub mod diag;
 pub mod nc;
 pub mod rules;
+pub mod subschema;
 pub mod syntax;
 pub mod table;
 pub mod values;

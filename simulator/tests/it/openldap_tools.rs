@@ -346,3 +346,80 @@ fn ldapsearch_against_a_child_domain_s_dc() {
         stdout(&from_root)
     );
 }
+
+/// The subschema entry the rootDSE names, read the standard way.
+#[test]
+fn ldapsearch_reads_the_subschema_entry() {
+    if !tools_present() {
+        return;
+    }
+    let sim = start();
+    let aggregate = format!("CN=Aggregate,{}", sim.schema_dn());
+    let root = tool(
+        &sim,
+        "ldapsearch",
+        false,
+        &[
+            "-b",
+            "",
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "subschemaSubentry",
+        ],
+        None,
+    );
+    assert!(
+        stdout(&root).contains(&format!("subschemaSubentry: {aggregate}")),
+        "{}",
+        stdout(&root)
+    );
+    let schema = tool(
+        &sim,
+        "ldapsearch",
+        false,
+        &[
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            &aggregate,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "attributeTypes",
+            "objectClasses",
+        ],
+        None,
+    );
+    assert_ok(&schema, "ldapsearch of CN=Aggregate");
+    let text = stdout(&schema);
+    assert!(
+        text.contains("attributeTypes: ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.contains(
+        "objectClasses: ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL"
+    ));
+    // Every entry names it too, when asked.
+    let users = format!("CN=Users,{}", sim.domain_dn());
+    let entry = tool(
+        &sim,
+        "ldapsearch",
+        false,
+        &[
+            "-b",
+            &users,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "subschemaSubentry",
+        ],
+        None,
+    );
+    assert!(
+        stdout(&entry).contains(&format!("subschemaSubentry: {aggregate}")),
+        "{}",
+        stdout(&entry)
+    );
+}

@@ -7,16 +7,23 @@ use crate::support::start;
 
 const SCRIPT: &str = r#"
 import sys, ssl
-from ldap3 import Server, Connection, Tls, SUBTREE, LEVEL, MODIFY_REPLACE, NONE
+from ldap3 import Server, Connection, Tls, SUBTREE, LEVEL, MODIFY_REPLACE, NONE, SCHEMA
 url, admin, password, domain, starttls = sys.argv[1:6]
 tls = Tls(validate=ssl.CERT_NONE)
-# get_info=NONE: the simulator has no CN=Aggregate subschema entry yet (the rootDSE names it).
-server = Server(url, use_ssl=url.startswith("ldaps"), tls=tls, get_info=NONE)
+# ldap3's default get_info=SCHEMA: after the bind it reads CN=Aggregate, which the rootDSE names.
+# Over StartTLS ldap3 reads it right after start_tls, before the bind: AD refuses that to an
+# anonymous connection (operationsError 000004DC), and with raise_exceptions so does ldap3.
+server = Server(url, use_ssl=url.startswith("ldaps"), tls=tls, get_info=NONE if starttls == "1" else SCHEMA)
 conn = Connection(server, user=admin, password=password, auto_bind=False, raise_exceptions=True)
 conn.open()
 if starttls == "1":
     conn.start_tls()
 conn.bind()
+if starttls != "1":
+    assert server.schema is not None, "the subschema entry was read"
+    assert "sAMAccountName" in server.schema.attribute_types, list(server.schema.attribute_types)[:5]
+    assert server.schema.attribute_types["sAMAccountName"].single_value
+    assert "organizationalPerson" in server.schema.object_classes["user"].superior, server.schema.object_classes["user"]
 dn = "CN=py-test,CN=Users," + domain
 conn.add(dn, ["top", "container"], {"description": "from python"})
 conn.modify(dn, {"description": [(MODIFY_REPLACE, ["changed"])]})
