@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use devwb_model::{Dn, SchemaLevel, Sid};
@@ -364,6 +364,7 @@ impl SimulatorBuilder {
         let open_connections = Arc::new(AtomicUsize::new(0));
         let unauthenticated_bytes = Arc::new(AtomicUsize::new(0));
         let mut root_shared = None;
+        let mut dcs = Vec::new();
         for (role, sockets) in bound {
             let handler =
                 Handler::with_role(forest.clone(), config.clone(), role, topology.clone());
@@ -373,10 +374,12 @@ impl SimulatorBuilder {
                 tls: Some(acceptor.clone()),
                 open_connections: open_connections.clone(),
                 unauthenticated_bytes: unauthenticated_bytes.clone(),
+                refusing: AtomicBool::new(false),
             });
             if role == DcRole::Domain(0) {
                 root_shared = Some(shared.clone());
             }
+            dcs.push((role, shared.clone()));
             for (listener, ldaps) in sockets {
                 tokio::spawn(transport::serve(
                     listener,
@@ -394,6 +397,7 @@ impl SimulatorBuilder {
                 tls: Some(acceptor),
                 open_connections,
                 unauthenticated_bytes,
+                refusing: AtomicBool::new(false),
             }),
         };
         let root = topology.domains.first().copied().unwrap_or_default();
@@ -404,6 +408,7 @@ impl SimulatorBuilder {
             ldaps_addr: root.ldaps,
             topology,
             global_catalog: gc_endpoints,
+            dcs,
             admin_password: password,
             certificate_pem: material.certificate_pem.clone(),
             tls_material: material,
@@ -621,6 +626,8 @@ pub struct SimHandle {
     ldaps_addr: Option<SocketAddr>,
     topology: Arc<Topology>,
     global_catalog: Option<Endpoints>,
+    /// Every DC's (and the global catalog's) shared state, for [`SimHandle::set_dc_refusing`].
+    dcs: Vec<(DcRole, Arc<Shared>)>,
     admin_password: String,
     certificate_pem: String,
     tls_material: TlsMaterial,
@@ -699,6 +706,34 @@ impl SimHandle {
     /// `ldaps://127.0.0.1:<port>` of the DC of `domain` (empty as for [`SimHandle::domain_url`]).
     pub fn domain_ldaps_url(&self, domain: &str) -> String {
         self.dc(domain).map(|e| e.ldaps_url()).unwrap_or_default()
+    }
+
+    /// Makes the DC of `domain` (DNS or NetBIOS name) refuse every new connection (accept and
+    /// close at once), or serve again: a domain controller that is down while the rest of the
+    /// forest serves. Connections already open are kept. Returns `false` for a name that is no
+    /// domain of the forest.
+    pub fn set_dc_refusing(&self, domain: &str, refusing: bool) -> bool {
+        let names = &self.forest.names;
+        let Some(index) = names.domains.iter().position(|d| {
+            d.dns_name.eq_ignore_ascii_case(domain) || d.netbios_name.eq_ignore_ascii_case(domain)
+        }) else {
+            return false;
+        };
+        self.set_refusing(DcRole::Domain(index), refusing)
+    }
+
+    /// [`SimHandle::set_dc_refusing`] for the global catalog; `false` when there is none.
+    pub fn set_gc_refusing(&self, refusing: bool) -> bool {
+        self.set_refusing(DcRole::GlobalCatalog, refusing)
+    }
+
+    fn set_refusing(&self, role: DcRole, refusing: bool) -> bool {
+        let mut found = false;
+        for (_, shared) in self.dcs.iter().filter(|(r, _)| *r == role) {
+            shared.refusing.store(refusing, Ordering::Relaxed);
+            found = true;
+        }
+        found
     }
 
     /// Where the global catalog listens; `None` when the forest has none.

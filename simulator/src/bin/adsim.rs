@@ -92,6 +92,10 @@ struct Args {
     /// Refuse every new connection (accept and close at once).
     #[arg(long)]
     refuse_connections: bool,
+    /// The DC of this domain (DNS or NetBIOS name, the root's too) refuses every new
+    /// connection while the others serve: a domain controller that is down. Repeatable.
+    #[arg(long = "refuse-domain", value_name = "NAME")]
+    refuse_domains: Vec<String>,
     /// Write the TLS certificate (PEM) of LDAPS and the Entra listener here, for clients that
     /// verify it (`curl --cacert`, `devwb --graph-ca-file`, `--ca-file`).
     #[arg(long, value_name = "FILE")]
@@ -383,6 +387,14 @@ fn run(args: Args) -> Result<(), Failure> {
                 Failure::Other(error)
             }
         })?;
+        for domain in &args.refuse_domains {
+            if !sim.set_dc_refusing(domain, true) {
+                return Err(usage(anyhow::anyhow!(
+                    "--refuse-domain {domain}: not a domain of the forest {}",
+                    sim.forest().names.dns_name
+                )));
+            }
+        }
         print_listeners(&sim);
         if args.admin_password.is_none() {
             say(format_args!("admin password {}", sim.admin_password()));

@@ -283,8 +283,9 @@ impl Handler {
             }
         }
         if selection.operational {
+            let subschema = self.subschema_dn();
             for name in CONSTRUCTED {
-                if let Some(values) = constructed(entry, name, &self.subschema_dn()) {
+                if let Some(values) = constructed(entry, name, &subschema) {
                     push(&mut attributes, name.to_string(), values);
                 }
             }
@@ -562,6 +563,14 @@ impl Handler {
     /// from the schema on each read (see [`crate::schema::subschema`]), with the schema NC
     /// head's descriptor and timestamps.
     fn subschema_entry(&self, dn: &Dn) -> Option<Arc<Entry>> {
+        // Most searches name another base: decided on the RDN before any DN is built.
+        let named_aggregate = dn.rdn().is_some_and(|rdn| {
+            rdn.value()
+                .eq_ignore_ascii_case(crate::schema::subschema::AGGREGATE_CN)
+        });
+        if !named_aggregate {
+            return None;
+        }
         let subschema = self.subschema_dn();
         if *dn != subschema || self.forest.store.get(dn).is_some() {
             return None;

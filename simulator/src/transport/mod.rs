@@ -42,6 +42,9 @@ pub struct Shared {
     /// Bytes of partly received messages held for connections nobody has bound on yet,
     /// bounded by [`Limits::max_unauthenticated_bytes`] (for every listener together).
     pub unauthenticated_bytes: Arc<AtomicUsize>,
+    /// Whether this DC's listeners refuse new connections (accept and close at once): a DC
+    /// that is down, while the others of the forest serve (`SimHandle::set_dc_refusing`).
+    pub refusing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -133,7 +136,9 @@ pub async fn serve(
                         continue;
                     }
                 };
-                if shared.handler.forest().semantics.faults().refuses_connections() {
+                if shared.refusing.load(Ordering::Relaxed)
+                    || shared.handler.forest().semantics.faults().refuses_connections()
+                {
                     debug!(%peer, "fault injection: connection refused");
                     drop(stream);
                     continue;

@@ -709,3 +709,32 @@ fn a_dump_of_the_forest_loads_back_only_with_its_domains() {
         "{references:?}"
     );
 }
+
+#[test]
+fn a_domain_s_dc_can_be_down_while_the_others_serve() {
+    let sim = forest();
+    let emea = sim.domain("emea.contoso.lab").unwrap().clone();
+    assert!(sim.set_dc_refusing("EMEA", true));
+    assert!(!sim.set_dc_refusing("nowhere.lab", true));
+    let refused = LdapConn::with_settings(
+        LdapConnSettings::new()
+            .set_no_tls_verify(true)
+            .set_conn_timeout(std::time::Duration::from_secs(5)),
+        &sim.domain_ldaps_url("emea.contoso.lab"),
+    )
+    .and_then(|mut conn| conn.simple_bind(&emea.admin_dn.to_string(), PASSWORD));
+    assert!(
+        refused.is_err() || refused.is_ok_and(|r| r.rc != 0),
+        "EMEA's DC refuses"
+    );
+    // The root's DC still serves, and still refers to EMEA's (down) DC.
+    let mut root = bind(&sim.ldaps_url(), &sim.admin_dn(), PASSWORD);
+    let (rc, refs, _) = rc_and_refs(&mut root, &emea.domain_dn.to_string());
+    assert_eq!((rc, refs.len()), (10, 1));
+    assert!(sim.set_dc_refusing("emea.contoso.lab", false));
+    bind(
+        &sim.domain_ldaps_url("emea.contoso.lab"),
+        &emea.admin_dn.to_string(),
+        PASSWORD,
+    );
+}
