@@ -537,4 +537,15 @@ fn a_bad_domain_name_is_one_line_and_exit_2() {
         assert!(stderr.contains(expected), "{domain}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{domain}: {stderr}");
     }
+    let output = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["--listen", "127.0.0.1:0", "--ldaps", "127.0.0.1:0"])
+        .args(["--refuse-domain", "nowhere.lab"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--refuse-domain nowhere.lab: not a domain of the forest"),
+        "{stderr}"
+    );
 }
