@@ -453,7 +453,9 @@ impl Handler {
         }
         let attribute = request.ava.attribute_desc.as_str();
         let values = entry.attrs.values(attribute);
-        if values.is_empty() || !semantics.can_read(&ctx, &entry, attribute) {
+        let held = self.role != DcRole::GlobalCatalog
+            || semantics.schema().in_partial_attribute_set(attribute);
+        if values.is_empty() || !held || !semantics.can_read(&ctx, &entry, attribute) {
             return Err(OpError::new(
                 ResultCode::NO_SUCH_ATTRIBUTE,
                 format!("00002080: AtrErr: DSID-03080155, #1:\n\t0: 00002080: DSID-03080155, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 0 ({attribute})\n"),

@@ -460,6 +460,7 @@ impl Handler {
         let mut outcome = Outcome::success();
         let mut more_remaining = false;
         let mut examined = 0usize;
+        let global_catalog = self.role == DcRole::GlobalCatalog;
         while let Some(entry) = candidates.pop_front() {
             examined += 1;
             if examined % 256 == 0 {
@@ -475,7 +476,13 @@ impl Handler {
             }
             // What reads see: memberOf, the back link of the groups' member values.
             let entry = semantics.decorate(&ctx, &entry);
-            if !filter.matches(&entry, &|name| semantics.can_read(&ctx, &entry, name)) {
+            // The global catalog holds the partial attribute set only: a filter on any other
+            // attribute sees it absent.
+            let held =
+                |name: &str| !global_catalog || semantics.schema().in_partial_attribute_set(name);
+            if !filter.matches(&entry, &|name| {
+                held(name) && semantics.can_read(&ctx, &entry, name)
+            }) {
                 continue;
             }
             if sent == cap {

@@ -435,6 +435,16 @@ fn the_global_catalog_finds_every_domain_s_users_with_the_partial_attribute_set_
         "the GC has not: {:?}",
         on_gc[0].attrs
     );
+    // Nor does a filter or a compare on it see it there.
+    let (by_admin_count, _) =
+        search(&mut gc, "", Scope::Subtree, "(adminCount=1)", &["1.1"]).unwrap();
+    assert!(by_admin_count.is_empty(), "{by_admin_count:?}");
+    let compared = gc.compare(&sim.admin_dn(), "adminCount", "1").unwrap();
+    assert_eq!(compared.0.rc, 16, "noSuchAttribute on the GC");
+    assert_eq!(
+        dc.compare(&sim.admin_dn(), "adminCount", "1").unwrap().0.rc,
+        6
+    );
     // Read-only: every write is refused as AD's GC port refuses it.
     let mut gc_admin = bind(&sim.gc_ldaps_url(), &sim.admin_dn(), PASSWORD);
     let add = gc_admin
