@@ -119,6 +119,8 @@ pub struct OpError {
     pub message: String,
     /// The deepest existing ancestor, for `noSuchObject`.
     pub matched: Option<Dn>,
+    /// The LDAP URLs of a `referral` (10): the DC that holds the target's naming context.
+    pub referral: Vec<String>,
 }
 
 impl OpError {
@@ -128,6 +130,20 @@ impl OpError {
             code,
             message: message.into(),
             matched: None,
+            referral: Vec::new(),
+        }
+    }
+
+    /// AD's `referral` (10) to the domain `dns_name`, whose DC holds the target, at `url` (an
+    /// LDAP URL naming that DC and the target's DN).
+    pub fn referral(dns_name: &str, url: String) -> OpError {
+        OpError {
+            code: ResultCode::REFERRAL,
+            message: format!(
+                "0000202B: RefErr: DSID-0310082F, data 0, 1 access points\n\tref 1: '{dns_name}'\n\0"
+            ),
+            matched: None,
+            referral: vec![url],
         }
     }
 
@@ -146,6 +162,7 @@ impl OpError {
                 matched.as_ref().map(ToString::to_string).unwrap_or_default()
             ),
             matched: matched.or_else(|| Some(Dn::root())).filter(|_| dn.depth() > 0),
+            referral: Vec::new(),
         }
     }
 
@@ -182,6 +199,10 @@ pub enum SimError {
     /// The forest's DNS name is not a valid domain name.
     #[error("invalid forest name {name:?}: {reason}")]
     ForestName { name: String, reason: String },
+    /// A domain given for the forest (`SimulatorBuilder::domain`) cannot be one of it, or a
+    /// seed holds a domain the forest was not built with.
+    #[error("domain {name:?}: {reason}")]
+    DomainName { name: String, reason: String },
     /// The TLS certificate or key could not be generated or read.
     #[error("TLS setup failed: {0}")]
     Tls(String),

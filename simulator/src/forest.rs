@@ -1,12 +1,18 @@
 //! A forest's shape: its names, the default objects a freshly promoted domain controller has,
 //! the rootDSE, and the attributes the directory generates on every entry.
 //!
-//! One [`Forest`] is one domain in its own forest: a domain NC (`DC=contoso,DC=lab` with
-//! `CN=Users`, `CN=Computers`, `OU=Domain Controllers`, `CN=System`, `CN=Builtin`), a
-//! configuration NC (`CN=Services`, `CN=Partitions` with the domain's crossRef, `CN=Sites`
-//! with the DC's server and nTDSDSA objects), and a schema NC whose head carries the
-//! `objectVersion` of the schema level. The Administrator account and the Domain Admins,
-//! Domain Users, Schema Admins and Enterprise Admins groups exist.
+//! One [`Forest`] is one store holding every naming context of a forest: a domain NC per
+//! domain (`DC=contoso,DC=lab` with `CN=Users`, `CN=Computers`, `OU=Domain Controllers`,
+//! `CN=System`, `CN=Builtin`), a configuration NC (`CN=Services`, `CN=Partitions` with each
+//! domain's crossRef, `CN=Sites` with each DC's server and nTDSDSA objects), and a schema NC
+//! whose head carries the `objectVersion` of the schema level. Each domain has its own domain
+//! SID, its Administrator account and its Domain Admins, Domain Users and Domain Computers
+//! groups; Schema Admins and Enterprise Admins exist in the forest root domain only, with the
+//! root's Administrator as member. Every domain's Administrator has the same password.
+//!
+//! A forest of one domain is today's default. With more, each domain's DC is a view of this
+//! one store (see `handler`): writes through any DC are visible at once through every other,
+//! as if replication were instant.
 //!
 //! Generated values come from the injected [`Clock`] and [`IdSource`], so two forests built
 //! with the same seed and clock are identical.
@@ -19,8 +25,8 @@ use devwb_model::{Dn, SchemaLevel, Sid};
 
 use crate::clock::{generalized_time, Clock, IdSource};
 use crate::error::{OpError, SimError};
-use crate::names::rdn;
-pub use crate::names::ForestNames;
+use crate::names::{rdn, DomainNames};
+pub use crate::names::{ForestNames, NamingContext};
 use crate::request::{Identity, OpContext, Operation, RequestControls};
 use crate::semantics::Semantics;
 use crate::store::{Entry, Secret, Store};
@@ -73,14 +79,31 @@ impl Forest {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Result<Forest, SimError> {
-        let sub = |ids: &Arc<dyn IdSource>| (ids.next_u64() as u32) | 0x1000_0000;
-        let domain_sid = Sid::new(5, &[21, sub(&ids), sub(&ids), sub(&ids)]).map_err(|e| {
-            SimError::ForestName {
-                name: dns_name.to_string(),
+        Forest::build_with_domains(dns_name, &[], schema_level, admin_password, clock, ids)
+    }
+
+    /// Builds a forest whose root domain is `dns_name` with the other `domains` (child
+    /// domains and new trees, see [`ForestNames::add_domain`]), each with its default objects
+    /// and a domain SID of its own. Every Administrator gets `admin_password`.
+    pub fn build_with_domains(
+        dns_name: &str,
+        domains: &[String],
+        schema_level: SchemaLevel,
+        admin_password: &str,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> Result<Forest, SimError> {
+        let new_sid = |name: &str| {
+            let sub = || (ids.next_u64() as u32) | 0x1000_0000;
+            Sid::new(5, &[21, sub(), sub(), sub()]).map_err(|e| SimError::ForestName {
+                name: name.to_string(),
                 reason: e.to_string(),
-            }
-        })?;
-        let names = ForestNames::new(dns_name, domain_sid)?;
+            })
+        };
+        let mut names = ForestNames::new(dns_name, new_sid(dns_name)?)?;
+        for domain in domains {
+            names.add_domain(domain, new_sid(domain)?)?;
+        }
         let semantics = Semantics::new(&names, schema_level);
         let forest = Forest {
             names,
@@ -146,7 +169,12 @@ impl Forest {
         }
         let is_principal = PRINCIPAL_CLASSES.iter().any(|c| entry.is_a(c));
         if is_principal && !entry.attrs.contains("objectSid") {
-            let sid = self.names.domain_sid.with_rid(self.allocate_rid());
+            // A principal's SID is its domain's: the domain whose NC holds it.
+            let domain_sid = self
+                .names
+                .domain_of(&entry.dn)
+                .map_or(self.names.domain_sid, |d| d.domain_sid);
+            let sid = domain_sid.with_rid(self.allocate_rid());
             entry
                 .attrs
                 .set("objectSid", vec![Bytes::from(sid.to_bytes())]);
@@ -188,92 +216,11 @@ impl Forest {
     fn populate(&self, admin_password: &str) -> Result<(), SimError> {
         let n = &self.names;
         let level = functional_level(self.schema_level).to_string();
-        let domain = &n.domain_dn;
         let config = &n.config_dn;
-        let sid_of = |rid: u32| Bytes::from(n.domain_sid.with_rid(rid).to_bytes());
-        let first_dc = domain
-            .rdn()
-            .map(|r| r.value().to_string())
-            .unwrap_or_default();
-
-        let mut head = Forest::entry(
-            domain.clone(),
-            &["top", "domain", "domainDNS"],
-            &[
-                ("dc", &first_dc),
-                ("msDS-Behavior-Version", &level),
-                ("nTMixedDomain", "0"),
-            ],
-        );
-        head.attrs
-            .set("objectSid", vec![Bytes::from(n.domain_sid.to_bytes())]);
-        self.seed(head, true)?;
-        let containers: [(&str, &str, &[&str]); 6] = [
-            ("CN", "Users", &["top", "container"]),
-            ("CN", "Computers", &["top", "container"]),
-            ("OU", "Domain Controllers", &["top", "organizationalUnit"]),
-            ("CN", "System", &["top", "container"]),
-            ("CN", "Builtin", &["top", "builtinDomain"]),
-            ("CN", "Program Data", &["top", "container"]),
-        ];
-        for (attr, value, classes) in containers {
-            self.seed(
-                Forest::entry(domain.child(rdn(attr, value)), classes, &[]),
-                false,
-            )?;
-        }
-        let user_classes = ["top", "person", "organizationalPerson", "user"];
-        let mut admin = Forest::entry(
-            n.admin_dn.clone(),
-            &user_classes,
-            &[
-                ("sAMAccountName", "Administrator"),
-                ("userAccountControl", "66048"),
-                (
-                    "description",
-                    "Built-in account for administering the computer/domain",
-                ),
-                ("adminCount", "1"),
-            ],
-        );
-        admin.attrs.set("objectSid", vec![sid_of(500)]);
-        self.seed(admin, false)?;
-        self.store
-            .set_secret(&n.admin_dn, Secret::new(admin_password));
-        let groups: [(&str, u32, &str); 5] = [
-            ("Domain Admins", 512, "-2147483646"),
-            ("Domain Users", 513, "-2147483646"),
-            ("Domain Computers", 515, "-2147483646"),
-            ("Schema Admins", 518, "-2147483640"),
-            ("Enterprise Admins", 519, "-2147483640"),
-        ];
-        for (name, rid, group_type) in groups {
-            let mut group = Forest::entry(
-                n.user_dn(name),
-                &["top", "group"],
-                &[("sAMAccountName", name), ("groupType", group_type)],
-            );
-            group.attrs.set("objectSid", vec![sid_of(rid)]);
-            if rid != 513 && rid != 515 {
-                group.attrs.set_str("member", &n.admin_dn.to_string());
-            }
-            self.seed(group, false)?;
-        }
-        let dc_dn = domain
-            .child(rdn("OU", "Domain Controllers"))
-            .child(rdn("CN", "DC1"));
-        let mut dc = Forest::entry(
-            dc_dn.clone(),
-            &["top", "person", "organizationalPerson", "user", "computer"],
-            &[
-                ("sAMAccountName", "DC1$"),
-                ("userAccountControl", "532480"),
-                ("dNSHostName", &n.dc_host_name),
-                ("serverReferenceBL", &n.server_dn.to_string()),
-            ],
-        );
-        dc.attrs.set("objectSid", vec![sid_of(1000)]);
-        self.seed(dc, false)?;
+        let Some(root) = n.domains.first() else {
+            return Ok(());
+        };
+        self.populate_domain(root, true, admin_password)?;
 
         // Configuration NC.
         self.seed(
@@ -301,17 +248,7 @@ impl Forest {
             ),
             false,
         )?;
-        let cross_ref = Forest::entry(
-            partitions.child(rdn("CN", &n.netbios_name)),
-            &["top", "crossRef"],
-            &[
-                ("nCName", &domain.to_string()),
-                ("nETBIOSName", &n.netbios_name),
-                ("dnsRoot", &n.dns_name),
-                ("systemFlags", "3"),
-            ],
-        );
-        self.seed(cross_ref, false)?;
+        self.seed_cross_ref(root)?;
         let services = config.child(rdn("CN", "Services"));
         self.seed(
             Forest::entry(
@@ -333,25 +270,7 @@ impl Forest {
             ),
             false,
         )?;
-        self.seed(
-            Forest::entry(
-                n.server_dn.clone(),
-                &["top", "server"],
-                &[
-                    ("dNSHostName", &n.dc_host_name),
-                    ("serverReference", &dc_dn.to_string()),
-                ],
-            ),
-            false,
-        )?;
-        self.seed(
-            Forest::entry(
-                n.ds_service_name.clone(),
-                &["top", "applicationSettings", "nTDSDSA"],
-                &[("options", "1"), ("msDS-Behavior-Version", &level)],
-            ),
-            false,
-        )?;
+        self.seed_server(root)?;
 
         // Schema NC.
         let version = self.schema_level.object_version().to_string();
@@ -366,12 +285,172 @@ impl Forest {
         for entry in self.semantics.seed_entries(n) {
             self.seed(entry, false)?;
         }
+
+        // The other domains: their NCs, crossRefs and DCs' server objects.
+        for domain in n.domains.iter().skip(1) {
+            self.populate_domain(domain, false, admin_password)?;
+            self.seed_cross_ref(domain)?;
+            self.seed_server(domain)?;
+        }
         Ok(())
     }
 
-    /// The rootDSE as a search shows it now.
+    /// A domain NC with its default objects: the head, the well-known containers, the
+    /// Administrator, the domain's groups (and, in the root domain, the forest-wide ones) and
+    /// the DC's computer account.
+    fn populate_domain(
+        &self,
+        d: &DomainNames,
+        is_root: bool,
+        admin_password: &str,
+    ) -> Result<(), SimError> {
+        let level = functional_level(self.schema_level).to_string();
+        let domain = &d.domain_dn;
+        let sid_of = |rid: u32| Bytes::from(d.domain_sid.with_rid(rid).to_bytes());
+        let first_dc = domain
+            .rdn()
+            .map(|r| r.value().to_string())
+            .unwrap_or_default();
+
+        let mut head = Forest::entry(
+            domain.clone(),
+            &["top", "domain", "domainDNS"],
+            &[
+                ("dc", &first_dc),
+                ("msDS-Behavior-Version", &level),
+                ("nTMixedDomain", "0"),
+            ],
+        );
+        head.attrs
+            .set("objectSid", vec![Bytes::from(d.domain_sid.to_bytes())]);
+        self.seed(head, true)?;
+        let containers: [(&str, &str, &[&str]); 6] = [
+            ("CN", "Users", &["top", "container"]),
+            ("CN", "Computers", &["top", "container"]),
+            ("OU", "Domain Controllers", &["top", "organizationalUnit"]),
+            ("CN", "System", &["top", "container"]),
+            ("CN", "Builtin", &["top", "builtinDomain"]),
+            ("CN", "Program Data", &["top", "container"]),
+        ];
+        for (attr, value, classes) in containers {
+            self.seed(
+                Forest::entry(domain.child(rdn(attr, value)), classes, &[]),
+                false,
+            )?;
+        }
+        let user_classes = ["top", "person", "organizationalPerson", "user"];
+        let mut admin = Forest::entry(
+            d.admin_dn.clone(),
+            &user_classes,
+            &[
+                ("sAMAccountName", "Administrator"),
+                ("userAccountControl", "66048"),
+                (
+                    "description",
+                    "Built-in account for administering the computer/domain",
+                ),
+                ("adminCount", "1"),
+            ],
+        );
+        admin.attrs.set("objectSid", vec![sid_of(500)]);
+        self.seed(admin, false)?;
+        self.store
+            .set_secret(&d.admin_dn, Secret::new(admin_password));
+        let groups: [(&str, u32, &str); 5] = [
+            ("Domain Admins", 512, "-2147483646"),
+            ("Domain Users", 513, "-2147483646"),
+            ("Domain Computers", 515, "-2147483646"),
+            ("Schema Admins", 518, "-2147483640"),
+            ("Enterprise Admins", 519, "-2147483640"),
+        ];
+        for (name, rid, group_type) in groups {
+            if !is_root && (rid == 518 || rid == 519) {
+                continue; // forest-wide groups live in the root domain only
+            }
+            let mut group = Forest::entry(
+                d.user_dn(name),
+                &["top", "group"],
+                &[("sAMAccountName", name), ("groupType", group_type)],
+            );
+            group.attrs.set("objectSid", vec![sid_of(rid)]);
+            if rid != 513 && rid != 515 {
+                group.attrs.set_str("member", &d.admin_dn.to_string());
+            }
+            self.seed(group, false)?;
+        }
+        let dc_dn = d.dc_account_dn();
+        let account = dc_dn
+            .rdn()
+            .map(|r| format!("{}$", r.value()))
+            .unwrap_or_else(|| "DC1$".to_string());
+        let mut dc = Forest::entry(
+            dc_dn,
+            &["top", "person", "organizationalPerson", "user", "computer"],
+            &[
+                ("sAMAccountName", &account),
+                ("userAccountControl", "532480"),
+                ("dNSHostName", &d.dc_host_name),
+                ("serverReferenceBL", &d.server_dn.to_string()),
+            ],
+        );
+        dc.attrs.set("objectSid", vec![sid_of(1000)]);
+        self.seed(dc, false)?;
+        Ok(())
+    }
+
+    /// A domain's crossRef in `CN=Partitions`: `nCName`, `dnsRoot`, `nETBIOSName` and
+    /// `systemFlags` 3 (FLAG_CR_NTDS_NC | FLAG_CR_NTDS_DOMAIN).
+    fn seed_cross_ref(&self, d: &DomainNames) -> Result<(), SimError> {
+        let partitions = self.names.config_dn.child(rdn("CN", "Partitions"));
+        let cross_ref = Forest::entry(
+            partitions.child(rdn("CN", &d.netbios_name)),
+            &["top", "crossRef"],
+            &[
+                ("nCName", &d.domain_dn.to_string()),
+                ("nETBIOSName", &d.netbios_name),
+                ("dnsRoot", &d.dns_name),
+                ("systemFlags", "3"),
+            ],
+        );
+        self.seed(cross_ref, false)
+    }
+
+    /// A DC's server object under the site and its `NTDS Settings` (nTDSDSA).
+    fn seed_server(&self, d: &DomainNames) -> Result<(), SimError> {
+        let level = functional_level(self.schema_level).to_string();
+        self.seed(
+            Forest::entry(
+                d.server_dn.clone(),
+                &["top", "server"],
+                &[
+                    ("dNSHostName", &d.dc_host_name),
+                    ("serverReference", &d.dc_account_dn().to_string()),
+                ],
+            ),
+            false,
+        )?;
+        self.seed(
+            Forest::entry(
+                d.ds_service_name.clone(),
+                &["top", "applicationSettings", "nTDSDSA"],
+                &[("options", "1"), ("msDS-Behavior-Version", &level)],
+            ),
+            false,
+        )
+    }
+
+    /// The rootDSE as a search shows it now, on the forest root domain's DC.
     pub fn root_dse(&self, supported_controls: &[&str]) -> Entry {
-        let n = &self.names;
+        self.root_dse_of(0, supported_controls)
+    }
+
+    /// The rootDSE of the DC of the domain `domain` (an index in [`ForestNames::domains`]; the
+    /// root's DC for one out of range): its own domain NC, the configuration and schema NCs.
+    pub fn root_dse_of(&self, domain: usize, supported_controls: &[&str]) -> Entry {
+        let forest = &self.names;
+        let Some(n) = forest.domains.get(domain).or(forest.domains.first()) else {
+            return Entry::new(Dn::root());
+        };
         let level = functional_level(self.schema_level).to_string();
         let mut entry = Entry::new(Dn::root());
         let a = &mut entry.attrs;
@@ -379,21 +458,21 @@ impl Forest {
         a.set_str("currentTime", &generalized_time(self.clock.now()));
         a.set_str(
             "subschemaSubentry",
-            &format!("CN=Aggregate,{}", n.schema_dn),
+            &format!("CN=Aggregate,{}", forest.schema_dn),
         );
         a.set_str("dsServiceName", &n.ds_service_name.to_string());
         a.set_strs(
             "namingContexts",
             &[
                 &n.domain_dn.to_string(),
-                &n.config_dn.to_string(),
-                &n.schema_dn.to_string(),
+                &forest.config_dn.to_string(),
+                &forest.schema_dn.to_string(),
             ],
         );
         a.set_str("defaultNamingContext", &n.domain_dn.to_string());
-        a.set_str("rootDomainNamingContext", &n.domain_dn.to_string());
-        a.set_str("configurationNamingContext", &n.config_dn.to_string());
-        a.set_str("schemaNamingContext", &n.schema_dn.to_string());
+        a.set_str("rootDomainNamingContext", &forest.domain_dn.to_string());
+        a.set_str("configurationNamingContext", &forest.config_dn.to_string());
+        a.set_str("schemaNamingContext", &forest.schema_dn.to_string());
         a.set_str("serverName", &n.server_dn.to_string());
         a.set_strs(
             "supportedCapabilities",
@@ -429,7 +508,12 @@ impl Forest {
         a.set_str("dnsHostName", &n.dc_host_name);
         a.set_str(
             "ldapServiceName",
-            &format!("{}:dc1$@{}", n.dns_name, n.dns_name.to_ascii_uppercase()),
+            &format!(
+                "{}:{}$@{}",
+                forest.dns_name,
+                n.dc_host_name.split('.').next().unwrap_or("dc1"),
+                n.dns_name.to_ascii_uppercase()
+            ),
         );
         a.set_str("isSynchronized", "TRUE");
         a.set_str("isGlobalCatalogReady", "TRUE");
@@ -447,8 +531,23 @@ impl Forest {
     /// Adds an enabled user `CN=<name>,CN=Users,<domain>` with `sAMAccountName` and
     /// `userPrincipalName` `<name>@<dns name>` and the password `password`. Returns its DN and SID.
     pub fn add_user(&self, name: &str, password: &str) -> Result<(Dn, Sid), OpError> {
-        let dn = self.names.user_dn(name);
-        let upn = format!("{name}@{}", self.names.dns_name);
+        self.add_user_in(&self.names.dns_name.clone(), name, password)
+    }
+
+    /// [`Forest::add_user`] in the domain `domain` (its DNS or NetBIOS name): the user is
+    /// `CN=<name>,CN=Users,<that domain>`, its UPN `<name>@<that domain's DNS name>`, its SID
+    /// in that domain's.
+    pub fn add_user_in(
+        &self,
+        domain: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<(Dn, Sid), OpError> {
+        let d = self.names.domain_named(domain).ok_or_else(|| {
+            OpError::unwilling(format!("{domain} is not a domain of this forest"))
+        })?;
+        let dn = d.user_dn(name);
+        let upn = format!("{name}@{}", d.dns_name);
         let mut entry = Forest::entry(
             dn.clone(),
             &["top", "person", "organizationalPerson", "user"],
@@ -465,12 +564,10 @@ impl Forest {
             .values("objectSid")
             .first()
             .and_then(|v| Sid::from_bytes(v).ok());
-        let parent = self
-            .store
-            .require(&self.names.domain_dn.child(rdn("CN", "Users")))?;
+        let parent = self.store.require(&d.domain_dn.child(rdn("CN", "Users")))?;
         let identity = Identity {
-            dn: Some(self.names.admin_dn.clone()),
-            sid: Some(self.names.domain_sid.with_rid(500)),
+            dn: Some(d.admin_dn.clone()),
+            sid: Some(d.domain_sid.with_rid(500)),
         };
         let controls = RequestControls::default();
         let ctx = OpContext {

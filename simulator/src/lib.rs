@@ -28,8 +28,11 @@
 //! [`entra`], a fake Entra tenant (token endpoint and Microsoft Graph devices, delta and users
 //! over HTTPS). The modules import each other without a cycle (`cargo test -p devwb-simulator
 //! --test it module_cycles`); ARCHITECTURE.md walks the request path through them.
-//! What it deliberately does not do: replication, Kerberos/NTLM/SASL binds, referrals
-//! chasing, tombstones.
+//! A forest may have several domains ([`SimulatorBuilder::domain`]): one store for every naming
+//! context, one DC (listeners and a [`handler::Handler`] of its own) per domain holding its own
+//! domain NC plus configuration and schema and referring the others, and a read-only global
+//! catalog. What it deliberately does not do: replication (writes through one DC are visible
+//! at once through every other), Kerberos/NTLM/SASL binds, chasing referrals, tombstones.
 
 mod background;
 pub mod clock;
@@ -51,4 +54,6 @@ pub mod store;
 pub mod transport;
 
 pub use error::{OpError, ResultCode, SimError};
+pub use handler::{DcRole, Endpoints};
+pub use names::{DomainNames, ForestNames};
 pub use server::{SimHandle, Simulator, SimulatorBuilder};

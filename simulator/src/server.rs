@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use devwb_model::{Dn, SchemaLevel, Sid};
@@ -16,8 +16,9 @@ use crate::codec::Limits;
 use crate::error::ResultCode;
 use crate::error::{OpError, SimError};
 use crate::forest::Forest;
-use crate::handler::{Handler, HandlerConfig, Session};
+use crate::handler::{DcRole, Endpoints, Handler, HandlerConfig, Session, Topology};
 use crate::ldif::{self, Record};
+use crate::names::DomainNames;
 use crate::request::{Identity, RequestControls};
 use crate::store::{Entry, Secret, Snapshot};
 use crate::transport::tls::TlsMaterial;
@@ -46,6 +47,11 @@ pub struct Listeners {
 /// Builds and starts a simulator.
 pub struct SimulatorBuilder {
     forest: String,
+    /// The other domains of the forest and where their DCs listen.
+    domains: Vec<(String, Listeners)>,
+    /// Where the global catalog listens (on ephemeral ports by default when the forest has
+    /// more than one domain).
+    global_catalog: Option<Listeners>,
     schema_level: SchemaLevel,
     listeners: Listeners,
     tls_files: Option<(PathBuf, PathBuf)>,
@@ -63,6 +69,8 @@ impl fmt::Debug for SimulatorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SimulatorBuilder")
             .field("forest", &self.forest)
+            .field("domains", &self.domains)
+            .field("global_catalog", &self.global_catalog)
             .field("schema_level", &self.schema_level)
             .field("listeners", &self.listeners)
             .field("tls_files", &self.tls_files)
@@ -81,6 +89,8 @@ impl Default for SimulatorBuilder {
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         SimulatorBuilder {
             forest: "contoso.lab".to_string(),
+            domains: Vec::new(),
+            global_catalog: None,
             schema_level: SchemaLevel::W2016,
             listeners: Listeners {
                 plain: Some(loopback),
@@ -110,6 +120,35 @@ impl SimulatorBuilder {
     /// The forest's DNS name (default `contoso.lab`).
     pub fn forest(mut self, dns_name: &str) -> Self {
         self.forest = dns_name.to_string();
+        self
+    }
+
+    /// Adds a domain to the forest: a child domain (`emea.contoso.lab`) or a new tree
+    /// (`fabrikam.lab`), with its own domain SID, default objects and crossRef, and its own DC
+    /// listening for plain LDAP and LDAPS on `127.0.0.1:0`. Repeatable. The forest then also
+    /// gets a global catalog (see [`SimulatorBuilder::global_catalog`]).
+    pub fn domain(self, dns_name: &str) -> Self {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        self.domain_listeners(dns_name, Some(loopback), Some(loopback))
+    }
+
+    /// [`SimulatorBuilder::domain`] with its DC on these addresses (`None` turns one off).
+    pub fn domain_listeners(
+        mut self,
+        dns_name: &str,
+        plain: Option<SocketAddr>,
+        ldaps: Option<SocketAddr>,
+    ) -> Self {
+        self.domains
+            .push((dns_name.to_string(), Listeners { plain, ldaps }));
+        self
+    }
+
+    /// The global catalog's listeners (AD's ports 3268 and 3269; any address here). Without
+    /// this call a forest of one domain has no global catalog and a forest of several has one
+    /// on `127.0.0.1:0` for both.
+    pub fn global_catalog(mut self, plain: Option<SocketAddr>, ldaps: Option<SocketAddr>) -> Self {
+        self.global_catalog = Some(Listeners { plain, ldaps });
         self
     }
 
@@ -222,8 +261,10 @@ impl SimulatorBuilder {
             Some(password) => password.clone(),
             None => format!("Adsim-{:016x}!", ids.next_u64()),
         };
-        let forest = Arc::new(Forest::build(
+        let domains: Vec<String> = self.domains.iter().map(|(name, _)| name.clone()).collect();
+        let forest = Arc::new(Forest::build_with_domains(
             &self.forest,
+            &domains,
             self.schema_level,
             &password,
             self.clock.clone(),
@@ -237,13 +278,19 @@ impl SimulatorBuilder {
             })?;
             apply_ldif(&forest, &text, &path.display().to_string())?;
         }
+        refuse_unknown_domains(&forest, &self.seed_ldif)?;
         // A seed may carry the Administrator's password (a dump does): a password given to the
         // builder still wins; a generated one gives way to the seed's, so the handle tells the
         // password that works.
         let admin = &forest.names.admin_dn;
         let password = match (&self.admin_password, forest.store.secret(admin)) {
             (Some(given), _) => {
-                forest.store.set_secret(admin, Secret::new(given.clone()));
+                // Every domain's Administrator has the one password.
+                for domain in &forest.names.domains {
+                    forest
+                        .store
+                        .set_secret(&domain.admin_dn, Secret::new(given.clone()));
+                }
                 password
             }
             (None, Some(seeded)) => seeded.expose().to_string(),
@@ -252,27 +299,20 @@ impl SimulatorBuilder {
         Ok((forest, password))
     }
 
-    /// Starts the server on the current tokio runtime.
+    /// Starts the server on the current tokio runtime: the forest root domain's DC, each
+    /// other domain's DC and the global catalog, each on its own listeners.
     pub async fn start(self) -> Result<SimHandle, SimError> {
         let (forest, password) = self.build_forest()?;
         let mut config = self.handler.clone();
         config.allow_plain_bind = self.allow_plain_bind;
-        let handler = Handler::new(forest.clone(), config);
         let material = match &self.tls_files {
             Some((cert, key)) => TlsMaterial::from_pem_files(cert, key)?,
-            None => TlsMaterial::self_signed(&[
-                "localhost".to_string(),
-                "127.0.0.1".to_string(),
-                forest.names.dc_host_name.clone(),
-            ])?,
+            None => {
+                let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+                names.extend(forest.names.domains.iter().map(|d| d.dc_host_name.clone()));
+                TlsMaterial::self_signed(&names)?
+            }
         };
-        let shared = Arc::new(Shared {
-            handler,
-            limits: self.limits,
-            tls: Some(material.acceptor()?),
-            open_connections: AtomicUsize::new(0),
-            unauthenticated_bytes: AtomicUsize::new(0),
-        });
         let (shutdown, receiver) = watch::channel(false);
         let bind = |address: SocketAddr| async move {
             TcpListener::bind(address)
@@ -282,32 +322,93 @@ impl SimulatorBuilder {
                     source,
                 })
         };
-        let mut plain_addr = None;
-        let mut ldaps_addr = None;
-        let mut listeners = Vec::new();
-        if let Some(address) = self.listeners.plain {
-            let listener = bind(address).await?;
-            plain_addr = listener.local_addr().ok();
-            listeners.push((listener, false));
+        // Every listener is bound before any serves: each DC's referrals name the others.
+        let mut roles = vec![(DcRole::Domain(0), self.listeners.clone())];
+        for (index, (_, listeners)) in self.domains.iter().enumerate() {
+            roles.push((DcRole::Domain(index + 1), listeners.clone()));
         }
-        if let Some(address) = self.listeners.ldaps {
-            let listener = bind(address).await?;
-            ldaps_addr = listener.local_addr().ok();
-            listeners.push((listener, true));
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let gc = self.global_catalog.clone().or_else(|| {
+            (!self.domains.is_empty()).then_some(Listeners {
+                plain: Some(loopback),
+                ldaps: Some(loopback),
+            })
+        });
+        if let Some(listeners) = gc {
+            roles.push((DcRole::GlobalCatalog, listeners));
         }
-        for (listener, ldaps) in listeners {
-            tokio::spawn(transport::serve(
-                listener,
-                ldaps,
-                shared.clone(),
-                receiver.clone(),
-            ));
+        let mut bound = Vec::new();
+        let mut topology = Topology::default();
+        let mut gc_endpoints = None;
+        for (role, listeners) in roles {
+            let mut endpoints = Endpoints::default();
+            let mut sockets = Vec::new();
+            if let Some(address) = listeners.plain {
+                let listener = bind(address).await?;
+                endpoints.plain = listener.local_addr().ok();
+                sockets.push((listener, false));
+            }
+            if let Some(address) = listeners.ldaps {
+                let listener = bind(address).await?;
+                endpoints.ldaps = listener.local_addr().ok();
+                sockets.push((listener, true));
+            }
+            match role {
+                DcRole::GlobalCatalog => gc_endpoints = Some(endpoints),
+                DcRole::Domain(_) => topology.domains.push(endpoints),
+            }
+            bound.push((role, sockets));
         }
+        let topology = Arc::new(topology);
+        let acceptor = material.acceptor()?;
+        let open_connections = Arc::new(AtomicUsize::new(0));
+        let unauthenticated_bytes = Arc::new(AtomicUsize::new(0));
+        let mut root_shared = None;
+        let mut dcs = Vec::new();
+        for (role, sockets) in bound {
+            let handler =
+                Handler::with_role(forest.clone(), config.clone(), role, topology.clone());
+            let shared = Arc::new(Shared {
+                handler,
+                limits: self.limits,
+                tls: Some(acceptor.clone()),
+                open_connections: open_connections.clone(),
+                unauthenticated_bytes: unauthenticated_bytes.clone(),
+                refusing: AtomicBool::new(false),
+            });
+            if role == DcRole::Domain(0) {
+                root_shared = Some(shared.clone());
+            }
+            dcs.push((role, shared.clone()));
+            for (listener, ldaps) in sockets {
+                tokio::spawn(transport::serve(
+                    listener,
+                    ldaps,
+                    shared.clone(),
+                    receiver.clone(),
+                ));
+            }
+        }
+        let shared = match root_shared {
+            Some(shared) => shared,
+            None => Arc::new(Shared {
+                handler: Handler::new(forest.clone(), config),
+                limits: self.limits,
+                tls: Some(acceptor),
+                open_connections,
+                unauthenticated_bytes,
+                refusing: AtomicBool::new(false),
+            }),
+        };
+        let root = topology.domains.first().copied().unwrap_or_default();
         Ok(SimHandle {
             forest,
             shared,
-            plain_addr,
-            ldaps_addr,
+            plain_addr: root.plain,
+            ldaps_addr: root.ldaps,
+            topology,
+            global_catalog: gc_endpoints,
+            dcs,
             admin_password: password,
             certificate_pem: material.certificate_pem.clone(),
             tls_material: material,
@@ -447,7 +548,10 @@ fn import(forest: &Forest, mut given: Entry) -> Result<(), OpError> {
         }
         None => {
             let parent_exists = entry.dn.parent().is_some_and(|p| store.get(&p).is_some());
-            if parent_exists {
+            // A child domain's head has a parent in the store (the parent domain's head) but
+            // starts a naming context of its own.
+            let is_domain_head = forest.names.domains.iter().any(|d| d.domain_dn == entry.dn);
+            if parent_exists && !is_domain_head {
                 store.add(entry)?;
             } else {
                 store.add_naming_context(entry)?;
@@ -459,6 +563,47 @@ fn import(forest: &Forest, mut given: Entry) -> Result<(), OpError> {
     }
     if let Some(password) = password {
         store.set_secret(&dn, Secret::new(password));
+    }
+    Ok(())
+}
+
+/// Refuses a seed that holds a domain this forest was not built with (a dump of a forest of
+/// several domains loaded without their `--domain`s): its entries would be in no DC's view.
+fn refuse_unknown_domains(forest: &Forest, seeds: &[PathBuf]) -> Result<(), SimError> {
+    let partitions = forest
+        .names
+        .config_dn
+        .child(crate::names::rdn("CN", "Partitions"));
+    for cross_ref in forest.store.children(&partitions) {
+        let is_domain = cross_ref
+            .attrs
+            .first_str("systemFlags")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .is_some_and(|flags| flags & 2 != 0);
+        let Some(nc) = cross_ref
+            .attrs
+            .first_str("nCName")
+            .and_then(|v| Dn::parse(v).ok())
+        else {
+            continue;
+        };
+        if is_domain && !forest.names.domains.iter().any(|d| d.domain_dn == nc) {
+            let dns = cross_ref
+                .attrs
+                .first_str("dnsRoot")
+                .map_or_else(|| nc.to_string(), str::to_string);
+            let seed = seeds
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(SimError::DomainName {
+                name: dns.clone(),
+                reason: format!(
+                    "the seed ({seed}) holds the domain {dns}, which this forest was not built with: start it with --domain {dns} (every domain of the dumped forest, in the same order)"
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -479,6 +624,10 @@ pub struct SimHandle {
     shared: Arc<Shared>,
     plain_addr: Option<SocketAddr>,
     ldaps_addr: Option<SocketAddr>,
+    topology: Arc<Topology>,
+    global_catalog: Option<Endpoints>,
+    /// Every DC's (and the global catalog's) shared state, for [`SimHandle::set_dc_refusing`].
+    dcs: Vec<(DcRole, Arc<Shared>)>,
     admin_password: String,
     certificate_pem: String,
     tls_material: TlsMaterial,
@@ -492,24 +641,30 @@ impl fmt::Debug for SimHandle {
             .field("forest", &self.forest.names.dns_name)
             .field("plain", &self.plain_addr)
             .field("ldaps", &self.ldaps_addr)
+            .field("domains", &self.topology)
+            .field("global_catalog", &self.global_catalog)
             .field("admin_password", &"********")
             .finish_non_exhaustive()
     }
 }
 
 impl SimHandle {
+    /// The root domain's DC's listeners.
+    fn root_endpoints(&self) -> Endpoints {
+        Endpoints {
+            plain: self.plain_addr,
+            ldaps: self.ldaps_addr,
+        }
+    }
+
     /// `ldap://127.0.0.1:<port>` (empty when plain LDAP is off).
     pub fn url(&self) -> String {
-        self.plain_addr
-            .map(|a| format!("ldap://{a}"))
-            .unwrap_or_default()
+        self.root_endpoints().ldap_url()
     }
 
     /// `ldaps://127.0.0.1:<port>` (empty when LDAPS is off).
     pub fn ldaps_url(&self) -> String {
-        self.ldaps_addr
-            .map(|a| format!("ldaps://{a}"))
-            .unwrap_or_default()
+        self.root_endpoints().ldaps_url()
     }
 
     /// The plain listener's address.
@@ -520,6 +675,84 @@ impl SimHandle {
     /// The LDAPS listener's address.
     pub fn ldaps_addr(&self) -> Option<SocketAddr> {
         self.ldaps_addr
+    }
+
+    /// Every domain of the forest, the root first: names, SIDs, DNs (see [`DomainNames`]).
+    pub fn domains(&self) -> &[DomainNames] {
+        &self.forest.names.domains
+    }
+
+    /// The names of the domain `domain` (DNS or NetBIOS name, any case).
+    pub fn domain(&self, domain: &str) -> Option<&DomainNames> {
+        self.forest.names.domain_named(domain)
+    }
+
+    /// Where the DC of the domain `domain` (DNS or NetBIOS name) listens; `None` for a name
+    /// that is no domain of the forest. The root domain's DC is [`SimHandle::url`]'s.
+    pub fn dc(&self, domain: &str) -> Option<Endpoints> {
+        let names = &self.forest.names;
+        let index = names.domains.iter().position(|d| {
+            d.dns_name.eq_ignore_ascii_case(domain) || d.netbios_name.eq_ignore_ascii_case(domain)
+        })?;
+        self.topology.domains.get(index).copied()
+    }
+
+    /// `ldap://127.0.0.1:<port>` of the DC of `domain` (empty when it has no plain listener or
+    /// is no domain of the forest).
+    pub fn domain_url(&self, domain: &str) -> String {
+        self.dc(domain).map(|e| e.ldap_url()).unwrap_or_default()
+    }
+
+    /// `ldaps://127.0.0.1:<port>` of the DC of `domain` (empty as for [`SimHandle::domain_url`]).
+    pub fn domain_ldaps_url(&self, domain: &str) -> String {
+        self.dc(domain).map(|e| e.ldaps_url()).unwrap_or_default()
+    }
+
+    /// Makes the DC of `domain` (DNS or NetBIOS name) refuse every new connection (accept and
+    /// close at once), or serve again: a domain controller that is down while the rest of the
+    /// forest serves. Connections already open are kept. Returns `false` for a name that is no
+    /// domain of the forest.
+    pub fn set_dc_refusing(&self, domain: &str, refusing: bool) -> bool {
+        let names = &self.forest.names;
+        let Some(index) = names.domains.iter().position(|d| {
+            d.dns_name.eq_ignore_ascii_case(domain) || d.netbios_name.eq_ignore_ascii_case(domain)
+        }) else {
+            return false;
+        };
+        self.set_refusing(DcRole::Domain(index), refusing)
+    }
+
+    /// [`SimHandle::set_dc_refusing`] for the global catalog; `false` when there is none.
+    pub fn set_gc_refusing(&self, refusing: bool) -> bool {
+        self.set_refusing(DcRole::GlobalCatalog, refusing)
+    }
+
+    fn set_refusing(&self, role: DcRole, refusing: bool) -> bool {
+        let mut found = false;
+        for (_, shared) in self.dcs.iter().filter(|(r, _)| *r == role) {
+            shared.refusing.store(refusing, Ordering::Relaxed);
+            found = true;
+        }
+        found
+    }
+
+    /// Where the global catalog listens; `None` when the forest has none.
+    pub fn global_catalog(&self) -> Option<Endpoints> {
+        self.global_catalog
+    }
+
+    /// `ldap://127.0.0.1:<port>` of the global catalog (empty when there is none).
+    pub fn gc_url(&self) -> String {
+        self.global_catalog
+            .map(|e| e.ldap_url())
+            .unwrap_or_default()
+    }
+
+    /// `ldaps://127.0.0.1:<port>` of the global catalog (empty when there is none).
+    pub fn gc_ldaps_url(&self) -> String {
+        self.global_catalog
+            .map(|e| e.ldaps_url())
+            .unwrap_or_default()
     }
 
     /// `CN=Administrator,CN=Users,<domain>`.
@@ -576,6 +809,18 @@ impl SimHandle {
     /// `name@<forest>`) with a password; returns its DN and SID.
     pub fn add_user(&self, name: &str, password: &str) -> Result<(Dn, Sid), SimError> {
         Ok(self.forest.add_user(name, password)?)
+    }
+
+    /// [`SimHandle::add_user`] in the domain `domain` (DNS or NetBIOS name): the user is
+    /// `CN=<name>,CN=Users,<that domain>` with UPN `name@<its DNS name>` and a SID of that
+    /// domain.
+    pub fn add_user_in(
+        &self,
+        domain: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<(Dn, Sid), SimError> {
+        Ok(self.forest.add_user_in(domain, name, password)?)
     }
 
     /// Applies LDIF text (as a seed file would be applied).

@@ -64,6 +64,14 @@ impl LabBuilder {
         self
     }
 
+    /// Adds a domain to the forest (a child such as `emea.contoso.lab` or a new tree such as
+    /// `fabrikam.lab`), its DC on ports of its own; the forest then has a global catalog too.
+    /// Reach them with [`Lab::options_for`], [`Lab::client_on`] and [`Lab::gc_options`].
+    pub fn domain(mut self, dns_name: &str) -> LabBuilder {
+        self.simulator = self.simulator.domain(dns_name);
+        self
+    }
+
     /// The schema level (2012 R2 by default).
     pub fn schema_level(mut self, level: SchemaLevel) -> LabBuilder {
         self.simulator = self.simulator.schema_level(level);
@@ -173,13 +181,44 @@ impl Lab {
         LabBuilder::default()
     }
 
-    /// LDAPS to the simulator, trusting its certificate (given in memory).
+    /// LDAPS to the simulator (the forest root domain's DC), trusting its certificate (given
+    /// in memory).
     pub fn options(&self) -> ConnectOptions {
-        ConnectOptions::new(&self.sim.ldaps_url())
+        self.options_at(&self.sim.ldaps_url())
+    }
+
+    /// LDAPS to the DC of the domain `domain` (DNS or NetBIOS name), trusting the simulator's
+    /// certificate. Panics for a name that is no domain of the lab's forest.
+    pub fn options_for(&self, domain: &str) -> ConnectOptions {
+        let url = self.sim.domain_ldaps_url(domain);
+        assert!(!url.is_empty(), "{domain} is no domain of the lab's forest");
+        self.options_at(&url)
+    }
+
+    /// LDAPS to the global catalog, trusting the simulator's certificate. Panics when the
+    /// forest has none (a lab of one domain).
+    pub fn gc_options(&self) -> ConnectOptions {
+        let url = self.sim.gc_ldaps_url();
+        assert!(!url.is_empty(), "the lab's forest has no global catalog");
+        self.options_at(&url)
+    }
+
+    fn options_at(&self, url: &str) -> ConnectOptions {
+        ConnectOptions::new(url)
             .expect("LDAPS URL")
             .with_ca_pem(self.sim.certificate_pem().as_bytes())
             .expect("the simulator's certificate")
             .with_timeout(self.timeout)
+    }
+
+    /// A client of the DC of `domain` bound as `name` (a DN, a UPN or `DOMAIN\name` of any
+    /// domain of the forest).
+    pub fn client_on(&self, domain: &str, name: &str, password: &str) -> Client {
+        Client::connect(
+            &self.options_for(domain),
+            Some(&Credentials::new(name, Password::new(password))),
+        )
+        .unwrap_or_else(|error| panic!("{name} binds on {domain}'s DC: {error}"))
     }
 
     /// The Administrator's credentials.

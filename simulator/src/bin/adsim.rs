@@ -38,9 +38,19 @@ struct Args {
     /// LDAPS listener address.
     #[arg(long, default_value = "127.0.0.1:3636")]
     ldaps: SocketAddr,
-    /// Turn the plain LDAP listener off.
+    /// Turn the plain LDAP listener off (the root domain's DC; other DCs and the global
+    /// catalog given without addresses too).
     #[arg(long)]
     no_plain: bool,
+    /// Another domain of the forest, repeatable: a child domain (`emea.contoso.lab`) or a new
+    /// tree (`fabrikam.lab`). `NAME=LDAP_ADDR,LDAPS_ADDR` puts its DC there; without `=...`
+    /// on free ports of 127.0.0.1.
+    #[arg(long = "domain", value_name = "NAME[=LDAP_ADDR,LDAPS_ADDR]")]
+    domains: Vec<String>,
+    /// The global catalog's listeners (AD's 3268 and 3269). Without it, a forest with
+    /// --domain gets one on free ports of 127.0.0.1, a single-domain forest none.
+    #[arg(long, value_name = "LDAP_ADDR,LDAPS_ADDR")]
+    gc: Option<String>,
     /// The Administrator's password (generated and printed when absent).
     #[arg(long, env = "ADSIM_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
@@ -82,6 +92,10 @@ struct Args {
     /// Refuse every new connection (accept and close at once).
     #[arg(long)]
     refuse_connections: bool,
+    /// The DC of this domain (DNS or NetBIOS name, the root's too) refuses every new
+    /// connection while the others serve: a domain controller that is down. Repeatable.
+    #[arg(long = "refuse-domain", value_name = "NAME")]
+    refuse_domains: Vec<String>,
     /// Write the TLS certificate (PEM) of LDAPS and the Entra listener here, for clients that
     /// verify it (`curl --cacert`, `devwb --graph-ca-file`, `--ca-file`).
     #[arg(long, value_name = "FILE")]
@@ -119,6 +133,47 @@ struct Args {
     /// Seed of the Graph faults' probabilistic decisions.
     #[arg(long, default_value_t = 0, requires = "entra")]
     entra_fault_seed: u64,
+}
+
+/// One `--domain`.
+#[derive(Clone, Debug)]
+struct DomainArg {
+    name: String,
+    addresses: Option<(SocketAddr, SocketAddr)>,
+}
+
+/// `LDAP_ADDR,LDAPS_ADDR`.
+fn parse_address_pair(text: &str) -> Result<(SocketAddr, SocketAddr), String> {
+    let (plain, ldaps) = text.split_once(',').ok_or_else(|| {
+        format!("{text:?} is not LDAP_ADDR,LDAPS_ADDR (two addresses, a comma between)")
+    })?;
+    let address = |part: &str| {
+        part.trim().parse::<SocketAddr>().map_err(|e| {
+            format!(
+                "{:?} is not an address such as 127.0.0.1:3268: {e}",
+                part.trim()
+            )
+        })
+    };
+    Ok((address(plain)?, address(ldaps)?))
+}
+
+/// `NAME` or `NAME=LDAP_ADDR,LDAPS_ADDR`.
+fn parse_domain(text: &str) -> Result<DomainArg, String> {
+    let (name, addresses) = match text.split_once('=') {
+        Some((name, pair)) => (name, Some(parse_address_pair(pair)?)),
+        None => (text, None),
+    };
+    let name = name.trim();
+    if name.is_empty() || !name.contains('.') {
+        return Err(format!(
+            "{name:?} is not a domain DNS name such as emea.contoso.lab"
+        ));
+    }
+    Ok(DomainArg {
+        name: name.to_string(),
+        addresses,
+    })
 }
 
 /// Why adsim stopped with an error: the exit status says which kind.
@@ -257,6 +312,31 @@ fn run(args: Args) -> Result<(), Failure> {
         .listen((!args.no_plain).then_some(args.listen))
         .ldaps(Some(args.ldaps))
         .allow_plain_bind(args.allow_plain_bind);
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let domains = args
+        .domains
+        .iter()
+        .map(|text| parse_domain(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(anyhow::anyhow!("--domain {e}")))?;
+    let gc = args
+        .gc
+        .as_deref()
+        .map(parse_address_pair)
+        .transpose()
+        .map_err(|e| usage(anyhow::anyhow!("--gc {e}")))?;
+    for domain in &domains {
+        let (plain, ldaps) = match domain.addresses {
+            Some((plain, ldaps)) => (Some(plain), ldaps),
+            None => ((!args.no_plain).then_some(loopback), loopback),
+        };
+        builder = builder.domain_listeners(&domain.name, plain, Some(ldaps));
+    }
+    if let Some((plain, ldaps)) = gc {
+        builder = builder.global_catalog(Some(plain), Some(ldaps));
+    } else if args.no_plain && !args.domains.is_empty() {
+        builder = builder.global_catalog(None, Some(loopback));
+    }
     if let Some(password) = &args.admin_password {
         builder = builder.admin_password(password);
     }
@@ -297,6 +377,7 @@ fn run(args: Args) -> Result<(), Failure> {
                     | SimError::Ldif { .. }
                     | SimError::LdifApply { .. }
                     | SimError::ForestName { .. }
+                    | SimError::DomainName { .. }
                     | SimError::Tls(_)
             );
             let error = anyhow::Error::new(error).context("cannot start the simulator");
@@ -306,14 +387,15 @@ fn run(args: Args) -> Result<(), Failure> {
                 Failure::Other(error)
             }
         })?;
-        if !sim.url().is_empty() {
-            say(format_args!("ldap  {} admin {}", sim.url(), sim.admin_dn()));
+        for domain in &args.refuse_domains {
+            if !sim.set_dc_refusing(domain, true) {
+                return Err(usage(anyhow::anyhow!(
+                    "--refuse-domain {domain}: not a domain of the forest {}",
+                    sim.forest().names.dns_name
+                )));
+            }
         }
-        say(format_args!(
-            "ldaps {} admin {}",
-            sim.ldaps_url(),
-            sim.admin_dn()
-        ));
+        print_listeners(&sim);
         if args.admin_password.is_none() {
             say(format_args!("admin password {}", sim.admin_password()));
         }
@@ -343,6 +425,47 @@ fn run(args: Args) -> Result<(), Failure> {
     // wait a moment for connections to send their notices, then go.
     runtime.shutdown_timeout(Duration::from_secs(2));
     result
+}
+
+/// One line per listener, in a stable format (docs/simulator.md): `ldap  <url> admin <DN>`
+/// and `ldaps <url> admin <DN>` per DC, followed by ` domain <dns name>` when the forest has
+/// several domains; then `gc    <url> forest <dns name>` and `gcs   <url> forest <dns name>`
+/// for the global catalog's plain and LDAPS listeners.
+fn print_listeners(sim: &devwb_simulator::SimHandle) {
+    let several = sim.domains().len() > 1;
+    for domain in sim.domains() {
+        let Some(dc) = sim.dc(&domain.dns_name) else {
+            continue;
+        };
+        let suffix = if several {
+            format!(" domain {}", domain.dns_name)
+        } else {
+            String::new()
+        };
+        if dc.plain.is_some() {
+            say(format_args!(
+                "ldap  {} admin {}{suffix}",
+                dc.ldap_url(),
+                domain.admin_dn
+            ));
+        }
+        if dc.ldaps.is_some() {
+            say(format_args!(
+                "ldaps {} admin {}{suffix}",
+                dc.ldaps_url(),
+                domain.admin_dn
+            ));
+        }
+    }
+    if let Some(gc) = sim.global_catalog() {
+        let forest = sim.forest().names.dns_name.as_str();
+        if gc.plain.is_some() {
+            say(format_args!("gc    {} forest {forest}", gc.ldap_url()));
+        }
+        if gc.ldaps.is_some() {
+            say(format_args!("gcs   {} forest {forest}", gc.ldaps_url()));
+        }
+    }
 }
 
 /// Starts the fake tenant and prints its line (and a generated secret, as for the admin password).

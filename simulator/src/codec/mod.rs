@@ -26,6 +26,8 @@ pub struct Outcome {
     pub code: ResultCode,
     pub matched: String,
     pub message: String,
+    /// The LDAP URLs of a `referral` (10) result: where the operation can be done.
+    pub referral: Vec<String>,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             code: ResultCode::SUCCESS,
             matched: String::new(),
             message: String::new(),
+            referral: Vec::new(),
         }
     }
 
@@ -44,6 +47,7 @@ impl Outcome {
             code,
             matched: String::new(),
             message: message.into(),
+            referral: Vec::new(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl From<OpError> for Outcome {
             code: error.code,
             matched: error.matched.map(|dn| dn.to_string()).unwrap_or_default(),
             message: error.message,
+            referral: error.referral,
         }
     }
 }
@@ -146,6 +151,14 @@ fn write_outcome(out: &mut Vec<u8>, outcome: &Outcome) {
     ber::write_integer(out, 0x0a, i64::from(outcome.code.0));
     ber::write_primitive(out, 0x04, outcome.matched.as_bytes());
     ber::write_primitive(out, 0x04, outcome.message.as_bytes());
+    if !outcome.referral.is_empty() {
+        // referral [3] Referral OPTIONAL: a SEQUENCE OF URI, context tag 3, constructed.
+        ber::write_constructed(out, 0xa3, |out| {
+            for uri in &outcome.referral {
+                ber::write_primitive(out, 0x04, uri.as_bytes());
+            }
+        });
+    }
 }
 
 /// Writes a SearchResultEntry, attribute values in the given order.

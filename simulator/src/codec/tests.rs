@@ -223,3 +223,31 @@ fn binary_assertion_values_decode() {
     };
     assert_eq!(ava.assertion_value.len(), 16);
 }
+
+#[test]
+fn a_referral_carries_its_urls_in_the_result() {
+    let mut outcome = Outcome::new(ResultCode::REFERRAL, "r");
+    outcome.referral = vec!["ldap://h/DC=a".into()];
+    let response = Response::new(3, ResponseOp::SearchDone(outcome));
+    let expected = hex(concat!(
+        "30 1e 02 01 03",                         // message, id 3
+        "65 19 0a 01 0a",                         // SearchResultDone, referral (10)
+        "04 00 04 01 72",                         // matched DN "", message "r"
+        "a3 0f 04 0d 6c6461703a2f2f682f44433d61", // [3] Referral: "ldap://h/DC=a"
+    ));
+    let encoded = encode(&response);
+    assert_eq!(encoded.as_ref(), expected.as_slice());
+    // A real decoder reads the URL back.
+    let decoded: LdapMessage = rasn::ber::decode(&encoded).unwrap();
+    let ProtocolOp::SearchResDone(done) = decoded.protocol_op else {
+        panic!("not a result: {decoded:?}");
+    };
+    let referral: Vec<String> = done
+        .0
+        .referral
+        .unwrap()
+        .iter()
+        .map(|uri| uri.to_string())
+        .collect();
+    assert_eq!(referral, ["ldap://h/DC=a"]);
+}

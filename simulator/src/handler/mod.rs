@@ -8,6 +8,7 @@
 //! transport's; the handler answers them only when called directly.
 
 pub mod controls;
+mod partition;
 mod search;
 mod write;
 
@@ -24,6 +25,8 @@ use crate::error::{OpError, ResultCode};
 use crate::forest::Forest;
 use crate::request::{FaultDecision, Identity, OpContext, Operation, RequestControls};
 use crate::store::Entry;
+
+pub use partition::{DcRole, Endpoints, Topology};
 
 /// OID of the StartTLS extended operation.
 pub const START_TLS_OID: &str = "1.3.6.1.4.1.1466.20037";
@@ -81,6 +84,9 @@ pub struct Session {
     pub identity: Identity,
     /// Whether TLS protects the connection.
     pub tls: bool,
+    /// Whether the connection came in on an LDAPS listener (referrals then name LDAPS URLs;
+    /// a StartTLS connection keeps plain LDAP's).
+    pub over_ldaps: bool,
     paging: Arc<Mutex<PagingTable>>,
 }
 
@@ -95,16 +101,19 @@ impl Session {
     pub fn new(tls: bool) -> Session {
         Session {
             tls,
+            over_ldaps: tls,
             ..Session::default()
         }
     }
 }
 
-/// The request handler of one forest.
+/// The request handler of one forest, as one of its DCs (or its global catalog) answers.
 #[derive(Debug, Clone)]
 pub struct Handler {
     forest: Arc<Forest>,
     config: HandlerConfig,
+    role: DcRole,
+    topology: Arc<Topology>,
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -166,9 +175,24 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
 }
 
 impl Handler {
-    /// A handler for `forest`.
+    /// A handler for `forest`, as its root domain's DC.
     pub fn new(forest: Arc<Forest>, config: HandlerConfig) -> Handler {
-        Handler { forest, config }
+        Handler::with_role(forest, config, DcRole::default(), Arc::default())
+    }
+
+    /// A handler for `forest` as the DC `role`, referring to the other DCs at `topology`.
+    pub fn with_role(
+        forest: Arc<Forest>,
+        config: HandlerConfig,
+        role: DcRole,
+        topology: Arc<Topology>,
+    ) -> Handler {
+        Handler {
+            forest,
+            config,
+            role,
+            topology,
+        }
     }
 
     /// The forest this handler serves.
@@ -277,6 +301,21 @@ impl Handler {
                     .unwrap_or_default();
             }
         };
+        let is_write = matches!(
+            message.protocol_op,
+            ProtocolOp::AddRequest(_)
+                | ProtocolOp::ModifyRequest(_)
+                | ProtocolOp::DelRequest(_)
+                | ProtocolOp::ModDnRequest(_)
+        );
+        if is_write && self.role == DcRole::GlobalCatalog {
+            return response_for(
+                &message.protocol_op,
+                Handler::global_catalog_is_read_only().into(),
+            )
+            .map(|op| vec![Response::new(id, op)])
+            .unwrap_or_default();
+        }
         let result = match &message.protocol_op {
             ProtocolOp::BindRequest(request) => vec![Response::new(
                 id,
@@ -336,7 +375,11 @@ impl Handler {
             if session.identity.is_anonymous() {
                 return Err(operations_error_unbound());
             }
+            if self.role == DcRole::GlobalCatalog {
+                return Err(Handler::global_catalog_is_read_only());
+            }
             let dn = self.resolve_dn(&request.object)?;
+            self.require_held(session, &dn)?;
             self.modify_entry(session, &controls, &dn, &request.changes)
         });
         Response::new(request.message_id, ResponseOp::Modify(outcome(result)))
@@ -400,6 +443,7 @@ impl Handler {
             return Err(operations_error_unbound());
         }
         let dn = self.resolve_dn(&request.entry)?;
+        self.require_held(session, &dn)?;
         let entry = self.forest.store.require(&dn)?;
         let ctx = self.context(session, controls, Operation::Compare, &dn);
         let semantics = &self.forest.semantics;
@@ -409,7 +453,9 @@ impl Handler {
         }
         let attribute = request.ava.attribute_desc.as_str();
         let values = entry.attrs.values(attribute);
-        if values.is_empty() || !semantics.can_read(&ctx, &entry, attribute) {
+        let held = self.role != DcRole::GlobalCatalog
+            || semantics.schema().in_partial_attribute_set(attribute);
+        if values.is_empty() || !held || !semantics.can_read(&ctx, &entry, attribute) {
             return Err(OpError::new(
                 ResultCode::NO_SUCH_ATTRIBUTE,
                 format!("00002080: AtrErr: DSID-03080155, #1:\n\t0: 00002080: DSID-03080155, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 0 ({attribute})\n"),
@@ -444,7 +490,11 @@ impl Handler {
                     Some(dn) => {
                         let account = self.forest.store.get(dn);
                         match account.as_ref().and_then(|a| a.attrs.first_str("sAMAccountName").map(str::to_string)) {
-                            Some(sam) => format!("u:{}\\{}", self.forest.names.netbios_name, sam),
+                            Some(sam) => {
+                                let names = &self.forest.names;
+                                let domain = names.domain_of(dn).map_or(names.netbios_name.as_str(), |d| d.netbios_name.as_str());
+                                format!("u:{domain}\\{sam}")
+                            }
                             None => format!("dn:{dn}"),
                         }
                     }

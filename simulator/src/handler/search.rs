@@ -11,7 +11,7 @@ use devwb_model::Dn;
 use rasn_ldap::{SearchRequest, SearchRequestScope};
 
 use super::controls::{paged_response_value, PAGED_RESULTS, SUPPORTED};
-use super::{operations_error_unbound, Handler, PageState, Session};
+use super::{operations_error_unbound, DcRole, Handler, PageState, Session};
 use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
@@ -175,6 +175,7 @@ const CONSTRUCTED: &[&str] = &[
     "modifyTimeStamp",
     "canonicalName",
     "structuralObjectClass",
+    "subschemaSubentry",
 ];
 
 fn canonical_name(dn: &Dn) -> String {
@@ -191,8 +192,12 @@ fn canonical_name(dn: &Dn) -> String {
     format!("{}/{}", domain.join("."), path.join("/"))
 }
 
-fn constructed(entry: &Entry, name: &str) -> Option<Vec<Bytes>> {
-    let value = if name.eq_ignore_ascii_case("createTimeStamp") {
+/// The value of the constructed attribute `name` on `entry`; `subschema` is the DN of the
+/// subschema entry (`CN=Aggregate,<schema NC>`).
+fn constructed(entry: &Entry, name: &str, subschema: &Dn) -> Option<Vec<Bytes>> {
+    let value = if name.eq_ignore_ascii_case("subschemaSubentry") {
+        vec![Bytes::from(subschema.to_string())]
+    } else if name.eq_ignore_ascii_case("createTimeStamp") {
         entry.attrs.values("whenCreated").to_vec()
     } else if name.eq_ignore_ascii_case("modifyTimeStamp") {
         entry.attrs.values("whenChanged").to_vec()
@@ -278,8 +283,9 @@ impl Handler {
             }
         }
         if selection.operational {
+            let subschema = self.subschema_dn();
             for name in CONSTRUCTED {
-                if let Some(values) = constructed(entry, name) {
+                if let Some(values) = constructed(entry, name, &subschema) {
                     push(&mut attributes, name.to_string(), values);
                 }
             }
@@ -313,7 +319,7 @@ impl Handler {
                     {
                         continue;
                     }
-                    if let Some(values) = constructed(entry, base) {
+                    if let Some(values) = constructed(entry, base, &self.subschema_dn()) {
                         let name = CONSTRUCTED
                             .iter()
                             .find(|c| c.eq_ignore_ascii_case(base))
@@ -322,6 +328,14 @@ impl Handler {
                     }
                 }
             }
+        }
+        if self.role == DcRole::GlobalCatalog {
+            // The global catalog holds the partial attribute set only.
+            let schema = semantics.schema();
+            attributes.retain(|(name, _)| {
+                let base = name.split(';').next().unwrap_or_default();
+                schema.in_partial_attribute_set(base)
+            });
         }
         SearchEntry {
             dn: entry.dn.to_string(),
@@ -357,7 +371,7 @@ impl Handler {
         let filter = Filter::compile(&request.filter, semantics, self.config.max_filter_depth)?;
 
         if base_text.trim().is_empty() && scope == SearchRequestScope::BaseObject {
-            let root = self.forest.root_dse(SUPPORTED);
+            let root = self.forest.root_dse_of(self.own_domain(), SUPPORTED);
             let target = Dn::root();
             let ctx = self.context(session, controls, Operation::Search, &target);
             let mut responses = Vec::new();
@@ -382,6 +396,7 @@ impl Handler {
         } else {
             self.resolve_dn(base_text)?
         };
+        self.require_held(session, &base)?;
         let ctx = self.context(session, controls, Operation::Search, &base);
         let store = &self.forest.store;
 
@@ -413,7 +428,10 @@ impl Handler {
                 let base_entry = if base.is_root() {
                     None
                 } else {
-                    Some(store.require(&base)?)
+                    match self.subschema_entry(&base) {
+                        Some(subschema) => Some(subschema),
+                        None => Some(store.require(&base)?),
+                    }
                 };
                 if let Some(entry) = &base_entry {
                     if !semantics.can_see(&ctx, entry) {
@@ -442,6 +460,7 @@ impl Handler {
         let mut outcome = Outcome::success();
         let mut more_remaining = false;
         let mut examined = 0usize;
+        let global_catalog = self.role == DcRole::GlobalCatalog;
         while let Some(entry) = candidates.pop_front() {
             examined += 1;
             if examined % 256 == 0 {
@@ -457,7 +476,13 @@ impl Handler {
             }
             // What reads see: memberOf, the back link of the groups' member values.
             let entry = semantics.decorate(&ctx, &entry);
-            if !filter.matches(&entry, &|name| semantics.can_read(&ctx, &entry, name)) {
+            // The global catalog holds the partial attribute set only: a filter on any other
+            // attribute sees it absent.
+            let held =
+                |name: &str| !global_catalog || semantics.schema().in_partial_attribute_set(name);
+            if !filter.matches(&entry, &|name| {
+                held(name) && semantics.can_read(&ctx, &entry, name)
+            }) {
                 continue;
             }
             if sent == cap {
@@ -482,18 +507,30 @@ impl Handler {
             && outcome.code == ResultCode::SUCCESS
         {
             // A reference to each naming context directly below the base's (the schema NC is
-            // reached through the configuration NC's reference, not from the domain's).
-            let below: Vec<Dn> = store
-                .naming_contexts()
-                .iter()
-                .map(|nc| nc.dn.clone())
-                .filter(|nc| !base.is_root() && nc.is_descendant_of(&base))
-                .collect();
+            // reached through the configuration NC's reference, not from the domain's). An NC
+            // this DC holds is named by the forest's DNS name, as AD does; another domain's
+            // by the URL of its DC. The global catalog spans every NC and refers to none.
+            let below = self.naming_contexts_below(&base);
             for nc in below
                 .iter()
                 .filter(|nc| !below.iter().any(|other| nc.is_descendant_of(other)))
             {
-                let uri = format!("ldap://{}/{}", self.forest.names.dns_name, nc);
+                let uri = match self.forest.names.naming_context_of(nc) {
+                    Some(crate::names::NamingContext::Domain(index)) if !self.holds_dn(nc) => {
+                        self.domain_url(index, session, nc).unwrap_or_else(|| {
+                            let dns = self
+                                .forest
+                                .names
+                                .domains
+                                .get(index)
+                                .map_or(self.forest.names.dns_name.as_str(), |d| {
+                                    d.dns_name.as_str()
+                                });
+                            format!("ldap://{dns}/{nc}")
+                        })
+                    }
+                    _ => format!("ldap://{}/{}", self.forest.names.dns_name, nc),
+                };
                 responses.push(Response::new(id, ResponseOp::SearchReference(vec![uri])));
             }
         }
@@ -521,7 +558,68 @@ impl Handler {
         Ok(responses)
     }
 
-    /// The entries a search looks at, before visibility and filter.
+    /// `CN=Aggregate,<schema NC>`.
+    fn subschema_dn(&self) -> Dn {
+        self.forest.names.schema_dn.child(crate::names::rdn(
+            "CN",
+            crate::schema::subschema::AGGREGATE_CN,
+        ))
+    }
+
+    /// The subschema entry when `dn` names it (and the store holds no entry there): computed
+    /// from the schema on each read (see [`crate::schema::subschema`]), with the schema NC
+    /// head's descriptor and timestamps.
+    fn subschema_entry(&self, dn: &Dn) -> Option<Arc<Entry>> {
+        // Most searches name another base: decided on the RDN before any DN is built.
+        let named_aggregate = dn.rdn().is_some_and(|rdn| {
+            rdn.value()
+                .eq_ignore_ascii_case(crate::schema::subschema::AGGREGATE_CN)
+        });
+        if !named_aggregate {
+            return None;
+        }
+        let subschema = self.subschema_dn();
+        if *dn != subschema || self.forest.store.get(dn).is_some() {
+            return None;
+        }
+        let head = self.forest.store.get(&self.forest.names.schema_dn)?;
+        let mut entry = Entry::new(subschema.clone());
+        let attrs = &mut entry.attrs;
+        attrs.set_strs("objectClass", &["top", "subSchema"]);
+        attrs.set_str("cn", crate::schema::subschema::AGGREGATE_CN);
+        attrs.set_str("name", crate::schema::subschema::AGGREGATE_CN);
+        attrs.set_str("distinguishedName", &subschema.to_string());
+        attrs.set_str(
+            "objectCategory",
+            &format!("CN=SubSchema,{}", self.forest.names.schema_dn),
+        );
+        for copied in ["whenCreated", "whenChanged", "nTSecurityDescriptor"] {
+            attrs.set(copied, head.attrs.values(copied).to_vec());
+        }
+        let (attribute_types, object_classes) = self.forest.semantics.schema().subschema_values();
+        attrs.set("attributeTypes", attribute_types);
+        attrs.set("objectClasses", object_classes);
+        Some(Arc::new(entry))
+    }
+
+    /// The naming contexts strictly below `base` that a subtree search from it does not enter
+    /// (it returns references for them): none from the root DSE, none for the global catalog,
+    /// whose searches span every NC.
+    fn naming_contexts_below(&self, base: &Dn) -> Vec<Dn> {
+        if base.is_root() || self.role == DcRole::GlobalCatalog {
+            return Vec::new();
+        }
+        self.forest
+            .store
+            .naming_contexts()
+            .iter()
+            .map(|nc| nc.dn.clone())
+            .filter(|nc| nc.is_descendant_of(base))
+            .collect()
+    }
+
+    /// The entries a search looks at, before visibility and filter: those of the NCs this DC
+    /// holds (every NC for the global catalog, whose subtree searches cross NC boundaries).
     fn candidates(
         &self,
         base: &Dn,
@@ -529,7 +627,22 @@ impl Handler {
         scope: SearchRequestScope,
         filter: &Filter,
     ) -> Vec<Arc<Entry>> {
+        let mut found = self.candidates_in_store(base, base_entry, scope, filter);
+        if !self.holds_everything() {
+            found.retain(|entry| self.serves(&entry.dn));
+        }
+        found
+    }
+
+    fn candidates_in_store(
+        &self,
+        base: &Dn,
+        base_entry: Option<Arc<Entry>>,
+        scope: SearchRequestScope,
+        filter: &Filter,
+    ) -> Vec<Arc<Entry>> {
         let store = &self.forest.store;
+        let spans_ncs = self.role == DcRole::GlobalCatalog;
         if let Some(lookup) = filter.indexed_lookup() {
             let found: Vec<Arc<Entry>> = match lookup {
                 IndexedLookup::Guid(v) => store.get_by_guid(&v).into_iter().collect(),
@@ -538,16 +651,7 @@ impl Handler {
             };
             // Naming contexts below the base are other partitions: a subtree search does not
             // enter them (it returns references instead), found by index or not.
-            let nested: Vec<Dn> = if base.is_root() {
-                Vec::new()
-            } else {
-                store
-                    .naming_contexts()
-                    .iter()
-                    .map(|nc| nc.dn.clone())
-                    .filter(|nc| nc.is_descendant_of(base))
-                    .collect()
-            };
+            let nested = self.naming_contexts_below(base);
             let in_scope = |e: &Entry| match scope {
                 SearchRequestScope::BaseObject => e.dn == *base,
                 SearchRequestScope::SingleLevel => e.dn.parent().as_ref() == Some(base),
@@ -559,6 +663,15 @@ impl Handler {
             (SearchRequestScope::BaseObject, Some(entry)) => vec![entry],
             (SearchRequestScope::SingleLevel, Some(_)) => store.children(base),
             (SearchRequestScope::SingleLevel, None) => store.naming_contexts(),
+            (_, Some(_)) if spans_ncs => {
+                let mut entries = store.subtree(base);
+                for nc in store.naming_contexts() {
+                    if nc.dn.is_descendant_of(base) {
+                        entries.extend(store.subtree(&nc.dn));
+                    }
+                }
+                entries
+            }
             (_, Some(_)) => store.subtree(base),
             (SearchRequestScope::BaseObject, None) => Vec::new(),
             (_, None) => store.all(),

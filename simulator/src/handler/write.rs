@@ -90,6 +90,7 @@ impl Handler {
         Self::require_bound(session)?;
         let dn =
             Dn::parse(&request.entry).map_err(|e| OpError::invalid_dn(&request.entry, e.kind))?;
+        self.require_held(session, &dn)?;
         let mut entry = Entry::new(dn.clone());
         for attribute in &request.attributes {
             let name = attribute.r#type.as_str();
@@ -144,6 +145,7 @@ impl Handler {
     ) -> Result<(), OpError> {
         Self::require_bound(session)?;
         let dn = self.resolve_dn(&request.object)?;
+        self.require_held(session, &dn)?;
         let changes: Vec<Modification> = request
             .changes
             .iter()
@@ -203,6 +205,7 @@ impl Handler {
     ) -> Result<(), OpError> {
         Self::require_bound(session)?;
         let dn = self.resolve_dn(target)?;
+        self.require_held(session, &dn)?;
         let store = &self.forest.store;
         let entry = store.require(&dn)?;
         let parent = dn.parent().and_then(|p| store.get(&p));
@@ -231,6 +234,7 @@ impl Handler {
     ) -> Result<(), OpError> {
         Self::require_bound(session)?;
         let dn = self.resolve_dn(&request.entry)?;
+        self.require_held(session, &dn)?;
         let store = &self.forest.store;
         let entry = store.require(&dn)?;
         let new_rdn_dn = Dn::parse(&request.new_rdn)
@@ -245,6 +249,14 @@ impl Handler {
             Some(superior) => self.resolve_dn(superior)?,
             None => dn.parent().unwrap_or_else(Dn::root),
         };
+        if !self.holds_dn(&new_parent_dn) {
+            // A move into another domain is AD's cross-domain move, which needs the
+            // cross-domain move control and a DC of each domain: not an LDAP rename.
+            return Err(OpError::new(
+                ResultCode::AFFECTS_MULTIPLE_DSAS,
+                "00002091: UpdErr: DSID-030A0B4C, problem 5012 (DIR_ERROR), data 0, a move to another domain needs the cross-domain move control\n",
+            ));
+        }
         let new_parent = store.require(&new_parent_dn)?;
         let new_dn = new_parent_dn.child(new_rdn.clone());
         let mut renamed = (*entry).clone();

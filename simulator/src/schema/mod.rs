@@ -15,6 +15,7 @@
 pub mod diag;
 pub mod nc;
 pub mod rules;
+pub mod subschema;
 pub mod syntax;
 pub mod table;
 pub mod values;
@@ -86,6 +87,14 @@ impl AttributeDef {
     /// Whether AD computes the attribute on read (it cannot be written).
     pub fn is_constructed(&self) -> bool {
         self.system_flags & FLAG_ATTR_IS_CONSTRUCTED != 0
+    }
+
+    /// Whether the global catalog holds this attribute for the entries of every domain
+    /// (`isMemberOfPartialAttributeSet`, as Microsoft's schema files set it).
+    pub fn in_partial_attribute_set(&self) -> bool {
+        self.raw
+            .first("isMemberOfPartialAttributeSet")
+            .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
     }
 
     /// Whether this is the back link of a linked pair (`memberOf`): never written directly.
@@ -306,6 +315,14 @@ impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
         let index = self.inner.attribute_index.get(name)?;
         self.inner.attributes.get(index)
+    }
+
+    /// Whether the global catalog returns the attribute `name` (see
+    /// [`AttributeDef::in_partial_attribute_set`]); an attribute the schema does not know is
+    /// not returned.
+    pub fn in_partial_attribute_set(&self, name: &str) -> bool {
+        self.attribute(name)
+            .is_some_and(AttributeDef::in_partial_attribute_set)
     }
 
     /// The class named `name` (lDAPDisplayName, OID or cn, any case).

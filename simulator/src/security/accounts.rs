@@ -84,7 +84,8 @@ pub fn password_needs_protection() -> OpError {
 }
 
 /// The token of an account: its SID, its primary group, every group that has it as a
-/// `member` (transitively), Authenticated Users and Everyone.
+/// `member` (transitively, in any domain of the forest the directory holds), Authenticated
+/// Users and Everyone.
 pub fn token_for(directory: &dyn Directory, sids: &DomainSids, account: &Entry) -> Token {
     let sid_of = |entry: &Entry| {
         entry
@@ -100,7 +101,12 @@ pub fn token_for(directory: &dyn Directory, sids: &DomainSids, account: &Entry) 
         .first_str("primaryGroupID")
         .and_then(|v| v.parse::<u32>().ok())
     {
-        groups.push(sids.domain.with_rid(rid));
+        // The primary group is in the account's own domain (which, in a forest of several
+        // domains, need not be the one whose descriptors `sids` names).
+        let domain = sid_of(account)
+            .and_then(|sid| sid.domain())
+            .unwrap_or(sids.domain);
+        groups.push(domain.with_rid(rid));
     }
     let mut seen: Vec<Dn> = vec![account.dn.clone()];
     let mut pending: Vec<Dn> = vec![account.dn.clone()];

@@ -44,9 +44,9 @@ use steps::NewDescriptorCache;
 /// The per-forest semantics. Built once with the forest.
 #[derive(Debug)]
 pub struct Semantics {
-    /// The forest's DNS name and NetBIOS domain name (bind names may carry either).
-    dns_name: String,
-    netbios_name: String,
+    /// The forest's names: every domain's DNS and NetBIOS names (bind names may carry
+    /// either), domain NCs and SIDs.
+    names: ForestNames,
     schema_dn: Dn,
     schema_level: SchemaLevel,
     schema: Schema,
@@ -75,8 +75,7 @@ impl Semantics {
     /// The semantics of a forest with these names at this schema level.
     pub fn new(names: &ForestNames, schema_level: SchemaLevel) -> Semantics {
         Semantics {
-            dns_name: names.dns_name.clone(),
-            netbios_name: names.netbios_name.clone(),
+            names: names.clone(),
             schema_dn: names.schema_dn.clone(),
             schema_level,
             schema: Schema::for_level(schema_level),
@@ -91,6 +90,18 @@ impl Semantics {
             interned: DashSet::new(),
             new_descriptors: NewDescriptorCache::default(),
             member_of: RwLock::new((u64::MAX, Arc::new(HashMap::new()))),
+        }
+    }
+
+    /// The SIDs the default descriptors of an entry at `dn` name: its domain's (the forest
+    /// root's for the configuration and schema NCs), with the root domain's for `EA` and `SA`.
+    pub fn sids_for(&self, dn: &Dn) -> DomainSids {
+        match self.names.domain_of(dn) {
+            Some(domain) => DomainSids {
+                domain: domain.domain_sid,
+                root: self.names.domain_sid,
+            },
+            None => self.sids.clone(),
         }
     }
 

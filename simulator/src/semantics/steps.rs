@@ -66,7 +66,8 @@ impl Semantics {
         let Some(class) = self.most_specific_class(entry).cloned() else {
             return;
         };
-        let system = Token::new([Sid::LOCAL_SYSTEM, self.sids.domain_admins()]);
+        let sids = self.sids_for(&entry.dn);
+        let system = Token::new([Sid::LOCAL_SYSTEM, sids.domain_admins()]);
         let parent_sd = parent.and_then(descriptor::of_entry);
         // The configuration and schema NC heads get the descriptors a DC's provisioning writes
         // (their classes' defaults hold no inheritable ACEs); everything else its class default.
@@ -76,13 +77,13 @@ impl Semantics {
             _ => None,
         };
         let requested = provisioned
-            .and_then(|sddl| SecurityDescriptor::from_sddl(sddl, &self.sids.sddl()).ok())
+            .and_then(|sddl| SecurityDescriptor::from_sddl(sddl, &sids.sddl()).ok())
             .and_then(|sd| sd.to_bytes().ok());
         if let Ok(sd) = descriptor::for_new_entry(
             &class,
             requested.as_deref(),
             parent_sd.as_ref(),
-            &self.sids,
+            &sids,
             &system,
         ) {
             if let Ok(bytes) = sd.to_bytes() {
@@ -102,14 +103,29 @@ impl Semantics {
         faults.decide(ctx.operation.name(), ctx.target, 0)
     }
 
-    /// The account a bind name refers to: a DN, `user@dns.name` (UPN or implicit UPN),
-    /// `NETBIOS\user`, or a bare sAMAccountName. Only accounts with a password are considered.
+    /// The account a bind name refers to: a DN, `user@dns.name` (UPN, or implicit UPN in any
+    /// domain of the forest), `DOMAIN\user` (NetBIOS or DNS name of any domain), or a bare
+    /// sAMAccountName (the forest root domain's account first, then the other domains' in
+    /// their order). Only accounts with a password are considered.
     pub fn find_account(&self, store: &Store, name: &str) -> Option<Arc<Entry>> {
         let name = name.trim();
         if name.contains('=') {
             return Dn::parse(name).ok().and_then(|dn| store.get(&dn));
         }
         let accounts = store.accounts();
+        let in_domain = |account: &Entry, domain: &crate::names::DomainNames| {
+            self.names
+                .domain_of(&account.dn)
+                .is_some_and(|d| d.domain_dn == domain.domain_dn)
+        };
+        let by_sam_in = |user: &str, domain: &crate::names::DomainNames| {
+            accounts
+                .iter()
+                .find(|a| {
+                    a.attrs.has_value_ignore_case("sAMAccountName", user) && in_domain(a, domain)
+                })
+                .cloned()
+        };
         if let Some((user, realm)) = name.split_once('@') {
             let by_upn = accounts
                 .iter()
@@ -117,26 +133,27 @@ impl Semantics {
             if by_upn.is_some() {
                 return by_upn.cloned();
             }
-            if realm.eq_ignore_ascii_case(&self.dns_name) {
-                return accounts
-                    .into_iter()
-                    .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user));
-            }
-            return None;
+            let domain = self
+                .names
+                .domains
+                .iter()
+                .find(|d| d.dns_name.eq_ignore_ascii_case(realm.trim_end_matches('.')))?;
+            return by_sam_in(user, domain);
         }
-        let user = match name.split_once('\\') {
-            Some((domain, user))
-                if domain.eq_ignore_ascii_case(&self.netbios_name)
-                    || domain.eq_ignore_ascii_case(&self.dns_name) =>
-            {
-                user
-            }
-            Some(_) => return None,
-            None => name,
-        };
+        if let Some((domain, user)) = name.split_once('\\') {
+            let domain = self.names.domain_named(domain)?;
+            return by_sam_in(user, domain);
+        }
+        if self.names.domains.len() > 1 {
+            return self
+                .names
+                .domains
+                .iter()
+                .find_map(|domain| by_sam_in(name, domain));
+        }
         accounts
             .into_iter()
-            .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", user))
+            .find(|a| a.attrs.has_value_ignore_case("sAMAccountName", name))
     }
 
     /// A simple bind: checks `password` for the account `name` (a DN, `user@domain`,
@@ -237,9 +254,14 @@ impl Semantics {
         let token = self.token(ctx.store, ctx.identity);
         let requested = new.attrs.values(descriptor::ATTRIBUTE).first_bytes();
         let value = match requested {
-            Some(requested) => self.new_descriptor(class, Some(&requested), parent, &token)?,
+            Some(requested) => {
+                self.new_descriptor(class, Some(&requested), parent, &new.dn, &token)?
+            }
             None => {
-                let (owner, group) = descriptor::default_owner_and_group(&token, &self.sids);
+                // The key needs no domain of its own: the group is the new entry's domain's
+                // Domain Users or Domain Admins, so two domains never share a key.
+                let (owner, group) =
+                    descriptor::default_owner_and_group(&token, &self.sids_for(&new.dn));
                 let key = NewDescriptorKey {
                     class: class.guid,
                     parent: parent
@@ -257,7 +279,7 @@ impl Semantics {
                 match cached {
                     Some(value) => value,
                     None => {
-                        let value = self.new_descriptor(class, None, parent, &token)?;
+                        let value = self.new_descriptor(class, None, parent, &new.dn, &token)?;
                         if self.new_descriptors.len() >= NEW_DESCRIPTORS_CAPACITY {
                             self.new_descriptors.clear();
                         }
@@ -289,11 +311,12 @@ impl Semantics {
         class: &ClassDef,
         requested: Option<&[u8]>,
         parent: &Entry,
+        dn: &Dn,
         token: &Token,
     ) -> Result<Bytes, OpError> {
         let parent_sd = descriptor::of_entry(parent);
-        let sd =
-            descriptor::for_new_entry(class, requested, parent_sd.as_ref(), &self.sids, token)?;
+        let sids = self.sids_for(dn);
+        let sd = descriptor::for_new_entry(class, requested, parent_sd.as_ref(), &sids, token)?;
         let bytes = sd.to_bytes().map_err(|_| diag::invalid_syntax())?;
         Ok(self.intern(bytes))
     }

@@ -36,11 +36,15 @@ pub struct Shared {
     pub handler: Handler,
     pub limits: Limits,
     pub tls: Option<TlsAcceptor>,
-    /// Connections currently open, for tests and logs.
-    pub open_connections: AtomicUsize,
+    /// Connections currently open, for tests and logs (shared by every listener of the
+    /// process: each DC of a multi-domain forest has a `Shared` of its own).
+    pub open_connections: Arc<AtomicUsize>,
     /// Bytes of partly received messages held for connections nobody has bound on yet,
-    /// bounded by [`Limits::max_unauthenticated_bytes`].
-    pub unauthenticated_bytes: AtomicUsize,
+    /// bounded by [`Limits::max_unauthenticated_bytes`] (for every listener together).
+    pub unauthenticated_bytes: Arc<AtomicUsize>,
+    /// Whether this DC's listeners refuse new connections (accept and close at once): a DC
+    /// that is down, while the others of the forest serve (`SimHandle::set_dc_refusing`).
+    pub refusing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -132,7 +136,9 @@ pub async fn serve(
                         continue;
                     }
                 };
-                if shared.handler.forest().semantics.faults().refuses_connections() {
+                if shared.refusing.load(Ordering::Relaxed)
+                    || shared.handler.forest().semantics.faults().refuses_connections()
+                {
                     debug!(%peer, "fault injection: connection refused");
                     drop(stream);
                     continue;

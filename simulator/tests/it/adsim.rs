@@ -416,3 +416,136 @@ fn a_dump_loads_back_with_passwords_and_usns_in_process() {
         .unwrap_err();
     assert!(refused.to_string().contains("adsim-password"), "{refused}");
 }
+
+#[test]
+fn a_three_domain_forest_prints_one_line_per_listener() {
+    let (root_plain, root_ldaps) = (free_port(), free_port());
+    let (emea_plain, emea_ldaps) = (free_port(), free_port());
+    let (gc_plain, gc_ldaps) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args([
+            "--forest",
+            "contoso.lab",
+            "--admin-password",
+            "Adsim-Test-1!",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{root_plain}")])
+        .args(["--ldaps", &format!("127.0.0.1:{root_ldaps}")])
+        .args([
+            "--domain",
+            &format!("emea.contoso.lab=127.0.0.1:{emea_plain},127.0.0.1:{emea_ldaps}"),
+        ])
+        .args(["--domain", "fabrikam.lab"])
+        .args([
+            "--gc",
+            &format!("127.0.0.1:{gc_plain},127.0.0.1:{gc_ldaps}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed: Vec<String> = (0..8).map(|_| lines.next().unwrap().unwrap()).collect();
+    std::thread::spawn(move || lines.for_each(drop));
+    // fabrikam.lab's ports are free ones adsim picked: check their shape, then compare the rest.
+    let fabrikam: Vec<String> = printed.drain(4..6).collect();
+    assert_eq!(
+        printed,
+        [
+            format!("ldap  ldap://127.0.0.1:{root_plain} admin CN=Administrator,CN=Users,DC=contoso,DC=lab domain contoso.lab"),
+            format!("ldaps ldaps://127.0.0.1:{root_ldaps} admin CN=Administrator,CN=Users,DC=contoso,DC=lab domain contoso.lab"),
+            format!("ldap  ldap://127.0.0.1:{emea_plain} admin CN=Administrator,CN=Users,DC=emea,DC=contoso,DC=lab domain emea.contoso.lab"),
+            format!("ldaps ldaps://127.0.0.1:{emea_ldaps} admin CN=Administrator,CN=Users,DC=emea,DC=contoso,DC=lab domain emea.contoso.lab"),
+            format!("gc    ldap://127.0.0.1:{gc_plain} forest contoso.lab"),
+            format!("gcs   ldaps://127.0.0.1:{gc_ldaps} forest contoso.lab"),
+        ]
+    );
+    let fields: Vec<Vec<&str>> = fabrikam
+        .iter()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(fields[0][0], "ldap");
+    assert_eq!(fields[1][0], "ldaps");
+    for line in &fields {
+        assert_eq!(
+            line[2..],
+            [
+                "admin",
+                "CN=Administrator,CN=Users,DC=fabrikam,DC=lab",
+                "domain",
+                "fabrikam.lab"
+            ]
+        );
+    }
+    // The child domain's DC answers with the shared password; the tree's at the printed URL.
+    for (url, admin) in [
+        (
+            format!("ldaps://127.0.0.1:{emea_ldaps}"),
+            "CN=Administrator,CN=Users,DC=emea,DC=contoso,DC=lab",
+        ),
+        (
+            fields[1][1].to_string(),
+            "CN=Administrator,CN=Users,DC=fabrikam,DC=lab",
+        ),
+        (
+            format!("ldaps://127.0.0.1:{gc_ldaps}"),
+            "CN=Administrator,CN=Users,DC=contoso,DC=lab",
+        ),
+    ] {
+        let mut conn =
+            LdapConn::with_settings(LdapConnSettings::new().set_no_tls_verify(true), &url).unwrap();
+        conn.simple_bind(admin, "Adsim-Test-1!")
+            .unwrap()
+            .success()
+            .unwrap();
+        let (entries, _) = conn
+            .search(
+                "CN=Partitions,CN=Configuration,DC=contoso,DC=lab",
+                Scope::OneLevel,
+                "(objectClass=crossRef)",
+                vec!["dnsRoot"],
+            )
+            .unwrap()
+            .success()
+            .unwrap();
+        assert_eq!(entries.len(), 3, "{url}");
+    }
+    assert!(terminate(&mut child, Duration::from_secs(20)).success());
+}
+
+#[test]
+fn a_bad_domain_name_is_one_line_and_exit_2() {
+    for (domain, expected) in [
+        ("lab", "not a domain DNS name"),
+        ("x.y.contoso.lab", "parent must be a domain"),
+        ("emea.contoso.lab=127.0.0.1:1", "LDAP_ADDR,LDAPS_ADDR"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_adsim"))
+            .args([
+                "--forest",
+                "contoso.lab",
+                "--listen",
+                "127.0.0.1:0",
+                "--ldaps",
+                "127.0.0.1:0",
+            ])
+            .args(["--domain", domain])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{domain}: {stderr}");
+        assert!(stderr.contains(expected), "{domain}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{domain}: {stderr}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_adsim"))
+        .args(["--listen", "127.0.0.1:0", "--ldaps", "127.0.0.1:0"])
+        .args(["--refuse-domain", "nowhere.lab"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--refuse-domain nowhere.lab: not a domain of the forest"),
+        "{stderr}"
+    );
+}

@@ -24,6 +24,9 @@ mod adsim;
 // AD semantics: schema levels, content rules, ACLs from nTSecurityDescriptor, faults, several forests.
 mod ad_semantics;
 
+// A forest of three domains: each DC's own NC, referrals, continuation references, the global catalog, ACLs across domains.
+mod forest_domains;
+
 // A slow reader over LDAPS: every response reaches it, however full its socket was.
 mod slow_reader;
 

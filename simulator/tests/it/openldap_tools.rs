@@ -277,3 +277,132 @@ fn plain_simple_bind_is_refused_like_ad() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// ldapsearch against a child domain's DC: its own NC, a referral for the root's, and the
+/// root DC's continuation reference to the child.
+#[test]
+fn ldapsearch_against_a_child_domain_s_dc() {
+    if !have_program("ldapsearch") {
+        #[allow(clippy::print_stderr)] // The skip message a test without its tools prints.
+        {
+            eprintln!("skipped: ldapsearch not installed; install the Debian package ldap-utils");
+        }
+        return;
+    }
+    let sim = devwb_simulator::Simulator::builder()
+        .domain("emea.contoso.lab")
+        .admin_password("Forest-Tools-1!")
+        .seed(7)
+        .start_blocking()
+        .unwrap();
+    let emea = sim.domain("emea.contoso.lab").unwrap();
+    let search = |url: &str, base: &str, scope: &str, filter: &str| {
+        Command::new("ldapsearch")
+            .env("LDAPTLS_REQCERT", "never")
+            .env("LDAPCONF", "/dev/null")
+            .args([
+                "-x",
+                "-H",
+                url,
+                "-D",
+                &emea.admin_dn.to_string(),
+                "-w",
+                "Forest-Tools-1!",
+            ])
+            .args(["-b", base, "-s", scope, filter, "1.1"])
+            .output()
+            .unwrap()
+    };
+    let child_url = sim.domain_ldaps_url("emea.contoso.lab");
+    let own = search(
+        &child_url,
+        &emea.domain_dn.to_string(),
+        "sub",
+        "(sAMAccountName=Administrator)",
+    );
+    assert_ok(&own, "ldapsearch of the child's own NC");
+    assert!(
+        stdout(&own).contains(&format!("dn: {}", emea.admin_dn)),
+        "{}",
+        stdout(&own)
+    );
+    let other = search(&child_url, &sim.domain_dn(), "base", "(objectClass=*)");
+    assert_eq!(other.status.code(), Some(10), "{}", stdout(&other));
+    let root_ldaps = sim.ldaps_addr().unwrap();
+    assert!(
+        stdout(&other).contains(&format!("ldaps://{root_ldaps}/DC=contoso,DC=lab")),
+        "{}",
+        stdout(&other)
+    );
+    // The root's DC: a subtree search refers to the child's NC on the child's DC.
+    let from_root = search(&sim.ldaps_url(), &sim.domain_dn(), "sub", "(cn=nothing)");
+    assert_ok(&from_root, "ldapsearch of the root NC");
+    let child_ldaps = sim.dc("emea.contoso.lab").unwrap().ldaps.unwrap();
+    assert!(
+        stdout(&from_root).contains(&format!(
+            "ref: ldaps://{child_ldaps}/DC=emea,DC=contoso,DC=lab"
+        )),
+        "{}",
+        stdout(&from_root)
+    );
+}
+
+/// The subschema entry the rootDSE names, read the standard way.
+#[test]
+fn ldapsearch_reads_the_subschema_entry() {
+    if !tools_present() {
+        return;
+    }
+    let sim = start();
+    let aggregate = format!("CN=Aggregate,{}", sim.schema_dn());
+    // The rootDSE and every entry name it, when asked.
+    for base in [String::new(), format!("CN=Users,{}", sim.domain_dn())] {
+        let named = tool(
+            &sim,
+            "ldapsearch",
+            false,
+            &[
+                "-b",
+                &base,
+                "-s",
+                "base",
+                "(objectClass=*)",
+                "subschemaSubentry",
+            ],
+            None,
+        );
+        assert!(
+            stdout(&named).contains(&format!("subschemaSubentry: {aggregate}")),
+            "{base:?}: {}",
+            stdout(&named)
+        );
+    }
+    let schema = tool(
+        &sim,
+        "ldapsearch",
+        false,
+        &[
+            "-o",
+            "ldif-wrap=no",
+            "-b",
+            &aggregate,
+            "-s",
+            "base",
+            "(objectClass=*)",
+            "attributeTypes",
+            "objectClasses",
+        ],
+        None,
+    );
+    assert_ok(&schema, "ldapsearch of CN=Aggregate");
+    let text = stdout(&schema);
+    assert!(
+        text.contains("attributeTypes: ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.contains(
+        "objectClasses: ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL"
+    ));
+    assert!(!text.contains(";range="), "the schema's values come whole");
+}

@@ -15,5 +15,7 @@ mod account;
 mod apply;
 // observe_device_registration on a fresh and a prepared-by-hand forest.
 mod observe;
+// A forest of several domains: each domain's DC and the global catalog.
+mod forest;
 // Shared set-up.
 mod support;
