@@ -200,7 +200,8 @@ impl Client {
                 tracing::warn!(cross_ref = %cross_ref.dn, "domain crossRef without nCName, skipped");
                 continue;
             };
-            let sid = match self.read(&nc, &["objectSid"]) {
+            // A DC holds its own domain's head only: the others' come through their referral.
+            let sid = match self.read_following(&nc, &["objectSid"]) {
                 Ok(Some(head)) => head
                     .first_bytes("objectSid")
                     .and_then(|b| Sid::from_bytes(b).ok()),
@@ -238,12 +239,14 @@ impl Client {
                         list_ncs(forest)
                     )));
                 };
-                let entry = self.read(dn, &ACCOUNT_ATTRIBUTES)?.ok_or_else(|| {
-                    Error::from(ErrorKind::AccountNotFound {
-                        name: name.to_string(),
-                        searched: format!("base object {dn}"),
-                    })
-                })?;
+                let entry = self
+                    .read_following(dn, &ACCOUNT_ATTRIBUTES)?
+                    .ok_or_else(|| {
+                        Error::from(ErrorKind::AccountNotFound {
+                            name: name.to_string(),
+                            searched: format!("base object {dn}"),
+                        })
+                    })?;
                 (entry, domain)
             }
             AccountName::DownLevel { domain, user } => {
@@ -299,7 +302,7 @@ impl Client {
     }
 
     fn find_one(&self, name: &str, base: &Dn, filter: &str) -> Result<Entry> {
-        let mut hits = self.search(base, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
+        let mut hits = self.search_following(base, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
         match hits.len() {
             0 => Err(ErrorKind::AccountNotFound {
                 name: name.to_string(),
@@ -311,7 +314,8 @@ impl Client {
         }
     }
 
-    /// Every account entry matching `filter` in each of the forest's domains, with its domain.
+    /// Every account entry matching `filter` in each of the forest's domains, with its domain
+    /// (another domain's entries through the referral its DC answers with).
     fn search_every_domain<'forest>(
         &self,
         forest: &'forest ForestDomains,
@@ -319,7 +323,9 @@ impl Client {
     ) -> Result<Vec<(Entry, &'forest ForestDomain)>> {
         let mut hits = Vec::new();
         for domain in &forest.domains {
-            for entry in self.search(&domain.nc, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)? {
+            let found =
+                self.search_following(&domain.nc, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
+            for entry in found {
                 hits.push((entry, domain));
             }
         }

@@ -41,6 +41,9 @@ pub struct Client {
     pub(crate) options: ConnectOptions,
     pub(crate) credentials: Option<Credentials>,
     pub(crate) page_size: u32,
+    /// Clients of the servers referrals named, by `scheme://host:port`, opened once each
+    /// ([`crate::referral`]).
+    pub(crate) referred: std::sync::Mutex<Vec<(String, Arc<Client>)>>,
 }
 
 impl Client {
@@ -67,6 +70,7 @@ impl Client {
             options: options.clone(),
             credentials: credentials.cloned(),
             page_size: DEFAULT_PAGE_SIZE,
+            referred: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -342,6 +346,7 @@ impl Client {
             options: self.options.clone(),
             credentials: self.credentials.clone(),
             page_size: self.page_size,
+            referred: std::sync::Mutex::new(Vec::new()),
         })
     }
 }

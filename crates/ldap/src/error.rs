@@ -74,6 +74,37 @@ pub enum ErrorKind {
         /// The server's diagnostic text.
         message: String,
     },
+    /// Another server holds the object (result code 10, `referral`): in a forest of several
+    /// domains, a domain controller holds its own domain's naming context only and refers the
+    /// others to their domain's DC.
+    #[error(
+        "{operation} {dn:?}: this server does not hold it and refers to {}{}",
+        if urls.is_empty() { "no server".to_string() } else { urls.join(", ") },
+        diagnostic_suffix(message)
+    )]
+    Referral {
+        /// The DN the operation named.
+        dn: String,
+        /// The LDAP URLs the server referred to (RFC 4511 section 4.1.10).
+        urls: Vec<String>,
+        /// The server's diagnostic text (AD's `0000202B: RefErr: ...`).
+        message: String,
+        /// The operation.
+        operation: Operation,
+    },
+    /// A referral was followed and the server it named could not be used.
+    #[error(
+        "{dn:?} is held by another domain controller, {url}, which could not be used: {detail}; \
+         make that server reachable from here, or run devwb against it with --url"
+    )]
+    ReferralFailed {
+        /// The DN asked for.
+        dn: String,
+        /// The URL the referral named.
+        url: String,
+        /// What went wrong there (connecting, binding or the operation), with its cause.
+        detail: String,
+    },
     /// The URL is not one we can connect to.
     #[error("invalid LDAP URL {url:?}: {reason}")]
     InvalidUrl {
@@ -219,16 +250,25 @@ impl Error {
         match &*self.kind {
             ErrorKind::Ldap { code, .. } => Some(*code),
             ErrorKind::NoSuchObject { .. } => Some(code::NO_SUCH_OBJECT),
+            ErrorKind::Referral { .. } => Some(code::REFERRAL),
             _ => None,
+        }
+    }
+
+    /// The URLs of a `referral` answer (empty for any other error).
+    pub fn referral_urls(&self) -> &[String] {
+        match &*self.kind {
+            ErrorKind::Referral { urls, .. } => urls,
+            _ => &[],
         }
     }
 
     /// The server's diagnostic text, when it sent one.
     pub fn server_message(&self) -> Option<&str> {
         match &*self.kind {
-            ErrorKind::Ldap { message, .. } | ErrorKind::NoSuchObject { message, .. } => {
-                Some(message)
-            }
+            ErrorKind::Ldap { message, .. }
+            | ErrorKind::NoSuchObject { message, .. }
+            | ErrorKind::Referral { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -291,6 +331,15 @@ impl Error {
                 dn: dn.to_string(),
                 operation,
                 message,
+            }
+            .into();
+        }
+        if result.rc == code::REFERRAL {
+            return ErrorKind::Referral {
+                dn: dn.to_string(),
+                urls: result.refs.clone(),
+                message,
+                operation,
             }
             .into();
         }

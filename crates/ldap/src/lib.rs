@@ -33,6 +33,7 @@ pub mod controls;
 pub mod entry;
 pub mod error;
 pub mod observe;
+pub mod referral;
 pub mod rootdse;
 pub mod sd;
 

@@ -1,6 +1,6 @@
 //! The client against a simulated forest of several domains: each domain's DC and the global
-//! catalog through the lab's helpers. How devwb resolves accounts across the forest is tested
-//! where it is built; this only pins what the client meets today.
+//! catalog through the lab's helpers, and account resolution across the forest from the root
+//! domain's DC by following the referrals the other domains' NCs answer with.
 
 use devwb_ldap::Scope;
 use devwb_model::{Dn, Sid};
@@ -51,4 +51,93 @@ fn each_domain_s_dc_and_the_global_catalog_answer_the_client() {
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].first_str("sAMAccountName"), Some("bob"));
+}
+
+/// A forest of a root, a child and a tree domain, with an account in each of the other two.
+fn three_domains() -> (Lab, Sid, Sid) {
+    let lab = Lab::builder()
+        .domain("emea.contoso.lab")
+        .domain("fabrikam.lab")
+        .simulator(|sim| sim.admin_password("Forest-Client-1!"))
+        .start();
+    let (_, svc) = lab
+        .sim
+        .add_user_in("emea.contoso.lab", "svc-emea", "Passw0rd!")
+        .unwrap();
+    let (_, carol) = lab
+        .sim
+        .add_user_in("fabrikam.lab", "carol", "Passw0rd!")
+        .unwrap();
+    (lab, svc, carol)
+}
+
+#[test]
+fn accounts_of_every_domain_resolve_from_the_root_s_dc_through_referrals() {
+    let (lab, svc, carol) = three_domains();
+    let client = lab.admin_client();
+    let root_dse = client.root_dse().unwrap();
+    let forest = client.forest_domains(&root_dse).unwrap();
+    assert_eq!(forest.domains.len(), 3, "{forest:?}");
+    // Every domain's SID, the other domains' heads read on their own DCs.
+    for name in ["contoso.lab", "emea.contoso.lab", "fabrikam.lab"] {
+        let expected = lab.sim.domain(name).unwrap().domain_sid;
+        let domain = forest.by_dns(name).unwrap();
+        assert_eq!(domain.sid, Some(expected), "{name}");
+    }
+    assert!(forest.contains_sid(&svc) && forest.contains_sid(&carol));
+    // The three name forms, each domain's account.
+    for (name, sid, netbios) in [
+        ("EMEA\\svc-emea", svc, "EMEA"),
+        ("svc-emea@emea.contoso.lab", svc, "EMEA"),
+        ("carol", carol, "FABRIKAM"),
+        ("FABRIKAM\\carol", carol, "FABRIKAM"),
+        ("CN=carol,CN=Users,DC=fabrikam,DC=lab", carol, "FABRIKAM"),
+    ] {
+        let account = client
+            .resolve_account(name, &forest)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(account.sid, sid, "{name}");
+        assert_eq!(
+            account.domain_netbios_name.as_deref(),
+            Some(netbios),
+            "{name}"
+        );
+    }
+    // A domain of the forest in which the name matches nothing is still "not found".
+    let error = client.resolve_account("EMEA\\nobody", &forest).unwrap_err();
+    assert!(
+        matches!(error.kind(), devwb_ldap::ErrorKind::AccountNotFound { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_domain_whose_dc_is_down_is_named_in_the_error_and_nothing_hangs() {
+    let (lab, _, _) = three_domains();
+    // Down before devwb first reaches it (a connection already open would be kept).
+    assert!(lab.sim.set_dc_refusing("fabrikam.lab", true));
+    let started = std::time::Instant::now();
+    let client = lab.admin_client();
+    let root_dse = client.root_dse().unwrap();
+    // The domains are still listed (the configuration NC is on every DC); the unreachable
+    // domain's SID is not known.
+    let forest = client.forest_domains(&root_dse).unwrap();
+    assert_eq!(forest.by_dns("fabrikam.lab").unwrap().sid, None);
+    let error = client
+        .resolve_account("FABRIKAM\\carol", &forest)
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        matches!(error.kind(), devwb_ldap::ErrorKind::ReferralFailed { .. }),
+        "{text}"
+    );
+    let fabrikam = lab.sim.dc("fabrikam.lab").unwrap();
+    let port = fabrikam.ldaps.map(|a| a.port()).unwrap();
+    assert!(
+        text.contains("DC=fabrikam,DC=lab") && text.contains(&format!(":{port}")),
+        "the error names the domain and its DC: {text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // The other domains still resolve.
+    client.resolve_account("EMEA\\svc-emea", &forest).unwrap();
 }
