@@ -350,7 +350,7 @@ pub fn observe_device_registration_in(
 
 fn read_sid(client: &Client, dn: &Dn) -> Option<Sid> {
     client
-        .read(dn, &["objectSid"])
+        .read_following(dn, &["objectSid"])
         .ok()
         .flatten()
         .and_then(|entry| {
@@ -379,9 +379,27 @@ fn registration_service_from_entry(entry: &Entry) -> RegistrationService {
     }
 }
 
-/// Reads one object's classes, its parent's classes and its owner, group and DACL.
+/// Reads one object's classes, its parent's classes and its owner, group and DACL; on the DC
+/// of its domain when this one refers there (a device container in another domain of the
+/// forest).
 pub fn observe_object(client: &Client, dn: &Dn) -> Result<ObservedObject> {
-    let Some(entry) = client.read(dn, &["objectClass"])? else {
+    match client.read(dn, &["objectClass"]) {
+        Err(error) if !error.referral_urls().is_empty() => {
+            let referred = client.referred_for(dn, &error)?;
+            observe_object_here(&referred, dn)
+        }
+        other => observe_entry(client, dn, other?),
+    }
+}
+
+/// [`observe_object`] without following a referral (the object's own DC).
+fn observe_object_here(client: &Client, dn: &Dn) -> Result<ObservedObject> {
+    let entry = client.read(dn, &["objectClass"])?;
+    observe_entry(client, dn, entry)
+}
+
+fn observe_entry(client: &Client, dn: &Dn, entry: Option<Entry>) -> Result<ObservedObject> {
+    let Some(entry) = entry else {
         return Ok(ObservedObject::absent(dn.clone()));
     };
     let object_classes = entry

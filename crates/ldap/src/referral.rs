@@ -80,6 +80,12 @@ impl Client {
         Ok(client)
     }
 
+    /// A client of the first server the referral `error` (an answer about `dn`) names that
+    /// can be reached; [`ErrorKind::ReferralFailed`] naming the last one tried otherwise.
+    pub fn referred_for(&self, dn: &Dn, error: &Error) -> Result<Arc<Client>> {
+        self.on_referral(dn, error, |client| Ok(client.clone()))
+    }
+
     /// [`Client::search`], on the server a `referral` answer names when this one holds no copy
     /// of `base`. A referred server that cannot be reached, or refers again, is
     /// [`ErrorKind::ReferralFailed`] naming it.
@@ -116,7 +122,7 @@ impl Client {
         &self,
         dn: &Dn,
         error: &Error,
-        operation: impl Fn(&Client) -> Result<T>,
+        operation: impl Fn(&Arc<Client>) -> Result<T>,
     ) -> Result<T> {
         let mut failure = None;
         for url in error.referral_urls() {

@@ -141,3 +141,44 @@ fn a_domain_whose_dc_is_down_is_named_in_the_error_and_nothing_hangs() {
     // The other domains still resolve.
     client.resolve_account("EMEA\\svc-emea", &forest).unwrap();
 }
+
+#[test]
+fn the_device_container_of_a_child_domain_is_observed_from_the_root_s_dc() {
+    let (lab, _, _) = three_domains();
+    let emea = lab.sim.domain("emea.contoso.lab").unwrap().clone();
+    let container = emea
+        .domain_dn
+        .child(devwb_model::Rdn::new("CN", "RegisteredDevices").unwrap());
+    let child_admin = lab.client_on(
+        "emea.contoso.lab",
+        "Administrator@emea.contoso.lab",
+        "Forest-Client-1!",
+    );
+    child_admin
+        .add(
+            &container,
+            vec![(
+                "objectClass".to_string(),
+                vec![b"msDS-DeviceContainer".to_vec()],
+            )],
+        )
+        .unwrap();
+    // Observed through the root domain's DC: the container, its parent and its descriptor
+    // are read on the child's DC, and the child's SID comes through the referral too.
+    let client = lab.admin_client();
+    let observation =
+        devwb_ldap::observe_device_registration(&client, Some(&emea.domain_dn), None).unwrap();
+    let observed = &observation.device_container;
+    assert_eq!(observed.dn, container);
+    assert!(observed.exists, "{observed:?}");
+    assert!(observed
+        .parent_object_classes
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("domainDNS")));
+    assert!(
+        observed.security_descriptor.is_some(),
+        "{:?}",
+        observed.security_descriptor_error
+    );
+    assert_eq!(observation.domain_sid, Some(emea.domain_sid));
+}
