@@ -407,11 +407,16 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let client = args.connection.connect()?;
     let target =
         discover(&client, args.container.clone()).context("finding the device container")?;
+    // A container in another domain of the forest is written through that domain's DC.
+    let holder = client
+        .holder_of(&target.container)
+        .context("reaching the device container's domain controller")?;
+    let client: &Client = holder.as_deref().unwrap_or(&client);
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     let service = Service {
         args,
         graph: &graph,
-        client: &client,
+        client,
         target: &target,
         state_dir: &state_dir,
         options: WritebackOptions {

@@ -132,6 +132,11 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
     let (source, listing) = open_source(args)?;
     let target =
         discover(&client, args.container.clone()).context("finding the device container")?;
+    // A container in another domain of the forest is written through that domain's DC.
+    let holder = client
+        .holder_of(&target.container)
+        .context("reaching the device container's domain controller")?;
+    let client: &Client = holder.as_deref().unwrap_or(&client);
     let options = WritebackOptions {
         apply: ApplyOptions {
             connections: args.connections.max(1),
@@ -140,7 +145,7 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
         },
     };
     let run = Run {
-        client: &client,
+        client,
         target: &target,
         source: &source,
         plan_options: PlanOptions {

@@ -86,6 +86,18 @@ impl Client {
         self.on_referral(dn, error, |client| Ok(client.clone()))
     }
 
+    /// The client to use for `dn` and what lies below it: `None` when this server holds it (or
+    /// says it does not exist), the referred server's client when this one refers there.
+    pub fn holder_of(&self, dn: &Dn) -> Result<Option<Arc<Client>>> {
+        match self.read(dn, &["1.1"]) {
+            Err(error) if !error.referral_urls().is_empty() => {
+                self.referred_for(dn, &error).map(Some)
+            }
+            Err(error) => Err(error),
+            Ok(_) => Ok(None),
+        }
+    }
+
     /// [`Client::search`], on the server a `referral` answer names when this one holds no copy
     /// of `base`. A referred server that cannot be reached, or refers again, is
     /// [`ErrorKind::ReferralFailed`] naming it.

@@ -66,7 +66,8 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
     };
     if reads
         .call("read the device container", |c| {
-            c.read(&container, &["objectClass"])
+            // In another domain of the forest, on that domain's DC.
+            c.read_following(&container, &["objectClass"])
         })?
         .is_none()
     {

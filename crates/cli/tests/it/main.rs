@@ -14,3 +14,5 @@ mod demo;
 mod sync;
 // sync --once, full then delta round, into the simulator and into a real Samba AD DC.
 mod sync_backends;
+// A forest of several domains: writeback into a child domain's container from the root's DC.
+mod forest;
