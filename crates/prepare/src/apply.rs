@@ -118,6 +118,22 @@ pub fn apply(client: &Client, plan: &Plan) -> Result<Applied, Error> {
     for (index, step) in plan.steps.iter().enumerate() {
         let span = tracing::info_span!("prepare.step", number = index + 1, dn = %step.dn());
         let _entered = span.enter();
+        // An object of another domain of the forest (the device container when devices go to a
+        // child domain) is written through the DC of that domain, which the connected DC's
+        // referral names; the configuration objects through the connected DC, which holds them.
+        let holder = match client.holder_of(step.dn()) {
+            Ok(holder) => holder,
+            Err(source) => {
+                return Err(ErrorKind::Step {
+                    number: index + 1,
+                    total: plan.steps.len(),
+                    dn: step.dn().clone(),
+                    source,
+                }
+                .into())
+            }
+        };
+        let client: &Client = holder.as_deref().unwrap_or(client);
         let result = match step {
             Step::Create {
                 dn,

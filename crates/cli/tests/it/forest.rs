@@ -78,3 +78,102 @@ fn writeback_reaches_a_container_in_a_child_domain_through_the_root_s_dc() {
     found.sort();
     assert_eq!(found, ids_of(&devices));
 }
+
+/// Runs the built `devwb` against the root domain's DC of `lab`, bound as `bind`.
+fn devwb(lab: &Lab, bind: &str, password: &str, subcommand: &str, args: &[&str]) -> (bool, String) {
+    let ca_file = lab.write_ca_file();
+    let password_file = lab
+        .work_dir()
+        .join(format!("{}.pw", bind.replace(['\\', '@', ',', '='], "_")));
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_devwb"))
+        .arg(subcommand)
+        .args(["--url", &lab.sim.ldaps_url()])
+        .args(["--ca-file", &ca_file.display().to_string()])
+        .args(["--bind", bind])
+        .args(["--password-file", &password_file.display().to_string()])
+        .args(args)
+        .env_remove("DEVWB_PASSWORD")
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("devwb runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_root() {
+    let lab = Lab::builder()
+        .domain("emea.contoso.lab")
+        .domain("fabrikam.lab")
+        .connector("svc-aadc", "Connector-Pa55word!")
+        .simulator(|sim| sim.admin_password("Forest-Cli-2!"))
+        .start();
+    let admin = lab.sim.admin_dn();
+    let emea = lab.sim.domain("emea.contoso.lab").unwrap().clone();
+    let (ok, text) = devwb(
+        &lab,
+        &admin,
+        "Forest-Cli-2!",
+        "prepare",
+        &[
+            "--domain",
+            "emea.contoso.lab",
+            "--connector-account",
+            "CONTOSO\\svc-aadc",
+        ],
+    );
+    assert!(ok, "prepare: {text}");
+    let (ok, text) = devwb(
+        &lab,
+        &admin,
+        "Forest-Cli-2!",
+        "verify",
+        &[
+            "--domain",
+            "emea.contoso.lab",
+            "--connector-account",
+            "CONTOSO\\svc-aadc",
+        ],
+    );
+    assert!(ok, "verify: {text}");
+    // Owners from the child domain's users too: they are of this forest.
+    let devices = lab.devices(25, 11);
+    let export = lab.write_export("devices.json", devices.iter().map(|d| d.to_json()));
+    let (ok, text) = devwb(
+        &lab,
+        "svc-aadc@contoso.lab",
+        "Connector-Pa55word!",
+        "writeback",
+        &[
+            "--export",
+            &export.display().to_string(),
+            "--undo-dir",
+            &lab.work_dir().join("undo").display().to_string(),
+            "--yes",
+        ],
+    );
+    assert!(ok, "writeback as the connector: {text}");
+    let child = lab.client_on(
+        "emea.contoso.lab",
+        "Administrator@emea.contoso.lab",
+        "Forest-Cli-2!",
+    );
+    let container = emea
+        .domain_dn
+        .child(devwb_model::Rdn::new("CN", "RegisteredDevices").unwrap());
+    let written = child
+        .search(
+            &container,
+            devwb_ldap::Scope::OneLevel,
+            "(objectClass=msDS-Device)",
+            &["1.1"],
+        )
+        .unwrap();
+    assert_eq!(written.len(), 25);
+}
