@@ -77,7 +77,10 @@ const GROUPS: &[(&str, &[&[&str]])] = &[
     ("sync", &[&["benches/sync.sh", "3", "100000", "1000", "10"]]),
     ("scale", &[&["benches/scale.sh", "100000 300000", "1"]]),
     // Opt-in (not in `all`): a million devices take about 20 minutes and 4 GB here.
-    ("scale-1m", &[&["benches/scale.sh", "100000 300000 1000000", "1"]]),
+    (
+        "scale-1m",
+        &[&["benches/scale.sh", "100000 300000 1000000", "1"]],
+    ),
     (
         "model",
         &[&["cargo", "bench", "-p", "devwb-model", "--bench", "security"]],

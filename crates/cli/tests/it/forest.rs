@@ -85,7 +85,7 @@ fn devwb(lab: &Lab, bind: &str, password: &str, subcommand: &str, args: &[&str])
     let password_file = lab
         .work_dir()
         .join(format!("{}.pw", bind.replace(['\\', '@', ',', '='], "_")));
-    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    std::fs::write(&password_file, format!("{password}\n")).expect("write the password file");
     let output = Command::new(env!("CARGO_BIN_EXE_devwb"))
         .arg(subcommand)
         .args(["--url", &lab.sim.ldaps_url()])
