@@ -6,6 +6,7 @@
 use std::process::Command;
 
 use devwb_test_support::{ids_of, preparation_ldif, Lab};
+use devwb_writeback::synthetic::{SyntheticConfig, SyntheticDevices};
 
 #[test]
 fn writeback_reaches_a_container_in_a_child_domain_through_the_root_s_dc() {
@@ -142,8 +143,34 @@ fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_roo
         ],
     );
     assert!(ok, "verify: {text}");
-    // Owners from the child domain's users too: they are of this forest.
-    let devices = lab.devices(25, 11);
+    // Owners spread over the three domains of the forest, and a fifth of them from another
+    // forest: those devices are out of scope (the single-forest rule), the others written.
+    let domain_sid = |name: &str| lab.sim.domain(name).unwrap().domain_sid;
+    let foreign = devwb_model::Sid::parse("S-1-5-21-111111111-222222222-333333333").unwrap();
+    let config = SyntheticConfig {
+        owner_domains: vec![
+            domain_sid("contoso.lab"),
+            domain_sid("emea.contoso.lab"),
+            domain_sid("fabrikam.lab"),
+        ],
+        foreign_domains: vec![foreign],
+        foreign_fraction: 0.2,
+        ..SyntheticConfig::new(60, 11, domain_sid("contoso.lab"))
+    };
+    let devices: Vec<_> = SyntheticDevices::new(config).collect();
+    let in_forest = devices
+        .iter()
+        .filter(|d| !d.owner_sid.is_in_domain(&foreign))
+        .count();
+    for name in ["contoso.lab", "emea.contoso.lab", "fabrikam.lab"] {
+        assert!(
+            devices
+                .iter()
+                .any(|d| d.owner_sid.is_in_domain(&domain_sid(name))),
+            "an owner from {name}"
+        );
+    }
+    assert!(in_forest < devices.len() && in_forest > 0);
     let export = lab.write_export("devices.json", devices.iter().map(|d| d.to_json()));
     let (ok, text) = devwb(
         &lab,
@@ -175,5 +202,5 @@ fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_roo
             &["1.1"],
         )
         .unwrap();
-    assert_eq!(written.len(), 25);
+    assert_eq!(written.len(), in_forest, "{text}");
 }
