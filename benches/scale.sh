@@ -34,14 +34,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# See benches/sync.sh: cargo's variables set for xtask would make the nested build rebuild.
-while read -r name; do
-    unset "$name"
-done < <(compgen -e | grep -E '^CARGO_(PKG_|MANIFEST_|CRATE_|BIN_|PRIMARY_PACKAGE)' || true)
+bench=scale-bench
+timed_limit=900
+# shellcheck source=benches/common.sh
+. benches/common.sh
 started=$SECONDS
-cargo build -q --release -p devwb --bin devwb -p devwb-simulator --bin adsim
-devwb="$target/release/devwb"
-adsim="$target/release/adsim"
+build_release
 
 password='Scale-Pa55word!'
 connector_password='Scale-Connector-1!'
@@ -90,28 +88,9 @@ set_up_forest() {
         { cat "$work/prepare.out" >&2; echo "scale-bench: prepare failed" >&2; exit 1; }
 }
 
-wall=""
-rss=""
-timed() { # NAME COMMAND...: under /usr/bin/time -v, bounded; sets wall (s) and rss (MiB)
-    local name=$1
-    shift
-    if ! timeout 900 /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
-        tail -20 "$work/$name.err" >&2
-        echo "scale-bench: $name failed: $*" >&2
-        exit 1
-    fi
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$work/$name.time")
-    rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$work/$name.time")
-}
-
 # The forest's domain SID (the same in every adsim of the run: --id-seed) for the owners.
 start_adsim
-sid=$(LDAPTLS_CACERT="$work/ca.pem" ldapsearch -x -LLL -o ldif-wrap=no -H "$ldaps_url" -D "$admin" -y "$work/admin.pw" \
-    -b DC=contoso,DC=lab -s base objectSid | sed -n 's/^objectSid:: //p' |
-    python3 -c 'import base64, struct, sys
-b = base64.b64decode(sys.stdin.read().strip())
-print("S-%d-%d-%s" % (b[0], int.from_bytes(b[2:8], "big"),
-      "-".join(str(v) for v in struct.unpack("<%dI" % b[1], b[8:8 + 4 * b[1]]))))')
+sid=$(LDAPTLS_CACERT="$work/ca.pem" domain_sid "$ldaps_url" "$admin" "$work/admin.pw")
 stop_adsim
 echo "scale-bench: built in $((SECONDS - started)) s; sizes: $sizes; $rounds round(s); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 

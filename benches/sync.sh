@@ -44,16 +44,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Under `cargo xtask bench`, cargo run has set CARGO_PKG_*, CARGO_MANIFEST_DIR and the like for
-# xtask; build scripts that watch those (rerun-if-env-changed) would then see a change and the
-# nested builds below would rebuild their crates, and again on the next build outside xtask.
-while read -r name; do
-    unset "$name"
-done < <(compgen -e | grep -E '^CARGO_(PKG_|MANIFEST_|CRATE_|BIN_|PRIMARY_PACKAGE)' || true)
+bench=sync-bench
+# shellcheck source=benches/common.sh
+. benches/common.sh
 started=$SECONDS
-cargo build -q --release -p devwb --bin devwb -p devwb-simulator --bin adsim
-devwb="$target/release/devwb"
-adsim="$target/release/adsim"
+build_release
 
 password='Bench-Pa55word!'
 (umask 077 && printf '%s' "$password" >"$work/admin.pw")
@@ -109,21 +104,6 @@ prepare() {
         { cat "$work/prepare.out" >&2; echo "sync-bench: prepare failed" >&2; exit 1; }
 }
 
-# timed NAME COMMAND...: runs it under /usr/bin/time -v, bounded; sets wall (s) and rss (MiB).
-wall=""
-rss=""
-timed() {
-    local name=$1
-    shift
-    if ! timeout 300 /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
-        tail -20 "$work/$name.err" >&2
-        echo "sync-bench: $name failed: $*" >&2
-        exit 1
-    fi
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; printf "%.2f", s }' "$work/$name.time")
-    rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$work/$name.time")
-}
-
 ldap_count() { # FILTER: how many entries of the container match
     ldapsearch -x -LLL -o ldif-wrap=no -H "$ldap_url" -D "$admin" -y "$work/admin.pw" \
         -E pr=1000/noprompt -b "$container" -s one "$1" dn 2>/dev/null | grep -c '^dn:' || true
@@ -133,12 +113,7 @@ now() { date +%s.%N; }
 
 # The forest's domain SID (the same in every adsim of the run: --id-seed), and the export.
 start_adsim sid
-sid=$(ldapsearch -x -LLL -o ldif-wrap=no -H "$ldap_url" -D "$admin" -y "$work/admin.pw" \
-    -b DC=contoso,DC=lab -s base objectSid | sed -n 's/^objectSid:: //p' |
-    python3 -c 'import base64, struct, sys
-b = base64.b64decode(sys.stdin.read().strip())
-print("S-%d-%d-%s" % (b[0], int.from_bytes(b[2:8], "big"),
-      "-".join(str(v) for v in struct.unpack("<%dI" % b[1], b[8:8 + 4 * b[1]]))))')
+sid=$(domain_sid "$ldap_url" "$admin" "$work/admin.pw")
 stop_adsim
 echo "sync-bench: built in $((SECONDS - started)) s; domain SID $sid; writing the export of $devices devices"
 cargo xtask gen-devices --count "$devices" --seed "$device_seed" --owner-domain-sid "$sid" \
