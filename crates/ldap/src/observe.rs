@@ -327,7 +327,14 @@ pub fn observe_device_registration_in(
     for service in &registration_services {
         if let Some(target) = service.device_location_dn() {
             if target != dns.device_container && !location_targets.iter().any(|t| t.dn == target) {
-                location_targets.push(observe_object(client, &target)?);
+                // A DN in no domain of this forest is not read: a DC would refer to another
+                // forest, which devwb has no business binding to. verify says what is wrong.
+                let observed = if forest.domains.is_empty() || forest.contains_dn(&target) {
+                    observe_object(client, &target)?
+                } else {
+                    ObservedObject::absent(target)
+                };
+                location_targets.push(observed);
             }
         }
     }

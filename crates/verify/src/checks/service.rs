@@ -262,7 +262,9 @@ pub(super) fn attributes(observed: &Observed) -> Check {
 }
 
 /// `device-location-target`: `msDS-DeviceLocation` names an existing `msDS-DeviceContainer`
-/// directly under a domain head (its only possible superior), in the domain named.
+/// directly under a domain head (its only possible superior) of a domain of this forest, in the
+/// domain named. A container in another domain of the forest was read on that domain's DC (an
+/// unreachable one fails the observation, naming it).
 pub(super) fn location_target(observed: &Observed) -> Check {
     let mut check = CheckBuilder::new(
         ids::DEVICE_LOCATION_TARGET,
@@ -303,6 +305,16 @@ pub(super) fn location_target(observed: &Observed) -> Check {
             );
         }
     };
+    let heads = observed.domain_heads();
+    if !heads.iter().any(|head| location_dn.is_within(head)) {
+        check.push_evidence("domain", "none of this forest");
+        let domains: Vec<String> = heads.iter().map(|head| head.to_string()).collect();
+        let problem = format!(
+            "{location_dn} is in no domain of this forest ({}): device writeback writes devices into one domain of the forest the connector belongs to",
+            domains.join("; ")
+        );
+        return check.fail(repoint(observed, problem), Fixable::ByPrepare);
+    }
     let target = observed
         .location_target()
         .filter(|target| target.dn == location_dn);

@@ -716,6 +716,27 @@ fn devices_compared_with_the_export() {
 }
 
 #[test]
+fn device_location_in_another_forest_fails_naming_the_forest_s_domains() {
+    let mut observed = prepared();
+    let elsewhere = "CN=RegisteredDevices,DC=fabrikam,DC=com";
+    if let Some(service) = observed.forest.registration_services.first_mut() {
+        service.device_location = Some(elsewhere.into());
+    }
+    observed
+        .forest
+        .location_targets
+        .push(ObservedObject::absent(dn(elsewhere)));
+    let report = run(&observed, &no_devices());
+    let check = report.check(ids::DEVICE_LOCATION_TARGET).expect("check");
+    assert_eq!(check.status, Status::Fail);
+    let summary = &check.remedy.as_ref().expect("a remedy").summary;
+    assert!(
+        summary.contains("is in no domain of this forest") && summary.contains("DC=contoso,DC=lab"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn location_in_another_domain_than_the_one_named_warns() {
     let mut observed = prepared();
     let child = dn("DC=eu,DC=contoso,DC=lab");
