@@ -203,4 +203,41 @@ fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_roo
         )
         .unwrap();
     assert_eq!(written.len(), in_forest, "{text}");
+    // Empty, partial and cut exports delete nothing from the child domain's container either:
+    // the delete guards are the planner's, whichever DC the writes go to.
+    let empty = lab.work_dir().join("empty.json");
+    std::fs::write(&empty, "{\"value\": []}").expect("write the empty export");
+    let partial = lab.write_export("partial.json", devices[..3].iter().map(|d| d.to_json()));
+    let cut = lab.work_dir().join("cut.json");
+    let whole = std::fs::read_to_string(&export).expect("read the export");
+    std::fs::write(&cut, &whole[..whole.len() / 2]).expect("write the cut export");
+    for bad in [&empty, &partial, &cut] {
+        let (ok, text) = devwb(
+            &lab,
+            "svc-aadc@contoso.lab",
+            "Connector-Pa55word!",
+            "writeback",
+            &[
+                "--export",
+                &bad.display().to_string(),
+                "--undo-dir",
+                &lab.work_dir().join("undo").display().to_string(),
+                "--yes",
+            ],
+        );
+        assert!(
+            !ok,
+            "{} is refused or withholds its deletes: {text}",
+            bad.display()
+        );
+        let left = child
+            .search(
+                &container,
+                devwb_ldap::Scope::OneLevel,
+                "(objectClass=msDS-Device)",
+                &["1.1"],
+            )
+            .unwrap();
+        assert_eq!(left.len(), in_forest, "{}: {text}", bad.display());
+    }
 }
