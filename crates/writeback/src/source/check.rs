@@ -29,6 +29,23 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// A checker of `value`, which must be a JSON object (a Graph `what`); the problem list
+    /// when it is not.
+    fn of_object(value: &'a Value<'a>, what: &str) -> Result<Checker<'a>, Vec<FieldProblem>> {
+        let mut c = Checker {
+            object: value.as_object(),
+            problems: Vec::new(),
+        };
+        if c.object.is_none() {
+            c.problem(
+                "(record)",
+                format!("expected a {what} object, found {}", kind(value)),
+            );
+            return Err(c.problems);
+        }
+        Ok(c)
+    }
+
     fn problem(&mut self, field: impl Into<String>, problem: impl Into<String>) {
         self.problems.push(FieldProblem {
             field: field.into(),
@@ -150,21 +167,11 @@ pub(super) fn check_device(
             })
         }
     };
-    let mut c = Checker {
-        object: value.as_object(),
-        problems: Vec::new(),
-    };
-    if c.object.is_none() {
-        c.problem(
-            "(record)",
-            format!("expected a device object, found {}", kind(&value)),
-        );
-        return Err(RecordError {
-            record,
-            device_id: None,
-            problems: c.problems,
-        });
-    }
+    let mut c = Checker::of_object(&value, "device").map_err(|problems| RecordError {
+        record: record.clone(),
+        device_id: None,
+        problems,
+    })?;
     let raw_device_id = c.get("deviceId").and_then(Value::as_str).map(str::to_owned);
     let device_id = c.guid("deviceId");
     let object_id = c.guid("id");
@@ -376,17 +383,7 @@ fn check_owner(c: &mut Checker<'_>, owners: Option<&OwnerIndex>) -> Option<Regis
 /// Reads one user of a users export: `Ok(None)` for a cloud-only user (no on-premises SID).
 pub(super) fn parse_user(raw: &RawRecord<'_>) -> Result<Option<(Guid, Sid)>, Vec<FieldProblem>> {
     let value = &raw.parse().map_err(|problem| vec![problem])?;
-    let mut c = Checker {
-        object: value.as_object(),
-        problems: Vec::new(),
-    };
-    if c.object.is_none() {
-        c.problem(
-            "(record)",
-            format!("expected a user object, found {}", kind(value)),
-        );
-        return Err(c.problems);
-    }
+    let mut c = Checker::of_object(value, "user")?;
     let id = c.guid("id");
     let field = "onPremisesSecurityIdentifier";
     let sid = c.sid(c.get(field), field);
