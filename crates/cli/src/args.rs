@@ -57,6 +57,13 @@ pub struct ConnectionArgs {
     /// Timeout in seconds for connecting and for each operation.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS)]
     pub timeout: u64,
+
+    /// The forest's global catalog (`ldaps://gc1.contoso.lab:3269`): accounts and SIDs of the
+    /// forest's other domains are looked up there, so their DCs need not be reachable. Without
+    /// it devwb follows each domain's referral, and asks the connected DC's own global catalog
+    /// ports (3269/3268) when a domain's DC cannot be reached and the DC says it is a GC.
+    #[arg(long, env = "DEVWB_GC_URL", value_name = "URL")]
+    pub gc_url: Option<String>,
 }
 
 /// `--timeout`'s default.
@@ -95,6 +102,11 @@ impl ConnectionArgs {
             .with_timeout(Duration::from_secs(self.timeout));
         if let Some(ca_file) = &self.ca_file {
             options = options.with_ca_file(ca_file);
+        }
+        if let Some(gc_url) = &self.gc_url {
+            options = options
+                .with_global_catalog(gc_url)
+                .with_context(|| format!("--gc-url {gc_url}"))?;
         }
         // --insecure-skip-verify and --plain-ldap-insecure are warned about by the client crate,
         // once per process however many connections a run opens; a second warning here would
@@ -185,6 +197,7 @@ mod tests {
             insecure_skip_verify: false,
             plain_ldap_insecure: plain,
             timeout: 30,
+            gc_url: None,
         }
     }
 

@@ -19,6 +19,21 @@ pub enum Backend {
     Samba,
 }
 
+/// The domains of the forest a scenario needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One domain, `contoso.lab`.
+    OneDomain,
+    /// The root `contoso.lab`, its child `emea.contoso.lab` and a second tree `fabrikam.lab`,
+    /// each with its own DC, and a global catalog.
+    ThreeDomains,
+}
+
+/// The child domain of [`Shape::ThreeDomains`].
+pub const CHILD: &str = "emea.contoso.lab";
+/// The second tree of [`Shape::ThreeDomains`].
+pub const TREE: &str = "fabrikam.lab";
+
 impl Backend {
     /// Why this backend cannot run here, when it cannot.
     pub fn unavailable(self) -> Option<String> {
@@ -28,13 +43,41 @@ impl Backend {
         }
     }
 
+    /// Why this backend cannot host a forest of this shape, when it cannot.
+    pub fn cannot_host(self, shape: Shape) -> Option<String> {
+        match (self, shape) {
+            (Backend::Samba, Shape::ThreeDomains) => Some(
+                "Samba cannot host child domains in a container here (docs/samba.md)".to_string(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Starts a fresh forest at `level` (2012 R2 and 2008 R2 are what both backends offer).
-    pub fn start(self, level: SchemaLevel) -> Result<BackendForest, String> {
+    pub fn start(self, level: SchemaLevel, shape: Shape) -> Result<BackendForest, String> {
+        if let Some(why) = self.cannot_host(shape) {
+            return Err(why);
+        }
         match self {
-            Backend::Simulator => start_simulator(level),
+            Backend::Simulator => start_simulator(level, shape),
             Backend::Samba => start_samba(level),
         }
     }
+}
+
+/// A domain of the forest other than the root, with its own DC.
+#[derive(Clone, Debug)]
+pub struct BackendDomain {
+    /// `emea.contoso.lab`.
+    pub dns_name: String,
+    /// `DC=emea,DC=contoso,DC=lab`.
+    pub dn: Dn,
+    /// `EMEA`.
+    pub netbios: String,
+    /// The domain SID.
+    pub sid: Sid,
+    /// Its DC, `ldaps://127.0.0.1:<port>`.
+    pub ldaps_url: String,
 }
 
 /// A running forest and how to reach it.
@@ -56,6 +99,10 @@ pub struct BackendForest {
     ca_pem: Option<String>,
     /// The same certificate as a file, for the processes a scenario runs (ldapsearch, devwb).
     ca_file: Option<tempfile::NamedTempFile>,
+    /// The forest's other domains ([`Shape::ThreeDomains`]).
+    pub other_domains: Vec<BackendDomain>,
+    /// The global catalog, `ldaps://127.0.0.1:<port>`, when the forest has one.
+    pub gc_ldaps_url: Option<String>,
     _keep_alive: Box<dyn Any>,
 }
 
@@ -74,7 +121,12 @@ impl BackendForest {
     /// Connection options for this forest: LDAPS, trusting the simulator's certificate, or
     /// skipping verification for Samba's self-signed one.
     pub fn options(&self) -> Result<ConnectOptions, String> {
-        let options = ConnectOptions::new(&self.ldaps_url).map_err(|e| e.to_string())?;
+        self.options_at(&self.ldaps_url)
+    }
+
+    /// [`BackendForest::options`] for another server of the forest (a domain's DC, the GC).
+    pub fn options_at(&self, url: &str) -> Result<ConnectOptions, String> {
+        let options = ConnectOptions::new(url).map_err(|e| e.to_string())?;
         match &self.ca_pem {
             Some(pem) => options
                 .with_ca_pem(pem.as_bytes())
@@ -104,14 +156,36 @@ impl BackendForest {
     /// Creates an enabled user under `CN=Users` over LDAPS, with its password set through
     /// `unicodePwd` as AD takes it; returns its DN and SID.
     pub fn create_user(&self, name: &str, password: &str) -> Result<(Dn, Sid), String> {
-        let admin = self.admin_client()?;
-        let dn =
-            Dn::parse(&format!("CN={name},CN=Users,{}", self.domain)).map_err(|e| e.to_string())?;
+        self.create_user_on(&self.admin_client()?, &self.domain, name, password)
+    }
+
+    /// [`BackendForest::create_user`] in the other domain `dns_name`, on its DC, by the forest
+    /// root's administrator (an Enterprise Admin).
+    pub fn create_user_in(
+        &self,
+        dns_name: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<(Dn, Sid), String> {
+        let domain = self.other_domain(dns_name)?;
+        let admin = Client::connect(&self.options_at(&domain.ldaps_url)?, Some(&self.admin))
+            .map_err(|e| format!("bind as the administrator on {dns_name}'s DC: {e}"))?;
+        self.create_user_on(&admin, &domain.dn, name, password)
+    }
+
+    fn create_user_on(
+        &self,
+        admin: &Client,
+        domain: &Dn,
+        name: &str,
+        password: &str,
+    ) -> Result<(Dn, Sid), String> {
+        let dn = Dn::parse(&format!("CN={name},CN=Users,{domain}")).map_err(|e| e.to_string())?;
         let quoted: Vec<u8> = format!("\"{password}\"")
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
             .collect();
-        let realm = self.domain.to_dns_domain().unwrap_or_default();
+        let realm = domain.to_dns_domain().unwrap_or_default();
         let attrs: devwb_ldap::Attributes = vec![
             (
                 "objectClass".to_string(),
@@ -147,6 +221,29 @@ impl BackendForest {
         Ok((dn, sid))
     }
 
+    /// The other domain named `dns_name`.
+    pub fn other_domain(&self, dns_name: &str) -> Result<&BackendDomain, String> {
+        self.other_domains
+            .iter()
+            .find(|domain| domain.dns_name == dns_name)
+            .ok_or_else(|| format!("the forest has no domain {dns_name}"))
+    }
+
+    fn simulator(&self) -> Result<&devwb_simulator::SimHandle, String> {
+        self._keep_alive
+            .downcast_ref::<devwb_simulator::SimHandle>()
+            .ok_or_else(|| format!("{} cannot do this: simulator only", self.backend_name()))
+    }
+
+    /// Makes the DC of the domain `dns_name` refuse connections (`true`) or serve again.
+    pub fn set_dc_refusing(&self, dns_name: &str, refusing: bool) -> Result<(), String> {
+        if self.simulator()?.set_dc_refusing(dns_name, refusing) {
+            Ok(())
+        } else {
+            Err(format!("the forest has no DC for {dns_name}"))
+        }
+    }
+
     /// `simulator` or `samba`, for messages.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
@@ -171,12 +268,29 @@ impl BackendForest {
 
 const REALM: &str = "contoso.lab";
 
-fn start_simulator(level: SchemaLevel) -> Result<BackendForest, String> {
-    let sim = devwb_simulator::Simulator::builder()
+fn start_simulator(level: SchemaLevel, shape: Shape) -> Result<BackendForest, String> {
+    let mut builder = devwb_simulator::Simulator::builder()
         .forest(REALM)
-        .schema_level(level)
+        .schema_level(level);
+    if shape == Shape::ThreeDomains {
+        builder = builder.domain(CHILD).domain(TREE);
+    }
+    let sim = builder
         .start_blocking()
         .map_err(|e| format!("simulator: start: {e}"))?;
+    let other_domains = sim
+        .domains()
+        .iter()
+        .skip(1)
+        .map(|names| BackendDomain {
+            dns_name: names.dns_name.clone(),
+            dn: names.domain_dn.clone(),
+            netbios: names.netbios_name.clone(),
+            sid: names.domain_sid,
+            ldaps_url: sim.domain_ldaps_url(&names.dns_name),
+        })
+        .collect();
+    let gc_ldaps_url = Some(sim.gc_ldaps_url()).filter(|url| !url.is_empty());
     let mut ca_file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
     ca_file
         .write_all(sim.certificate_pem().as_bytes())
@@ -190,6 +304,8 @@ fn start_simulator(level: SchemaLevel) -> Result<BackendForest, String> {
         level,
         ca_pem: Some(sim.certificate_pem().to_string()),
         ca_file: Some(ca_file),
+        other_domains,
+        gc_ldaps_url,
         _keep_alive: Box::new(sim),
     })
 }
@@ -219,6 +335,8 @@ fn start_samba(level: SchemaLevel) -> Result<BackendForest, String> {
         level,
         ca_pem: None,
         ca_file: None,
+        other_domains: Vec::new(),
+        gc_ldaps_url: None,
         _keep_alive: Box::new(()),
     };
     Ok(BackendForest {

@@ -14,7 +14,7 @@ use devwb_writeback::synthetic::{
 use devwb_writeback::Target;
 use devwb_writeback::{DeviceSource, WritebackOptions, WritebackPlan, WritebackReport};
 
-use crate::{BackendForest, Outcome};
+use crate::{BackendForest, Outcome, Shape};
 
 /// One row of the table.
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +23,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// The schema level of the fresh forest it runs on.
     pub level: SchemaLevel,
+    /// The domains of that forest.
+    pub shape: Shape,
     /// The scenario.
     pub run: fn(&BackendForest) -> Outcome,
     /// Why it cannot run here, when it needs something the machine lacks.
@@ -47,69 +49,110 @@ pub const ALL: &[Scenario] = &[
     Scenario {
         name: "prepare_then_verify_passes_and_a_second_prepare_plans_nothing",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: prepare_then_verify_passes_and_a_second_prepare_plans_nothing,
         unavailable: always_available,
     },
     Scenario {
         name: "connector_writes_devices_only_after_prepare",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: connector_writes_devices_only_after_prepare,
         unavailable: always_available,
     },
     Scenario {
         name: "old_schema_is_refused_and_fails_verify",
         level: SchemaLevel::W2008R2,
+        shape: Shape::OneDomain,
         run: old_schema_is_refused_and_fails_verify,
         unavailable: always_available,
     },
     Scenario {
         name: "duplicate_registration_service_is_named",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: duplicate_registration_service_is_named,
         unavailable: always_available,
     },
     Scenario {
         name: "prepared_forest_reads_back_with_ldapsearch",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: prepared_forest_reads_back_with_ldapsearch,
         unavailable: without_ldapsearch,
     },
     Scenario {
         name: "writeback_of_1000_devices_then_no_change_then_delta",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: writeback_of_1000_devices_then_no_change_then_delta,
         unavailable: always_available,
     },
     Scenario {
         name: "bad_exports_delete_nothing_and_the_undo_file_restores_deletes",
         level: SchemaLevel::W2012R2,
+        shape: Shape::OneDomain,
         run: bad_exports_delete_nothing_and_the_undo_file_restores_deletes,
         unavailable: without_ldapsearch,
     },
+    Scenario {
+        name: "three_domains_devices_in_the_child_connector_in_the_root_owners_everywhere",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: crate::forest::devices_in_the_child_connector_in_the_root_owners_everywhere,
+        unavailable: always_available,
+    },
+    Scenario {
+        name: "three_domains_accounts_resolve_through_the_global_catalog_while_a_dc_is_down",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: crate::forest::accounts_resolve_through_the_global_catalog_while_a_dc_is_down,
+        unavailable: always_available,
+    },
+    Scenario {
+        name: "three_domains_a_dc_that_is_down_is_named_and_nothing_is_deleted",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: crate::forest::a_dc_that_is_down_is_named_and_nothing_is_deleted,
+        unavailable: always_available,
+    },
 ];
 
-const CONNECTOR: &str = "svc-devwb";
-const CONNECTOR_PASSWORD: &str = "Connector-Passw0rd!1";
+pub(crate) const CONNECTOR: &str = "svc-devwb";
+pub(crate) const CONNECTOR_PASSWORD: &str = "Connector-Passw0rd!1";
 
-fn connector_name(forest: &BackendForest) -> String {
+pub(crate) fn connector_name(forest: &BackendForest) -> String {
     format!("{}\\{CONNECTOR}", forest.netbios)
 }
 
 /// Runs prepare as the administrator: observe, plan, apply. Returns the number of steps applied.
-fn prepare(forest: &BackendForest) -> Result<usize, String> {
+pub(crate) fn prepare(forest: &BackendForest) -> Result<usize, String> {
+    prepare_in(forest, None)
+}
+
+/// [`prepare`] for the domain `domain` (the forest root's when `None`).
+pub(crate) fn prepare_in(forest: &BackendForest, domain: Option<Dn>) -> Result<usize, String> {
     let admin = forest.admin_client()?;
-    let plan =
-        plan_prepare(forest, &admin)?.map_err(|refusal| format!("prepare refused: {refusal}"))?;
+    let plan = plan_prepare_in(forest, &admin, domain)?
+        .map_err(|refusal| format!("prepare refused: {refusal}"))?;
     let applied = devwb_prepare::apply(&admin, &plan).map_err(|e| format!("prepare apply: {e}"))?;
     Ok(applied.steps)
 }
 
-fn plan_prepare(
+pub(crate) fn plan_prepare(
     forest: &BackendForest,
     admin: &Client,
 ) -> Result<Result<devwb_prepare::Plan, Refusal>, String> {
+    plan_prepare_in(forest, admin, None)
+}
+
+pub(crate) fn plan_prepare_in(
+    forest: &BackendForest,
+    admin: &Client,
+    domain: Option<Dn>,
+) -> Result<Result<devwb_prepare::Plan, Refusal>, String> {
     let request = PrepareRequest {
-        domain: None,
+        domain,
         connector: connector_name(forest),
     };
     let observation = match devwb_prepare::observe(admin, &request) {
@@ -117,23 +160,36 @@ fn plan_prepare(
         Err(error) => {
             return match error.kind() {
                 devwb_prepare::ErrorKind::Refused(refusal) => Ok(Err(refusal.clone())),
-                _ => Err(format!("prepare observe: {error}")),
-            }
+                // The LDAP error under "cannot observe the forest" names what could not be read.
+                _ => Err(match std::error::Error::source(&error) {
+                    Some(cause) => format!("prepare observe: {error}: {cause}"),
+                    None => format!("prepare observe: {error}"),
+                }),
+            };
         }
     };
     Ok(devwb_prepare::plan(&observation, &PlanOptions::default()))
 }
 
-fn verify(forest: &BackendForest, devices: Option<Vec<Guid>>) -> Result<Report, String> {
-    let admin = forest.admin_client()?;
+pub(crate) fn verify(forest: &BackendForest, devices: Option<Vec<Guid>>) -> Result<Report, String> {
+    verify_with(&forest.admin_client()?, forest, None, devices)
+}
+
+/// [`verify`] through `admin`, for the domain `domain` (the forest root's when `None`).
+pub(crate) fn verify_with(
+    admin: &Client,
+    forest: &BackendForest,
+    domain: Option<Dn>,
+    devices: Option<Vec<Guid>>,
+) -> Result<Report, String> {
     let options = CollectOptions {
-        domain: None,
+        domain,
         connector_account: Some(connector_name(forest)),
         connector_password: Some(devwb_ldap::Password::new(CONNECTOR_PASSWORD)),
         read_devices: devices.is_some(),
     };
     let observed =
-        devwb_verify::collect(&admin, &options).map_err(|e| format!("verify collect: {e}"))?;
+        devwb_verify::collect(admin, &options).map_err(|e| format!("verify collect: {e}"))?;
     Ok(devwb_verify::run(
         &observed,
         &Expected {
@@ -143,14 +199,14 @@ fn verify(forest: &BackendForest, devices: Option<Vec<Guid>>) -> Result<Report, 
     ))
 }
 
-fn status_of(report: &Report, id: &str) -> Result<Status, String> {
+pub(crate) fn status_of(report: &Report, id: &str) -> Result<Status, String> {
     report
         .check(id)
         .map(|check| check.status.clone())
         .ok_or_else(|| format!("the report has no check {id}"))
 }
 
-fn expect_all_pass(report: &Report, when: &str) -> Outcome {
+pub(crate) fn expect_all_pass(report: &Report, when: &str) -> Outcome {
     let failed: Vec<String> = report
         .checks
         .iter()
@@ -167,7 +223,7 @@ fn expect_all_pass(report: &Report, when: &str) -> Outcome {
     }
 }
 
-fn expect(condition: bool, what: impl FnOnce() -> String) -> Outcome {
+pub(crate) fn expect(condition: bool, what: impl FnOnce() -> String) -> Outcome {
     if condition {
         Ok(())
     } else {
@@ -338,7 +394,7 @@ fn duplicate_registration_service_is_named(forest: &BackendForest) -> Outcome {
 
 /// Writes the generated devices as one Graph page; `edit` may change a device and returns
 /// whether it stays in the export. Returns the ids of the devices written.
-fn write_devices(
+pub(crate) fn write_devices(
     path: &Path,
     config: SyntheticConfig,
     edit: impl Fn(usize, &mut SyntheticDevice) -> bool,
@@ -358,7 +414,7 @@ fn write_devices(
 }
 
 /// Plans and applies a writeback of the export at `path` as the connector.
-fn writeback(
+pub(crate) fn writeback(
     connector: &Client,
     target: &Target,
     path: &Path,
@@ -440,7 +496,7 @@ fn writeback_of_1000_devices_then_no_change_then_delta(forest: &BackendForest) -
 }
 
 /// How many device objects the container holds.
-fn devices_in_container(connector: &Client, target: &Target) -> Result<usize, String> {
+pub(crate) fn devices_in_container(connector: &Client, target: &Target) -> Result<usize, String> {
     connector
         .search(
             &target.container,

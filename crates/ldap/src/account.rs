@@ -12,7 +12,8 @@ use ldap3::Scope;
 use crate::client::Client;
 use crate::entry::Entry;
 use crate::error::{Error, ErrorKind, Result};
-use crate::rootdse::{escape_filter_value, RootDse};
+use crate::gc::{is_unreachable_domain, GlobalCatalog, GlobalCatalogOrigin};
+use crate::rootdse::{escape_filter_bytes, escape_filter_value, RootDse};
 
 /// systemFlags bits of a crossRef that make it a domain of this forest:
 /// FLAG_CR_NTDS_NC (1) and FLAG_CR_NTDS_DOMAIN (2).
@@ -36,6 +37,9 @@ pub struct ForestDomain {
 pub struct ForestDomains {
     /// Every domain crossRef (systemFlags & 3 == 3), in the order the server returned them.
     pub domains: Vec<ForestDomain>,
+    /// The global catalog lookups may use ([`crate::gc`]).
+    #[serde(default)]
+    pub global_catalog: Option<GlobalCatalog>,
 }
 
 impl ForestDomains {
@@ -190,6 +194,7 @@ impl Client {
             "(objectClass=crossRef)",
             &["nCName", "nETBIOSName", "dnsRoot", "systemFlags"],
         )?;
+        let global_catalog = self.global_catalog(root_dse);
         let mut domains = Vec::new();
         for cross_ref in cross_refs {
             let flags = cross_ref.first_i64("systemFlags")?.unwrap_or(0);
@@ -200,14 +205,15 @@ impl Client {
                 tracing::warn!(cross_ref = %cross_ref.dn, "domain crossRef without nCName, skipped");
                 continue;
             };
-            // A DC holds its own domain's head only: the others' come through their referral.
-            let sid = match self.read_following(&nc, &["objectSid"]) {
+            // A DC holds its own domain's head only: the others' come through their referral,
+            // or from the global catalog.
+            let sid = match self.read_in_domain(global_catalog.as_ref(), &nc, &nc, &["objectSid"]) {
                 Ok(Some(head)) => head
                     .first_bytes("objectSid")
                     .and_then(|b| Sid::from_bytes(b).ok()),
                 Ok(None) => None,
                 Err(error) => {
-                    tracing::debug!(%nc, %error, "cannot read the domain head's objectSid here");
+                    tracing::warn!(%nc, %error, "cannot read the domain's SID: its accounts will not be recognised");
                     None
                 }
             };
@@ -218,7 +224,10 @@ impl Client {
                 sid,
             });
         }
-        Ok(ForestDomains { domains })
+        Ok(ForestDomains {
+            domains,
+            global_catalog,
+        })
     }
 
     /// Resolves an account name (DN, `user@realm`, `DOMAIN\user` or a bare sAMAccountName) to its
@@ -240,7 +249,12 @@ impl Client {
                     )));
                 };
                 let entry = self
-                    .read_following(dn, &ACCOUNT_ATTRIBUTES)?
+                    .read_in_domain(
+                        forest.global_catalog.as_ref(),
+                        &domain.nc,
+                        dn,
+                        &ACCOUNT_ATTRIBUTES,
+                    )?
                     .ok_or_else(|| {
                         Error::from(ErrorKind::AccountNotFound {
                             name: name.to_string(),
@@ -257,19 +271,26 @@ impl Client {
                     )));
                 };
                 let filter = format!("(sAMAccountName={})", escape_filter_value(user));
-                (self.find_one(name, &found.nc, &filter)?, found)
+                (self.find_one(name, forest, found, &filter)?, found)
             }
             AccountName::Upn { user, realm } => {
                 let filter = format!(
                     "(userPrincipalName={})",
                     escape_filter_value(&format!("{user}@{realm}"))
                 );
-                let mut hits = self.search_every_domain(forest, &filter)?;
+                // A UPN is unique in the forest (AD refuses a duplicate), so one hit decides:
+                // the domain the realm names is searched first, and a domain whose DC cannot be
+                // reached only matters when no other domain has the name.
+                let (mut hits, unreachable) =
+                    self.search_each_domain(forest, Some(realm), &filter)?;
                 if hits.is_empty() {
+                    if let Some(error) = unreachable {
+                        return Err(error);
+                    }
                     // AD also accepts user@dnsdomain as a bind name without a userPrincipalName.
                     if let Some(domain) = forest.by_dns(realm) {
                         let filter = format!("(sAMAccountName={})", escape_filter_value(user));
-                        (self.find_one(name, &domain.nc, &filter)?, domain)
+                        (self.find_one(name, forest, domain, &filter)?, domain)
                     } else {
                         return Err(not_in_forest(format!(
                             "no userPrincipalName {user}@{realm} in the forest and {realm:?} is none of its domains ({})",
@@ -301,12 +322,37 @@ impl Client {
         account_from_entry(name, entry, domain)
     }
 
-    fn find_one(&self, name: &str, base: &Dn, filter: &str) -> Result<Entry> {
-        let mut hits = self.search_following(base, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
+    /// The account whose `objectSid` is `sid`, looked up in the domain the SID belongs to as
+    /// [`Client::resolve_account`] looks up names; `None` when the SID is of no domain of this
+    /// forest or no object has it.
+    pub fn account_of_sid(&self, sid: &Sid, forest: &ForestDomains) -> Result<Option<Account>> {
+        let Some(domain) = forest.domain_of_sid(sid) else {
+            return Ok(None);
+        };
+        let filter = format!("(objectSid={})", escape_filter_bytes(&sid.to_bytes()));
+        let name = sid.to_string();
+        match self
+            .search_in_domain(forest, domain, &filter)?
+            .into_iter()
+            .next()
+        {
+            Some(entry) => account_from_entry(&name, entry, domain).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn find_one(
+        &self,
+        name: &str,
+        forest: &ForestDomains,
+        domain: &ForestDomain,
+        filter: &str,
+    ) -> Result<Entry> {
+        let mut hits = self.search_in_domain(forest, domain, filter)?;
         match hits.len() {
             0 => Err(ErrorKind::AccountNotFound {
                 name: name.to_string(),
-                searched: format!("{filter} under {base}"),
+                searched: format!("{filter} under {}", domain.nc),
             }
             .into()),
             1 => Ok(hits.swap_remove(0)),
@@ -314,22 +360,126 @@ impl Client {
         }
     }
 
-    /// Every account entry matching `filter` in each of the forest's domains, with its domain
-    /// (another domain's entries through the referral its DC answers with).
+    /// Every account entry matching `filter` in each of the forest's domains, with its domain.
+    /// A domain whose DC cannot be reached fails the search: the name could be there too.
     fn search_every_domain<'forest>(
         &self,
         forest: &'forest ForestDomains,
         filter: &str,
     ) -> Result<Vec<(Entry, &'forest ForestDomain)>> {
+        match self.search_each_domain(forest, None, filter)? {
+            (_, Some(unreachable)) => Err(unreachable),
+            (hits, None) => Ok(hits),
+        }
+    }
+
+    /// [`Client::search_every_domain`], the domain named `first` (a DNS name) first, stopping at
+    /// the first domain with a hit; a domain whose DC cannot be reached is skipped and its error
+    /// returned beside the hits (the first such error).
+    #[allow(clippy::type_complexity)]
+    fn search_each_domain<'forest>(
+        &self,
+        forest: &'forest ForestDomains,
+        first: Option<&str>,
+        filter: &str,
+    ) -> Result<(Vec<(Entry, &'forest ForestDomain)>, Option<Error>)> {
+        let mut order: Vec<&ForestDomain> = forest.domains.iter().collect();
+        let stop_at_first_hit = first.is_some();
+        if let Some(first) = first {
+            order.sort_by_key(|domain| {
+                !domain
+                    .dns_root
+                    .as_deref()
+                    .is_some_and(|dns| dns.eq_ignore_ascii_case(first))
+            });
+        }
         let mut hits = Vec::new();
-        for domain in &forest.domains {
-            let found =
-                self.search_following(&domain.nc, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)?;
-            for entry in found {
-                hits.push((entry, domain));
+        let mut unreachable = None;
+        for domain in order {
+            match self.search_in_domain(forest, domain, filter) {
+                Ok(found) => hits.extend(found.into_iter().map(|entry| (entry, domain))),
+                Err(error) if is_unreachable_domain(&error) => {
+                    tracing::warn!(domain = %domain.nc, %error, "a domain of the forest cannot be searched");
+                    unreachable.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
+            }
+            if stop_at_first_hit && !hits.is_empty() {
+                break;
             }
         }
-        Ok(hits)
+        Ok((hits, unreachable))
+    }
+
+    /// The account entries matching `filter` in `domain`: on the global catalog when one was
+    /// given, else on the domain's DC (this one, or the one its referral names), else, when
+    /// that DC cannot be reached and this DC is a global catalog, there.
+    fn search_in_domain(
+        &self,
+        forest: &ForestDomains,
+        domain: &ForestDomain,
+        filter: &str,
+    ) -> Result<Vec<Entry>> {
+        let in_domain = |entry: &Entry| {
+            forest
+                .domain_of_dn(&entry.dn)
+                .is_some_and(|found| found.nc == domain.nc)
+        };
+        let on_gc = |gc: &GlobalCatalog| {
+            self.search_global_catalog(
+                gc,
+                &domain.nc,
+                Scope::Subtree,
+                filter,
+                &ACCOUNT_ATTRIBUTES,
+                in_domain,
+            )
+        };
+        match &forest.global_catalog {
+            Some(gc) if gc.origin == GlobalCatalogOrigin::Given => on_gc(gc),
+            discovered => {
+                match self.search_following(&domain.nc, Scope::Subtree, filter, &ACCOUNT_ATTRIBUTES)
+                {
+                    Err(error) if is_unreachable_domain(&error) => match discovered {
+                        Some(gc) => {
+                            tracing::info!(domain = %domain.nc, gc = %gc.url, %error, "the domain's DC cannot be reached: asking the global catalog");
+                            on_gc(gc).map_err(|_| error)
+                        }
+                        None => Err(error),
+                    },
+                    // A subtree search of a parent domain on its own DC may also return
+                    // entries of a child domain whose NC it holds (a single-DC forest).
+                    other => other.map(|entries| entries.into_iter().filter(in_domain).collect()),
+                }
+            }
+        }
+    }
+
+    /// Reads `dn` of the domain `nc` as [`Client::search_in_domain`] searches: on a given global
+    /// catalog for another domain than this DC's, else here or on the referred DC, else on a
+    /// discovered global catalog when that DC cannot be reached.
+    fn read_in_domain(
+        &self,
+        global_catalog: Option<&GlobalCatalog>,
+        nc: &Dn,
+        dn: &Dn,
+        attrs: &[&str],
+    ) -> Result<Option<Entry>> {
+        match global_catalog {
+            Some(gc) if gc.origin == GlobalCatalogOrigin::Given => {
+                self.read_global_catalog(gc, dn, attrs)
+            }
+            discovered => match self.read_following(dn, attrs) {
+                Err(error) if is_unreachable_domain(&error) => match discovered {
+                    Some(gc) => {
+                        tracing::info!(domain = %nc, gc = %gc.url, %error, "the domain's DC cannot be reached: asking the global catalog");
+                        self.read_global_catalog(gc, dn, attrs).map_err(|_| error)
+                    }
+                    None => Err(error),
+                },
+                other => other,
+            },
+        }
     }
 }
 
@@ -404,6 +554,7 @@ mod tests {
 
     fn forest() -> ForestDomains {
         ForestDomains {
+            global_catalog: None,
             domains: vec![
                 ForestDomain {
                     nc: Dn::parse("DC=contoso,DC=lab").unwrap(),

@@ -45,6 +45,8 @@ pub struct ConnectOptions {
     pub insecure_skip_verify: bool,
     /// Timeout for connecting and for each operation.
     pub timeout: Duration,
+    /// The forest's global catalog, when the user named one ([`crate::gc`]).
+    pub global_catalog: Option<String>,
 }
 
 impl ConnectOptions {
@@ -78,6 +80,7 @@ impl ConnectOptions {
             ca_certificates: Vec::new(),
             insecure_skip_verify: false,
             timeout: Self::DEFAULT_TIMEOUT,
+            global_catalog: None,
         })
     }
 

@@ -95,7 +95,8 @@ pub enum ErrorKind {
     /// A referral was followed and the server it named could not be used.
     #[error(
         "{dn:?} is held by another domain controller, {url}, which could not be used: {detail}; \
-         make that server reachable from here, or run devwb against it with --url"
+         make that server reachable from here, name a global catalog with --gc-url, or run \
+         devwb against that server with --url"
     )]
     ReferralFailed {
         /// The DN asked for.
@@ -103,6 +104,17 @@ pub enum ErrorKind {
         /// The URL the referral named.
         url: String,
         /// What went wrong there (connecting, binding or the operation), with its cause.
+        detail: String,
+    },
+    /// The forest's global catalog could not be used.
+    #[error(
+        "the global catalog {url} could not be used: {detail}; check --gc-url, or leave it out \
+         to follow referrals to each domain's domain controller"
+    )]
+    GlobalCatalogFailed {
+        /// The GC's URL.
+        url: String,
+        /// What went wrong there, with its cause.
         detail: String,
     },
     /// The URL is not one we can connect to.

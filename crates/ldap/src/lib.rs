@@ -32,6 +32,7 @@ pub mod connect;
 pub mod controls;
 pub mod entry;
 pub mod error;
+pub mod gc;
 pub mod observe;
 pub mod referral;
 pub mod rootdse;
@@ -47,6 +48,7 @@ pub use client::{Client, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};
 pub use entry::Entry;
 pub use error::{result_code_name, CertificateProblem, Error, ErrorKind, Operation, Result};
+pub use gc::{GlobalCatalog, GlobalCatalogOrigin};
 pub use ldap3::Scope;
 pub use observe::{
     observe_device_registration, observe_device_registration_in, ForestObservation, ObservedObject,

@@ -135,6 +135,10 @@ pub struct ObservedObject {
     pub security_descriptor: Option<SecurityDescriptor>,
     /// Why the security descriptor could not be read, when it could not.
     pub security_descriptor_error: Option<String>,
+    /// Why the object could not be looked at, when it is held by a DC that cannot be reached
+    /// (`exists` is then false because nothing is known).
+    #[serde(default)]
+    pub unreachable: Option<String>,
 }
 
 impl ObservedObject {
@@ -147,6 +151,7 @@ impl ObservedObject {
             parent_object_classes: Vec::new(),
             security_descriptor: None,
             security_descriptor_error: None,
+            unreachable: None,
         }
     }
 
@@ -330,7 +335,16 @@ pub fn observe_device_registration_in(
                 // A DN in no domain of this forest is not read: a DC would refer to another
                 // forest, which devwb has no business binding to. verify says what is wrong.
                 let observed = if forest.domains.is_empty() || forest.contains_dn(&target) {
-                    observe_object(client, &target)?
+                    // A domain whose DC cannot be reached: verify says so on the check that
+                    // looks at the target, and the other checks still run.
+                    match observe_object(client, &target) {
+                        Err(error) if crate::gc::is_unreachable_domain(&error) => {
+                            let mut observed = ObservedObject::absent(target);
+                            observed.unreachable = Some(error.to_string());
+                            observed
+                        }
+                        other => other?,
+                    }
                 } else {
                     ObservedObject::absent(target)
                 };
@@ -441,6 +455,7 @@ fn observe_entry(client: &Client, dn: &Dn, entry: Option<Entry>) -> Result<Obser
         parent_object_classes,
         security_descriptor,
         security_descriptor_error,
+        unreachable: None,
     })
 }
 

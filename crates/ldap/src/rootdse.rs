@@ -29,11 +29,15 @@ pub struct RootDse {
     pub domain_functionality: Option<i64>,
     /// `supportedControl` OIDs.
     pub supported_controls: Vec<String>,
+    /// `isGlobalCatalogReady`: this DC also serves the global catalog (ports 3268/3269 of the
+    /// same host on Windows).
+    #[serde(default)]
+    pub is_global_catalog_ready: bool,
 }
 
 impl RootDse {
     /// The attributes read from the rootDSE.
-    pub const ATTRIBUTES: [&'static str; 9] = [
+    pub const ATTRIBUTES: [&'static str; 10] = [
         "defaultNamingContext",
         "configurationNamingContext",
         "schemaNamingContext",
@@ -43,6 +47,7 @@ impl RootDse {
         "forestFunctionality",
         "domainFunctionality",
         "supportedControl",
+        "isGlobalCatalogReady",
     ];
 
     /// Builds it from the rootDSE entry; an error names the first missing naming context.
@@ -76,6 +81,9 @@ impl RootDse {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
+            is_global_catalog_ready: entry
+                .first_str("isGlobalCatalogReady")
+                .is_some_and(|value| value.eq_ignore_ascii_case("TRUE")),
         })
     }
 

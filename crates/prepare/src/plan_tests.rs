@@ -67,6 +67,7 @@ fn fresh() -> ForestObservation {
             forest_functionality: Some(6),
             domain_functionality: Some(6),
             supported_controls: vec![],
+            is_global_catalog_ready: false,
         },
         schema: SchemaObservation {
             object_version: Some(69),
@@ -75,6 +76,7 @@ fn fresh() -> ForestObservation {
             default_security_descriptors,
         },
         forest: ForestDomains {
+            global_catalog: None,
             domains: vec![ForestDomain {
                 nc: dn("DC=contoso,DC=lab"),
                 netbios_name: Some("CONTOSO".into()),
@@ -131,6 +133,7 @@ fn existing(dn: Dn, classes: &[&str], extra: &[Ace]) -> ObservedObject {
             ..SecurityDescriptor::default()
         }),
         security_descriptor_error: None,
+        unreachable: None,
     }
 }
 

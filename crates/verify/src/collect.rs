@@ -148,26 +148,11 @@ fn account_names(
     }
     let mut names = BTreeMap::new();
     for sid in sids {
-        let Some(domain) = domains.domain_of_sid(&sid) else {
-            continue;
-        };
-        let filter = format!(
-            "(objectSid={})",
-            devwb_ldap::rootdse::escape_filter_bytes(&sid.to_bytes())
-        );
-        match client.search(&domain.nc, Scope::Subtree, &filter, &["sAMAccountName"]) {
-            Ok(entries) => {
-                if let Some(sam) = entries
-                    .first()
-                    .and_then(|entry| entry.first_str("sAMAccountName"))
-                {
-                    let name = match &domain.netbios_name {
-                        Some(netbios) => format!("{netbios}\\{sam}"),
-                        None => sam.to_string(),
-                    };
-                    names.insert(sid, name);
-                }
+        match client.account_of_sid(&sid, domains) {
+            Ok(Some(account)) if account.sam_account_name.is_some() => {
+                names.insert(sid, account.down_level_name());
             }
+            Ok(_) => {}
             Err(error) => tracing::debug!(%sid, %error, "cannot name the SID"),
         }
     }
@@ -188,6 +173,15 @@ fn read_device_ids(client: &Client, observed: &Observed) -> Option<Vec<Guid>> {
         Some(Ok(id)) => ids.push(id),
         _ => tracing::warn!(dn = %entry.dn, "device without a 16-byte msDS-DeviceID"),
     };
+    // A container in another domain of the forest is listed on that domain's DC.
+    let holder = match client.holder_of(&container.dn) {
+        Ok(holder) => holder,
+        Err(error) => {
+            tracing::warn!(container = %container.dn, %error, "cannot reach the device container's DC");
+            return None;
+        }
+    };
+    let client: &Client = holder.as_deref().unwrap_or(client);
     match client.search_each(
         &container.dn,
         Scope::OneLevel,

@@ -168,6 +168,16 @@ impl Observed {
             .and_then(existing)
     }
 
+    /// Why the object the primary service's `msDS-DeviceLocation` names could not be looked at,
+    /// when its domain's DC could not be reached.
+    pub fn location_target_unreachable(&self) -> Option<&str> {
+        let location = self.primary_service()?.device_location_dn()?;
+        std::iter::once(&self.forest.device_container)
+            .chain(self.forest.location_targets.iter())
+            .find(|target| target.dn == location)
+            .and_then(|target| target.unreachable.as_deref())
+    }
+
     /// The connector account found in this forest, when one was named and found.
     pub fn connector_account(&self) -> Option<&Account> {
         self.forest.connector.as_ref()

@@ -107,6 +107,23 @@ fn devwb(lab: &Lab, bind: &str, password: &str, subcommand: &str, args: &[&str])
     (output.status.success(), text)
 }
 
+/// `devwb prepare --domain emea.contoso.lab` for the connector `CONTOSO\svc-aadc`, as `admin`.
+fn prepare_emea(lab: &Lab, admin: &str, password: &str) {
+    let (ok, text) = devwb(
+        lab,
+        admin,
+        password,
+        "prepare",
+        &[
+            "--domain",
+            "emea.contoso.lab",
+            "--connector-account",
+            "CONTOSO\\svc-aadc",
+        ],
+    );
+    assert!(ok, "prepare: {text}");
+}
+
 #[test]
 fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_root() {
     let lab = Lab::builder()
@@ -117,19 +134,7 @@ fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_roo
         .start();
     let admin = lab.sim.admin_dn();
     let emea = lab.sim.domain("emea.contoso.lab").unwrap().clone();
-    let (ok, text) = devwb(
-        &lab,
-        &admin,
-        "Forest-Cli-2!",
-        "prepare",
-        &[
-            "--domain",
-            "emea.contoso.lab",
-            "--connector-account",
-            "CONTOSO\\svc-aadc",
-        ],
-    );
-    assert!(ok, "prepare: {text}");
+    prepare_emea(&lab, &admin, "Forest-Cli-2!");
     let (ok, text) = devwb(
         &lab,
         &admin,
@@ -240,4 +245,130 @@ fn prepare_verify_and_writeback_for_a_child_domain_with_the_connector_in_the_roo
             .unwrap();
         assert_eq!(left.len(), in_forest, "{}: {text}", bad.display());
     }
+}
+
+/// `devwb sync --once` from the fake tenant, connected to the root domain's DC with the
+/// connector in the root, into a child domain's container: the full round writes every device
+/// through the child's DC, and a delta round applies a disable and a delete there.
+#[test]
+fn sync_rounds_reach_a_child_domain_s_container_through_the_root_s_dc() {
+    use devwb_simulator::entra::{EntraTenant, DEFAULT_CLIENT_ID};
+    const SECRET: &str = "forest-sync-tenant-secret";
+    let lab = Lab::builder()
+        .domain("emea.contoso.lab")
+        .domain("fabrikam.lab")
+        .connector("svc-aadc", "Connector-Pa55word!")
+        .simulator(|sim| sim.admin_password("Forest-Cli-3!"))
+        .start();
+    let emea = lab.sim.domain("emea.contoso.lab").unwrap().clone();
+    prepare_emea(&lab, &lab.sim.admin_dn(), "Forest-Cli-3!");
+    // The tenant's device owners are users of the child domain.
+    let entra = EntraTenant::builder()
+        .client_secret(DEFAULT_CLIENT_ID, SECRET)
+        .synthetic_devices(25, 5, emea.domain_sid)
+        .start_blocking()
+        .expect("fake tenant starts");
+    let secret_file = lab.work_dir().join("client.secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let graph_ca = lab.work_dir().join("entra-ca.pem");
+    std::fs::write(&graph_ca, entra.certificate_pem()).unwrap();
+    let url = entra.url();
+    let state_dir = lab.work_dir().join("state").display().to_string();
+    let undo_dir = lab.work_dir().join("undo").display().to_string();
+    let secret_path = secret_file.display().to_string();
+    let graph_ca_path = graph_ca.display().to_string();
+    let sync_args = [
+        "--tenant",
+        entra.tenant().tenant_id(),
+        "--client-id",
+        DEFAULT_CLIENT_ID,
+        "--client-secret-file",
+        &secret_path,
+        "--authority",
+        &url,
+        "--graph-url",
+        &url,
+        "--graph-ca-file",
+        &graph_ca_path,
+        "--state-dir",
+        &state_dir,
+        "--undo-dir",
+        &undo_dir,
+        "--once",
+        "--json",
+    ];
+    let round = |what: &str| -> serde_json::Value {
+        let (ok, text) = devwb(
+            &lab,
+            "svc-aadc@contoso.lab",
+            "Connector-Pa55word!",
+            "sync",
+            &sync_args,
+        );
+        assert!(ok, "{what}: {text}");
+        let line = text
+            .lines()
+            .find(|line| line.starts_with('{'))
+            .unwrap_or_else(|| panic!("{what}: no round line in {text}"));
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("{what}: {e}: {line}"))
+    };
+    let child = lab.client_on(
+        "emea.contoso.lab",
+        "Administrator@emea.contoso.lab",
+        "Forest-Cli-3!",
+    );
+    let container = emea
+        .domain_dn
+        .child(devwb_model::Rdn::new("CN", "RegisteredDevices").unwrap());
+    let enabled_in_child = || -> Vec<(String, bool)> {
+        let mut found: Vec<(String, bool)> = child
+            .search(
+                &container,
+                devwb_ldap::Scope::OneLevel,
+                "(objectClass=msDS-Device)",
+                &["cn", "msDS-IsEnabled"],
+            )
+            .unwrap()
+            .iter()
+            .map(|entry| {
+                (
+                    entry
+                        .first_str("cn")
+                        .unwrap_or_default()
+                        .to_ascii_lowercase(),
+                    entry.first_str("msDS-IsEnabled") == Some("TRUE"),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+
+    let full = round("the full round");
+    assert_eq!(full["kind"], "full", "{full}");
+    assert_eq!(full["added"], 25, "{full}");
+    assert_eq!(enabled_in_child().len(), 25);
+
+    let tenant = entra.tenant();
+    let ids = tenant.device_ids();
+    let device_id = |id: &str| {
+        tenant.device_json(id).unwrap()["deviceId"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+    };
+    let (disabled, deleted) = (device_id(&ids[2]), device_id(&ids[7]));
+    tenant.set_account_enabled(&ids[2], false).unwrap();
+    tenant.delete_device(&ids[7]).unwrap();
+    let delta = round("the delta round");
+    assert_eq!(delta["kind"], "delta", "{delta}");
+    assert_eq!(
+        (&delta["modified"], &delta["deleted"], &delta["failed"]),
+        (&1.into(), &1.into(), &0.into()),
+        "{delta}"
+    );
+    let now = enabled_in_child();
+    assert_eq!(now.len(), 24);
+    assert!(now.iter().all(|(cn, _)| *cn != deleted));
+    assert!(now.contains(&(disabled, false)), "{now:?}");
 }

@@ -113,7 +113,9 @@ fn check(backend: Backend) {
         eprintln!("sync on {backend:?} did NOT run: {why}");
         return;
     }
-    let forest = backend.start(SchemaLevel::W2012R2).expect("forest starts");
+    let forest = backend
+        .start(SchemaLevel::W2012R2, devwb_e2e::Shape::OneDomain)
+        .expect("forest starts");
     let files = Files {
         dir: tempfile::tempdir().expect("temp dir"),
     };

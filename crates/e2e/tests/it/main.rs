@@ -18,13 +18,14 @@ pub fn run_table(backend: Backend) {
     }
     let mut failures = Vec::new();
     for scenario in ALL {
-        if let Some(why) = (scenario.unavailable)() {
+        if let Some(why) = (scenario.unavailable)().or_else(|| backend.cannot_host(scenario.shape))
+        {
             println!("{backend:?} {} did not run: {why}", scenario.name);
             continue;
         }
         let started = std::time::Instant::now();
         let outcome = backend
-            .start(scenario.level)
+            .start(scenario.level, scenario.shape)
             .and_then(|forest| (scenario.run)(&forest));
         match outcome {
             Ok(()) => println!(

@@ -263,8 +263,8 @@ pub(super) fn attributes(observed: &Observed) -> Check {
 
 /// `device-location-target`: `msDS-DeviceLocation` names an existing `msDS-DeviceContainer`
 /// directly under a domain head (its only possible superior) of a domain of this forest, in the
-/// domain named. A container in another domain of the forest was read on that domain's DC (an
-/// unreachable one fails the observation, naming it).
+/// domain named. A container in another domain of the forest was read on that domain's DC; one
+/// that could not be reached fails this check, naming it.
 pub(super) fn location_target(observed: &Observed) -> Check {
     let mut check = CheckBuilder::new(
         ids::DEVICE_LOCATION_TARGET,
@@ -318,6 +318,15 @@ pub(super) fn location_target(observed: &Observed) -> Check {
     let target = observed
         .location_target()
         .filter(|target| target.dn == location_dn);
+    if let Some(why) = observed.location_target_unreachable() {
+        check.push_evidence("target", "its domain's DC cannot be reached");
+        return check.fail(
+            Remedy::new(format!(
+                "{location_dn} could not be read: {why}. Devices are written there, so the connector must reach that domain's DC; check that domain's DCs and the network between them and this host."
+            )),
+            Fixable::No,
+        );
+    }
     let Some(target) = target else {
         check.push_evidence("target", "does not exist");
         return check.fail(

@@ -139,6 +139,7 @@ pub fn prepared() -> Observed {
             forest_functionality: None,
             domain_functionality: None,
             supported_controls: Vec::new(),
+            is_global_catalog_ready: false,
         },
         schema: SchemaObservation {
             object_version: Some(87),
@@ -147,6 +148,7 @@ pub fn prepared() -> Observed {
             default_security_descriptors: BTreeMap::new(),
         },
         forest: ForestDomains {
+            global_catalog: None,
             domains: vec![forest_domain(root.clone())],
         },
         domain: root.clone(),
