@@ -111,6 +111,17 @@ impl IdSource for SeededIds {
     }
 }
 
+/// Seconds from 1601-01-01 (FILETIME's epoch) to 1970-01-01.
+const FILETIME_UNIX_OFFSET_SECONDS: u64 = 11_644_473_600;
+
+/// A time as AD's Interval syntax holds it (`pwdLastSet`, `lastLogon`): 100-nanosecond
+/// intervals since 1601-01-01 UTC. Times before 1970 count as 1970.
+pub fn filetime(time: SystemTime) -> u64 {
+    let since_unix = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (since_unix.as_secs() + FILETIME_UNIX_OFFSET_SECONDS) * 10_000_000
+        + u64::from(since_unix.subsec_nanos() / 100)
+}
+
 /// AD's GeneralizedTime form: `YYYYMMDDHHMMSS.0Z`.
 pub fn generalized_time(time: SystemTime) -> String {
     let seconds = time
@@ -130,6 +141,14 @@ pub fn generalized_time(time: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filetime_counts_from_1601() {
+        assert_eq!(filetime(UNIX_EPOCH), 116_444_736_000_000_000);
+        // 2026-11-25 01:02:03 UTC, the tests' fixed clock.
+        let time = UNIX_EPOCH + std::time::Duration::from_secs(1_795_568_523);
+        assert_eq!(filetime(time), 134_400_421_230_000_000);
+    }
 
     #[test]
     fn generalized_time_formats_as_ad() {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use devwb_model::{Dn, SchemaLevel, Sid};
 
-use crate::clock::{generalized_time, Clock, IdSource};
+use crate::clock::{filetime, generalized_time, Clock, IdSource};
 use crate::error::{OpError, SimError};
 use crate::names::{rdn, DomainNames};
 pub use crate::names::{ForestNames, NamingContext};
@@ -125,7 +125,8 @@ impl Forest {
 
     /// Sets the attributes the directory generates on a new entry: `objectGUID` (unless a
     /// seed supplies one), `whenCreated`, `whenChanged`, `distinguishedName`, `name`,
-    /// `objectCategory`, `instanceType`, and `objectSid` for security principals.
+    /// `objectCategory`, `instanceType`, `objectSid` for security principals, and `pwdLastSet`
+    /// for a user added with a password.
     /// `uSNCreated` and `uSNChanged` are set by the store when the entry is stored.
     pub fn stamp_new(&self, entry: &mut Entry) {
         if entry
@@ -167,6 +168,14 @@ impl Forest {
         if !entry.attrs.contains("instanceType") {
             entry.attrs.set_str("instanceType", "4");
         }
+        // A user added with a password has it set now, unless the add asks for a change at
+        // the next logon (`pwdLastSet: 0`).
+        if entry.is_a("user")
+            && entry.attrs.contains("unicodePwd")
+            && !entry.attrs.contains("pwdLastSet")
+        {
+            self.stamp_password_set(entry);
+        }
         let is_principal = PRINCIPAL_CLASSES.iter().any(|c| entry.is_a(c));
         if is_principal && !entry.attrs.contains("objectSid") {
             // A principal's SID is its domain's: the domain whose NC holds it.
@@ -179,6 +188,13 @@ impl Forest {
                 .attrs
                 .set("objectSid", vec![Bytes::from(sid.to_bytes())]);
         }
+    }
+
+    /// Sets `pwdLastSet` to now, as AD does when an account's password is set or reset.
+    pub fn stamp_password_set(&self, entry: &mut Entry) {
+        entry
+            .attrs
+            .set_str("pwdLastSet", &filetime(self.clock.now()).to_string());
     }
 
     /// Sets `whenChanged` on a changed entry (`uSNChanged` is the store's).

@@ -10,6 +10,7 @@
 pub mod controls;
 mod partition;
 mod search;
+mod selection;
 mod write;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
-//! Search: scopes, filters, attribute selection (`*`, `+`, `1.1`, names in any case, range
-//! options), size and time limits, AD's MaxPageSize, paged results, SD flags, continuation
-//! references to other naming contexts, and the rootDSE.
+//! Search: scopes, filters, the projection of each entry (the attribute selection of
+//! [`super::selection`], value ranges, SD flags, access, the global catalog's partial attribute
+//! set), size and time limits, AD's MaxPageSize, paged results, continuation references to
+//! other naming contexts, and the rootDSE.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,211 +12,13 @@ use devwb_model::Dn;
 use rasn_ldap::{SearchRequest, SearchRequestScope};
 
 use super::controls::{paged_response_value, PAGED_RESULTS, SUPPORTED};
+use super::selection::{constructed, value_window, ConstructedContext, Selection, ValueRange};
 use super::{operations_error_unbound, DcRole, Handler, PageState, Session};
 use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
 use crate::request::{OpContext, Operation, RequestControls};
 use crate::store::{Entry, Values};
-
-/// A well-formed `;range=low-high` option (`high` `None` for `*`). The numbers are the
-/// client's: any value a 64-bit integer holds, so no arithmetic on them may overflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct ValueRange {
-    low: u64,
-    high: Option<u64>,
-}
-
-/// What the options of one requested attribute description say about value ranges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RangeOption {
-    /// No `range=` option.
-    None,
-    /// A well-formed one.
-    Valid(ValueRange),
-    /// `range=` followed by something that is not `<digits>-<digits>` or `<digits>-*`: the
-    /// attribute description is then not one the directory knows, and, as for any unknown
-    /// attribute description in a search's attribute list, nothing is returned for it.
-    Malformed,
-}
-
-/// Parses one option of an attribute description (`range=0-1499`, `Range=10-*`, any case).
-/// Digits beyond what 64 bits hold saturate: `range=0-99999999999999999999999` asks for
-/// every value, as `range=0-*` does, rather than being an error.
-fn parse_range(option: &str) -> RangeOption {
-    let Some(range) = option
-        .get(..6)
-        .filter(|prefix| prefix.eq_ignore_ascii_case("range="))
-        .and_then(|_| option.get(6..))
-    else {
-        return RangeOption::None;
-    };
-    let number = |text: &str| -> Option<u64> {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(text.bytes().fold(0u64, |acc, digit| {
-            acc.saturating_mul(10)
-                .saturating_add(u64::from(digit - b'0'))
-        }))
-    };
-    let Some((low, high)) = range.split_once('-') else {
-        return RangeOption::Malformed;
-    };
-    let Some(low) = number(low) else {
-        return RangeOption::Malformed;
-    };
-    let high = if high == "*" {
-        None
-    } else {
-        match number(high) {
-            Some(high) => Some(high),
-            None => return RangeOption::Malformed,
-        }
-    };
-    RangeOption::Valid(ValueRange { low, high })
-}
-
-/// Which values of an attribute with `total` values a read returns, and the range option of
-/// the returned attribute description: `Some((window, None))` for all values under their plain
-/// name, `Some((window, Some("low-high")))` for a ranged answer, `None` when no value is in
-/// the window (a reversed range such as `5-2`, or a low bound past the last value): the
-/// attribute is then left out of the entry.
-///
-/// Without a range, an attribute with more than `limit` values (AD's MaxValRange) comes back
-/// as `name;range=0-<limit - 1>`; with one, at most `limit` values from `low` on. The high
-/// bound shown is `*` when the window reaches the last value.
-fn value_window(
-    total: usize,
-    range: Option<ValueRange>,
-    limit: usize,
-) -> Option<(std::ops::Range<usize>, Option<String>)> {
-    let limit = limit.max(1);
-    let range = match range {
-        Some(range) => range,
-        None if total > limit => ValueRange { low: 0, high: None },
-        None => return Some((0..total, None)),
-    };
-    if range.high.is_some_and(|high| high < range.low) {
-        return None;
-    }
-    // Client numbers become indexes by saturating: past the end is past the end.
-    let start = usize::try_from(range.low).unwrap_or(usize::MAX).min(total);
-    let requested_end = range.high.map_or(total, |high| {
-        usize::try_from(high)
-            .unwrap_or(usize::MAX)
-            .saturating_add(1)
-            .min(total)
-    });
-    let end = requested_end.min(start.saturating_add(limit));
-    if start >= end {
-        return None;
-    }
-    let shown_high = if end >= total {
-        "*".to_string()
-    } else {
-        (end - 1).to_string()
-    };
-    Some((start..end, Some(format!("{}-{shown_high}", range.low))))
-}
-
-/// Which attributes a search returns.
-#[derive(Debug, Default)]
-struct Selection {
-    all_user: bool,
-    operational: bool,
-    /// Requested names: (as requested, without options, range).
-    names: Vec<(String, String, Option<ValueRange>)>,
-}
-
-impl Selection {
-    fn parse(attributes: &[rasn_ldap::LdapString]) -> Selection {
-        let mut selection = Selection::default();
-        if attributes.is_empty() {
-            selection.all_user = true;
-        }
-        for requested in attributes {
-            let requested = requested.as_str().trim();
-            match requested {
-                "*" => selection.all_user = true,
-                "+" => selection.operational = true,
-                "1.1" | "" => {}
-                _ => {
-                    let mut parts = requested.split(';');
-                    let base = parts.next().unwrap_or_default().to_string();
-                    let mut range = None;
-                    let mut malformed = false;
-                    for option in parts {
-                        match parse_range(option) {
-                            RangeOption::None => {}
-                            RangeOption::Valid(valid) => range = Some(valid),
-                            RangeOption::Malformed => malformed = true,
-                        }
-                    }
-                    // An attribute description the directory does not know returns nothing.
-                    if !malformed {
-                        selection.names.push((requested.to_string(), base, range));
-                    }
-                }
-            }
-        }
-        selection
-    }
-
-    fn names_attribute(&self, name: &str) -> bool {
-        self.names
-            .iter()
-            .any(|(_, base, _)| base.eq_ignore_ascii_case(name))
-    }
-}
-
-/// Attributes AD computes when asked by name (and that `+` returns).
-const CONSTRUCTED: &[&str] = &[
-    "createTimeStamp",
-    "modifyTimeStamp",
-    "canonicalName",
-    "structuralObjectClass",
-    "subschemaSubentry",
-];
-
-fn canonical_name(dn: &Dn) -> String {
-    let mut domain = Vec::new();
-    let mut path = Vec::new();
-    for rdn in dn.rdns().iter().rev() {
-        if rdn.attr().eq_ignore_ascii_case("DC") && path.is_empty() {
-            domain.push(rdn.value().to_string());
-        } else {
-            path.push(rdn.value().to_string());
-        }
-    }
-    domain.reverse();
-    format!("{}/{}", domain.join("."), path.join("/"))
-}
-
-/// The value of the constructed attribute `name` on `entry`; `subschema` is the DN of the
-/// subschema entry (`CN=Aggregate,<schema NC>`).
-fn constructed(entry: &Entry, name: &str, subschema: &Dn) -> Option<Vec<Bytes>> {
-    let value = if name.eq_ignore_ascii_case("subschemaSubentry") {
-        vec![Bytes::from(subschema.to_string())]
-    } else if name.eq_ignore_ascii_case("createTimeStamp") {
-        entry.attrs.values("whenCreated").to_vec()
-    } else if name.eq_ignore_ascii_case("modifyTimeStamp") {
-        entry.attrs.values("whenChanged").to_vec()
-    } else if name.eq_ignore_ascii_case("canonicalName") {
-        vec![Bytes::from(canonical_name(&entry.dn))]
-    } else if name.eq_ignore_ascii_case("structuralObjectClass") {
-        entry
-            .attrs
-            .values("objectClass")
-            .last()
-            .map(Bytes::copy_from_slice)
-            .into_iter()
-            .collect()
-    } else {
-        return None;
-    };
-    (!value.is_empty()).then_some(value)
-}
 
 impl Handler {
     /// The values of one attribute to send, after SD flags and value ranges; `None` when the
@@ -244,7 +47,7 @@ impl Handler {
         Some((name, values))
     }
 
-    /// The entry as the search returns it.
+    /// The entry as the search returns it (see [`super::selection`] for what is selected).
     fn project(
         &self,
         ctx: &OpContext<'_>,
@@ -258,7 +61,7 @@ impl Handler {
             |attributes: &mut Vec<(String, Vec<Bytes>)>, name: String, values: Vec<Bytes>| {
                 attributes.push((name, if types_only { Vec::new() } else { values }));
             };
-        if selection.all_user || selection.operational {
+        if selection.all_user {
             for attribute in entry.attrs.iter() {
                 let is_sd = attribute.name.eq_ignore_ascii_case("nTSecurityDescriptor");
                 if is_sd
@@ -267,9 +70,7 @@ impl Handler {
                 {
                     continue;
                 }
-                if selection.names.iter().any(|(_, base, range)| {
-                    range.is_some() && base.eq_ignore_ascii_case(attribute.name)
-                }) {
+                if selection.names_ranged(attribute.name) {
                     continue; // the ranged request below returns it
                 }
                 if !semantics.can_read(ctx, entry, attribute.name) {
@@ -282,49 +83,47 @@ impl Handler {
                 }
             }
         }
-        if selection.operational {
-            let subschema = self.subschema_dn();
-            for name in CONSTRUCTED {
-                if let Some(values) = constructed(entry, name, &subschema) {
-                    push(&mut attributes, name.to_string(), values);
-                }
-            }
-        }
-        for (requested, base, range) in &selection.names {
-            let stored = entry.attrs.get(base);
-            let covered = stored.is_some()
-                && (selection.all_user || selection.operational)
-                && range.is_none();
-            if covered
-                || attributes
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case(requested))
-            {
+        let subschema = self.subschema_dn();
+        let token_groups = || semantics.token_groups(ctx.store, entry);
+        let parent = || entry.dn.parent().and_then(|dn| self.forest.store.get(&dn));
+        let context = ConstructedContext {
+            schema: semantics.schema(),
+            subschema: &subschema,
+            parent: &parent,
+            token_groups: &token_groups,
+        };
+        for requested in &selection.names {
+            let returned = attributes.iter().any(|(name, _)| {
+                let base = name.split(';').next().unwrap_or_default();
+                base.eq_ignore_ascii_case(&requested.name)
+            });
+            if returned {
                 continue;
             }
-            if !semantics.can_read(ctx, entry, base) {
-                continue;
-            }
-            match stored {
-                Some(attribute) => {
-                    if let Some((name, values)) =
-                        self.shaped_values(attribute.name, attribute.values, *range, ctx.controls)
-                    {
+            match entry.attrs.get(&requested.name) {
+                Some(stored) => {
+                    if !semantics.can_read(ctx, entry, &requested.name) {
+                        continue;
+                    }
+                    if let Some((name, values)) = self.shaped_values(
+                        stored.name,
+                        stored.values,
+                        requested.range,
+                        ctx.controls,
+                    ) {
                         push(&mut attributes, name, values);
                     }
                 }
                 None => {
-                    if selection.operational
-                        && CONSTRUCTED.iter().any(|c| c.eq_ignore_ascii_case(base))
-                    {
+                    let Some(values) = constructed(entry, &requested.name, &context) else {
                         continue;
-                    }
-                    if let Some(values) = constructed(entry, base, &self.subschema_dn()) {
-                        let name = CONSTRUCTED
-                            .iter()
-                            .find(|c| c.eq_ignore_ascii_case(base))
-                            .map_or(base.clone(), |c| c.to_string());
-                        push(&mut attributes, name, values);
+                    };
+                    // Read access is checked on the constructed attribute as on a stored one:
+                    // on the entry as it would be with the value.
+                    let mut with_value = entry.clone();
+                    with_value.attrs.set(&requested.name, values.clone());
+                    if semantics.can_read(ctx, &with_value, &requested.name) {
+                        push(&mut attributes, requested.name.clone(), values);
                     }
                 }
             }
@@ -365,7 +164,7 @@ impl Handler {
     ) -> Result<Vec<Response>, OpError> {
         let started = Instant::now();
         let semantics = &self.forest.semantics;
-        let selection = Selection::parse(&request.attributes);
+        let selection = Selection::parse(&request.attributes, semantics.schema());
         let base_text = request.base_object.as_str();
         let scope = request.scope;
         let filter = Filter::compile(&request.filter, semantics, self.config.max_filter_depth)?;
@@ -377,9 +176,11 @@ impl Handler {
             let mut responses = Vec::new();
             if filter.matches(&root, &|_| true) {
                 let mut projected = self.project(&ctx, &root, &selection, request.types_only);
-                if !selection.all_user && selection.names.is_empty() && !selection.operational {
-                    projected.attributes.clear();
-                }
+                // The rootDSE matches `(objectClass=*)` but shows no objectClass, as Windows
+                // (MS-ADTS 3.1.1.3.2 lists none) and Samba answer.
+                projected
+                    .attributes
+                    .retain(|(name, _)| !name.eq_ignore_ascii_case("objectClass"));
                 responses.push(Response::new(id, ResponseOp::SearchEntry(projected)));
             }
             responses.push(Response::new(
@@ -397,6 +198,7 @@ impl Handler {
             self.resolve_dn(base_text)?
         };
         self.require_held(session, &base)?;
+        selection.check_scope(semantics.schema(), scope == SearchRequestScope::BaseObject)?;
         let ctx = self.context(session, controls, Operation::Search, &base);
         let store = &self.forest.store;
 
@@ -684,77 +486,5 @@ fn paged_control(cookie: &[u8]) -> ResponseControl {
         oid: PAGED_RESULTS.to_string(),
         critical: false,
         value: Some(paged_response_value(cookie)),
-    }
-}
-
-#[cfg(test)]
-mod range_tests {
-    use super::*;
-
-    /// `option` parsed, then the window over `total` values with MaxValRange `limit`, shown as
-    /// `start..end name-suffix` or `none`.
-    fn check(option: &str, total: usize, limit: usize, expected: &str) {
-        let range = match parse_range(option) {
-            RangeOption::None => None,
-            RangeOption::Valid(range) => Some(range),
-            RangeOption::Malformed => {
-                assert_eq!("malformed", expected, "{option}");
-                return;
-            }
-        };
-        let shown = match value_window(total, range, limit) {
-            None => "none".to_string(),
-            Some((window, suffix)) => format!(
-                "{}..{} {}",
-                window.start,
-                window.end,
-                suffix.as_deref().unwrap_or("plain")
-            ),
-        };
-        assert_eq!(
-            shown, expected,
-            "{option} over {total} values, limit {limit}"
-        );
-    }
-
-    #[test]
-    fn ranges_never_overflow_and_answer_like_ad() {
-        check("binary", 3, 1500, "0..3 plain");
-        check("binary", 2000, 1500, "0..1500 0-1499");
-        check("range=0-*", 3, 1500, "0..3 0-*");
-        check("range=0-1", 3, 1500, "0..2 0-1");
-        check("range=1-2", 3, 1500, "1..3 1-*");
-        check("Range=1-1", 3, 1500, "1..2 1-1");
-        check("RANGE=0-*", 2000, 1500, "0..1500 0-1499");
-        check("range=1500-*", 2000, 1500, "1500..2000 1500-*");
-        // The overflow of issue 13: `(h + 1)` with h = u64::MAX.
-        check("range=0-18446744073709551615", 3, 1500, "0..3 0-*");
-        check(
-            "range=18446744073709551615-18446744073709551615",
-            3,
-            1500,
-            "none",
-        );
-        check("range=18446744073709551615-*", 3, 1500, "none");
-        check("range=0-99999999999999999999999999", 3, 1500, "0..3 0-*");
-        check("range=2-18446744073709551615", 2000, 1500, "2..1502 2-1501");
-        // Reversed and past-the-end ranges: no values, the attribute is left out.
-        check("range=5-2", 10, 1500, "none");
-        check("range=3-*", 3, 1500, "none");
-        check("range=0-*", 0, 1500, "none");
-        // Malformed: the attribute description is unknown.
-        for malformed in [
-            "range=",
-            "range=5",
-            "range=-3",
-            "range=a-b",
-            "range=1-",
-            "range=*-3",
-            "range=1-2-3",
-            "range=+1-2",
-            "range= 1-2",
-        ] {
-            check(malformed, 3, 1500, "malformed");
-        }
     }
 }

@@ -111,6 +111,24 @@ fn root_dse_is_generated_from_the_forest_and_clock() {
         )]
     );
     assert_eq!(root.attributes.len(), 3, "only what was asked for");
+    let all = run(
+        &handler,
+        &mut session,
+        search(
+            "",
+            SearchRequestScope::BaseObject,
+            F::Present("objectClass".into()),
+            &["*", "objectClass"],
+        ),
+        None,
+    );
+    let names: Vec<&str> = entries(&all)[0]
+        .attributes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert!(names.contains(&"namingContexts"), "{names:?}");
+    assert!(!names.contains(&"objectClass"), "no objectClass: {names:?}");
 }
 
 #[test]
@@ -307,4 +325,170 @@ fn rename_and_extended_dn_and_missing_objects() {
         None,
     );
     assert_eq!(final_code(&bad), ResultCode::INVALID_DN_SYNTAX);
+}
+
+/// What a search of a new user returns for an attribute list, in the shape of `expected`:
+/// `rc=<code>` for a failed search, else space-separated checks on the returned names:
+/// `=a,b` the exact names in order (`=` alone for none), `+a` present, `-a` absent.
+fn check_selection(attributes: &[&str], scope: SearchRequestScope, expected: &str) {
+    let handler = handler();
+    let (dn, _) = handler
+        .forest()
+        .add_user("selection-user", "Passw0rd-1!")
+        .unwrap();
+    let responses = run(
+        &handler,
+        &mut admin_session(&handler),
+        search(
+            &dn.to_string(),
+            scope,
+            F::Present("objectClass".into()),
+            attributes,
+        ),
+        None,
+    );
+    let code = final_code(&responses);
+    if let Some(wanted) = expected.strip_prefix("rc=") {
+        assert_eq!(code.0.to_string(), wanted, "{attributes:?}");
+        assert!(entries(&responses).is_empty(), "{attributes:?}");
+        return;
+    }
+    assert_eq!(code, ResultCode::SUCCESS, "{attributes:?}");
+    let found = entries(&responses);
+    assert_eq!(found.len(), 1, "{attributes:?}");
+    let names: Vec<&str> = found[0]
+        .attributes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    for check in expected.split(' ') {
+        if let Some(exact) = check.strip_prefix('=') {
+            let wanted: Vec<&str> = exact.split(',').filter(|n| !n.is_empty()).collect();
+            assert_eq!(names, wanted, "{attributes:?}");
+        } else if let Some(present) = check.strip_prefix('+') {
+            assert!(
+                names.contains(&present),
+                "{attributes:?}: {present} in {names:?}"
+            );
+        } else if let Some(absent) = check.strip_prefix('-') {
+            assert!(
+                !names.contains(&absent),
+                "{attributes:?}: no {absent} in {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn attribute_selection_is_a_windows_dcs() {
+    use SearchRequestScope::{BaseObject as Base, WholeSubtree as Subtree};
+    let stored = "+objectClass +whenCreated +uSNChanged +objectSid +pwdLastSet";
+    let no_extras = "-nTSecurityDescriptor -createTimeStamp -canonicalName -tokenGroups";
+    for (attributes, scope, expected) in [
+        (&[][..], Base, format!("{stored} {no_extras}")),
+        (&["*"][..], Base, format!("{stored} {no_extras}")),
+        (&["*", "+"][..], Base, format!("{stored} {no_extras}")),
+        (&["+"][..], Base, "=".to_string()),
+        (&["1.1"][..], Base, "=".to_string()),
+        (&["+", "1.1"][..], Base, "=".to_string()),
+        (&["1.1", "cn"][..], Base, "=cn".to_string()),
+        (&["noSuchAttribute", "cn"][..], Base, "=cn".to_string()),
+        (&["cn", "CN", "2.5.4.3"][..], Base, "=cn".to_string()),
+        (
+            &["SAMACCOUNTNAME", "objectguid", "1.2.840.113556.1.4.90"][..],
+            Base,
+            // unicodePwd, by OID: resolved, but never returned.
+            "=sAMAccountName,objectGUID".to_string(),
+        ),
+        (
+            &["*", "createTimeStamp", "CANONICALNAME"][..],
+            Base,
+            format!("{stored} +createTimeStamp +canonicalName"),
+        ),
+        (
+            &["nTSecurityDescriptor"][..],
+            Base,
+            "=nTSecurityDescriptor".to_string(),
+        ),
+        (
+            &["subschemaSubentry"][..],
+            Base,
+            "=subSchemaSubEntry".to_string(),
+        ),
+        (
+            &["structuralObjectClass", "parentGUID", "primaryGroupToken"][..],
+            Base,
+            "=structuralObjectClass,parentGUID".to_string(),
+        ),
+        (&["tokenGroups"][..], Base, "=tokenGroups".to_string()),
+        (&["tokenGroups"][..], Subtree, "rc=1".to_string()),
+        (
+            &["cn", "msds-memberOfTransitive"][..],
+            Subtree,
+            "rc=1".to_string(),
+        ),
+        (
+            &["createTimeStamp"][..],
+            Subtree,
+            "=createTimeStamp".to_string(),
+        ),
+    ] {
+        check_selection(attributes, scope, &expected);
+    }
+}
+
+#[test]
+fn constructed_values_are_computed_from_the_entry_and_the_schema() {
+    let handler = handler();
+    let (dn, _) = handler
+        .forest()
+        .add_user("constructed", "Passw0rd-1!")
+        .unwrap();
+    let names = &handler.forest().names;
+    let responses = run(
+        &handler,
+        &mut admin_session(&handler),
+        search(
+            &dn.to_string(),
+            SearchRequestScope::BaseObject,
+            F::Present("objectClass".into()),
+            &[
+                "structuralObjectClass",
+                "tokenGroups",
+                "createTimeStamp",
+                "canonicalName",
+                "parentGUID",
+            ],
+        ),
+        None,
+    );
+    let entry = entries(&responses)[0];
+    let values = |name: &str| -> Vec<Bytes> {
+        entry
+            .attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let texts = |name: &str| -> Vec<String> {
+        values(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    assert_eq!(
+        texts("structuralObjectClass"),
+        ["top", "person", "organizationalPerson", "user"]
+    );
+    // Domain Users, the primary group; the account's own SID is not a group's.
+    let domain_users = Bytes::from(names.domain_sid.with_rid(513).to_bytes());
+    assert_eq!(values("tokenGroups"), vec![domain_users]);
+    assert_eq!(texts("createTimeStamp"), ["20261125010203.0Z"]);
+    assert_eq!(texts("canonicalName"), ["contoso.lab/Users/constructed"]);
+    let users = handler.forest().store.get(&dn.parent().unwrap()).unwrap();
+    assert_eq!(
+        values("parentGUID"),
+        users.attrs.values("objectGUID").to_vec()
+    );
 }

@@ -190,6 +190,13 @@ impl Handler {
             let mut after = self.forest.semantics.check_modify(&ctx, &before, changes)?;
             self.check_nonlinked_values(Some(&before), &after)?;
             self.forest.stamp_changed(&mut after);
+            if after.is_a("user")
+                && changes
+                    .iter()
+                    .any(|change| change.attribute.eq_ignore_ascii_case("unicodePwd"))
+            {
+                self.forest.stamp_password_set(&mut after);
+            }
             match store.replace(&before, after) {
                 Err(error) if error.code == ResultCode::BUSY && attempts < 8 => continue,
                 other => return other.map(|_| ()),

@@ -135,6 +135,19 @@ pub fn member_of(directory: &dyn Directory, account: &Dn) -> Vec<Dn> {
         .collect()
 }
 
+/// The attributes AD gives a new user or computer account, with their first values.
+const ACCOUNT_COUNTERS: [(&str, &str); 9] = [
+    ("accountExpires", "9223372036854775807"),
+    ("badPasswordTime", "0"),
+    ("badPwdCount", "0"),
+    ("codePage", "0"),
+    ("countryCode", "0"),
+    ("lastLogoff", "0"),
+    ("lastLogon", "0"),
+    ("logonCount", "0"),
+    ("pwdLastSet", "0"),
+];
+
 /// The attributes AD gives a new security principal it was not given: `sAMAccountName`
 /// (generated), `userAccountControl` (546, a disabled normal account, for users created over
 /// LDAP; 4096 for computers), `primaryGroupID` (513 Domain Users, 515 Domain Computers),
@@ -181,6 +194,12 @@ pub fn principal_defaults(entry: &mut Entry, classes: &[&str], rid: u32) {
             );
             set_if_absent(entry, "primaryGroupID", "513".to_string());
             set_if_absent(entry, "sAMAccountType", "805306368".to_string());
+        }
+        // What AD maintains on every account from its creation on: never expires, never
+        // logged on, no bad password yet, no password set (a password in the add sets
+        // `pwdLastSet` before this, see `Forest::stamp_new`).
+        for (name, value) in ACCOUNT_COUNTERS {
+            set_if_absent(entry, name, value.to_string());
         }
     }
 }

@@ -48,6 +48,21 @@ impl Semantics {
         token
     }
 
+    /// The SIDs of the groups `account` is a member of, transitively, its primary group
+    /// included: its constructed `tokenGroups`. Unlike its token, neither the account's own
+    /// SID nor Authenticated Users and Everyone, which no group membership gives.
+    pub fn token_groups(&self, store: &Store, account: &Entry) -> Vec<Sid> {
+        let token =
+            accounts::token_for(&StoreDirectory(store), &self.sids_for(&account.dn), account);
+        token
+            .sids()
+            .iter()
+            .skip(1)
+            .filter(|sid| **sid != Sid::AUTHENTICATED_USERS && **sid != Sid::EVERYONE)
+            .cloned()
+            .collect()
+    }
+
     /// The membership generation caches may be keyed on, or `None` while a membership change
     /// may still be on its way into the store (then nothing is cached).
     pub(super) fn settled_generation(&self, store: &Store) -> Option<u64> {

@@ -371,8 +371,14 @@ fn ldapsearch_reads_the_subschema_entry() {
             ],
             None,
         );
+        // The rootDSE spells it as RFC 4512 does; entries as AD's schema does.
+        let spelling = if base.is_empty() {
+            "subschemaSubentry"
+        } else {
+            "subSchemaSubEntry"
+        };
         assert!(
-            stdout(&named).contains(&format!("subschemaSubentry: {aggregate}")),
+            stdout(&named).contains(&format!("{spelling}: {aggregate}")),
             "{base:?}: {}",
             stdout(&named)
         );
@@ -405,4 +411,57 @@ fn ldapsearch_reads_the_subschema_entry() {
         "objectClasses: ( 1.2.840.113556.1.5.9 NAME 'user' SUP organizationalPerson STRUCTURAL"
     ));
     assert!(!text.contains(";range="), "the schema's values come whole");
+}
+
+/// Attribute selection through ldapsearch, as a Windows DC answers it: `+` is no selector,
+/// constructed attributes come when named, names come back in the schema's spelling, and a
+/// base-only attribute fails a subtree search.
+#[test]
+fn ldapsearch_selects_attributes_as_a_windows_dc() {
+    if !tools_present() {
+        return;
+    }
+    let sim = start();
+    let users = format!("CN=Users,{}", sim.domain_dn());
+    let administrator = sim.admin_dn();
+    let read = |base: &str, scope: &str, attributes: &[&str]| {
+        let mut args = vec!["-o", "ldif-wrap=no", "-LLL", "-b", base, "-s", scope];
+        args.push("(objectClass=*)");
+        args.extend_from_slice(attributes);
+        tool(&sim, "ldapsearch", false, &args, None)
+    };
+    let names = |output: &Output| -> Vec<String> {
+        stdout(output)
+            .lines()
+            .filter_map(|line| line.split_once(':').map(|(name, _)| name.to_string()))
+            .filter(|name| name != "dn")
+            .collect()
+    };
+
+    let all = read(&administrator, "base", &["*", "+"]);
+    assert_ok(&all, "ldapsearch * +");
+    let all = names(&all);
+    assert!(all.iter().any(|n| n == "sAMAccountName"), "{all:?}");
+    for absent in ["createTimeStamp", "canonicalName", "nTSecurityDescriptor"] {
+        assert!(!all.iter().any(|n| n == absent), "{absent} in {all:?}");
+    }
+    let plus = read(&administrator, "base", &["+"]);
+    assert_ok(&plus, "ldapsearch +");
+    assert_eq!(names(&plus), Vec::<String>::new());
+
+    let named = read(
+        &administrator,
+        "base",
+        &["SAMACCOUNTNAME", "samaccountname", "canonicalname", "1.1"],
+    );
+    assert_ok(&named, "ldapsearch of named attributes");
+    assert_eq!(names(&named), ["sAMAccountName", "canonicalName"]);
+
+    let subtree = read(&users, "sub", &["cn", "tokenGroups"]);
+    assert_eq!(subtree.status.code(), Some(1), "{}", stdout(&subtree));
+    assert!(
+        String::from_utf8_lossy(&subtree.stderr).contains("00002120"),
+        "{}",
+        String::from_utf8_lossy(&subtree.stderr)
+    );
 }
