@@ -6,16 +6,43 @@
 use std::sync::Arc;
 
 use devwb_ldap::{Client, ErrorKind};
-use devwb_model::{Dn, Rdn, Sid};
+use devwb_model::{Dn, Rdn, SchemaLevel, Sid};
 use devwb_verify::{ids, Status};
 use devwb_writeback::synthetic::{SyntheticConfig, SyntheticDevices};
 
 use crate::backend::{CHILD, TREE};
+use crate::scenarios::Scenario;
 use crate::scenarios::{
-    connector_name, devices_in_container, expect, expect_all_pass, plan_prepare_in, prepare_in,
-    status_of, verify_with, write_devices, writeback, CONNECTOR, CONNECTOR_PASSWORD,
+    always_available, connector_name, devices_in_container, expect, expect_all_pass,
+    plan_prepare_in, prepare_in, status_of, verify_with, write_devices, writeback, CONNECTOR,
+    CONNECTOR_PASSWORD,
 };
-use crate::{BackendForest, Outcome};
+use crate::{BackendForest, Outcome, Shape};
+
+/// The three-domain rows of the scenario table, in the order they are reported.
+pub const ALL: &[Scenario] = &[
+    Scenario {
+        name: "three_domains_devices_in_the_child_connector_in_the_root_owners_everywhere",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: devices_in_the_child_connector_in_the_root_owners_everywhere,
+        unavailable: always_available,
+    },
+    Scenario {
+        name: "three_domains_accounts_resolve_through_the_global_catalog_while_a_dc_is_down",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: accounts_resolve_through_the_global_catalog_while_a_dc_is_down,
+        unavailable: always_available,
+    },
+    Scenario {
+        name: "three_domains_a_dc_that_is_down_is_named_and_nothing_is_deleted",
+        level: SchemaLevel::W2012R2,
+        shape: Shape::ThreeDomains,
+        run: a_dc_that_is_down_is_named_and_nothing_is_deleted,
+        unavailable: always_available,
+    },
+];
 
 /// Owners of this SID's domain belong to no domain of the forest.
 const FOREIGN_DOMAIN: &str = "S-1-5-21-111111111-222222222-333333333";

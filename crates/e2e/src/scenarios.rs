@@ -32,7 +32,7 @@ pub struct Scenario {
 }
 
 /// For scenarios that need nothing beyond a backend.
-fn always_available() -> Option<String> {
+pub(crate) fn always_available() -> Option<String> {
     None
 }
 
@@ -44,7 +44,8 @@ fn without_ldapsearch() -> Option<String> {
     }
 }
 
-/// Every scenario, in the order they are reported.
+/// Every scenario on a forest of one domain, in the order they are reported (those on three
+/// domains are [`crate::forest::ALL`]).
 pub const ALL: &[Scenario] = &[
     Scenario {
         name: "prepare_then_verify_passes_and_a_second_prepare_plans_nothing",
@@ -94,27 +95,6 @@ pub const ALL: &[Scenario] = &[
         shape: Shape::OneDomain,
         run: bad_exports_delete_nothing_and_the_undo_file_restores_deletes,
         unavailable: without_ldapsearch,
-    },
-    Scenario {
-        name: "three_domains_devices_in_the_child_connector_in_the_root_owners_everywhere",
-        level: SchemaLevel::W2012R2,
-        shape: Shape::ThreeDomains,
-        run: crate::forest::devices_in_the_child_connector_in_the_root_owners_everywhere,
-        unavailable: always_available,
-    },
-    Scenario {
-        name: "three_domains_accounts_resolve_through_the_global_catalog_while_a_dc_is_down",
-        level: SchemaLevel::W2012R2,
-        shape: Shape::ThreeDomains,
-        run: crate::forest::accounts_resolve_through_the_global_catalog_while_a_dc_is_down,
-        unavailable: always_available,
-    },
-    Scenario {
-        name: "three_domains_a_dc_that_is_down_is_named_and_nothing_is_deleted",
-        level: SchemaLevel::W2012R2,
-        shape: Shape::ThreeDomains,
-        run: crate::forest::a_dc_that_is_down_is_named_and_nothing_is_deleted,
-        unavailable: always_available,
     },
 ];
 

@@ -7,7 +7,6 @@
 mod samba; // the table against a Samba AD DC in a container (skips, saying why, without Docker)
 mod simulator; // the table against the in-process simulator
 
-use devwb_e2e::scenarios::ALL;
 use devwb_e2e::Backend;
 
 /// Runs every scenario of the table on `backend` and fails listing those that failed.
@@ -17,7 +16,10 @@ pub fn run_table(backend: Backend) {
         return;
     }
     let mut failures = Vec::new();
-    for scenario in ALL {
+    for scenario in devwb_e2e::scenarios::ALL
+        .iter()
+        .chain(devwb_e2e::forest::ALL)
+    {
         if let Some(why) = (scenario.unavailable)().or_else(|| backend.cannot_host(scenario.shape))
         {
             println!("{backend:?} {} did not run: {why}", scenario.name);
