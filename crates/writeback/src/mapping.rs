@@ -13,9 +13,8 @@
 //! This module does no IO: [`map_device`] is a pure function of a checked device and a
 //! [`ForestScope`].
 
-use std::collections::hash_map::DefaultHasher;
 use std::fmt;
-use std::hash::Hasher;
+use std::hash::{BuildHasher, Hasher};
 
 use devwb_model::schema::attr;
 use devwb_model::{Dn, Guid, SchemaLevel, Sid};
@@ -470,7 +469,9 @@ pub fn device_dn(container: &Dn, device_id: &Guid) -> Dn {
 
 /// The hash the diff compares: 64 bits over the values sorted (AD returns multi-valued attributes
 /// in no promised order), with lengths mixed in so `["ab"]` and `["a","b"]` differ. Hashes are
-/// compared only within one run, never stored.
+/// compared only within one run, never stored. foldhash's quality variant with a fixed seed: it
+/// passes SMHasher like SipHash, at a fraction of SipHash's cost per value (the no-change rerun
+/// hashes every mapped attribute of every device on both sides).
 pub fn value_set_hash(attribute: DeviceAttribute, values: &[Vec<u8>]) -> u64 {
     if attribute == DeviceAttribute::RegisteredOwner {
         if let [value] = values {
@@ -484,7 +485,7 @@ pub fn value_set_hash(attribute: DeviceAttribute, values: &[Vec<u8>]) -> u64 {
             }
         }
     }
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = foldhash::quality::FixedState::with_seed(0x6465_7677_6200_0016).build_hasher();
     hasher.write_usize(attribute.index());
     hasher.write_usize(values.len());
     if values.len() <= 1 || !attribute.spec().multi_valued {
