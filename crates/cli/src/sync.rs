@@ -397,6 +397,52 @@ fn install_signal_handlers(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The lock file of a state directory.
+const LOCK_FILE: &str = "lock";
+
+/// Takes `<dir>/lock` exclusively (flock), for as long as the returned file is open: a second
+/// `devwb sync` on the same state directory stops here, saying so, instead of running rounds
+/// beside the first (both would apply the same changes and advance the same delta link). The
+/// kernel releases the lock when the process ends, `kill -9` included, so a restart is never
+/// locked out by a dead process. The file holds the holder's process id, for the message.
+pub fn lock_state_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek};
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the state directory {}", dir.display()))?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {}", path.display()))?;
+    #[cfg(unix)]
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(errno) if errno == rustix::io::Errno::WOULDBLOCK => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            bail!(
+                "another devwb sync is using the state directory {} (process {}): one sync per \
+                 state directory; stop that one, or give this one its own --state-dir",
+                dir.display(),
+                if holder.is_empty() { "unknown" } else { holder }
+            );
+        }
+        Err(errno) => {
+            return Err(std::io::Error::from(errno))
+                .with_context(|| format!("locking {}", path.display()))
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(file)
+}
+
 /// Runs `devwb sync`.
 pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -413,6 +459,8 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
         .context("reaching the device container's domain controller")?;
     let client: &Client = holder.as_deref().unwrap_or(&client);
     let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    // Held until the process ends: two syncs on one state would both advance its delta link.
+    let _lock = lock_state_dir(&state_dir)?;
     let service = Service {
         args,
         graph: &graph,
@@ -763,6 +811,23 @@ fn pending_reason(report: &RoundReport) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_sync_on_the_same_state_directory_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let first = lock_state_dir(&state).expect("the first sync takes the lock");
+        let refused = lock_state_dir(&state).expect_err("a second sync is refused");
+        let text = format!("{refused:#}");
+        assert!(
+            text.contains("another devwb sync")
+                && text.contains(&std::process::id().to_string())
+                && text.contains(&state.display().to_string()),
+            "{text}"
+        );
+        drop(first);
+        lock_state_dir(&state).expect("free again once the first ends");
+    }
 
     #[test]
     fn durations_take_a_number_and_a_unit() {

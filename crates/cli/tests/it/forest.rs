@@ -321,27 +321,10 @@ fn sync_rounds_reach_a_child_domain_s_container_through_the_root_s_dc() {
         .domain_dn
         .child(devwb_model::Rdn::new("CN", "RegisteredDevices").unwrap());
     let enabled_in_child = || -> Vec<(String, bool)> {
-        let mut found: Vec<(String, bool)> = child
-            .search(
-                &container,
-                devwb_ldap::Scope::OneLevel,
-                "(objectClass=msDS-Device)",
-                &["cn", "msDS-IsEnabled"],
-            )
-            .unwrap()
-            .iter()
-            .map(|entry| {
-                (
-                    entry
-                        .first_str("cn")
-                        .unwrap_or_default()
-                        .to_ascii_lowercase(),
-                    entry.first_str("msDS-IsEnabled") == Some("TRUE"),
-                )
-            })
-            .collect();
-        found.sort();
-        found
+        crate::support::device_states(&child, &container)
+            .into_iter()
+            .map(|(cn, enabled)| (cn, enabled == "TRUE"))
+            .collect()
     };
 
     let full = round("the full round");

@@ -150,3 +150,34 @@ pub fn statuses(report: &devwb_verify::Report) -> String {
         .map(|check| format!("{}: {}\n", check.id, check.status.word()))
         .collect()
 }
+
+/// `(cn in lower case, msDS-IsEnabled)` of every device object in `container`, sorted.
+pub fn device_states(
+    client: &devwb_ldap::Client,
+    container: &devwb_model::Dn,
+) -> Vec<(String, String)> {
+    let mut devices: Vec<(String, String)> = client
+        .search(
+            container,
+            devwb_ldap::Scope::OneLevel,
+            "(objectClass=msDS-Device)",
+            &["cn", "msDS-IsEnabled"],
+        )
+        .expect("search the container")
+        .iter()
+        .map(|entry| {
+            (
+                entry
+                    .first_str("cn")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase(),
+                entry
+                    .first_str("msDS-IsEnabled")
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    devices.sort();
+    devices
+}

@@ -341,7 +341,7 @@ fn sync_once_twice_applies_only_the_change_and_deletes_a_removed_device() {
     files.sort();
     assert_eq!(
         files,
-        ["devices.idx", "state.json"],
+        ["devices.idx", "lock", "state.json"],
         "no temporary file is left"
     );
 }

@@ -80,30 +80,7 @@ fn devices_in(forest: &BackendForest) -> Vec<(String, String)> {
     let admin = forest.admin_client().expect("admin binds");
     let container =
         devwb_model::Dn::parse(&format!("CN=RegisteredDevices,{}", forest.domain)).expect("DN");
-    let mut devices: Vec<(String, String)> = admin
-        .search(
-            &container,
-            devwb_ldap::Scope::OneLevel,
-            "(objectClass=msDS-Device)",
-            &["cn", "msDS-IsEnabled"],
-        )
-        .expect("search the container")
-        .iter()
-        .map(|entry| {
-            (
-                entry
-                    .first_str("cn")
-                    .unwrap_or_default()
-                    .to_ascii_lowercase(),
-                entry
-                    .first_str("msDS-IsEnabled")
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        })
-        .collect();
-    devices.sort();
-    devices
+    crate::support::device_states(&admin, &container)
 }
 
 // A container test that cannot run says so on standard error, where cargo shows it.
