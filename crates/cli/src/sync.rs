@@ -473,6 +473,11 @@ pub fn run(args: &SyncArgs) -> anyhow::Result<Exit> {
                 in_flight_per_connection: args.in_flight.max(1),
                 ..ApplyOptions::default()
             },
+            undo_dir: Some(
+                args.undo_dir
+                    .clone()
+                    .unwrap_or_else(crate::writeback::default_undo_dir),
+            ),
         },
         undo_dir: args
             .undo_dir

@@ -143,6 +143,7 @@ pub fn run(args: &WritebackArgs) -> anyhow::Result<Exit> {
             in_flight_per_connection: args.in_flight.max(1),
             ..ApplyOptions::default()
         },
+        undo_dir: Some(args.undo_dir.clone().unwrap_or_else(default_undo_dir)),
     };
     let run = Run {
         client,

@@ -32,6 +32,11 @@ use crate::reads::Retrying;
 pub struct WritebackOptions {
     /// Connections, operations in flight, retries: passed to devwb-ldap's bulk apply.
     pub apply: ApplyOptions,
+    /// Where the undo file of the objects an add met and modified is written (the plan's own
+    /// deletes and modifies are recorded before the apply, by [`crate::undo::write_undo_file`]).
+    /// `None`: such objects are left as they are and reported as failures, never modified
+    /// without a record of what they held.
+    pub undo_dir: Option<std::path::PathBuf>,
 }
 
 /// Progress of an apply, given to the callback as changes complete.
@@ -73,6 +78,9 @@ pub struct WritebackReport {
     pub deleted: u64,
     /// Adds that met an existing object and converged on it (modified or already equal).
     pub converged_existing: u64,
+    /// The undo file of the existing objects those adds modified, when they modified any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converge_undo_file: Option<std::path::PathBuf>,
     /// Deletes whose object was already gone.
     pub already_deleted: u64,
     /// Changes that failed, each with the server's answer.
@@ -272,6 +280,8 @@ fn converge_existing(
     }
     let attributes = search_attributes(plan.schema_level);
     let mut modifies = Vec::new();
+    // What each modified object held before, for the undo file.
+    let mut before: Vec<(DeviceModify, devwb_ldap::Entry)> = Vec::new();
     let mut reader = Retrying::new(client, options.apply.retry.clone());
     for add in existing {
         let dn = add.dn(&plan.container);
@@ -306,13 +316,28 @@ fn converge_existing(
                 let changes = device.changes_to(&add.values());
                 if changes.is_empty() {
                     report.converged_existing += 1;
+                    None
+                } else if options.undo_dir.is_none() {
+                    Some(
+                        "the object differs and no undo directory was given to record what it \
+                         holds before it is modified; left as it is"
+                            .to_owned(),
+                    )
                 } else {
                     modifies.push(Change::Modify {
                         dn,
                         mods: replace_mods(&changes),
                     });
+                    before.push((
+                        DeviceModify {
+                            dn: dn_text.clone(),
+                            device_id: add.device_id,
+                            changes,
+                        },
+                        entry,
+                    ));
+                    None
                 }
-                None
             }
         };
         if let Some(message) = problem {
@@ -326,6 +351,12 @@ fn converge_existing(
     }
     if modifies.is_empty() {
         return Ok(());
+    }
+    // Recorded before the first modify is sent, as the plan's own modifies are.
+    if let Some(dir) = &options.undo_dir {
+        let record =
+            crate::undo::write_converge_undo_file(dir, &before, std::time::SystemTime::now())?;
+        report.converge_undo_file = Some(record.path);
     }
     let batch = client.apply_changes(modifies, &options.apply, &mut |_| {});
     report.retries += batch.retries;

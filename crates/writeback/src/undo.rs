@@ -72,50 +72,27 @@ pub fn write_undo_file(
     if plan.deletes.is_empty() && plan.modifies.is_empty() {
         return Ok(None);
     }
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| WritebackError::Io { path, source }
-    };
-    create_private_dir(dir).map_err(io(dir))?;
     let stamp = utc_stamp(now);
-    // Two runs of one process in the same second (sync rounds a second apart) get a number.
-    let mut attempt = 1u32;
-    let (path, file) = loop {
-        let suffix = if attempt == 1 {
-            String::new()
-        } else {
-            format!("-{attempt}")
-        };
-        let name = format!("writeback-{stamp}-{}{suffix}.ldif", std::process::id());
-        let path = dir.join(name);
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => break (path, file),
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {
-                attempt += 1;
-            }
-            Err(error) => return Err(io(&path)(error)),
-        }
-    };
+    let (path, file) = create_undo_file(dir, &stamp, "")?;
     let mut out = BufWriter::new(file);
     let mut record = UndoRecord {
         path: path.clone(),
         deletes: 0,
         modifies: 0,
     };
-    write_header(&mut out, plan, &stamp).map_err(io(&path))?;
+    write_header(&mut out, plan, &stamp).map_err(io_at(&path))?;
     let mut reads = crate::reads::Retrying::new(client, devwb_ldap::RetryPolicy::default());
     for delete in &plan.deletes {
         let dn = parse(&delete.dn)?;
         let entry = reads.call("read a device before deleting it", |c| c.read(&dn, &["*"]))?;
         match entry {
             Some(entry) => {
-                write_delete(&mut out, delete, &entry).map_err(io(&path))?;
+                write_delete(&mut out, delete, &entry).map_err(io_at(&path))?;
                 record.deletes += 1;
             }
             // Gone already: the delete will find nothing, and there is nothing to keep.
-            None => {
-                writeln!(out, "\n# {} was already gone when read", delete.dn).map_err(io(&path))?
-            }
+            None => writeln!(out, "\n# {} was already gone when read", delete.dn)
+                .map_err(io_at(&path))?,
         }
     }
     for modify in &plan.modifies {
@@ -128,24 +105,106 @@ pub fn write_undo_file(
         let entry = reads.call("read a device before modifying it", |c| c.read(&dn, &names))?;
         match entry {
             Some(entry) => {
-                write_modify(&mut out, modify, &names, &entry).map_err(io(&path))?;
+                write_modify(&mut out, modify, &names, &entry).map_err(io_at(&path))?;
                 record.modifies += 1;
             }
-            None => writeln!(out, "\n# {} was gone when read", modify.dn).map_err(io(&path))?,
+            None => writeln!(out, "\n# {} was gone when read", modify.dn).map_err(io_at(&path))?,
         }
     }
-    writeln!(out, "\n# end of undo file").map_err(io(&path))?;
+    finish_undo_file(out, &path, dir)?;
+    tracing::info!(path = %path.display(), deletes = record.deletes, modifies = record.modifies, "undo file written");
+    Ok(Some(record))
+}
+
+/// Writes the undo file of existing objects an add met and is about to modify (`modified`: each
+/// modify and the object as read before it, with the attributes the modify replaces), into `dir`
+/// as [`write_undo_file`] does, named `writeback-<UTC time>-<pid>-existing.ldif`.
+pub fn write_converge_undo_file(
+    dir: &Path,
+    modified: &[(DeviceModify, Entry)],
+    now: SystemTime,
+) -> Result<UndoRecord, WritebackError> {
+    let stamp = utc_stamp(now);
+    let (path, file) = create_undo_file(dir, &stamp, "-existing")?;
+    let mut out = BufWriter::new(file);
+    writeln!(
+        out,
+        "# devwb writeback undo file, {stamp}: objects that were already there when writeback \
+         added their device, with the values its modify replaced.\n# Restore with: ldapmodify -f <this file>"
+    )
+    .map_err(io_at(&path))?;
+    for (modify, entry) in modified {
+        let names: Vec<&str> = modify
+            .changes
+            .iter()
+            .map(|c| c.attribute.ldap_name())
+            .collect();
+        write_modify(&mut out, modify, &names, entry).map_err(io_at(&path))?;
+    }
+    finish_undo_file(out, &path, dir)?;
+    tracing::info!(path = %path.display(), modifies = modified.len(), "undo file of existing objects written");
+    Ok(UndoRecord {
+        path,
+        deletes: 0,
+        modifies: modified.len() as u64,
+    })
+}
+
+/// Creates `writeback-<stamp>-<pid><suffix>.ldif` in `dir` (made private first), never over an
+/// existing file: a number is added when the name is taken.
+fn create_undo_file(
+    dir: &Path,
+    stamp: &str,
+    suffix: &str,
+) -> Result<(PathBuf, File), WritebackError> {
+    create_private_dir(dir).map_err(io_at(dir))?;
+    // Two runs of one process in the same second (sync rounds a second apart) get a number.
+    let mut attempt = 1u32;
+    loop {
+        let number = if attempt == 1 {
+            String::new()
+        } else {
+            format!("-{attempt}")
+        };
+        let name = format!(
+            "writeback-{stamp}-{}{suffix}{number}.ldif",
+            std::process::id()
+        );
+        let path = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 1000 => {
+                attempt += 1;
+            }
+            Err(error) => return Err(io_at(&path)(error)),
+        }
+    }
+}
+
+/// Ends an undo file and makes it durable: written, fsynced, its directory entry fsynced.
+fn finish_undo_file(
+    mut out: BufWriter<File>,
+    path: &Path,
+    dir: &Path,
+) -> Result<(), WritebackError> {
+    writeln!(out, "\n# end of undo file").map_err(io_at(path))?;
     let file = out.into_inner().map_err(|e| WritebackError::Io {
-        path: path.clone(),
+        path: path.to_owned(),
         source: e.into_error(),
     })?;
-    file.sync_all().map_err(io(&path))?;
+    file.sync_all().map_err(io_at(path))?;
     // The file's name must survive a crash too: sync the directory entry.
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io(dir))?;
-    tracing::info!(path = %path.display(), deletes = record.deletes, modifies = record.modifies, "undo file written");
-    Ok(Some(record))
+        .map_err(io_at(dir))
+}
+
+/// An I/O error on `path`, for `map_err`.
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> WritebackError + '_ {
+    move |source| WritebackError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn parse(dn: &str) -> Result<Dn, WritebackError> {

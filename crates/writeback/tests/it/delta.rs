@@ -239,9 +239,29 @@ fn an_add_that_meets_an_existing_device_re_reads_it_and_converges() {
         }
         admin.add(&add.dn(&planned.container), attrs).unwrap();
     }
+    // Without an undo directory the two objects that differ are left as they are: nothing is
+    // overwritten without a record of what it held.
     let report = apply(&client, &planned, &WritebackOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((report.added, report.converged_existing), (25, 3));
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
+    assert!(report.failures[0].message.contains("no undo directory"));
+    assert_eq!(report.converge_undo_file, None);
+    assert_eq!(forest.dry_run(&source).modifies.len(), 2);
+
+    // With one, they converge, and what they held is in the undo file first.
+    let undo_dir = tempfile::tempdir().unwrap();
+    let options = WritebackOptions {
+        undo_dir: Some(undo_dir.path().to_owned()),
+        ..WritebackOptions::default()
+    };
+    let report = apply(&client, &planned, &options, &mut |_| {}).unwrap();
     assert!(report.succeeded(), "{:?}", report.failures);
-    assert_eq!((report.added, report.converged_existing), (25, 5));
+    assert_eq!((report.added, report.converged_existing), (0, 30));
+    let undo = report.converge_undo_file.expect("an undo file");
+    let text = std::fs::read_to_string(&undo).unwrap();
+    assert_eq!(text.matches("changetype: modify").count(), 2, "{text}");
+    assert_eq!(text.matches("displayName: stale name").count(), 2, "{text}");
+    assert!(text.ends_with("# end of undo file\n"), "{text}");
     assert_eq!(forest.devices_in_directory(), ids_of(&devices));
     assert!(
         forest.dry_run(&source).is_empty(),
