@@ -37,6 +37,22 @@ pub fn discover(client: &Client, container: Option<Dn>) -> Result<Target, Writeb
         }
     };
     let domains = reads.call("read the forest's domains", |c| c.forest_domains(&root))?;
+    // A domain whose SID is unknown (its DC unreachable, no global catalog) would make its
+    // users' devices look like another forest's: out of scope, and deleted. The run stops.
+    let unknown: Vec<String> = domains
+        .domains
+        .iter()
+        .filter(|d| d.sid.is_none())
+        .map(|d| d.dns_root.clone().unwrap_or_else(|| d.nc.to_string()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(WritebackError::Forest(format!(
+            "the SID of the domain {} could not be read (the log says why): devices owned by its \
+             users would be taken for another forest's and deleted, so nothing is done; make its \
+             domain controller reachable from here or name a global catalog with --gc-url",
+            unknown.join(", ")
+        )));
+    }
     let mut domain_sids: Vec<Sid> = domains.domains.iter().filter_map(|d| d.sid).collect();
     // The naming contexts this server holds that are domain heads give their SID too: a
     // fallback for a server whose crossRefs cannot be read, and never wrong.

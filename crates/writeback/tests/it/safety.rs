@@ -224,3 +224,45 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
             .find(|p| p.is_file())
     })
 }
+
+/// A domain of the forest whose DC cannot be reached: its SID is unknown, so its users' devices
+/// cannot be told from another forest's. Writeback stops before planning, naming the domain,
+/// rather than delete those devices as out of scope; with the global catalog named it runs.
+#[test]
+fn a_domain_whose_sid_cannot_be_read_stops_the_run_before_anything_is_deleted() {
+    let lab = devwb_test_support::Lab::builder()
+        .domain("emea.contoso.lab")
+        .connector("svc-scope", "Scope-Connector-1!")
+        .start();
+    lab.sim
+        .apply_ldif(&devwb_test_support::preparation_ldif(
+            &lab.sim.domain_dn(),
+            &lab.sim.config_dn(),
+        ))
+        .expect("prepared");
+    let connector = lab.connector_client();
+    devwb_writeback::discover(&connector, None).expect("every DC up: the target is found");
+    assert!(lab.sim.set_dc_refusing("emea.contoso.lab", true));
+    let connector = lab.connector_client();
+    let error = devwb_writeback::discover(&connector, None)
+        .expect_err("the child's SID is unknown")
+        .to_string();
+    assert!(
+        error.contains("emea.contoso.lab") && error.contains("--gc-url"),
+        "{error}"
+    );
+    let with_gc = lab
+        .options()
+        .with_global_catalog(&lab.sim.gc_ldaps_url())
+        .unwrap();
+    let connector = devwb_ldap::Client::connect(
+        &with_gc,
+        Some(&devwb_ldap::Credentials::new(
+            "svc-scope@contoso.lab",
+            devwb_ldap::Password::new("Scope-Connector-1!"),
+        )),
+    )
+    .expect("the connector binds on the root's DC");
+    let target = devwb_writeback::discover(&connector, None).expect("the GC knows the child's SID");
+    assert_eq!(target.scope.domain_sids.len(), 2);
+}
