@@ -212,6 +212,8 @@ impl Client {
                     .first_bytes("objectSid")
                     .and_then(|b| Sid::from_bytes(b).ok()),
                 Ok(None) => None,
+                // A busy server or a lost connection: the caller's retries read it again.
+                Err(error) if error.is_retryable() => return Err(error),
                 Err(error) => {
                     tracing::warn!(%nc, %error, "cannot read the domain's SID: its accounts will not be recognised");
                     None
