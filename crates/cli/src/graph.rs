@@ -226,6 +226,24 @@ pub fn delta_round(
     }
 }
 
+/// The link a full round's next delta round starts from, taken before the round lists the
+/// devices: Graph's "sync from now" (`$deltatoken=latest`, one request, no device read). A
+/// service that refuses that token (a 400) gets a whole first `devices/delta` round, every device
+/// read once more, and the log says so.
+pub fn delta_link_before_listing(client: &GraphClient) -> anyhow::Result<DeltaLink> {
+    match client.devices_delta_link_from_now(&graph_device_select()) {
+        Ok(link) => Ok(link),
+        Err(error) if error.status() == Some(400) => {
+            tracing::warn!(
+                %error,
+                "the service gives no delta link from now ($deltatoken=latest): reading a whole first delta round before the listing"
+            );
+            Ok(delta_round(client, None, false)?.1)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// Whether an error's chain says the delta link expired (a full round is needed).
 pub fn is_delta_token_expired(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

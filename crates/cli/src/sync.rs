@@ -10,9 +10,12 @@
 //! what came after; replays converge (an add meets `entryAlreadyExists` and becomes the modify
 //! that makes it match, modifies replace, a delete of a gone object is done).
 //!
-//! A full round takes the delta baseline (a whole `devices/delta` round to its
-//! `@odata.deltaLink`) *before* it lists the devices: a change made while the round runs is then
-//! in the next delta round (perhaps applied twice, which converges), never lost between them.
+//! A full round takes the next round's delta link *before* it lists the devices: a change made
+//! while the round runs is then in the next delta round (perhaps applied twice, which converges),
+//! never lost between them. The link is Graph's "sync from now" (`$deltatoken=latest`, one
+//! request), so the tenant is read once a round; a service that refuses it gets a whole first
+//! `devices/delta` round instead, read before the listing (see
+//! [`crate::graph::delta_link_before_listing`]).
 //!
 //! Deletes withheld by a guard (over `--max-deletes`, or input that cannot decide them) stay
 //! pending, nothing is lost: a delta round that withheld deletes, or had a change fail, does not
@@ -47,7 +50,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::args::ConnectionArgs;
 use crate::exit::Exit;
-use crate::graph::{delta_round, is_delta_token_expired, owners_of, DeviceListing, GraphArgs};
+use crate::graph::{
+    delta_link_before_listing, delta_round, is_delta_token_expired, owners_of, DeviceListing,
+    GraphArgs,
+};
 use crate::output::{err_line, out_line};
 
 /// The state file's name in `--state-dir`.
@@ -619,22 +625,22 @@ impl Service<'_> {
         Ok((report, exit))
     }
 
-    /// The whole tenant against the whole container; the delta baseline first (see the module
-    /// documentation).
+    /// The whole tenant against the whole container; the next round's delta link first (see the
+    /// module documentation).
     fn full_round(&self, state: &mut SyncState) -> anyhow::Result<RoundReport> {
-        // The container is read while Graph takes the baseline: they are independent.
-        let (baseline, observed) = std::thread::scope(|scope| {
-            let baseline = scope.spawn(|| delta_round(self.graph, None, false));
-            let observed = observe(self.client, self.target);
-            let baseline = baseline
-                .join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("the delta baseline's reader stopped")));
-            (baseline, observed)
-        });
-        let (_, baseline) = baseline.context("taking the delta baseline")?;
-        let observed = observed.context("reading the device container")?;
-        // Only now the listing: everything it misses happened after the baseline.
+        let baseline =
+            delta_link_before_listing(self.graph).context("taking the next round's delta link")?;
+        // Only now the listing: everything it misses happened after the link. Its first pages
+        // are read while the container is.
         let listing = DeviceListing::start(self.graph);
+        let observed = match observe(self.client, self.target) {
+            Ok(observed) => observed,
+            Err(error) => {
+                // Stops the listing's reader; the container's error is the one to report.
+                let _ = listing.finish();
+                return Err(error).context("reading the device container");
+            }
+        };
         let mut planner = Planner::new(observed, self.target.scope.clone(), self.plan_options());
         planner.keep_listed_ids();
         let summary = planner.push_source(&listing.source);

@@ -101,6 +101,12 @@ pub enum Listing {
         /// The device properties to select (first round only: later rounds carry it in the link).
         select: Vec<String>,
     },
+    /// `GET /v1.0/devices/delta?$select=..&$deltatoken=latest`: "sync from now", no devices and a
+    /// link from the tenant's present state (Entra's directory resources support it).
+    DevicesDeltaFromNow {
+        /// The device properties later rounds report.
+        select: Vec<String>,
+    },
     /// `GET /v1.0/devices/{id}/registeredOwners?$select=id,onPremisesSecurityIdentifier`.
     DeviceOwners {
         /// The device's object id.
@@ -112,7 +118,10 @@ impl Listing {
     /// Whether answers are delta pages (they end in a delta link, and an expired token is
     /// [`crate::ErrorKind::DeltaTokenExpired`]).
     pub fn is_delta(&self) -> bool {
-        matches!(self, Listing::DevicesDelta { .. })
+        matches!(
+            self,
+            Listing::DevicesDelta { .. } | Listing::DevicesDeltaFromNow { .. }
+        )
     }
 
     /// The first URL of the listing under `base` (the Graph URL with a trailing slash).
@@ -152,6 +161,14 @@ impl Listing {
             Listing::DevicesDelta { from: None, select } => {
                 let mut url = join("v1.0/devices/delta")?;
                 url.set_query(Some(&format!("$select={}", select_list(select)?)));
+                url
+            }
+            Listing::DevicesDeltaFromNow { select } => {
+                let mut url = join("v1.0/devices/delta")?;
+                url.set_query(Some(&format!(
+                    "$select={}&$deltatoken=latest",
+                    select_list(select)?
+                )));
                 url
             }
             Listing::DeviceOwners { device_id } => {

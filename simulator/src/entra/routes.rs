@@ -6,6 +6,8 @@
 //!   default 100, `$skiptoken`), `GET /v1.0/devices/{id}`, `GET /v1.0/devices/{id}/registeredOwners`;
 //! - `GET /v1.0/devices/delta` (`$select`; `$deltatoken`/`$skiptoken`; page size from
 //!   `Prefer: odata.maxpagesize=N`, default 200), as [`super::state`] describes;
+//!   `$deltatoken=latest` answers no device and a link from the present state ("sync from now",
+//!   which Entra's directory resources support);
 //! - `GET /v1.0/users` (`$select`, `$top`, `$skiptoken`);
 //! - admin: `PUT`, `PATCH`, `GET`, `DELETE /_adsim/entra/devices/{id}`, no token needed.
 //!
@@ -851,6 +853,15 @@ impl Tenant {
         // round, neither starts a full round.
         let (kind, after_id, after_seq, upto, select) =
             match (query.skiptoken.as_deref(), query.deltatoken.as_deref()) {
+                // "Sync from now", as Entra's directory resources offer it: no devices, only a
+                // link from the tenant's present state.
+                (None, Some(latest)) if latest.eq_ignore_ascii_case("latest") => (
+                    "latest",
+                    None,
+                    state.position(),
+                    state.position(),
+                    query.select.clone(),
+                ),
                 (Some(raw), _) | (None, Some(raw)) => {
                     let token = PageToken::decode(raw)
                         .filter(|t| t.e == self.epoch && (t.k == "full" || t.k == "delta"))
@@ -878,7 +889,9 @@ impl Tenant {
             };
         let select = select.or(query.select.clone());
         let mut value = Vec::new();
-        let next = if kind == "full" {
+        let next = if kind == "latest" {
+            None
+        } else if kind == "full" {
             let (devices, more) = state.devices_after(after_id.as_deref(), page_size);
             value.extend(
                 devices

@@ -196,3 +196,69 @@ fn a_saved_link_to_another_host_is_refused_before_any_request() {
     assert!(error.to_string().contains("elsewhere.example"), "{error}");
     assert!(fake.requests().is_empty());
 }
+
+#[test]
+fn a_link_from_now_is_one_request_and_a_service_that_lists_anyway_is_read_to_its_link() {
+    let latest = "/v1.0/devices/delta?$select=id,deviceId,accountEnabled&$deltatoken=latest";
+    let round_1 = "/v1.0/devices/delta?$deltatoken=now";
+    let fake = Fake::start();
+    fake.route(
+        latest,
+        [Canned::json(
+            200,
+            page(json!([]), None, Some(&format!("{}{round_1}", fake.url()))),
+        )],
+    );
+    let client = GraphClient::new(fake.config()).unwrap();
+    let link = client.devices_delta_link_from_now(&SELECT).unwrap();
+    assert_eq!(link.as_str(), format!("{}{round_1}", fake.url()));
+    let targets: Vec<String> = fake
+        .graph_requests()
+        .into_iter()
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(targets, [latest]);
+
+    // A service that ignores the token and starts a first round: its pages are read through.
+    let fake = Fake::start();
+    let second = "/v1.0/devices/delta?$skiptoken=page2";
+    fake.route(
+        latest,
+        [Canned::json(
+            200,
+            page(
+                devices("a", 3),
+                Some(&format!("{}{second}", fake.url())),
+                None,
+            ),
+        )],
+    );
+    fake.route(
+        second,
+        [Canned::json(
+            200,
+            page(
+                devices("b", 1),
+                None,
+                Some(&format!("{}{round_1}", fake.url())),
+            ),
+        )],
+    );
+    let client = GraphClient::new(fake.config()).unwrap();
+    let link = client.devices_delta_link_from_now(&SELECT).unwrap();
+    assert_eq!(link.as_str(), format!("{}{round_1}", fake.url()));
+
+    // One that refuses it says so with Graph's status, for the caller to take a first round.
+    let fake = Fake::start();
+    fake.route(
+        latest,
+        [Canned::graph_error(
+            400,
+            "Request_UnsupportedQuery",
+            "Unsupported query.",
+        )],
+    );
+    let client = GraphClient::new(fake.config()).unwrap();
+    let error = client.devices_delta_link_from_now(&SELECT).unwrap_err();
+    assert_eq!(error.status(), Some(400), "{error}");
+}

@@ -476,6 +476,34 @@ fn delta_rounds_report_adds_changes_and_removals_once() {
 }
 
 #[test]
+fn a_latest_delta_token_lists_nothing_and_links_from_the_present_state() {
+    let lab = lab(6);
+    let token = token(&lab.tenant);
+    let ids = lab.tenant.device_ids();
+    lab.tenant
+        .set_account_enabled(&ids[0], false)
+        .expect("library API");
+    let (items, link) = delta_round(
+        &lab.tenant,
+        &token,
+        "/v1.0/devices/delta?$select=id,displayName&$deltatoken=latest".to_string(),
+    );
+    assert_eq!(items, Vec::<Value>::new(), "sync from now lists no device");
+    // What changed before the link is not in its round; what changed after is, with the
+    // $select of the first request.
+    lab.tenant
+        .set_account_enabled(&ids[1], false)
+        .expect("library API");
+    let (changes, link) = delta_round(&lab.tenant, &token, link);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["id"], ids[1].as_str());
+    assert!(changes[0].get("accountEnabled").is_none(), "{changes:?}");
+    assert!(changes[0]["displayName"].is_string(), "{changes:?}");
+    let (nothing, _) = delta_round(&lab.tenant, &token, link);
+    assert_eq!(nothing, Vec::<Value>::new());
+}
+
+#[test]
 fn faults_answer_429_with_retry_after_then_stop() {
     let lab = lab(2);
     let token = token(&lab.tenant);
