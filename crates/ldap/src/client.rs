@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use devwb_model::Dn;
 use devwb_net::OwnedRuntime;
+use ldap3::asn1::StructureTag;
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
 use tracing::Instrument;
@@ -24,7 +25,7 @@ use tracing::Instrument;
 use crate::change::{execute, Attributes, Change, Modification};
 use crate::connect::{ConnectOptions, Credentials, Tls};
 use crate::controls::{paged_results_control, PAGED_RESULTS_OID};
-use crate::entry::Entry;
+use crate::entry::{Entry, RawEntry};
 use crate::error::{code, Error, ErrorKind, Operation, Result};
 
 /// The page size of paged searches: AD's default MaxPageSize.
@@ -175,6 +176,31 @@ impl Client {
         attrs: &[&str],
         each: &mut dyn FnMut(Entry),
     ) -> Result<u64> {
+        self.paged_each(base, scope, filter, attrs, Entry::from_tag, each)
+    }
+
+    /// [`Client::search_each`] handing out entries as the server sent them ([`RawEntry`]: the DN
+    /// not parsed, no map): for reading containers of a million objects for a few attributes.
+    pub fn search_each_raw(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        each: &mut dyn FnMut(RawEntry),
+    ) -> Result<u64> {
+        self.paged_each(base, scope, filter, attrs, RawEntry::from_tag, each)
+    }
+
+    fn paged_each<T: Send + 'static>(
+        &self,
+        base: &Dn,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        decode: fn(StructureTag) -> Result<T>,
+        each: &mut dyn FnMut(T),
+    ) -> Result<u64> {
         let base_text = base.to_string();
         let span = tracing::debug_span!("ldap.search", base = %base_text, ?scope, filter);
         let ldap = self.handle();
@@ -188,6 +214,7 @@ impl Client {
                 Vec::new(),
                 self.page_size,
                 self.options.timeout,
+                decode,
                 each,
             )
             .instrument(span),
@@ -439,11 +466,23 @@ pub(crate) async fn search_once(
     timeout: Duration,
 ) -> Result<(Vec<Entry>, ldap3::LdapResult)> {
     let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
-    search_once_owned(ldap, base, scope, filter, attrs, controls, timeout).await
+    search_once_owned(
+        ldap,
+        base,
+        scope,
+        filter,
+        attrs,
+        controls,
+        timeout,
+        Entry::from_tag,
+    )
+    .await
 }
 
-/// [`search_once`] with owned arguments, for a search that runs as a task of its own.
-async fn search_once_owned(
+/// [`search_once`] with owned arguments, for a search that runs as a task of its own; each
+/// entry is decoded by `decode`.
+#[allow(clippy::too_many_arguments)]
+async fn search_once_owned<T>(
     mut ldap: Ldap,
     base: String,
     scope: Scope,
@@ -451,7 +490,8 @@ async fn search_once_owned(
     attrs: Vec<String>,
     controls: Vec<RawControl>,
     timeout: Duration,
-) -> Result<(Vec<Entry>, ldap3::LdapResult)> {
+    decode: fn(StructureTag) -> Result<T>,
+) -> Result<(Vec<T>, ldap3::LdapResult)> {
     let handle = ldap.with_timeout(timeout);
     if !controls.is_empty() {
         handle.with_controls(controls);
@@ -469,7 +509,7 @@ async fn search_once_owned(
             tracing::debug!("skipping a search continuation reference or intermediate message");
             continue;
         }
-        entries.push(Entry::from_tag(raw.0)?);
+        entries.push(decode(raw.0)?);
     }
     Ok((entries, result))
 }
@@ -495,6 +535,7 @@ pub(crate) async fn paged_search(
         controls,
         page_size,
         timeout,
+        Entry::from_tag,
         &mut |entry| all.push(entry),
     )
     .await?;
@@ -504,7 +545,7 @@ pub(crate) async fn paged_search(
 /// A paged search that hands each entry to `each` as its page arrives: never more than one page
 /// in memory. Returns the number of entries.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn paged_search_each(
+pub(crate) async fn paged_search_each<T: Send + 'static>(
     ldap: Ldap,
     base: String,
     scope: Scope,
@@ -513,10 +554,13 @@ pub(crate) async fn paged_search_each(
     controls: Vec<RawControl>,
     page_size: u32,
     timeout: Duration,
-    each: &mut dyn FnMut(Entry),
+    decode: fn(StructureTag) -> Result<T>,
+    each: &mut dyn FnMut(T),
 ) -> Result<u64> {
     if scope == Scope::Base {
-        let (entries, _) = search_once(ldap, base, scope, filter, attrs, controls, timeout).await?;
+        let attrs: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+        let (entries, _) =
+            search_once_owned(ldap, base, scope, filter, attrs, controls, timeout, decode).await?;
         let count = entries.len() as u64;
         entries.into_iter().for_each(&mut *each);
         return Ok(count);
@@ -536,6 +580,7 @@ pub(crate) async fn paged_search_each(
             attrs.clone(),
             page_controls,
             timeout,
+            decode,
         ))
     };
     let mut count = 0u64;

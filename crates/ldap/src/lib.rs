@@ -46,7 +46,7 @@ pub use apply::{
 pub use change::{Attributes, Change, Modification};
 pub use client::{Client, DEFAULT_PAGE_SIZE};
 pub use connect::{ConnectOptions, Credentials, Password, Tls};
-pub use entry::Entry;
+pub use entry::{Entry, RawEntry};
 pub use error::{result_code_name, CertificateProblem, Error, ErrorKind, Operation, Result};
 pub use gc::{GlobalCatalog, GlobalCatalogOrigin};
 pub use ldap3::Scope;

@@ -238,15 +238,13 @@ pub fn observe(client: &Client, target: &Target) -> Result<ObservedDevices, Writ
         |c| {
             // A retried read starts over.
             observed = ObservedDevices::new(target.container.clone(), target.scope.schema_level);
-            c.search_each(
+            // Entries as sent (the DN not parsed, no map): a million of them are read here.
+            c.search_each_raw(
                 &target.container,
                 Scope::OneLevel,
                 DEVICE_FILTER,
                 &attributes,
-                &mut |entry| {
-                    let dn = entry.dn.to_string();
-                    observed.insert_entry(&dn, |name| Some(entry.values(name)));
-                },
+                &mut |entry| observed.insert_entry(entry.dn(), |name| Some(entry.values(name))),
             )
         },
     )?;
