@@ -18,6 +18,7 @@ use crate::codec::{Outcome, Response, ResponseControl, ResponseOp, SearchEntry};
 use crate::error::{OpError, ResultCode};
 use crate::filter::{Filter, IndexedLookup};
 use crate::request::{OpContext, Operation, RequestControls};
+use crate::semantics::ReadAccess;
 use crate::store::{Entry, Values};
 
 impl Handler {
@@ -52,6 +53,7 @@ impl Handler {
         &self,
         ctx: &OpContext<'_>,
         entry: &Entry,
+        access: &ReadAccess<'_>,
         selection: &Selection,
         types_only: bool,
     ) -> SearchEntry {
@@ -73,7 +75,7 @@ impl Handler {
                 if selection.names_ranged(attribute.name) {
                     continue; // the ranged request below returns it
                 }
-                if !semantics.can_read(ctx, entry, attribute.name) {
+                if !access.allows(attribute.name) {
                     continue;
                 }
                 if let Some((name, values)) =
@@ -102,7 +104,7 @@ impl Handler {
             }
             match entry.attrs.get(&requested.name) {
                 Some(stored) => {
-                    if !semantics.can_read(ctx, entry, &requested.name) {
+                    if !access.allows(&requested.name) {
                         continue;
                     }
                     if let Some((name, values)) = self.shaped_values(
@@ -175,7 +177,9 @@ impl Handler {
             let ctx = self.context(session, controls, Operation::Search, &target);
             let mut responses = Vec::new();
             if filter.matches(&root, &|_| true) {
-                let mut projected = self.project(&ctx, &root, &selection, request.types_only);
+                let access = semantics.read_access(&ctx, &root);
+                let mut projected =
+                    self.project(&ctx, &root, &access, &selection, request.types_only);
                 // The rootDSE matches `(objectClass=*)` but shows no objectClass, as Windows
                 // (MS-ADTS 3.1.1.3.2 lists none) and Samba answer.
                 projected
@@ -282,9 +286,9 @@ impl Handler {
             // attribute sees it absent.
             let held =
                 |name: &str| !global_catalog || semantics.schema().in_partial_attribute_set(name);
-            if !filter.matches(&entry, &|name| {
-                held(name) && semantics.can_read(&ctx, &entry, name)
-            }) {
+            // Decided once for the filter and the attributes returned.
+            let access = semantics.read_access(&ctx, &entry);
+            if !filter.matches(&entry, &|name| held(name) && access.allows(name)) {
                 continue;
             }
             if sent == cap {
@@ -299,7 +303,13 @@ impl Handler {
             }
             responses.push(Response::new(
                 id,
-                ResponseOp::SearchEntry(self.project(&ctx, &entry, &selection, request.types_only)),
+                ResponseOp::SearchEntry(self.project(
+                    &ctx,
+                    &entry,
+                    &access,
+                    &selection,
+                    request.types_only,
+                )),
             ));
             sent += 1;
         }

@@ -23,6 +23,8 @@ mod membership;
 mod steps;
 mod visibility;
 
+pub use visibility::ReadAccess;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

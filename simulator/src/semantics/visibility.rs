@@ -96,11 +96,23 @@ impl Semantics {
 
     /// Whether a search or compare may read `attribute` of `entry` (also in filters).
     pub fn can_read(&self, ctx: &OpContext<'_>, entry: &Entry, attribute: &str) -> bool {
+        self.read_access(ctx, entry).allows(attribute)
+    }
+
+    /// What the bound identity may read of `entry`, decided once and asked per attribute: a
+    /// search returning many attributes of many entries looks the decision up once an entry.
+    pub fn read_access<'a>(&'a self, ctx: &'a OpContext<'a>, entry: &'a Entry) -> ReadAccess<'a> {
+        let decided = |rights| ReadAccess {
+            semantics: self,
+            ctx,
+            entry,
+            rights,
+        };
         if entry.dn.is_root() {
-            return true;
+            return decided(Rights::All);
         }
         if ctx.identity.is_anonymous() {
-            return false;
+            return decided(Rights::None);
         }
         let generation = self.settled_generation(ctx.store);
         let classes = entry.attrs.values("objectClass");
@@ -123,9 +135,7 @@ impl Semantics {
                 .then(|| Arc::clone(&last.rights))
         });
         if let Some(rights) = last {
-            if let Some(allowed) = rights.allows(&self.schema, attribute) {
-                return allowed;
-            }
+            return decided(Rights::Of(rights));
         }
         let class = self.most_specific_class(entry);
         let first = |name: &str| entry.attrs.values(name).first_bytes().unwrap_or_default();
@@ -183,11 +193,56 @@ impl Semantics {
                 });
             });
         }
-        match rights.allows(&self.schema, attribute) {
+        decided(Rights::Of(rights))
+    }
+}
+
+/// What [`Semantics::read_access`] decided for one entry.
+enum Rights {
+    /// Everything (the rootDSE).
+    All,
+    /// Nothing (an anonymous client).
+    None,
+    /// As the entry's descriptor grants the identity.
+    Of(Arc<access::ReadRights>),
+}
+
+/// The read access of the bound identity to one entry ([`Semantics::read_access`]).
+pub struct ReadAccess<'a> {
+    semantics: &'a Semantics,
+    ctx: &'a OpContext<'a>,
+    entry: &'a Entry,
+    rights: Rights,
+}
+
+impl std::fmt::Debug for ReadAccess<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rights = match &self.rights {
+            Rights::All => "all",
+            Rights::None => "none",
+            Rights::Of(_) => "as the descriptor grants",
+        };
+        f.debug_struct("ReadAccess")
+            .field("entry", &self.entry.dn)
+            .field("rights", &rights)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadAccess<'_> {
+    /// Whether `attribute` of the entry may be read (and matched in filters).
+    pub fn allows(&self, attribute: &str) -> bool {
+        let rights = match &self.rights {
+            Rights::All => return true,
+            Rights::None => return false,
+            Rights::Of(rights) => rights,
+        };
+        let schema = &self.semantics.schema;
+        match rights.allows(schema, attribute) {
             Some(allowed) => allowed,
             None => {
-                let token = self.token(ctx.store, ctx.identity);
-                access::readable_attributes(&self.schema, &token, entry)
+                let token = self.semantics.token(self.ctx.store, self.ctx.identity);
+                access::readable_attributes(schema, &token, self.entry)
                     .iter()
                     .any(|n| n.eq_ignore_ascii_case(attribute))
             }
