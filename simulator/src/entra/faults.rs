@@ -80,6 +80,37 @@ pub enum GraphFaultAction {
     ExpireDeltaToken,
     /// Answer a Graph request as if its access token had expired.
     ExpireAccessToken,
+    /// Answer `devices/delta?$deltatoken=latest` with `400 Request_UnsupportedQuery`, as a
+    /// service without "sync from now" would.
+    RefuseLatestDeltaToken,
+}
+
+/// What a request says about where a delta round starts, for the rules that depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaQuery {
+    /// No token: a first round, or not a delta request.
+    NoToken,
+    /// `$deltatoken=latest`: "sync from now" (not a token of this tenant).
+    Latest,
+    /// A `$deltatoken` or `$skiptoken` this tenant handed out.
+    Token,
+}
+
+impl DeltaQuery {
+    /// What the raw query string of a request says.
+    pub fn of(query: &str) -> DeltaQuery {
+        let mut found = DeltaQuery::NoToken;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match name.trim_start_matches('$').to_ascii_lowercase().as_str() {
+                "deltatoken" if value.trim().eq_ignore_ascii_case("latest") => {
+                    found = DeltaQuery::Latest
+                }
+                "deltatoken" | "skiptoken" => return DeltaQuery::Token,
+                _ => {}
+            }
+        }
+        found
+    }
 }
 
 /// One rule: the routes it applies to (empty: every route but admin), how often, what it does.
@@ -147,7 +178,8 @@ impl GraphFaultRule {
     /// Parses the text form `adsim --entra-fault` takes: `;`-separated parts, exactly one action:
     /// - `route=devices,delta` (token, devices, delta, device, users, admin), `p=0.2`, `next=3`;
     /// - actions: `status=429` (with `retry-after=<s>`, default 1), `status=503` (optional
-    ///   `retry-after`), `latency=<ms>`, `drop`, `expire=delta-token`, `expire=access-token`.
+    ///   `retry-after`), `latency=<ms>`, `drop`, `expire=delta-token`, `expire=access-token`,
+    ///   `refuse=latest-delta-token`.
     ///
     /// Example: `route=devices,delta;p=0.2;status=429;retry-after=1`.
     pub fn parse(text: &str) -> Result<GraphFaultRule, GraphFaultParseError> {
@@ -232,16 +264,27 @@ impl GraphFaultRule {
                         }
                     });
                 }
+                "refuse" => {
+                    actions += 1;
+                    action = Some(match value.to_ascii_lowercase().as_str() {
+                        "latest-delta-token" | "latest" => GraphFaultAction::RefuseLatestDeltaToken,
+                        other => {
+                            return Err(error(format!(
+                                "refuse={other:?}: expected latest-delta-token"
+                            )))
+                        }
+                    });
+                }
                 other => {
                     return Err(error(format!(
-                        "unknown key {other:?} (expected route, p, next, status, retry-after, latency, drop, expire)"
+                        "unknown key {other:?} (expected route, p, next, status, retry-after, latency, drop, expire, refuse)"
                     )))
                 }
             }
         }
         if actions != 1 {
             return Err(error(format!(
-                "{actions} actions given; exactly one of status=, latency=, drop, expire= is needed"
+                "{actions} actions given; exactly one of status=, latency=, drop, expire=, refuse= is needed"
             )));
         }
         rule.action = match status {
@@ -261,7 +304,7 @@ impl GraphFaultRule {
         Ok(rule)
     }
 
-    fn matches(&self, route: Route, carries_delta_token: bool) -> bool {
+    fn matches(&self, route: Route, delta: DeltaQuery) -> bool {
         let route_matches = if self.routes.is_empty() {
             route != Route::Admin
         } else {
@@ -269,7 +312,12 @@ impl GraphFaultRule {
         };
         route_matches
             && match self.action {
-                GraphFaultAction::ExpireDeltaToken => route == Route::Delta && carries_delta_token,
+                GraphFaultAction::ExpireDeltaToken => {
+                    route == Route::Delta && delta == DeltaQuery::Token
+                }
+                GraphFaultAction::RefuseLatestDeltaToken => {
+                    route == Route::Delta && delta == DeltaQuery::Latest
+                }
                 GraphFaultAction::ExpireAccessToken => route.is_graph(),
                 _ => true,
             }
@@ -324,14 +372,14 @@ impl GraphFaults {
     }
 
     /// The action for the next request on `route`, if a rule hits it.
-    pub fn decide(&self, route: Route, carries_delta_token: bool) -> Option<GraphFaultAction> {
+    pub fn decide(&self, route: Route, delta: DeltaQuery) -> Option<GraphFaultAction> {
         let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
         if config.rules.is_empty() {
             return None;
         }
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         for (index, rule) in config.rules.iter().enumerate() {
-            if !rule.matches(route, carries_delta_token) {
+            if !rule.matches(route, delta) {
                 continue;
             }
             let hit = match rule.next {
@@ -403,16 +451,16 @@ mod tests {
                 .on(&[Route::Devices])
                 .next(2)],
         });
-        assert_eq!(faults.decide(Route::Users, false), None);
+        assert_eq!(faults.decide(Route::Users, DeltaQuery::NoToken), None);
         assert_eq!(
-            faults.decide(Route::Devices, false),
+            faults.decide(Route::Devices, DeltaQuery::NoToken),
             Some(GraphFaultAction::Drop)
         );
         assert_eq!(
-            faults.decide(Route::Devices, false),
+            faults.decide(Route::Devices, DeltaQuery::NoToken),
             Some(GraphFaultAction::Drop)
         );
-        assert_eq!(faults.decide(Route::Devices, false), None);
+        assert_eq!(faults.decide(Route::Devices, DeltaQuery::NoToken), None);
     }
 
     #[test]
@@ -426,7 +474,7 @@ mod tests {
                 .with_probability(0.2)],
             });
             (0..1000)
-                .map(|_| faults.decide(Route::Devices, false).is_some())
+                .map(|_| faults.decide(Route::Devices, DeltaQuery::NoToken).is_some())
                 .collect::<Vec<_>>()
         };
         let first = run(5);
@@ -438,19 +486,48 @@ mod tests {
             seed: 0,
             rules: vec![GraphFaultRule::always(GraphFaultAction::Drop)],
         });
-        assert_eq!(faults.decide(Route::Admin, false), None);
+        assert_eq!(faults.decide(Route::Admin, DeltaQuery::NoToken), None);
         let expire = GraphFaults::new(GraphFaultConfig {
             seed: 0,
             rules: vec![GraphFaultRule::always(GraphFaultAction::ExpireDeltaToken)],
         });
         assert_eq!(
-            expire.decide(Route::Delta, false),
+            expire.decide(Route::Delta, DeltaQuery::NoToken),
             None,
             "no token to expire"
         );
         assert_eq!(
-            expire.decide(Route::Delta, true),
+            expire.decide(Route::Delta, DeltaQuery::Latest),
+            None,
+            "latest is not a token of the tenant"
+        );
+        assert_eq!(
+            expire.decide(Route::Delta, DeltaQuery::Token),
             Some(GraphFaultAction::ExpireDeltaToken)
         );
+        let refuse = GraphFaults::new(GraphFaultConfig {
+            seed: 0,
+            rules: vec![GraphFaultRule::parse("refuse=latest-delta-token").expect("parses")],
+        });
+        assert_eq!(refuse.decide(Route::Delta, DeltaQuery::Token), None);
+        assert_eq!(
+            refuse.decide(Route::Delta, DeltaQuery::Latest),
+            Some(GraphFaultAction::RefuseLatestDeltaToken)
+        );
+    }
+
+    #[test]
+    fn a_query_says_where_a_delta_round_starts() {
+        for (query, expected) in [
+            ("", DeltaQuery::NoToken),
+            ("$select=id,deviceId", DeltaQuery::NoToken),
+            ("$select=id&$deltatoken=latest", DeltaQuery::Latest),
+            ("%24deltatoken=LATEST", DeltaQuery::Latest),
+            ("$deltatoken=eyJlIjo", DeltaQuery::Token),
+            ("$skiptoken=eyJlIjo", DeltaQuery::Token),
+            ("deltatoken=eyJlIjo", DeltaQuery::Token),
+        ] {
+            assert_eq!(DeltaQuery::of(query), expected, "{query:?}");
+        }
     }
 }

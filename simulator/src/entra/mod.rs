@@ -44,7 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use auth::{AppRegistration, ClientSecret, RegisteredCertificate};
-pub use faults::{GraphFaultAction, GraphFaultConfig, GraphFaultRule, Route};
+pub use faults::{DeltaQuery, GraphFaultAction, GraphFaultConfig, GraphFaultRule, Route};
 pub use routes::{HttpRequest, HttpResponse, Reply, Tenant};
 pub use state::PutOutcome;
 

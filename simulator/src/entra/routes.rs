@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::auth::{AccessError, Authority};
-use super::faults::{GraphFaultAction, GraphFaults, Route};
+use super::faults::{DeltaQuery, GraphFaultAction, GraphFaults, Route};
 use super::model::{self, Device, Invalid, User};
 use super::state::{DeltaItem, PutOutcome, TenantState};
 use crate::clock::Clock;
@@ -408,9 +408,7 @@ impl Tenant {
         let route = route_of(&segments);
         let mut delay = Duration::ZERO;
         if let Some(route) = route {
-            let carries_token =
-                request.query.contains("deltatoken") || request.query.contains("skiptoken");
-            match self.faults.decide(route, carries_token) {
+            match self.faults.decide(route, DeltaQuery::of(&request.query)) {
                 None => {}
                 Some(GraphFaultAction::Drop) => return Reply::Drop,
                 Some(GraphFaultAction::Latency(latency)) => delay = latency,
@@ -441,6 +439,14 @@ impl Tenant {
                 }
                 Some(GraphFaultAction::ExpireAccessToken) => {
                     return self.respond(request, delay, Err(AccessError::EXPIRED.into()))
+                }
+                Some(GraphFaultAction::RefuseLatestDeltaToken) => {
+                    let refused = GraphError::new(
+                        400,
+                        "Request_UnsupportedQuery",
+                        "Unsupported query: $deltatoken=latest is not supported on this resource.",
+                    );
+                    return self.respond(request, delay, Err(refused));
                 }
             }
         }

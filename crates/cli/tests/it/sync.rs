@@ -513,6 +513,45 @@ fn a_fifth_of_graph_requests_throttled_changes_nothing_in_the_outcome() {
 }
 
 #[test]
+fn a_tenant_without_sync_from_now_gets_a_whole_first_delta_round_and_loses_no_change() {
+    let fixture = Fixture::start(40);
+    let tenant = fixture.entra.tenant();
+    tenant.push_fault(GraphFaultRule::always(
+        GraphFaultAction::RefuseLatestDeltaToken,
+    ));
+    let output = fixture.run("sync", &fixture.sync_args(&["--once", "--json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no delta link from now"),
+        "the log says why the round reads the tenant twice: {}",
+        stderr(&output)
+    );
+    let full: Value = serde_json::from_str(stdout(&output).lines().last().unwrap_or_default())
+        .expect("a round line");
+    assert_eq!(
+        (full["kind"].as_str(), count(&full, "added")),
+        (Some("full"), 40)
+    );
+    assert!(fixture.state()["delta_link"].is_string(), "{full}");
+    // The link of that first round carries later changes, as one from now would.
+    let ids = tenant.device_ids();
+    tenant.delete_device(&ids[7]).expect("delete");
+    fixture.new_device(3);
+    let (code, delta) = fixture.once(&[]);
+    assert_eq!(code, Some(0), "{delta}");
+    assert_eq!(
+        (
+            delta["kind"].as_str(),
+            count(&delta, "added"),
+            count(&delta, "deleted")
+        ),
+        (Some("delta"), 1, 1),
+        "{delta}"
+    );
+    assert_eq!(fixture.directory_devices(), fixture.tenant_devices());
+}
+
+#[test]
 fn sigterm_finishes_the_round_saves_the_state_and_exits_0() {
     let fixture = Fixture::start(50);
     let mut child = fixture.spawn(&["--interval", "200ms", "--json"]);
