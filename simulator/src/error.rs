@@ -70,6 +70,7 @@ impl ResultCode {
             11 => "adminLimitExceeded",
             12 => "unavailableCriticalExtension",
             13 => "confidentialityRequired",
+            14 => "saslBindInProgress",
             16 => "noSuchAttribute",
             17 => "undefinedAttributeType",
             18 => "inappropriateMatching",

@@ -514,6 +514,11 @@ pub fn result_code_name(code: u32) -> &'static str {
         69 => "objectClassModsProhibited",
         71 => "affectsMultipleDSAs",
         80 => "other",
+        // RFC 3909 (Cancel): what a canceled operation ends with.
+        118 => "canceled",
+        119 => "noSuchOperation",
+        120 => "tooLate",
+        121 => "cannotCancel",
         _ => "unknown",
     }
 }
