@@ -448,7 +448,7 @@ impl Tenant {
     pub fn device_ids(&self) -> Vec<String> {
         let state = self.read();
         let (devices, _) = state.devices_after(None, usize::MAX - 1);
-        devices.into_iter().map(|d| d.id).collect()
+        devices.into_iter().map(|d| d.id.clone()).collect()
     }
 
     /// How many devices the tenant has.

@@ -325,35 +325,75 @@ impl Device {
             }
         }
         if let Some((owners, owner_select)) = expand {
-            let list = owners
-                .iter()
-                .map(|user| {
-                    let mut object = Map::new();
-                    object.insert(
-                        "@odata.type".into(),
-                        Value::String("#microsoft.graph.user".into()),
-                    );
-                    // An expanded owner without $select carries its SID too: Graph's expanded
-                    // directory objects are not trimmed to the default set, and exports rely on it.
-                    let default_and_sid: Vec<String>;
-                    let select = match owner_select {
-                        Some(select) => Some(select),
-                        None => {
-                            default_and_sid = USER_DEFAULT_PROPERTIES
-                                .iter()
-                                .chain(["onPremisesSecurityIdentifier"].iter())
-                                .map(|s| (*s).to_string())
-                                .collect();
-                            Some(default_and_sid.as_slice())
-                        }
-                    };
-                    object.extend(user.render(select));
-                    Value::Object(object)
-                })
-                .collect();
-            out.insert("registeredOwners".into(), Value::Array(list));
+            out.insert(
+                "registeredOwners".into(),
+                expanded_owners(owners, owner_select),
+            );
         }
         out
+    }
+
+    /// [`Device::render`] written straight to JSON text (the same object, keys in the same
+    /// order), the stored properties copied as they are stored: a listing's page is 999 of these,
+    /// and rendering through `Value` maps parsed and rebuilt every property of every device.
+    pub fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        select: Option<&[String]>,
+        expand: Option<(&[User], Option<&[String]>)>,
+    ) {
+        use std::borrow::Cow;
+        use std::collections::BTreeMap;
+        let stored: BTreeMap<&str, &serde_json::value::RawValue> =
+            match serde_json::from_str(&self.properties) {
+                Ok(stored) => stored,
+                // Names with escapes cannot be borrowed (none are stored): through the map.
+                Err(_) => {
+                    let object = Value::Object(self.render(select, expand));
+                    out.extend_from_slice(object.to_string().as_bytes());
+                    return;
+                }
+            };
+        // Each key's JSON text, in key order as serde_json's map writes them.
+        let mut fields: BTreeMap<&str, Cow<'_, str>> = BTreeMap::new();
+        fields.insert("id", Cow::Owned(Value::String(self.id.clone()).to_string()));
+        let stored_or_empty = |name: &str| match stored.get(name) {
+            Some(raw) => Cow::Borrowed(raw.get()),
+            None => Cow::Owned(empty_value(name).to_string()),
+        };
+        match select {
+            Some(names) => {
+                for name in names {
+                    if name != "id" && name != "registeredOwners" {
+                        fields.insert(name, stored_or_empty(name));
+                    }
+                }
+            }
+            None => {
+                for (name, _) in DEVICE_PROPERTIES {
+                    fields.insert(name, stored_or_empty(name));
+                }
+                for (name, raw) in &stored {
+                    fields.insert(name, Cow::Borrowed(raw.get()));
+                }
+            }
+        }
+        if let Some((owners, owner_select)) = expand {
+            fields.insert(
+                "registeredOwners",
+                Cow::Owned(expanded_owners(owners, owner_select).to_string()),
+            );
+        }
+        out.push(b'{');
+        for (index, (name, value)) in fields.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(Value::String((*name).to_owned()).to_string().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(value.as_bytes());
+        }
+        out.push(b'}');
     }
 
     /// `accountEnabled` (for the library API's convenience).
@@ -362,6 +402,38 @@ impl Device {
             .get("accountEnabled")
             .and_then(Value::as_bool)
     }
+}
+
+/// A device's `registeredOwners` as `$expand` shows them (with `owner_select`, or the default
+/// properties and the SID).
+fn expanded_owners(owners: &[User], owner_select: Option<&[String]>) -> Value {
+    let list = owners
+        .iter()
+        .map(|user| {
+            let mut object = Map::new();
+            object.insert(
+                "@odata.type".into(),
+                Value::String("#microsoft.graph.user".into()),
+            );
+            // An expanded owner without $select carries its SID too: Graph's expanded
+            // directory objects are not trimmed to the default set, and exports rely on it.
+            let default_and_sid: Vec<String>;
+            let select = match owner_select {
+                Some(select) => Some(select),
+                None => {
+                    default_and_sid = USER_DEFAULT_PROPERTIES
+                        .iter()
+                        .chain(["onPremisesSecurityIdentifier"].iter())
+                        .map(|s| (*s).to_string())
+                        .collect();
+                    Some(default_and_sid.as_slice())
+                }
+            };
+            object.extend(user.render(select));
+            Value::Object(object)
+        })
+        .collect();
+    Value::Array(list)
 }
 
 /// What Graph shows for a property a device does not have: `[]` for collections, else `null`.
@@ -443,6 +515,49 @@ pub fn user_property(name: &str) -> Result<String, Invalid> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn written_json_is_the_rendered_object_byte_for_byte() {
+        let body = json!({
+            "id": "6F9A1B2C-3D4E-4F50-8A6B-7C8D9E0F1A2B",
+            "deviceId": "00000000-0000-4000-8000-000000000001",
+            "displayName": "LAPTOP \"1\" \u{e9}\\",
+            "accountEnabled": false,
+            "physicalIds": ["[GID]:g:1", "[USER-GID]:u:2"],
+            "alternativeSecurityIds": [{"type": 2, "identityProvider": null, "key": "WAA1AA=="}],
+            "customThing": {"a": [1, 2.5, null]},
+            "registeredOwners": [{"id": "00000000-0000-4000-8000-0000000000aa",
+                "onPremisesSecurityIdentifier": "S-1-5-21-1-2-3-1105"}],
+        });
+        let (device, owners) = Device::from_graph(&body, None).expect("valid");
+        let select = vec![
+            "deviceId".to_string(),
+            "displayName".to_string(),
+            "isManaged".to_string(),
+            "physicalIds".to_string(),
+            "systemLabels".to_string(),
+            "registeredOwners".to_string(),
+        ];
+        let owner_select = vec!["onPremisesSecurityIdentifier".to_string()];
+        type Expand<'a> = Option<(&'a [User], Option<&'a [String]>)>;
+        let cases: [(Option<&[String]>, Expand<'_>); 5] = [
+            (None, None),
+            (None, Some((&owners, None))),
+            (Some(&select), None),
+            (Some(&select), Some((&owners, Some(&owner_select)))),
+            (Some(&[]), Some((&[], None))),
+        ];
+        for (select, expand) in cases {
+            let rendered = Value::Object(device.render(select, expand)).to_string();
+            let mut written = Vec::new();
+            device.write_json(&mut written, select, expand);
+            assert_eq!(
+                String::from_utf8(written).expect("UTF-8"),
+                rendered,
+                "{select:?} {expand:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_device_round_trips_with_owners_and_open_properties() {

@@ -203,6 +203,13 @@ impl PageToken {
     }
 }
 
+/// A route's answer: a JSON value, or JSON already written (a page of devices).
+#[derive(Debug)]
+enum Body {
+    Json(Value),
+    Written(Vec<u8>),
+}
+
 /// What `$expand=registeredOwners(...)` asked for.
 #[derive(Clone, Debug)]
 struct Expand {
@@ -469,7 +476,7 @@ impl Tenant {
         &self,
         request: &HttpRequest,
         delay: Duration,
-        result: Result<(u16, Option<Value>), GraphError>,
+        result: Result<(u16, Option<Body>), GraphError>,
     ) -> Reply {
         let request_id = self.request_id();
         let client_request_id = request
@@ -502,13 +509,16 @@ impl Tenant {
                         "client-request-id": client_request_id,
                     }
                 }});
-                (error.status, Some(body))
+                (error.status, Some(Body::Json(body)))
             }
         };
         let body = match body {
             Some(body) => {
                 headers.push(("content-type".to_string(), JSON_CONTENT_TYPE.to_string()));
-                serde_json::to_vec(&body).unwrap_or_default()
+                match body {
+                    Body::Json(value) => serde_json::to_vec(&value).unwrap_or_default(),
+                    Body::Written(bytes) => bytes,
+                }
             }
             None => Vec::new(),
         };
@@ -576,11 +586,13 @@ impl Tenant {
         &self,
         request: &HttpRequest,
         segments: &[&str],
-    ) -> Result<(u16, Option<Value>), GraphError> {
+    ) -> Result<(u16, Option<Body>), GraphError> {
         let method = request.method.as_str();
         let base = self.base_url(request);
         match segments {
-            ["_adsim", "entra", "devices", id] => self.admin(request, id),
+            ["_adsim", "entra", "devices", id] => self
+                .admin(request, id)
+                .map(|(status, body)| (status, body.map(Body::Json))),
             ["v1.0", rest @ ..] => {
                 if method != "GET" {
                     return Err(GraphError::new(
@@ -593,23 +605,23 @@ impl Tenant {
                 match rest {
                     ["devices"] => {
                         self.authority.check_access(authorization, "Device.Read.All")?;
-                        self.list_devices(request, &base).map(|v| (200, Some(v)))
+                        self.list_devices(request, &base).map(|b| (200, Some(b)))
                     }
                     ["devices", "delta" | "delta()"] => {
                         self.authority.check_access(authorization, "Device.Read.All")?;
-                        self.delta(request, &base).map(|v| (200, Some(v)))
+                        self.delta(request, &base).map(|v| (200, Some(Body::Json(v))))
                     }
                     ["devices", id] => {
                         self.authority.check_access(authorization, "Device.Read.All")?;
-                        self.get_device(request, id, &base).map(|v| (200, Some(v)))
+                        self.get_device(request, id, &base).map(|v| (200, Some(Body::Json(v))))
                     }
                     ["devices", id, "registeredOwners"] => {
                         self.authority.check_access(authorization, "Device.Read.All")?;
-                        self.device_owners(request, id, &base).map(|v| (200, Some(v)))
+                        self.device_owners(request, id, &base).map(|v| (200, Some(Body::Json(v))))
                     }
                     ["users"] => {
                         self.authority.check_access(authorization, "User.Read.All")?;
-                        self.list_users(request, &base).map(|v| (200, Some(v)))
+                        self.list_users(request, &base).map(|v| (200, Some(Body::Json(v))))
                     }
                     [first, ..] => Err(GraphError::new(
                         400,
@@ -687,28 +699,22 @@ impl Tenant {
         format!("{base}{path}?{}", serializer.finish())
     }
 
-    fn list_devices(&self, request: &HttpRequest, base: &str) -> Result<Value, GraphError> {
+    /// A page of `/v1.0/devices`, written as JSON text: the same object a `Value` would give
+    /// (keys in serde_json's order), without building one for each of up to 999 devices.
+    fn list_devices(&self, request: &HttpRequest, base: &str) -> Result<Body, GraphError> {
         let query = parse_query(&request.query, model::device_property)?;
         let token = self.page_token(query.skiptoken.as_deref(), "list")?;
         let top = query.top.unwrap_or(DEFAULT_PAGE_SIZE);
         let state = self.read();
         let (devices, more) = state.devices_after(token.as_ref().and_then(|t| t.a.as_deref()), top);
-        let value: Vec<Value> = devices
-            .iter()
-            .map(|d| Self::render_device(&state, d, query.select.as_deref(), query.expand.as_ref()))
-            .collect();
-        let mut body = Map::new();
-        body.insert(
-            "@odata.context".into(),
-            Value::String(Self::context(
-                base,
-                "devices",
-                query.select.as_deref(),
-                query.expand.is_some(),
-            )),
+        let context = Self::context(
+            base,
+            "devices",
+            query.select.as_deref(),
+            query.expand.is_some(),
         );
-        if more {
-            let next = PageToken {
+        let next = more.then(|| {
+            let token = PageToken {
                 e: self.epoch,
                 k: "list".into(),
                 a: devices.last().map(|d| d.id.clone()),
@@ -716,18 +722,36 @@ impl Tenant {
                 t: 0,
                 sel: None,
             };
-            body.insert(
-                "@odata.nextLink".into(),
-                Value::String(Self::next_link(
-                    base,
-                    "/v1.0/devices",
-                    &request.query,
-                    &next,
-                )),
+            Self::next_link(base, "/v1.0/devices", &request.query, &token)
+        });
+        let mut out = Vec::with_capacity(256 + devices.len() * 1024);
+        out.extend_from_slice(b"{\"@odata.context\":");
+        out.extend_from_slice(Value::String(context).to_string().as_bytes());
+        if let Some(next) = next {
+            out.extend_from_slice(b",\"@odata.nextLink\":");
+            out.extend_from_slice(Value::String(next).to_string().as_bytes());
+        }
+        out.extend_from_slice(b",\"value\":[");
+        let expand_select = query.expand.as_ref().and_then(|e| e.select.as_deref());
+        for (index, device) in devices.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            let owners = match query.expand {
+                Some(_) => state.owners_of(device),
+                None => Vec::new(),
+            };
+            device.write_json(
+                &mut out,
+                query.select.as_deref(),
+                query
+                    .expand
+                    .is_some()
+                    .then_some((owners.as_slice(), expand_select)),
             );
         }
-        body.insert("value".into(), Value::Array(value));
-        Ok(Value::Object(body))
+        out.extend_from_slice(b"]}");
+        Ok(Body::Written(out))
     }
 
     fn list_users(&self, request: &HttpRequest, base: &str) -> Result<Value, GraphError> {

@@ -151,16 +151,16 @@ impl TenantState {
     }
 
     /// Up to `limit` devices in id order after `after` (exclusive), and whether more follow.
-    pub fn devices_after(&self, after: Option<&str>, limit: usize) -> (Vec<Device>, bool) {
+    pub fn devices_after(&self, after: Option<&str>, limit: usize) -> (Vec<&Device>, bool) {
         let range = match after {
             Some(after) => self
                 .devices
                 .range::<str, _>((Bound::Excluded(after), Bound::Unbounded)),
             None => self.devices.range::<str, _>(..),
         };
-        let mut page: Vec<Device> = range
+        let mut page: Vec<&Device> = range
             .take(limit + 1)
-            .map(|(_, (device, _))| device.clone())
+            .map(|(_, (device, _))| device)
             .collect();
         let more = page.len() > limit;
         page.truncate(limit);
