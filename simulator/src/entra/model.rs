@@ -160,6 +160,17 @@ impl User {
         })
     }
 
+    /// [`User::render`] with `@odata.type`, as a user appears among a device's owners.
+    pub fn render_typed(&self, select: Option<&[String]>) -> Value {
+        let mut object = Map::new();
+        object.insert(
+            "@odata.type".into(),
+            Value::String("#microsoft.graph.user".into()),
+        );
+        object.extend(self.render(select));
+        Value::Object(object)
+    }
+
     /// The user as Graph renders it, with `select` (canonical names) or Graph's default set.
     pub fn render(&self, select: Option<&[String]>) -> Map<String, Value> {
         let mut out = Map::new();
@@ -410,11 +421,6 @@ fn expanded_owners(owners: &[User], owner_select: Option<&[String]>) -> Value {
     let list = owners
         .iter()
         .map(|user| {
-            let mut object = Map::new();
-            object.insert(
-                "@odata.type".into(),
-                Value::String("#microsoft.graph.user".into()),
-            );
             // An expanded owner without $select carries its SID too: Graph's expanded
             // directory objects are not trimmed to the default set, and exports rely on it.
             let default_and_sid: Vec<String>;
@@ -429,8 +435,7 @@ fn expanded_owners(owners: &[User], owner_select: Option<&[String]>) -> Value {
                     Some(default_and_sid.as_slice())
                 }
             };
-            object.extend(user.render(select));
-            Value::Object(object)
+            user.render_typed(select)
         })
         .collect();
     Value::Array(list)

@@ -842,15 +842,7 @@ impl Tenant {
         let owners: Vec<Value> = state
             .owners_of(device)
             .iter()
-            .map(|user| {
-                let mut object = Map::new();
-                object.insert(
-                    "@odata.type".into(),
-                    Value::String("#microsoft.graph.user".into()),
-                );
-                object.extend(user.render(query.select.as_deref()));
-                Value::Object(object)
-            })
+            .map(|user| user.render_typed(query.select.as_deref()))
             .collect();
         Ok(json!({
             "@odata.context": format!("{base}/v1.0/$metadata#directoryObjects"),
