@@ -92,6 +92,9 @@ impl ObservedDevice {
         let odd_dn = if is_canonical_dn(dn, container, &device_id) {
             None
         } else {
+            // The DN is kept as the server sent it (it is not parsed on the way in): one that
+            // does not parse could be neither modified nor deleted, so the entry is not usable.
+            Dn::parse(dn).map_err(|e| format!("{dn}: the DN does not parse: {e}"))?;
             Some(Box::from(dn))
         };
         Ok((
@@ -446,5 +449,23 @@ mod tests {
                 "{dn}"
             );
         }
+    }
+
+    #[test]
+    fn an_entry_whose_dn_does_not_parse_is_not_a_usable_device() {
+        let container = Dn::parse("CN=RegisteredDevices,DC=contoso,DC=lab").unwrap();
+        let id = [7u8; 16].to_vec();
+        let values = [id];
+        let lookup = |name: &str| {
+            name.eq_ignore_ascii_case(DeviceAttribute::DeviceId.ldap_name())
+                .then_some(&values[..])
+        };
+        let why = ObservedDevice::from_entry("CN=x,,DC=bad", &container, SchemaLevel::W2016, lookup)
+            .unwrap_err();
+        assert!(why.contains("does not parse"), "{why}");
+        let odd = "CN=laptop,CN=RegisteredDevices,DC=contoso,DC=lab";
+        let (_, device) =
+            ObservedDevice::from_entry(odd, &container, SchemaLevel::W2016, lookup).unwrap();
+        assert_eq!(device.odd_dn.as_deref(), Some(odd));
     }
 }
