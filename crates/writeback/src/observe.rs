@@ -460,8 +460,9 @@ mod tests {
             name.eq_ignore_ascii_case(DeviceAttribute::DeviceId.ldap_name())
                 .then_some(&values[..])
         };
-        let why = ObservedDevice::from_entry("CN=x,,DC=bad", &container, SchemaLevel::W2016, lookup)
-            .unwrap_err();
+        let why =
+            ObservedDevice::from_entry("CN=x,,DC=bad", &container, SchemaLevel::W2016, lookup)
+                .unwrap_err();
         assert!(why.contains("does not parse"), "{why}");
         let odd = "CN=laptop,CN=RegisteredDevices,DC=contoso,DC=lab";
         let (_, device) =
