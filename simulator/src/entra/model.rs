@@ -400,7 +400,7 @@ impl Device {
             if index > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(Value::String((*name).to_owned()).to_string().as_bytes());
+            out.extend_from_slice(json_string(name).as_bytes());
             out.push(b':');
             out.extend_from_slice(value.as_bytes());
         }
@@ -413,6 +413,11 @@ impl Device {
             .get("accountEnabled")
             .and_then(Value::as_bool)
     }
+}
+
+/// `text` as a JSON string, quoted and escaped as serde_json writes it.
+pub(super) fn json_string(text: &str) -> String {
+    Value::String(text.to_owned()).to_string()
 }
 
 /// A device's `registeredOwners` as `$expand` shows them (with `owner_select`, or the default

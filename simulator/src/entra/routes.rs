@@ -726,10 +726,10 @@ impl Tenant {
         });
         let mut out = Vec::with_capacity(256 + devices.len() * 1024);
         out.extend_from_slice(b"{\"@odata.context\":");
-        out.extend_from_slice(Value::String(context).to_string().as_bytes());
+        out.extend_from_slice(model::json_string(&context).as_bytes());
         if let Some(next) = next {
             out.extend_from_slice(b",\"@odata.nextLink\":");
-            out.extend_from_slice(Value::String(next).to_string().as_bytes());
+            out.extend_from_slice(model::json_string(&next).as_bytes());
         }
         out.extend_from_slice(b",\"value\":[");
         let expand_select = query.expand.as_ref().and_then(|e| e.select.as_deref());

@@ -170,18 +170,25 @@ impl NameIndex {
     }
 
     fn get(&self, name: &str) -> Option<usize> {
-        // Schema names are short: lowercase them on the stack.
-        let mut buffer = [0u8; 96];
-        match buffer.get_mut(..name.len()) {
-            Some(lower) => {
-                lower.copy_from_slice(name.as_bytes());
-                lower.make_ascii_lowercase();
-                // ASCII lowercasing keeps UTF-8 valid.
-                let lower = std::str::from_utf8(lower).ok()?;
-                self.0.get(lower).copied()
+        with_ascii_lowercase(name, |lower| self.0.get(lower).copied())
+    }
+}
+
+/// Calls `f` with `name` in ASCII lower case, lowercased on the stack when it is short (schema
+/// names are: looking one up on every request, or for every attribute returned, allocates nothing).
+pub(crate) fn with_ascii_lowercase<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buffer = [0u8; 96];
+    match buffer.get_mut(..name.len()) {
+        Some(bytes) => {
+            bytes.copy_from_slice(name.as_bytes());
+            bytes.make_ascii_lowercase();
+            // ASCII lowercasing keeps UTF-8 valid; the fallback is never taken.
+            match std::str::from_utf8(bytes) {
+                Ok(lower) => f(lower),
+                Err(_) => f(&name.to_ascii_lowercase()),
             }
-            None => self.0.get(&name.to_ascii_lowercase()).copied(),
         }
+        None => f(&name.to_ascii_lowercase()),
     }
 }
 

@@ -23,7 +23,7 @@ use devwb_model::{Guid, Sid};
 
 use super::descriptor;
 use crate::error::OpError;
-use crate::schema::{diag, AttributeDef, ClassDef, Schema};
+use crate::schema::{diag, with_ascii_lowercase, AttributeDef, ClassDef, Schema};
 use crate::store::entry::Entry;
 
 /// The Reset Password extended right (User-Force-Change-Password).
@@ -318,22 +318,15 @@ impl ReadRights {
         if attribute.eq_ignore_ascii_case(descriptor::ATTRIBUTE) {
             return Some(self.read_control);
         }
-        // The common case, an lDAPDisplayName in any case, without a schema lookup (and, for a
-        // name of up to 64 bytes, without allocating: this runs for every attribute returned).
-        let mut buffer = [0u8; 64];
-        let lower: std::borrow::Cow<'_, str> = match buffer.get_mut(..attribute.len()) {
-            Some(bytes) => {
-                bytes.copy_from_slice(attribute.as_bytes());
-                bytes.make_ascii_lowercase();
-                match std::str::from_utf8(bytes) {
-                    Ok(lower) => std::borrow::Cow::Borrowed(lower),
-                    Err(_) => std::borrow::Cow::Owned(attribute.to_ascii_lowercase()),
-                }
-            }
-            None => std::borrow::Cow::Owned(attribute.to_ascii_lowercase()),
-        };
-        if self.covered.contains(lower.as_ref()) {
-            return Some(self.readable.contains(lower.as_ref()));
+        // The common case, an lDAPDisplayName in any case, without a schema lookup (this runs
+        // for every attribute returned).
+        let covered = with_ascii_lowercase(attribute, |lower| {
+            self.covered
+                .contains(lower)
+                .then(|| self.readable.contains(lower))
+        });
+        if covered.is_some() {
+            return covered;
         }
         let Some(definition) = schema.attribute(attribute) else {
             return Some(self.whole_object);
